@@ -1,0 +1,41 @@
+using System.Text.Json.Serialization;
+
+namespace LabelLens.Labels;
+
+// Shapes mirror Amazon Rekognition DetectLabels so existing consumers can read them unchanged;
+// property names are serialised exactly as declared (PascalCase), as the service does.
+
+public sealed record BoundingBox(double Width, double Height, double Left, double Top)
+{
+    [JsonIgnore]
+    public double Area => Width * Height;
+}
+
+public sealed record LabelInstance(BoundingBox BoundingBox, double Confidence);
+
+public sealed record NamedItem(string Name);
+
+public sealed record Label(
+    string Name,
+    double Confidence,
+    IReadOnlyList<LabelInstance> Instances,
+    IReadOnlyList<NamedItem> Parents,
+    IReadOnlyList<NamedItem> Aliases,
+    IReadOnlyList<NamedItem> Categories);
+
+/// <summary>What the decoder learned about the image: size after EXIF orientation, and its container format.</summary>
+public sealed record ImageInfo(int Width, int Height, string Format, long Bytes);
+
+/// <summary>Milliseconds spent in each stage of the pipeline for one image.</summary>
+public sealed record StageTimings(double DecodeMs, double TensorMs, double InferenceMs, double PostprocessMs)
+{
+    [JsonPropertyOrder(10)]
+    public double TotalMs => DecodeMs + TensorMs + InferenceMs + PostprocessMs;
+}
+
+/// <summary>The result for one image: Rekognition's DetectLabels response plus image facts and timings.</summary>
+public sealed record LabelsResult(
+    IReadOnlyList<Label> Labels,
+    string LabelModelVersion,
+    ImageInfo Image,
+    StageTimings Timings);

@@ -1,0 +1,60 @@
+namespace LabelLens.Models;
+
+/// <summary>A model LabelLens knows how to fetch and run.</summary>
+/// <param name="Name">Folder name under the models folder, e.g. "yolox-nano".</param>
+/// <param name="FileName">The ONNX file inside that folder.</param>
+/// <param name="Url">The official release download.</param>
+/// <param name="InputSize">Square input edge the export expects (the runtime reads the real value from the file).</param>
+/// <param name="Bytes">Exact size of the official file when known; verified after download.</param>
+/// <param name="Sha256">Lower-case hex SHA-256 of the official file when known; verified after download.</param>
+public sealed record ModelEntry(
+    string Name,
+    string FileName,
+    Uri Url,
+    int InputSize,
+    double ParametersMillions,
+    double CocoMap,
+    long? Bytes,
+    string? Sha256,
+    IReadOnlyList<string> Classes,
+    string Description);
+
+/// <summary>The YOLOX family (Megvii-BaseDetection/YOLOX, Apache-2.0), release 0.1.1rc0, all trained on COCO.</summary>
+public static class ModelCatalog
+{
+    public const string DefaultModel = "yolox-nano";
+
+    private const string ReleaseBase = "https://github.com/Megvii-BaseDetection/YOLOX/releases/download/0.1.1rc0/";
+
+    /// <summary>COCO's 80 classes in model index order (darknet-style names, as the YOLOX exports use).</summary>
+    public static IReadOnlyList<string> CocoClasses { get; } =
+    [
+        "person", "bicycle", "car", "motorbike", "aeroplane", "bus", "train", "truck", "boat", "traffic light",
+        "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
+        "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
+        "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle",
+        "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange",
+        "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "sofa", "pottedplant", "bed",
+        "diningtable", "toilet", "tvmonitor", "laptop", "mouse", "remote", "keyboard", "cell phone", "microwave", "oven",
+        "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush",
+    ];
+
+    // Sizes and hashes of the official release files are not recorded here because they could not be
+    // checked from this project's build machines; the download verifies whatever is known (Content-Length
+    // always) and a mirror or user can pin a hash with `models pull --sha256`.
+    public static IReadOnlyList<ModelEntry> All { get; } =
+    [
+        Yolox("yolox-nano", "yolox_nano.onnx", 416, 0.91, 25.8, "smallest and fastest; the default"),
+        Yolox("yolox-tiny", "yolox_tiny.onnx", 416, 5.06, 32.8, "6x the compute of nano, clearly better recall"),
+        Yolox("yolox-s", "yolox_s.onnx", 640, 9.0, 40.5, "good accuracy on CPU servers"),
+        Yolox("yolox-m", "yolox_m.onnx", 640, 25.3, 47.2, "slow on CPU"),
+        Yolox("yolox-l", "yolox_l.onnx", 640, 54.2, 50.1, "GPU class"),
+        Yolox("yolox-x", "yolox_x.onnx", 640, 99.1, 51.5, "GPU class, largest"),
+    ];
+
+    public static ModelEntry? Find(string name) =>
+        All.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase));
+
+    private static ModelEntry Yolox(string name, string file, int inputSize, double parameters, double map, string description) =>
+        new(name, file, new Uri(ReleaseBase + file), inputSize, parameters, map, null, null, CocoClasses, description);
+}

@@ -1,0 +1,229 @@
+using System.CommandLine;
+using System.Globalization;
+using LabelLens.Labels;
+using LabelLens.Models;
+using LabelLens.Vision;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Spectre.Console;
+
+namespace LabelLens.Cli;
+
+/// <summary>The command tree. Each action builds its services, does its work, and returns the exit code.</summary>
+internal static class Commands
+{
+    public const int ExitFilesFailed = 1;
+    public const int ExitFatal = 2;
+
+    private static readonly Option<string?> ModelsOption = new("--models")
+    {
+        Description = "Models folder (one subfolder per model). Default: $LABELLENS_MODELS, then configuration, then ~/.local/share/labellens/models.",
+        Recursive = true,
+    };
+
+    private static readonly Option<bool> VerboseOption = new("--verbose", "-v")
+    {
+        Description = "Log what happens (model loading, downloads) to stderr.",
+        Recursive = true,
+    };
+
+    public static Command Label()
+    {
+        var paths = new Argument<string[]>("path") { Description = "Image files and folders.", Arity = ArgumentArity.OneOrMore };
+        var recursive = new Option<bool>("--recursive", "-r") { Description = "Descend into subfolders." };
+        var format = new Option<OutputFormat>("--format", "-f") { Description = "Output format.", DefaultValueFactory = _ => OutputFormat.Jsonl };
+        var minConfidence = new Option<double>("--min-confidence") { Description = "Drop labels below this confidence (0-100).", DefaultValueFactory = _ => LabelRequest.DefaultMinConfidence };
+        var maxLabels = new Option<int?>("--max-labels") { Description = "At most this many labels per image (default: no limit)." };
+        var model = new Option<string?>("--model", "-m") { Description = "Model name (default: yolox-nano)." };
+        var workers = new Option<int>("--workers") { Description = "Images labeled at once (default: one per core).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var noProgress = new Option<bool>("--no-progress") { Description = "No progress bar even on a terminal." };
+        minConfidence.Validators.Add(r =>
+        {
+            if (r.GetValue(minConfidence) is < 0 or > 100)
+            {
+                r.AddError("--min-confidence must be between 0 and 100.");
+            }
+        });
+        maxLabels.Validators.Add(r =>
+        {
+            if (r.GetValue(maxLabels) is < 0)
+            {
+                r.AddError("--max-labels must be 0 or more.");
+            }
+        });
+        workers.Validators.Add(r =>
+        {
+            if (r.GetValue(workers) is < 1 or > 256)
+            {
+                r.AddError("--workers must be between 1 and 256.");
+            }
+        });
+
+        var command = new Command("label", "Label images; one JSON object per file on stdout, errors per file on stderr.")
+        {
+            paths, recursive, format, minConfidence, maxLabels, model, workers, noProgress, ModelsOption, VerboseOption,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var host = BuildHost(parse);
+            var services = host.Services;
+            ImageLabeler labeler;
+            try
+            {
+                labeler = await services.GetRequiredService<LabelerLoader>().LoadAsync(parse.GetValue(model), DownloadProgressOnTerminal(), cancellationToken);
+            }
+            catch (Exception ex) when (ex is ModelMissingException or InvalidDataException or ArgumentException)
+            {
+                await Console.Error.WriteLineAsync($"labellens: {ex.Message}");
+                return ExitFatal;
+            }
+
+            using (labeler.Detector)
+            {
+                var options = new LabelRunOptions(
+                    parse.GetValue(paths) ?? [],
+                    parse.GetValue(recursive),
+                    parse.GetValue(format),
+                    new LabelRequest { MinConfidence = parse.GetValue(minConfidence), MaxLabels = parse.GetValue(maxLabels) },
+                    parse.GetValue(workers),
+                    services.GetRequiredService<IOptions<ImageOptions>>().Value.MaxBytes,
+                    ShowProgress: !parse.GetValue(noProgress) && !Console.IsErrorRedirected);
+                var stdout = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = false };
+                await using (stdout)
+                {
+                    var summary = await new LabelCommand(labeler, TimeProvider.System).RunAsync(options, stdout, Console.Error, cancellationToken);
+                    if (parse.GetValue(VerboseOption))
+                    {
+                        await Console.Error.WriteLineAsync(string.Create(
+                            CultureInfo.InvariantCulture,
+                            $"labellens: {summary.Labeled} labeled, {summary.Failed} failed in {summary.Elapsed.TotalSeconds:0.00} s ({summary.Labeled / Math.Max(summary.Elapsed.TotalSeconds, 1e-9):0.0} images/s)"));
+                    }
+
+                    return summary.Failed > 0 ? ExitFilesFailed : 0;
+                }
+            }
+        });
+        return command;
+    }
+
+    public static Command ModelsCommand()
+    {
+        var list = new Command("list", "The models LabelLens can fetch, and which are present.") { ModelsOption, VerboseOption };
+        list.SetAction(parse =>
+        {
+            using var host = BuildHost(parse);
+            var store = host.Services.GetRequiredService<ModelStore>();
+            var table = new Table().AddColumns("Model", "Input", "Params (M)", "COCO mAP", "Present", "Source");
+            foreach (var entry in ModelCatalog.All)
+            {
+                var local = store.Find(entry.Name);
+                table.AddRow(
+                    entry.Name + (entry.Name == store.DefaultModel ? " (default)" : ""),
+                    $"{entry.InputSize}x{entry.InputSize}",
+                    entry.ParametersMillions.ToString("0.##"),
+                    entry.CocoMap.ToString("0.0"),
+                    local is null ? "no" : Markup.Escape(local.Path),
+                    Markup.Escape(store.SourceUrl(entry).ToString()));
+            }
+
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+            console.Write(table);
+            console.WriteLine($"Models folder: {store.Folder}");
+            return 0;
+        });
+
+        var name = new Argument<string>("name") { Description = "Model name, e.g. yolox-nano." };
+        var sha = new Option<string?>("--sha256") { Description = "Expected SHA-256 of the file (hex); the download is refused if it differs." };
+        var url = new Option<Uri?>("--url") { Description = "Download from this URL instead of the catalog's." };
+        var force = new Option<bool>("--force") { Description = "Download even if the model is present." };
+        var pull = new Command("pull", "Download a model into the models folder (verified, written atomically).") { name, sha, url, force, ModelsOption, VerboseOption };
+        pull.SetAction(async (parse, cancellationToken) =>
+        {
+            using var host = BuildHost(parse);
+            var store = host.Services.GetRequiredService<ModelStore>();
+            var modelName = parse.GetValue(name)!;
+            var entry = ModelCatalog.Find(modelName);
+            if (entry is null)
+            {
+                await Console.Error.WriteLineAsync($"labellens: '{modelName}' is not a catalog model; known: {string.Join(", ", ModelCatalog.All.Select(m => m.Name))}.");
+                return ExitFatal;
+            }
+
+            if (!parse.GetValue(force) && store.Find(entry.Name) is { } present)
+            {
+                Console.WriteLine(present.Path);
+                return 0;
+            }
+
+            try
+            {
+                var path = await store.PullAsync(entry, DownloadProgressOnTerminal(), parse.GetValue(sha), cancellationToken, parse.GetValue(url));
+                Console.WriteLine(path);
+                return 0;
+            }
+            catch (Exception ex) when (ex is HttpRequestException or IOException or InvalidDataException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                await Console.Error.WriteLineAsync($"labellens: could not download {entry.Name}: {ex.Message}");
+                return ExitFatal;
+            }
+        });
+
+        var pathName = new Argument<string?>("name") { Description = "A model name; without one, the models folder.", Arity = ArgumentArity.ZeroOrOne };
+        var path = new Command("path", "Print the models folder, or where a model's file is (exit 1 if it is not there).") { pathName, ModelsOption, VerboseOption };
+        path.SetAction(parse =>
+        {
+            using var host = BuildHost(parse);
+            var store = host.Services.GetRequiredService<ModelStore>();
+            if (parse.GetValue(pathName) is not { } modelName)
+            {
+                Console.WriteLine(store.Folder);
+                return 0;
+            }
+
+            var expected = store.ExpectedPath(modelName);
+            Console.WriteLine(expected);
+            return File.Exists(expected) ? 0 : 1;
+        });
+
+        return new Command("models", "List, fetch and locate models.") { list, pull, path };
+    }
+
+    private static IHost BuildHost(ParseResult parse)
+    {
+        var overrides = new Dictionary<string, string?>();
+        if (parse.GetValue(ModelsOption) is { Length: > 0 } models)
+        {
+            overrides["Models:Folder"] = models;
+        }
+
+        return CliHost.Build(overrides, parse.GetValue(VerboseOption));
+    }
+
+    /// <summary>A progress bar for downloads when stderr is a terminal; nothing otherwise.</summary>
+    private static Progress<DownloadProgress>? DownloadProgressOnTerminal()
+    {
+        if (Console.IsErrorRedirected)
+        {
+            return null;
+        }
+
+        var last = DateTime.MinValue;
+        return new Progress<DownloadProgress>(p =>
+        {
+            var now = DateTime.UtcNow;
+            if (now - last < TimeSpan.FromMilliseconds(200) && p.Bytes != p.TotalBytes)
+            {
+                return;
+            }
+
+            last = now;
+            var total = p.TotalBytes is { } t ? $" / {t / 1048576.0:0.0} MiB ({100.0 * p.Bytes / t:0}%)" : "";
+            Console.Error.Write($"\rDownloading {p.Model}: {p.Bytes / 1048576.0:0.0} MiB{total}   ");
+            if (p.Bytes == p.TotalBytes)
+            {
+                Console.Error.WriteLine();
+            }
+        });
+    }
+}
