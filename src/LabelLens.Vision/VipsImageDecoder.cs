@@ -59,6 +59,8 @@ public sealed class VipsImageDecoder
         ("Jpeg", "jpeg"), ("Png", "png"), ("Webp", "webp"), ("Tiff", "tiff"), ("Gif", "gif"), ("Heif", "heif"), ("Jxl", "jxl"),
     ];
 
+    private static readonly Log.LogDelegate IgnoreLog = (_, _, _) => { };
+
     private readonly ImageOptions _options;
 
     static VipsImageDecoder()
@@ -70,6 +72,9 @@ public sealed class VipsImageDecoder
         Cache.MaxFiles = 0;
         // Refuse loaders libvips marks as unsafe for untrusted input (ImageMagick, PDF, ...).
         NetVips.NetVips.BlockUntrusted = true;
+        // libvips prints decoder warnings ("error in tile 0 x 168") straight to stderr; the same failure
+        // reaches the caller as an exception with a clear reason, so the raw lines are only noise.
+        Log.SetLogHandler("VIPS", Enums.LogLevelFlags.Warning | Enums.LogLevelFlags.Message | Enums.LogLevelFlags.Info, IgnoreLog);
     }
 
     public VipsImageDecoder(IOptions<ImageOptions> options)
@@ -118,7 +123,9 @@ public sealed class VipsImageDecoder
         var (orientedWidth, orientedHeight) = ReadOrientedSize(encoded);
         try
         {
-            using var thumbnail = Image.ThumbnailBuffer(encoded, width, height: height, size: Enums.Size.Both, failOn: Enums.FailOn.Truncated);
+            // fail_on goes in the option string: the typed failOn argument is not passed on to the loader,
+            // and a truncated file must be an error, not a picture with a grey bottom half.
+            using var thumbnail = Image.ThumbnailBuffer(encoded, width, optionString: "fail_on=truncated", height: height, size: Enums.Size.Both);
             using var rgb = ToSrgb8(thumbnail);
             using var padded = rgb.Embed(0, 0, width, height, extend: Enums.Extend.Background, background: [padValue, padValue, padValue]);
             // Materialise now so decode errors surface here and the tensor stage starts from memory.
