@@ -128,6 +128,12 @@ internal static class Commands
             }
 
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+            if (Console.IsOutputRedirected)
+            {
+                // Piped output has no terminal width; do not let the table wrap URLs and paths.
+                console.Profile.Width = 250;
+            }
+
             console.Write(table);
             console.WriteLine($"Models folder: {store.Folder}");
             return 0;

@@ -28,7 +28,7 @@ public static class TestData
     public static byte[] ImageBytes(string name) => File.ReadAllBytes(Image(name));
 
     /// <summary>The configuration (Debug/Release) this test assembly was built with.</summary>
-    public static string Configuration => new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Name;
+    public static string Configuration => typeof(TestData).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyConfigurationAttribute), false).Cast<System.Reflection.AssemblyConfigurationAttribute>().Single().Configuration;
 
     /// <summary>The built `labellens` executable of the same configuration.</summary>
     public static string CliDll => Path.Combine(RepositoryRoot, "src", "LabelLens", "bin", Configuration, "net10.0", "labellens.dll");

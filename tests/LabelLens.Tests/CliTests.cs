@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace LabelLens.Tests;
+
+/// <summary>The real `labellens` executable, run as a child process the way a user runs it.</summary>
+public sealed class CliTests : IDisposable
+{
+    private readonly string _work = Directory.CreateTempSubdirectory("labellens-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_work, recursive: true);
+
+    [Fact]
+    public async Task Label_a_folder_prints_one_json_line_per_photo_in_order()
+    {
+        var (exit, stdout, stderr) = await RunAsync("label", TestData.ImagesFolder, "--models", TestData.ModelsFolder);
+
+        Assert.True(exit == 0, stderr);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        // SOURCE.md beside the photos is not an image extension, so a folder run skips it.
+        Assert.Equal(
+            ["dog.jpg", "eagle.jpg", "giraffe.jpg", "horses.jpg", "kite.jpg", "person.jpg", "scream.jpg"],
+            lines.Select(l => Path.GetFileName(l.GetProperty("path").GetString())));
+        var dog = lines[0];
+        var names = dog.GetProperty("Labels").EnumerateArray().Select(l => l.GetProperty("Name").GetString()).ToList();
+        Assert.Contains("Dog", names);
+        Assert.Contains("Bicycle", names);
+        var dogLabel = dog.GetProperty("Labels").EnumerateArray().First(l => l.GetProperty("Name").GetString() == "Dog");
+        Assert.True(dogLabel.GetProperty("Instances")[0].GetProperty("BoundingBox").GetProperty("Width").GetDouble() > 0.1);
+        Assert.Contains("Animal", dogLabel.GetProperty("Parents").EnumerateArray().Select(p => p.GetProperty("Name").GetString()));
+        Assert.Equal(768, dog.GetProperty("Image").GetProperty("Width").GetInt32());
+        Assert.True(dog.GetProperty("Timings").GetProperty("InferenceMs").GetDouble() > 0);
+        Assert.Equal(0, lines[6].GetProperty("Labels").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Bad_files_are_named_on_stderr_the_rest_is_labeled_and_the_exit_code_says_so()
+    {
+        var fake = Path.Combine(_work, "notes.jpg");
+        await File.WriteAllTextAsync(fake, "this is a text file with a photo's name");
+        var empty = Path.Combine(_work, "empty.png");
+        await File.WriteAllBytesAsync(empty, []);
+        var truncated = Path.Combine(_work, "half.jpg");
+        var dog = TestData.ImageBytes("dog.jpg");
+        await File.WriteAllBytesAsync(truncated, dog[..(dog.Length / 2)]);
+
+        var (exit, stdout, stderr) = await RunAsync("label", fake, TestData.Image("eagle.jpg"), empty, truncated, Path.Combine(_work, "missing.jpg"), "--models", TestData.ModelsFolder);
+
+        Assert.Equal(1, exit);
+        var line = Assert.Single(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("\"Bird\"", line, StringComparison.Ordinal);
+        Assert.Contains($"{fake}: InvalidImageFormat: not an image", stderr, StringComparison.Ordinal);
+        Assert.Contains($"{empty}: InvalidImageFormat: empty file", stderr, StringComparison.Ordinal);
+        Assert.Contains($"{truncated}: InvalidImageFormat: corrupt or truncated jpeg", stderr, StringComparison.Ordinal);
+        Assert.Contains("missing.jpg: NotFound", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Csv_and_json_formats_and_label_options()
+    {
+        var (exit, csv, _) = await RunAsync("label", TestData.Image("dog.jpg"), TestData.Image("scream.jpg"), "--format", "csv", "--max-labels", "1", "--models", TestData.ModelsFolder);
+        Assert.Equal(0, exit);
+        var rows = csv.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("path,label,confidence,instances,parents,categories,width,height,format", rows[0]);
+        Assert.Equal(3, rows.Length);
+        Assert.StartsWith($"{TestData.Image("dog.jpg")},Dog,", rows[1], StringComparison.Ordinal);
+        Assert.EndsWith("Canine|Pet|Mammal|Animal,Animals and Pets,768,576,jpeg", rows[1], StringComparison.Ordinal);
+        Assert.StartsWith($"{TestData.Image("scream.jpg")},,,0,", rows[2], StringComparison.Ordinal);
+
+        (exit, var json, _) = await RunAsync("label", TestData.Image("giraffe.jpg"), "--format", "json", "--min-confidence", "80", "--models", TestData.ModelsFolder);
+        Assert.Equal(0, exit);
+        var array = JsonDocument.Parse(json).RootElement;
+        var names = array[0].GetProperty("Labels").EnumerateArray().Select(l => l.GetProperty("Name").GetString()).ToList();
+        Assert.Contains("Giraffe", names);
+        Assert.DoesNotContain("Zebra", names); // 65 < 80
+    }
+
+    [Fact]
+    public async Task A_missing_model_says_where_to_put_it_and_how_to_pull_it()
+    {
+        var (exit, stdout, stderr) = await RunAsync(
+            ["label", TestData.Image("dog.jpg"), "--models", _work],
+            new Dictionary<string, string> { ["LABELLENS_Models__AutoDownload"] = "false" });
+
+        Assert.Equal(2, exit);
+        Assert.Empty(stdout);
+        Assert.Contains(Path.Combine(_work, "yolox-nano", "yolox_nano.onnx"), stderr, StringComparison.Ordinal);
+        Assert.Contains("labellens models pull yolox-nano", stderr, StringComparison.Ordinal);
+        Assert.Contains("LABELLENS_MODELS", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Models_folder_comes_from_LABELLENS_MODELS_and_models_path_finds_the_file()
+    {
+        var env = new Dictionary<string, string> { ["LABELLENS_MODELS"] = TestData.ModelsFolder };
+
+        var (exit, stdout, _) = await RunAsync(["models", "path", "yolox-nano"], env);
+        Assert.Equal(0, exit);
+        Assert.Equal(TestData.ModelPath, stdout.Trim());
+
+        (exit, stdout, _) = await RunAsync(["models", "list"], env);
+        Assert.Equal(0, exit);
+        foreach (var name in new[] { "yolox-nano", "yolox-tiny", "yolox-s", "yolox-m", "yolox-l", "yolox-x" })
+        {
+            Assert.Contains(name, stdout, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("releases/download/0.1.1rc0/yolox_s.onnx", stdout, StringComparison.Ordinal);
+
+        (exit, _, _) = await RunAsync(["models", "path", "yolox-s"], env);
+        Assert.Equal(1, exit);
+    }
+
+    [Fact]
+    public async Task Invalid_options_are_usage_errors()
+    {
+        var (exit, _, stderr) = await RunAsync("label", TestData.Image("dog.jpg"), "--min-confidence", "150");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("--min-confidence must be between 0 and 100", stderr, StringComparison.Ordinal);
+    }
+
+    private static Task<(int Exit, string Stdout, string Stderr)> RunAsync(params string[] args) => RunAsync(args, new Dictionary<string, string>());
+
+    private static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string[] args, Dictionary<string, string> environment)
+    {
+        Assert.True(File.Exists(TestData.CliDll), $"{TestData.CliDll} is not built");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(TestData.CliDll);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment.Remove("LABELLENS_MODELS");
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+}
