@@ -27,6 +27,9 @@ internal static class CliHost
             .AddInMemoryCollection(overrides);
 
         builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
+        // One-shot commands stay quiet unless asked: stderr is for per-file errors.
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddFilter("LabelLens", LogLevel.Warning);
         // stdout carries results; every log line goes to stderr.
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true).AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         if (verbose)

@@ -28,6 +28,54 @@ internal static class Commands
         Recursive = true,
     };
 
+    public static Command Serve()
+    {
+        var port = new Option<int?>("--port", "-p") { Description = "HTTP port (default 8080)." };
+        var host = new Option<string?>("--host") { Description = "Address to bind (default 127.0.0.1)." };
+        var data = new Option<string?>("--data") { Description = "Data folder: objects and catalog (default ./data, or $LABELLENS_DATA)." };
+        var command = new Command("serve", "Run the service: upload API, labeling workers, catalog and search.") { port, host, data, ModelsOption, VerboseOption };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var overrides = new Dictionary<string, string?>();
+            if (parse.GetValue(port) is { } p)
+            {
+                overrides["Server:Port"] = p.ToString(CultureInfo.InvariantCulture);
+            }
+
+            if (parse.GetValue(host) is { Length: > 0 } h)
+            {
+                overrides["Server:Host"] = h;
+            }
+
+            if (parse.GetValue(data) is { Length: > 0 } d)
+            {
+                overrides["Server:DataFolder"] = d;
+            }
+
+            if (parse.GetValue(ModelsOption) is { Length: > 0 } models)
+            {
+                overrides["Models:Folder"] = models;
+            }
+
+            try
+            {
+                var app = Server.LabelLensServer.Create(overrides);
+                await using (app)
+                {
+                    await app.RunAsync(cancellationToken);
+                }
+
+                return 0;
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or OptionsValidationException or IOException or FormatException)
+            {
+                await Console.Error.WriteLineAsync($"labellens: cannot serve: {ex.Message}");
+                return ExitFatal;
+            }
+        });
+        return command;
+    }
+
     public static Command Label()
     {
         var paths = new Argument<string[]>("path") { Description = "Image files and folders.", Arity = ArgumentArity.OneOrMore };

@@ -1,0 +1,44 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+
+namespace LabelLens.Server;
+
+/// <summary>Optional API keys: when configured, every /api call needs one; health and metrics stay open.</summary>
+public static class ApiKeys
+{
+    public static Func<HttpContext, RequestDelegate, Task> Middleware(IReadOnlyList<string> keys)
+    {
+        var expected = keys.Where(k => k.Length > 0).Select(k => Encoding.UTF8.GetBytes(k)).ToList();
+        return async (context, next) =>
+        {
+            if (expected.Count == 0 || !context.Request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase) || IsAllowed(context.Request, expected))
+            {
+                await next(context);
+                return;
+            }
+
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            await Problems.Problem(StatusCodes.Status401Unauthorized, "Unauthorized", "This server needs an API key: send 'Authorization: Bearer KEY' or 'X-Api-Key: KEY'.").ExecuteAsync(context);
+        };
+    }
+
+    private static bool IsAllowed(HttpRequest request, List<byte[]> expected)
+    {
+        string? presented = request.Headers["X-Api-Key"];
+        var authorization = request.Headers.Authorization.ToString();
+        if (presented is null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            presented = authorization["Bearer ".Length..].Trim();
+        }
+
+        if (string.IsNullOrEmpty(presented))
+        {
+            return false;
+        }
+
+        var bytes = Encoding.UTF8.GetBytes(presented);
+        // Constant-time comparison: response timing must not reveal how much of a key was right.
+        return expected.Any(key => CryptographicOperations.FixedTimeEquals(key, bytes));
+    }
+}

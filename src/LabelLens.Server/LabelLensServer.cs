@@ -1,0 +1,175 @@
+using System.Net;
+using System.Text.Json.Serialization;
+using LabelLens.Storage;
+using LabelLens.Vision;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Prometheus;
+
+namespace LabelLens.Server;
+
+/// <summary>Builds the `serve` web application: configuration, services, endpoints.</summary>
+public static class LabelLensServer
+{
+    /// <summary>
+    /// Configuration sources, later wins: appsettings.json beside the binary, labellens.json in the working
+    /// directory, LABELLENS_* environment variables (plus the short LABELLENS_DATA and LABELLENS_MODELS),
+    /// then <paramref name="overrides"/> (command-line options).
+    /// </summary>
+    public static WebApplication Create(IDictionary<string, string?> overrides, TimeProvider? time = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = Directory.GetCurrentDirectory(), Args = [] });
+        builder.Configuration.Sources.Clear();
+        builder.Configuration
+            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+            .AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "labellens.json"), optional: true)
+            .AddEnvironmentVariables("LABELLENS_")
+            .AddInMemoryCollection(ShortEnvironmentNames())
+            .AddInMemoryCollection(overrides);
+        builder.Logging.ClearProviders().AddConfiguration(builder.Configuration.GetSection("Logging")).AddSimpleConsole(o => o.SingleLine = true);
+
+        var services = builder.Services;
+        services.AddLabeling(builder.Configuration);
+        if (time is not null)
+        {
+            services.AddSingleton(time);
+        }
+
+        services.AddOptions<ServerOptions>().Bind(builder.Configuration.GetSection(ServerOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<LabelingOptions>().Bind(builder.Configuration.GetSection(LabelingOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<QueueOptions>().Bind(builder.Configuration.GetSection(QueueOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+
+        var serverOptions = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
+        var dataFolder = Path.GetFullPath(serverOptions.DataFolder);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(ParseAddress(serverOptions.Host), serverOptions.Port);
+            kestrel.Limits.MaxRequestBodySize = serverOptions.MaxObjectBytes;
+        });
+
+        services.AddSingleton(new DataFolderLock(dataFolder));
+        services.AddSingleton<IObjectStore>(sp => new FileSystemObjectStore(dataFolder, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<FileSystemObjectStore>>()));
+        services.AddSingleton(sp => new SqliteCatalog(dataFolder, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<SqliteCatalog>>()));
+        services.AddSingleton<QueueSignal>();
+        services.AddSingleton<ServerMetrics>();
+        services.AddSingleton<Uploader>();
+        services.AddSingleton<LabelerHolder>();
+        services.AddHostedService(sp => sp.GetRequiredService<LabelerHolder>());
+        services.AddSingleton<LabelingWorkers>();
+        services.AddHostedService(sp => sp.GetRequiredService<LabelingWorkers>());
+        services.AddProblemDetails();
+        services.AddOpenApi();
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
+
+        var app = builder.Build();
+        app.UseExceptionHandler(new ExceptionHandlerOptions { StatusCodeSelector = StatusFor });
+        app.UseStatusCodePages();
+        app.Use(ApiKeys.Middleware(serverOptions.ApiKeys));
+
+        app.MapObjects();
+        app.MapImages();
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapGet("/healthz", () => Results.Text("ok")).ExcludeFromDescription();
+        app.MapGet("/readyz", (LabelerHolder holder) => holder.IsReady
+            ? Results.Text("ready")
+            : Results.Text(holder.LoadError is null ? "loading model" : $"no model: {holder.LoadError}", statusCode: StatusCodes.Status503ServiceUnavailable)).ExcludeFromDescription();
+        app.MapMetrics("/metrics");
+
+        app.Lifetime.ApplicationStarted.Register(() => LogStarted(app, serverOptions, dataFolder));
+        return app;
+    }
+
+    /// <summary>The address the server listens on (the real port when 0 was asked for).</summary>
+    public static Uri Address(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses;
+        return new Uri(addresses.First());
+    }
+
+    private static void LogStarted(WebApplication app, ServerOptions options, string dataFolder)
+    {
+        // Resolving these at start makes a bad data folder or catalog fail now, not on the first request.
+        app.Services.GetRequiredService<DataFolderLock>();
+        var catalog = app.Services.GetRequiredService<SqliteCatalog>();
+        app.Services.GetRequiredService<ServerMetrics>();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("LabelLens.Server");
+        logger.LogInformation("LabelLens listening on {Address}", Address(app));
+        logger.LogInformation("Data in {Folder} (catalog {Catalog})", dataFolder, catalog.DatabasePath);
+        if (!options.IsLoopback && options.ApiKeys.Count == 0)
+        {
+            logger.LogWarning("!!! Listening on {Host} with NO API KEYS: anyone who can reach this address can read, upload and delete. Set Server:ApiKeys.", options.Host);
+        }
+    }
+
+    private static int StatusFor(Exception exception) => exception switch
+    {
+        StorageException storage => storage.Error switch
+        {
+            StorageError.NoSuchBucket or StorageError.NoSuchKey => StatusCodes.Status404NotFound,
+            StorageError.KeyConflict or StorageError.BucketNotEmpty => StatusCodes.Status409Conflict,
+            StorageError.EntityTooLarge => StatusCodes.Status413PayloadTooLarge,
+            _ => StatusCodes.Status400BadRequest,
+        },
+        BadHttpRequestException bad => bad.StatusCode,
+        _ => StatusCodes.Status500InternalServerError,
+    };
+
+    private static IPAddress ParseAddress(string host) => host switch
+    {
+        "localhost" => IPAddress.Loopback,
+        "*" or "0.0.0.0" => IPAddress.Any,
+        _ => IPAddress.Parse(host.Trim('[', ']')),
+    };
+
+    private static Dictionary<string, string?> ShortEnvironmentNames()
+    {
+        var values = new Dictionary<string, string?>();
+        if (Environment.GetEnvironmentVariable("LABELLENS_MODELS") is { Length: > 0 } models)
+        {
+            values["Models:Folder"] = models;
+        }
+
+        if (Environment.GetEnvironmentVariable("LABELLENS_DATA") is { Length: > 0 } data)
+        {
+            values["Server:DataFolder"] = data;
+        }
+
+        return values;
+    }
+}
+
+/// <summary>
+/// One server per data folder: an exclusive lock on data/serve.lock, held for the process's life. It is
+/// what lets a new server take back the jobs of a dead one at once instead of waiting out their leases.
+/// </summary>
+public sealed class DataFolderLock : IDisposable
+{
+    private readonly FileStream _lock;
+
+    public DataFolderLock(string dataFolder)
+    {
+        Directory.CreateDirectory(dataFolder);
+        var path = Path.Combine(dataFolder, "serve.lock");
+        try
+        {
+            _lock = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException ex)
+        {
+            throw new InvalidOperationException($"Another LabelLens server is using {dataFolder} ({path} is locked).", ex);
+        }
+    }
+
+    public void Dispose() => _lock.Dispose();
+}

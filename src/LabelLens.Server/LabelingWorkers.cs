@@ -1,0 +1,166 @@
+using LabelLens.Detection;
+using LabelLens.Labels;
+using LabelLens.Storage;
+using LabelLens.Vision;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace LabelLens.Server;
+
+/// <summary>Loads the model once at start; workers and /readyz wait for it.</summary>
+public sealed class LabelerHolder(LabelerLoader loader, IOptions<LabelingOptions> options, ILogger<LabelerHolder> logger) : IHostedService, IDisposable
+{
+    private readonly TaskCompletionSource<ImageLabeler> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public bool IsReady => _ready.Task.IsCompletedSuccessfully;
+
+    public string? LoadError { get; private set; }
+
+    public Task<ImageLabeler> Labeler => _ready.Task;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var labeler = await loader.LoadAsync(options.Value.Model is { Length: > 0 } model ? model : null, null, cancellationToken);
+            logger.LogInformation("Labeling with {Model}", labeler.Detector.ModelVersion);
+            _ready.TrySetResult(labeler);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Keep serving (uploads are stored and queued); /readyz says why nothing gets labeled.
+            LoadError = ex.Message;
+            logger.LogError("No model loaded, uploads will queue until one is: {Reason}", ex.Message);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public void Dispose()
+    {
+        if (_ready.Task.IsCompletedSuccessfully)
+        {
+            _ready.Task.Result.Detector.Dispose();
+        }
+    }
+}
+
+/// <summary>
+/// The labeling worker pool: one loop per worker claims a small batch of jobs under a lease, labels each
+/// (read object, decode, model, store labels in one transaction) and reports failures for retry with
+/// backoff. Loops sleep on <see cref="QueueSignal"/> and wake on new uploads or on the poll interval.
+/// </summary>
+public sealed class LabelingWorkers(
+    LabelerHolder holder,
+    SqliteCatalog catalog,
+    IObjectStore store,
+    QueueSignal signal,
+    ServerMetrics metrics,
+    IOptions<QueueOptions> queueOptions,
+    IOptions<LabelingOptions> labelingOptions,
+    IOptions<ImageOptions> imageOptions,
+    TimeProvider time,
+    ILogger<LabelingWorkers> logger) : BackgroundService
+{
+    /// <summary>Jobs held by a server carry this prefix, so the next server on the same data can take them back at once.</summary>
+    public const string OwnerPrefix = "serve:";
+
+    private readonly QueueOptions _queue = queueOptions.Value;
+    private readonly string _owner = $"{OwnerPrefix}{Environment.ProcessId}:{Guid.NewGuid():N}";
+
+    public int WorkerCount => _queue.Workers > 0 ? _queue.Workers : Environment.ProcessorCount;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        ImageLabeler labeler;
+        try
+        {
+            labeler = await holder.Labeler.WaitAsync(stoppingToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        logger.LogInformation("{Workers} labeling worker(s) started", WorkerCount);
+        var loops = Enumerable.Range(0, WorkerCount).Select(i => Task.Run(() => RunLoopAsync(labeler, stoppingToken), stoppingToken));
+        await Task.WhenAll(loops);
+    }
+
+    private async Task RunLoopAsync(ImageLabeler labeler, CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var jobs = await catalog.ClaimJobsAsync(_owner, _queue.BatchSize, _queue, stoppingToken);
+                if (jobs.Count == 0)
+                {
+                    await signal.WaitAsync(TimeSpan.FromSeconds(_queue.PollSeconds), stoppingToken);
+                    continue;
+                }
+
+                foreach (var job in jobs)
+                {
+                    await LabelAsync(labeler, job, stoppingToken);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                // The catalog itself failed (disk full, locked too long): back off and try again.
+                logger.LogError(ex, "Labeling worker error; retrying in {Seconds} s", _queue.PollSeconds);
+                await Task.Delay(TimeSpan.FromSeconds(_queue.PollSeconds), time, stoppingToken);
+            }
+        }
+    }
+
+    private async Task LabelAsync(ImageLabeler labeler, ClaimedJob job, CancellationToken stoppingToken)
+    {
+        var started = time.GetTimestamp();
+        var labeling = labelingOptions.Value;
+        try
+        {
+            var bytes = await ReadObjectAsync(job, stoppingToken);
+            var result = labeler.Label(bytes, labeling.Request, stoppingToken);
+            var stored = await catalog.CompleteJobAsync(job, result, labeling.MinConfidence, stoppingToken);
+            metrics.LabelingDone(stored ? "labeled" : "superseded", time.GetElapsedTime(started));
+        }
+        catch (ImageRejectedException ex)
+        {
+            // The bytes will not change by retrying: fail now, with the reason.
+            await catalog.FailJobAsync(job, ex.ToString(), permanent: true, _queue, CancellationToken.None);
+            metrics.LabelingDone("rejected", time.GetElapsedTime(started));
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down: the lease lapses and the next server (or this one's successor) takes the job.
+            throw;
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning("Labeling {Bucket}/{Key} failed on attempt {Attempt}: {Error}", job.Bucket, ObjectNames.Printable(job.Key), job.Attempt, ex.Message);
+            await catalog.FailJobAsync(job, $"InternalError: {ex.Message}", permanent: false, _queue, CancellationToken.None);
+            metrics.LabelingDone("error", time.GetElapsedTime(started));
+        }
+    }
+
+    private async Task<byte[]> ReadObjectAsync(ClaimedJob job, CancellationToken cancellationToken)
+    {
+        await using var stream = await store.OpenReadAsync(job.Bucket, job.Key, cancellationToken)
+            ?? throw new ImageRejectedException(ImageError.InvalidImageFormat, "the object is gone from the store");
+        var limit = imageOptions.Value.MaxBytes;
+        if (stream.Length > limit)
+        {
+            throw new ImageRejectedException(ImageError.ImageTooLarge, $"{stream.Length:N0} bytes is over the {limit:N0}-byte limit");
+        }
+
+        var bytes = new byte[stream.Length];
+        await stream.ReadExactlyAsync(bytes, cancellationToken);
+        return bytes;
+    }
+}

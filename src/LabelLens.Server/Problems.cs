@@ -1,0 +1,29 @@
+using LabelLens.Storage;
+using Microsoft.AspNetCore.Http;
+
+namespace LabelLens.Server;
+
+/// <summary>RFC 7807 problem details for the errors the API returns, with a stable machine-readable code.</summary>
+public static class Problems
+{
+    public static IResult From(StorageException error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        var status = error.Error switch
+        {
+            StorageError.InvalidBucketName or StorageError.InvalidKey => StatusCodes.Status400BadRequest,
+            StorageError.NoSuchBucket or StorageError.NoSuchKey => StatusCodes.Status404NotFound,
+            StorageError.KeyConflict or StorageError.BucketNotEmpty => StatusCodes.Status409Conflict,
+            StorageError.EntityTooLarge => StatusCodes.Status413PayloadTooLarge,
+            _ => StatusCodes.Status400BadRequest,
+        };
+        return Problem(status, error.Error.ToString(), error.Message);
+    }
+
+    public static IResult NotFound(string code, string detail) => Problem(StatusCodes.Status404NotFound, code, detail);
+
+    public static IResult BadRequest(string code, string detail) => Problem(StatusCodes.Status400BadRequest, code, detail);
+
+    public static IResult Problem(int status, string code, string detail) =>
+        Results.Problem(detail: detail, statusCode: status, title: code, type: $"https://labellens.dev/errors/{code}", extensions: new Dictionary<string, object?> { ["code"] = code });
+}

@@ -1,0 +1,43 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace LabelLens.Storage;
+
+/// <summary>The labeling queue's behaviour. Section "Queue".</summary>
+public sealed class QueueOptions
+{
+    public const string Section = "Queue";
+
+    /// <summary>Concurrent labeling workers; 0 means one per core.</summary>
+    [Range(0, 256)]
+    public int Workers { get; set; }
+
+    /// <summary>Jobs a worker claims at once (one transaction to claim them).</summary>
+    [Range(1, 64)]
+    public int BatchSize { get; set; } = 2;
+
+    /// <summary>A claimed job not finished within this many seconds may be claimed again (a crashed or stuck worker).</summary>
+    [Range(1, 86_400)]
+    public double LeaseSeconds { get; set; } = 120;
+
+    /// <summary>Attempts before a job is failed for good. Input errors (not an image) fail at once.</summary>
+    [Range(1, 100)]
+    public int MaxAttempts { get; set; } = 5;
+
+    /// <summary>Delay before the first retry; doubled each attempt.</summary>
+    [Range(0.001, 3600)]
+    public double RetryBaseSeconds { get; set; } = 2;
+
+    /// <summary>Retries never wait longer than this.</summary>
+    [Range(0.001, 86_400)]
+    public double RetryMaxSeconds { get; set; } = 300;
+
+    /// <summary>How often idle workers look for due retries and expired leases (new uploads wake them at once).</summary>
+    [Range(0.01, 60)]
+    public double PollSeconds { get; set; } = 1;
+
+    public TimeSpan Lease => TimeSpan.FromSeconds(LeaseSeconds);
+
+    /// <summary>Exponential backoff after the <paramref name="attempt"/>-th failure (1-based).</summary>
+    public TimeSpan Backoff(int attempt) =>
+        TimeSpan.FromSeconds(Math.Min(RetryMaxSeconds, RetryBaseSeconds * Math.Pow(2, Math.Max(0, attempt - 1))));
+}

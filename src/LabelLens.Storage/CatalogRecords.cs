@@ -1,0 +1,76 @@
+using LabelLens.Labels;
+
+namespace LabelLens.Storage;
+
+/// <summary>Where an image is in its life: waiting for a worker, being labeled, done, or given up on.</summary>
+public static class ImageStatus
+{
+    public const string Queued = "queued";
+    public const string Labeling = "labeling";
+    public const string Labeled = "labeled";
+    public const string Failed = "failed";
+
+    public static readonly IReadOnlyList<string> All = [Queued, Labeling, Labeled, Failed];
+}
+
+/// <summary>One object of the store as the catalog knows it.</summary>
+public sealed record ImageRecord(
+    string Id,
+    string Bucket,
+    string Key,
+    string ETag,
+    string Sha256,
+    long Size,
+    string? ContentType,
+    int? Width,
+    int? Height,
+    string? Format,
+    string Status,
+    string? Error,
+    string? ModelVersion,
+    double? MinConfidence,
+    int Attempts,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    DateTimeOffset? LabeledAt,
+    double? LabelingMs);
+
+/// <summary>A label as stored: what it is, how sure, where, and who said so (the model or a person).</summary>
+public sealed record StoredLabel(
+    string Name,
+    double Confidence,
+    IReadOnlyList<LabelInstance> Instances,
+    IReadOnlyList<NamedItem> Parents,
+    IReadOnlyList<NamedItem> Aliases,
+    IReadOnlyList<NamedItem> Categories,
+    string Source,
+    string? ModelVersion,
+    double? MinConfidence);
+
+public static class LabelSource
+{
+    public const string Model = "model";
+    public const string Manual = "manual";
+}
+
+/// <summary>An image with its labels (highest confidence first).</summary>
+public sealed record ImageDetails(ImageRecord Image, IReadOnlyList<StoredLabel> Labels);
+
+/// <summary>The result of recording an upload: the image row, and whether a labeling job was queued.</summary>
+/// <param name="Enqueued">False when the same bytes were already stored under this key (a no-op upload).</param>
+public sealed record UploadOutcome(ImageRecord Image, bool Enqueued);
+
+/// <summary>A job a worker holds under lease.</summary>
+public sealed record ClaimedJob(long Id, string ImageId, string Bucket, string Key, string Sha256, int Attempt, string Owner);
+
+/// <summary>Jobs by state and the age of the oldest waiting one.</summary>
+public sealed record QueueCounts(long Queued, long Running, long Done, long Failed, long Superseded)
+{
+    public long Depth => Queued + Running;
+}
+
+/// <summary>Images by status.</summary>
+public sealed record ImageCounts(long Queued, long Labeling, long Labeled, long Failed)
+{
+    public long Total => Queued + Labeling + Labeled + Failed;
+}

@@ -1,0 +1,38 @@
+namespace LabelLens.Storage;
+
+/// <summary>An object as stored: its size and the hashes computed while it was written.</summary>
+/// <param name="ETag">Hex MD5 of the content, as S3 gives for single-part uploads.</param>
+/// <param name="Sha256">Hex SHA-256 of the content: identifies the content for "same bytes again" checks.</param>
+public sealed record StoredObject(string Bucket, string Key, long Size, string ETag, string Sha256, DateTimeOffset LastModified);
+
+/// <summary>
+/// Where object bytes live. The filesystem store is the embedded default; an S3-compatible store is the
+/// other implementation (bring your own bucket). Object metadata (content type, labels) lives in the
+/// catalog, which is also the listing index.
+/// </summary>
+public interface IObjectStore
+{
+    /// <summary>Creates the bucket if it does not exist (idempotent).</summary>
+    Task CreateBucketAsync(string bucket, CancellationToken cancellationToken);
+
+    Task<bool> BucketExistsAsync(string bucket, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<string>> ListBucketsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Deletes an empty bucket.</summary>
+    /// <exception cref="StorageException">BucketNotEmpty or NoSuchBucket.</exception>
+    Task DeleteBucketAsync(string bucket, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Streams <paramref name="content"/> into the object, replacing any previous version atomically: a
+    /// reader sees the old bytes or the new ones, never a mix, and a failed write leaves the old ones.
+    /// </summary>
+    /// <exception cref="StorageException">InvalidKey, KeyConflict, EntityTooLarge, NoSuchBucket.</exception>
+    Task<StoredObject> PutAsync(string bucket, string key, Stream content, long maxBytes, CancellationToken cancellationToken);
+
+    /// <summary>Opens the object for reading (seekable), or null when it does not exist.</summary>
+    Task<Stream?> OpenReadAsync(string bucket, string key, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the object; false when it did not exist.</summary>
+    Task<bool> DeleteAsync(string bucket, string key, CancellationToken cancellationToken);
+}

@@ -1,0 +1,115 @@
+using System.Text;
+
+namespace LabelLens.Storage;
+
+/// <summary>S3's rules for bucket names and object keys, plus what a filesystem store must add to them.</summary>
+public static class ObjectNames
+{
+    public const int MaxKeyBytes = 1024;
+
+    /// <summary>Longest file or folder name most Linux filesystems accept, in bytes.</summary>
+    public const int MaxSegmentBytes = 255;
+
+    /// <summary>S3 general-purpose bucket naming rules.</summary>
+    public static void ValidateBucket(string? bucket)
+    {
+        string? problem = bucket switch
+        {
+            null or { Length: < 3 or > 63 } => "must be 3 to 63 characters long",
+            _ when bucket.Any(c => c is not ((>= 'a' and <= 'z') or (>= '0' and <= '9') or '.' or '-')) => "may hold only lowercase letters, digits, '.' and '-'",
+            _ when !char.IsAsciiLetterOrDigit(bucket[0]) || !char.IsAsciiLetterOrDigit(bucket[^1]) => "must begin and end with a letter or digit",
+            _ when bucket.Contains("..", StringComparison.Ordinal) => "must not contain two adjacent periods",
+            _ when System.Net.IPAddress.TryParse(bucket, out _) && bucket.Count(c => c == '.') == 3 => "must not be formatted as an IP address",
+            _ when bucket.StartsWith("xn--", StringComparison.Ordinal) || bucket.StartsWith("sthree-", StringComparison.Ordinal) => "must not start with a reserved prefix",
+            _ when bucket.EndsWith("-s3alias", StringComparison.Ordinal) || bucket.EndsWith("--ol-s3", StringComparison.Ordinal) => "must not end with a reserved suffix",
+            _ => null,
+        };
+        if (problem is not null)
+        {
+            throw new StorageException(StorageError.InvalidBucketName, $"Bucket name '{Printable(bucket ?? "")}' is invalid: it {problem}.");
+        }
+    }
+
+    /// <summary>
+    /// S3 allows any UTF-8 key up to 1,024 bytes. A filesystem store also refuses what would escape or
+    /// confuse the folder tree: control characters (NUL included), a leading '/', empty, "." and ".."
+    /// segments, and segments longer than a file name may be.
+    /// </summary>
+    public static string[] ValidateKey(string? key)
+    {
+        if (string.IsNullOrEmpty(key))
+        {
+            throw new StorageException(StorageError.InvalidKey, "The object key is empty.");
+        }
+
+        if (Encoding.UTF8.GetByteCount(key) > MaxKeyBytes)
+        {
+            throw new StorageException(StorageError.InvalidKey, $"The object key is longer than {MaxKeyBytes} bytes.");
+        }
+
+        if (key.Any(char.IsControl))
+        {
+            throw new StorageException(StorageError.InvalidKey, $"The object key '{Printable(key)}' contains a control character.");
+        }
+
+        if (!IsWellFormed(key))
+        {
+            throw new StorageException(StorageError.InvalidKey, "The object key is not valid UTF-8.");
+        }
+
+        if (key.StartsWith('/'))
+        {
+            throw new StorageException(StorageError.InvalidKey, $"The object key '{Printable(key)}' is absolute (starts with '/').");
+        }
+
+        var segments = key.Split('/');
+        foreach (var segment in segments)
+        {
+            if (segment is "" or "." or "..")
+            {
+                throw new StorageException(StorageError.InvalidKey, $"The object key '{Printable(key)}' has an empty, '.' or '..' path segment.");
+            }
+
+            if (Encoding.UTF8.GetByteCount(segment) > MaxSegmentBytes)
+            {
+                throw new StorageException(StorageError.InvalidKey, $"A segment of the object key is longer than {MaxSegmentBytes} bytes.");
+            }
+        }
+
+        return segments;
+    }
+
+    /// <summary>A key as it may be shown in an error message: control characters escaped, long keys cut.</summary>
+    public static string Printable(string value)
+    {
+        var builder = new StringBuilder();
+        foreach (var c in value.Length > 200 ? value[..200] + "…" : value)
+        {
+            builder.Append(char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString());
+        }
+
+        return builder.ToString();
+    }
+
+    private static bool IsWellFormed(string value)
+    {
+        for (var i = 0; i < value.Length; i++)
+        {
+            if (char.IsHighSurrogate(value[i]))
+            {
+                if (i + 1 >= value.Length || !char.IsLowSurrogate(value[i + 1]))
+                {
+                    return false;
+                }
+
+                i++;
+            }
+            else if (char.IsLowSurrogate(value[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,341 @@
+using System.Security.Cryptography;
+using System.Text;
+using LabelLens.Labels;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+
+namespace LabelLens.Storage;
+
+/// <summary>
+/// The catalog and the labeling queue in one SQLite database (WAL): images, labels, instances, manual
+/// edits, the event log and jobs. An upload's image row, its ObjectCreated event and its job are written in
+/// one transaction, so an acknowledged upload cannot miss its job.
+/// </summary>
+public sealed partial class SqliteCatalog
+{
+    private readonly string _connectionString;
+    private readonly TimeProvider _time;
+    private readonly ILogger<SqliteCatalog> _logger;
+
+    public SqliteCatalog(string dataFolder, TimeProvider time, ILogger<SqliteCatalog> logger)
+    {
+        Directory.CreateDirectory(dataFolder);
+        DatabasePath = Path.GetFullPath(Path.Combine(dataFolder, "catalog.db"));
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = DatabasePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+        _time = time;
+        _logger = logger;
+        Migrate();
+    }
+
+    public string DatabasePath { get; }
+
+    /// <summary>Stable id of the object at bucket/key: the same key always maps to the same image, so retries never duplicate.</summary>
+    public static string ImageId(string bucket, string key) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{bucket}/{key}")).AsSpan(0, 16));
+
+    internal long Now => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    internal SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        // FULL: an acknowledged upload survives power loss, not only a process crash.
+        Execute(connection, null, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000;");
+        return connection;
+    }
+
+    /// <summary>Records a stored object: image row, ObjectCreated event and labeling job, in one transaction.</summary>
+    public async Task<UploadOutcome> RecordUploadAsync(StoredObject stored, string? contentType, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(stored);
+        var id = ImageId(stored.Bucket, stored.Key);
+        var now = Now;
+        await using var connection = Open();
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        var existing = await GetImageAsync(connection, transaction, id, cancellationToken);
+        if (existing is not null && existing.Sha256 == stored.Sha256)
+        {
+            // Same bytes again: nothing to relabel.
+            Execute(connection, transaction, "UPDATE images SET content_type = $ct WHERE id = $id", ("$ct", contentType), ("$id", id));
+            await transaction.CommitAsync(cancellationToken);
+            return new UploadOutcome(existing with { ContentType = contentType }, Enqueued: false);
+        }
+
+        Execute(
+            connection,
+            transaction,
+            """
+            INSERT INTO images (id, bucket, key, etag, sha256, size, content_type, status, attempts, created_at, updated_at)
+            VALUES ($id, $bucket, $key, $etag, $sha, $size, $ct, 'queued', 0, $now, $now)
+            ON CONFLICT (id) DO UPDATE SET
+                etag = excluded.etag, sha256 = excluded.sha256, size = excluded.size, content_type = excluded.content_type,
+                status = 'queued', error = NULL, attempts = 0, updated_at = excluded.updated_at
+            """,
+            ("$id", id), ("$bucket", stored.Bucket), ("$key", stored.Key), ("$etag", stored.ETag), ("$sha", stored.Sha256),
+            ("$size", stored.Size), ("$ct", contentType), ("$now", now));
+        InsertEvent(connection, transaction, "ObjectCreated", id, stored.Bucket, stored.Key, stored.ETag, now);
+        EnqueueJob(connection, transaction, id, stored.Sha256, now);
+        var image = await GetImageAsync(connection, transaction, id, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return new UploadOutcome(image!, Enqueued: true);
+    }
+
+    /// <summary>Removes an image with its labels, instances, edits and pending jobs; records ObjectRemoved.</summary>
+    public async Task<bool> DeleteImageAsync(string bucket, string key, CancellationToken cancellationToken)
+    {
+        var id = ImageId(bucket, key);
+        await using var connection = Open();
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        var deleted = Execute(connection, transaction, "DELETE FROM images WHERE id = $id", ("$id", id)) > 0;
+        if (deleted)
+        {
+            // A worker holding one of these jobs finds it superseded when it reports back and drops its result.
+            Execute(connection, transaction, "UPDATE jobs SET state = 'superseded', updated_at = $now WHERE image_id = $id AND state IN ('queued', 'running')", ("$id", id), ("$now", Now));
+            InsertEvent(connection, transaction, "ObjectRemoved", id, bucket, key, null, Now);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return deleted;
+    }
+
+    public async Task<ImageRecord?> GetImageAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        return await GetImageAsync(connection, null, id, cancellationToken);
+    }
+
+    public Task<ImageRecord?> GetImageAsync(string bucket, string key, CancellationToken cancellationToken) =>
+        GetImageAsync(ImageId(bucket, key), cancellationToken);
+
+    /// <summary>The image with its labels (instances included), highest confidence first.</summary>
+    public async Task<ImageDetails?> GetDetailsAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var image = await GetImageAsync(connection, null, id, cancellationToken);
+        if (image is null)
+        {
+            return null;
+        }
+
+        var labels = await ReadLabelsAsync(connection, [id], cancellationToken);
+        return new ImageDetails(image, labels.GetValueOrDefault(id) ?? []);
+    }
+
+    /// <summary>Labels of many images at once (for search results), keyed by image id.</summary>
+    public async Task<Dictionary<string, List<StoredLabel>>> GetLabelsAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        return await ReadLabelsAsync(connection, ids, cancellationToken);
+    }
+
+    /// <summary>Objects of a bucket in key order, after <paramref name="afterKey"/>, optionally under a prefix.</summary>
+    public async Task<IReadOnlyList<ImageRecord>> ListObjectsAsync(string bucket, string? prefix, string? afterKey, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        await using var command = Command(
+            connection,
+            null,
+            $"""
+            SELECT {ImageColumns} FROM images
+            WHERE bucket = $bucket AND key > $after AND ($prefix = '' OR substr(key, 1, length($prefix)) = $prefix)
+            ORDER BY key LIMIT $limit
+            """,
+            ("$bucket", bucket), ("$after", afterKey ?? ""), ("$prefix", prefix ?? ""), ("$limit", limit));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var images = new List<ImageRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            images.Add(ReadImage(reader));
+        }
+
+        return images;
+    }
+
+    public async Task<ImageCounts> GetImageCountsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var counts = await CountByAsync(connection, "SELECT status, COUNT(*) FROM images GROUP BY status", cancellationToken);
+        return new ImageCounts(counts.GetValueOrDefault(ImageStatus.Queued), counts.GetValueOrDefault(ImageStatus.Labeling), counts.GetValueOrDefault(ImageStatus.Labeled), counts.GetValueOrDefault(ImageStatus.Failed));
+    }
+
+    public async Task<QueueCounts> GetQueueCountsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var counts = await CountByAsync(connection, "SELECT state, COUNT(*) FROM jobs GROUP BY state", cancellationToken);
+        return new QueueCounts(counts.GetValueOrDefault("queued"), counts.GetValueOrDefault("running"), counts.GetValueOrDefault("done"), counts.GetValueOrDefault("failed"), counts.GetValueOrDefault("superseded"));
+    }
+
+    private void Migrate()
+    {
+        using var connection = Open();
+        // WAL: readers (search, the CLI) never block the writer, and the writer never blocks them.
+        Execute(connection, null, "PRAGMA journal_mode = WAL;");
+        Execute(connection, null, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+        var current = Convert.ToInt32(Scalar(connection, null, "SELECT COALESCE(MAX(version), 0) FROM schema_version"));
+        if (current > CatalogSchema.Migrations.Length)
+        {
+            throw new InvalidOperationException($"{DatabasePath} has schema version {current}, newer than this LabelLens ({CatalogSchema.Migrations.Length}). Use a newer LabelLens.");
+        }
+
+        for (var version = current + 1; version <= CatalogSchema.Migrations.Length; version++)
+        {
+            using var transaction = connection.BeginTransaction(deferred: false);
+            Execute(connection, transaction, CatalogSchema.Migrations[version - 1]);
+            Execute(connection, transaction, "INSERT INTO schema_version (version) VALUES ($v)", ("$v", version));
+            transaction.Commit();
+            _logger.LogInformation("Catalog {Path} migrated to schema version {Version}", DatabasePath, version);
+        }
+    }
+
+    private static void EnqueueJob(SqliteConnection connection, SqliteTransaction transaction, string imageId, string sha256, long now)
+    {
+        // An older job for the same image is for older bytes (or an older request): only the newest counts.
+        Execute(connection, transaction, "UPDATE jobs SET state = 'superseded', updated_at = $now WHERE image_id = $id AND state IN ('queued', 'running')", ("$id", imageId), ("$now", now));
+        Execute(
+            connection,
+            transaction,
+            "INSERT INTO jobs (image_id, sha256, state, attempts, not_before, created_at, updated_at) VALUES ($id, $sha, 'queued', 0, $now, $now, $now)",
+            ("$id", imageId), ("$sha", sha256), ("$now", now));
+    }
+
+    private static void InsertEvent(SqliteConnection connection, SqliteTransaction transaction, string type, string imageId, string bucket, string key, string? etag, long now) =>
+        Execute(
+            connection,
+            transaction,
+            "INSERT INTO events (type, image_id, bucket, key, etag, created_at) VALUES ($type, $id, $bucket, $key, $etag, $now)",
+            ("$type", type), ("$id", imageId), ("$bucket", bucket), ("$key", key), ("$etag", etag), ("$now", now));
+
+    private static async Task<ImageRecord?> GetImageAsync(SqliteConnection connection, SqliteTransaction? transaction, string id, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, transaction, $"SELECT {ImageColumns} FROM images WHERE id = $id", ("$id", id));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? ReadImage(reader) : null;
+    }
+
+    internal const string ImageColumns =
+        "id, bucket, key, etag, sha256, size, content_type, width, height, format, status, error, model_version, min_confidence, attempts, created_at, updated_at, labeled_at, labeling_ms";
+
+    internal static ImageRecord ReadImage(SqliteDataReader r, int offset = 0) => new(
+        r.GetString(offset),
+        r.GetString(offset + 1),
+        r.GetString(offset + 2),
+        r.GetString(offset + 3),
+        r.GetString(offset + 4),
+        r.GetInt64(offset + 5),
+        r.IsDBNull(offset + 6) ? null : r.GetString(offset + 6),
+        r.IsDBNull(offset + 7) ? null : r.GetInt32(offset + 7),
+        r.IsDBNull(offset + 8) ? null : r.GetInt32(offset + 8),
+        r.IsDBNull(offset + 9) ? null : r.GetString(offset + 9),
+        r.GetString(offset + 10),
+        r.IsDBNull(offset + 11) ? null : r.GetString(offset + 11),
+        r.IsDBNull(offset + 12) ? null : r.GetString(offset + 12),
+        r.IsDBNull(offset + 13) ? null : r.GetDouble(offset + 13),
+        r.GetInt32(offset + 14),
+        DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(offset + 15)),
+        DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(offset + 16)),
+        r.IsDBNull(offset + 17) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(offset + 17)),
+        r.IsDBNull(offset + 18) ? null : r.GetDouble(offset + 18));
+
+    private static async Task<Dictionary<string, List<StoredLabel>>> ReadLabelsAsync(SqliteConnection connection, IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
+    {
+        var result = new Dictionary<string, List<StoredLabel>>();
+        if (ids.Count == 0)
+        {
+            return result;
+        }
+
+        var parameters = ids.Select((id, i) => ($"$i{i}", (object?)id)).ToArray();
+        var list = string.Join(", ", parameters.Select(p => p.Item1));
+        var instances = new Dictionary<(string, string), List<LabelInstance>>();
+        await using (var command = Command(connection, null, $"SELECT image_id, name, confidence, box_left, box_top, box_width, box_height FROM instances WHERE image_id IN ({list}) ORDER BY confidence DESC", parameters))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var key = (reader.GetString(0), reader.GetString(1).ToUpperInvariant());
+                if (!instances.TryGetValue(key, out var boxes))
+                {
+                    instances[key] = boxes = [];
+                }
+
+                boxes.Add(new LabelInstance(new BoundingBox(reader.GetDouble(5), reader.GetDouble(6), reader.GetDouble(3), reader.GetDouble(4)), reader.GetDouble(2)));
+            }
+        }
+
+        await using (var command = Command(connection, null, $"SELECT image_id, name, confidence, parents, aliases, categories, source, model_version, min_confidence FROM labels WHERE image_id IN ({list}) ORDER BY confidence DESC, rank, name", parameters))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var imageId = reader.GetString(0);
+                var name = reader.GetString(1);
+                if (!result.TryGetValue(imageId, out var labels))
+                {
+                    result[imageId] = labels = [];
+                }
+
+                labels.Add(new StoredLabel(
+                    name,
+                    reader.GetDouble(2),
+                    instances.GetValueOrDefault((imageId, name.ToUpperInvariant())) ?? [],
+                    SplitNames(reader.GetString(3)),
+                    SplitNames(reader.GetString(4)),
+                    SplitNames(reader.GetString(5)),
+                    reader.GetString(6),
+                    reader.IsDBNull(7) ? null : reader.GetString(7),
+                    reader.IsDBNull(8) ? null : reader.GetDouble(8)));
+            }
+        }
+
+        return result;
+    }
+
+    internal static string JoinNames(IEnumerable<NamedItem> items) => string.Join('|', items.Select(i => i.Name));
+
+    internal static List<NamedItem> SplitNames(string value) =>
+        value.Length == 0 ? [] : value.Split('|').Select(n => new NamedItem(n)).ToList();
+
+    private static async Task<Dictionary<string, long>> CountByAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        var counts = new Dictionary<string, long>();
+        await using var command = Command(connection, null, sql);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            counts[reader.GetString(0)] = reader.GetInt64(1);
+        }
+
+        return counts;
+    }
+
+    internal static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = transaction;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        return command;
+    }
+
+    internal static int Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = Command(connection, transaction, sql, parameters);
+        return command.ExecuteNonQuery();
+    }
+
+    internal static object? Scalar(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = Command(connection, transaction, sql, parameters);
+        return command.ExecuteScalar();
+    }
+}

@@ -1,0 +1,35 @@
+namespace LabelLens.Storage;
+
+/// <summary>Why a storage request was refused; names follow S3's error codes so the S3 endpoint can reuse them.</summary>
+public enum StorageError
+{
+    InvalidBucketName,
+    InvalidKey,
+    NoSuchBucket,
+    NoSuchKey,
+    KeyConflict,
+    EntityTooLarge,
+    BucketNotEmpty,
+}
+
+/// <summary>A request the store refuses because of what was asked (never an internal failure).</summary>
+public sealed class StorageException : Exception
+{
+    public StorageException(StorageError error, string message)
+        : base(message) => Error = error;
+
+    public StorageException()
+        : this(StorageError.InvalidKey, "The storage request was refused.")
+    {
+    }
+
+    public StorageException(string message)
+        : this(StorageError.InvalidKey, message)
+    {
+    }
+
+    public StorageException(string message, Exception inner)
+        : base(message, inner) => Error = StorageError.InvalidKey;
+
+    public StorageError Error { get; }
+}
