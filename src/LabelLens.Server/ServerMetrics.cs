@@ -10,35 +10,43 @@ namespace LabelLens.Server;
 /// </summary>
 public sealed class ServerMetrics
 {
-    private readonly Counter _uploads = Metrics.CreateCounter("labellens_uploads_total", "Objects stored through the API.", "result");
-    private readonly Counter _labeled = Metrics.CreateCounter("labellens_labeling_total", "Labeling attempts by outcome.", "outcome");
-    private readonly Histogram _labelingSeconds = Metrics.CreateHistogram(
-        "labellens_labeling_seconds",
-        "Time to read, decode, run the model on and store one image.",
-        new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.005, 2, 12) });
-
-    private static readonly Gauge Jobs = Metrics.CreateGauge("labellens_jobs", "Labeling jobs by state.", "state");
-    private static readonly Gauge QueueDepth = Metrics.CreateGauge("labellens_queue_depth", "Jobs queued or running.");
-    private static readonly Gauge Images = Metrics.CreateGauge("labellens_images", "Catalogued images by status.", "status");
+    private readonly Counter _uploads;
+    private readonly Counter _labeled;
+    private readonly Histogram _labelingSeconds;
 
     public ServerMetrics(SqliteCatalog catalog)
     {
-        Metrics.DefaultRegistry.AddBeforeCollectCallback(async cancellationToken =>
+        // A registry per server (not prometheus-net's process-wide default), so two servers in one process
+        // (tests) never mix their numbers.
+        Registry = Metrics.NewCustomRegistry();
+        var factory = Metrics.WithCustomRegistry(Registry);
+        _uploads = factory.CreateCounter("labellens_uploads_total", "Objects stored through the API.", "result");
+        _labeled = factory.CreateCounter("labellens_labeling_total", "Labeling attempts by outcome.", "outcome");
+        _labelingSeconds = factory.CreateHistogram(
+            "labellens_labeling_seconds",
+            "Time to read, decode, run the model on and store one image.",
+            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.005, 2, 12) });
+        var jobs = factory.CreateGauge("labellens_jobs", "Labeling jobs by state.", "state");
+        var queueDepth = factory.CreateGauge("labellens_queue_depth", "Jobs queued or running.");
+        var images = factory.CreateGauge("labellens_images", "Catalogued images by status.", "status");
+        Registry.AddBeforeCollectCallback(async cancellationToken =>
         {
             var queue = await catalog.GetQueueCountsAsync(cancellationToken);
-            Jobs.WithLabels("queued").Set(queue.Queued);
-            Jobs.WithLabels("running").Set(queue.Running);
-            Jobs.WithLabels("done").Set(queue.Done);
-            Jobs.WithLabels("failed").Set(queue.Failed);
-            Jobs.WithLabels("superseded").Set(queue.Superseded);
-            QueueDepth.Set(queue.Depth);
-            var images = await catalog.GetImageCountsAsync(cancellationToken);
-            Images.WithLabels(ImageStatus.Queued).Set(images.Queued);
-            Images.WithLabels(ImageStatus.Labeling).Set(images.Labeling);
-            Images.WithLabels(ImageStatus.Labeled).Set(images.Labeled);
-            Images.WithLabels(ImageStatus.Failed).Set(images.Failed);
+            jobs.WithLabels("queued").Set(queue.Queued);
+            jobs.WithLabels("running").Set(queue.Running);
+            jobs.WithLabels("done").Set(queue.Done);
+            jobs.WithLabels("failed").Set(queue.Failed);
+            jobs.WithLabels("superseded").Set(queue.Superseded);
+            queueDepth.Set(queue.Depth);
+            var counts = await catalog.GetImageCountsAsync(cancellationToken);
+            images.WithLabels(ImageStatus.Queued).Set(counts.Queued);
+            images.WithLabels(ImageStatus.Labeling).Set(counts.Labeling);
+            images.WithLabels(ImageStatus.Labeled).Set(counts.Labeled);
+            images.WithLabels(ImageStatus.Failed).Set(counts.Failed);
         });
     }
+
+    public CollectorRegistry Registry { get; }
 
     public void Upload(bool enqueued) => _uploads.WithLabels(enqueued ? "stored" : "unchanged").Inc();
 
