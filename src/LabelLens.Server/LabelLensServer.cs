@@ -3,7 +3,6 @@ using System.Text.Json.Serialization;
 using LabelLens.Storage;
 using LabelLens.Vision;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -68,12 +67,14 @@ public static class LabelLensServer
         services.AddSingleton<LabelingWorkers>();
         services.AddHostedService(sp => sp.GetRequiredService<LabelingWorkers>());
         services.AddProblemDetails();
+        services.AddExceptionHandler<ProblemExceptionHandler>();
         services.AddOpenApi();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
 
         var app = builder.Build();
-        app.UseExceptionHandler(new ExceptionHandlerOptions { StatusCodeSelector = StatusFor });
+        app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.Use(RequestGuards.RejectDotSegments);
         app.Use(ApiKeys.Middleware(serverOptions.ApiKeys));
 
         app.MapObjects();
@@ -111,19 +112,6 @@ public static class LabelLensServer
             logger.LogWarning("!!! Listening on {Host} with NO API KEYS: anyone who can reach this address can read, upload and delete. Set Server:ApiKeys.", options.Host);
         }
     }
-
-    private static int StatusFor(Exception exception) => exception switch
-    {
-        StorageException storage => storage.Error switch
-        {
-            StorageError.NoSuchBucket or StorageError.NoSuchKey => StatusCodes.Status404NotFound,
-            StorageError.KeyConflict or StorageError.BucketNotEmpty => StatusCodes.Status409Conflict,
-            StorageError.EntityTooLarge => StatusCodes.Status413PayloadTooLarge,
-            _ => StatusCodes.Status400BadRequest,
-        },
-        BadHttpRequestException bad => bad.StatusCode,
-        _ => StatusCodes.Status500InternalServerError,
-    };
 
     private static IPAddress ParseAddress(string host) => host switch
     {

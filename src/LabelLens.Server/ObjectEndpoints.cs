@@ -49,7 +49,7 @@ public static class ObjectEndpoints
     /// <summary>Stores the raw request body as the object (streamed to disk), then catalogs and queues it in one transaction.</summary>
     private static async Task<IResult> PutObjectAsync(string bucket, string key, HttpRequest request, Uploader uploader, CancellationToken ct)
     {
-        var outcome = await uploader.StoreAsync(bucket, key, request.Body, request.ContentType, ct);
+        var outcome = await uploader.StoreAsync(bucket, RequestGuards.ObjectKey(request.HttpContext, bucket, key), request.Body, request.ContentType, ct);
         var response = ObjectResponse.From(outcome.Image, outcome.Enqueued);
         return outcome.Enqueued
             ? Results.Created($"/api/v1/images/{outcome.Image.Id}", response)
@@ -118,6 +118,7 @@ public static class ObjectEndpoints
 
     private static async Task<IResult> GetObjectAsync(string bucket, string key, HttpContext context, IObjectStore store, SqliteCatalog catalog, CancellationToken ct)
     {
+        key = RequestGuards.ObjectKey(context, bucket, key);
         var image = await catalog.GetImageAsync(bucket, key, ct);
         var stream = image is null ? null : await store.OpenReadAsync(bucket, key, ct);
         if (image is null || stream is null)
@@ -132,6 +133,7 @@ public static class ObjectEndpoints
 
     private static async Task<IResult> HeadObjectAsync(string bucket, string key, HttpContext context, SqliteCatalog catalog, CancellationToken ct)
     {
+        key = RequestGuards.ObjectKey(context, bucket, key);
         var image = await catalog.GetImageAsync(bucket, key, ct);
         if (image is null)
         {
@@ -148,8 +150,9 @@ public static class ObjectEndpoints
         return Results.Empty;
     }
 
-    private static async Task<IResult> DeleteObjectAsync(string bucket, string key, IObjectStore store, SqliteCatalog catalog, CancellationToken ct)
+    private static async Task<IResult> DeleteObjectAsync(string bucket, string key, HttpContext context, IObjectStore store, SqliteCatalog catalog, CancellationToken ct)
     {
+        key = RequestGuards.ObjectKey(context, bucket, key);
         // Catalog first: once the row is gone nobody can find the object, and a worker holding its job drops the result.
         var catalogued = await catalog.DeleteImageAsync(bucket, key, ct);
         var stored = await store.DeleteAsync(bucket, key, ct);

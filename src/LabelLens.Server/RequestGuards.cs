@@ -1,0 +1,71 @@
+using LabelLens.Storage;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace LabelLens.Server;
+
+/// <summary>Request checks that must see the path exactly as the client sent it.</summary>
+public static class RequestGuards
+{
+    /// <summary>
+    /// Refuses a request whose raw path has "." or ".." segments (plain or percent-encoded). Kestrel would
+    /// otherwise resolve them before routing, so a PUT to objects/a/../../x would silently become a request
+    /// for another route; a client that sends them gets a clear 400 instead.
+    /// </summary>
+    public static async Task RejectDotSegments(HttpContext context, RequestDelegate next)
+    {
+        var raw = RawPath(context);
+        if (raw.Split('/').Select(Unescape).Any(segment => segment is "." or ".."))
+        {
+            await Problems.BadRequest("InvalidPath", "The request path has a '.' or '..' segment; object keys may not contain them.").ExecuteAsync(context);
+            return;
+        }
+
+        await next(context);
+    }
+
+    /// <summary>
+    /// The object key exactly as sent, decoded once. Route values keep "%2F" encoded (an ASP.NET quirk),
+    /// which would turn the key "a/b" sent as "a%2Fb" into a different key; reading the raw target fixes that.
+    /// </summary>
+    public static string ObjectKey(HttpContext context, string bucket, string routeKey)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var raw = RawPath(context);
+        var marker = $"/buckets/{bucket}/objects/";
+        var start = raw.IndexOf(marker, StringComparison.Ordinal);
+        return start < 0 ? routeKey : Unescape(raw[(start + marker.Length)..]);
+    }
+
+    private static string RawPath(HttpContext context)
+    {
+        var target = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "";
+        var query = target.IndexOf('?', StringComparison.Ordinal);
+        return query < 0 ? target : target[..query];
+    }
+
+    private static string Unescape(string value) => Uri.UnescapeDataString(value);
+}
+
+/// <summary>Turns storage refusals and bad requests that escape an endpoint into problem details with a code.</summary>
+public sealed class ProblemExceptionHandler : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        var result = exception switch
+        {
+            StorageException storage => Problems.From(storage),
+            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => Problems.Problem(StatusCodes.Status413PayloadTooLarge, nameof(StorageError.EntityTooLarge), "The request body is larger than this server accepts."),
+            BadHttpRequestException bad => Problems.Problem(bad.StatusCode, "BadRequest", bad.Message),
+            _ => null,
+        };
+        if (result is null)
+        {
+            return false;
+        }
+
+        await result.ExecuteAsync(httpContext);
+        return true;
+    }
+}
