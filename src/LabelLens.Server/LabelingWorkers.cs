@@ -52,6 +52,7 @@ public sealed class LabelerHolder(LabelerLoader loader, IOptions<LabelingOptions
 /// backoff. Loops sleep on <see cref="QueueSignal"/> and wake on new uploads or on the poll interval.
 /// </summary>
 public sealed class LabelingWorkers(
+    DataFolderLock dataLock,
     LabelerHolder holder,
     SqliteCatalog catalog,
     IObjectStore store,
@@ -83,6 +84,9 @@ public sealed class LabelingWorkers(
             return;
         }
 
+        // This server holds the data folder's lock, so any job still leased to a server is a dead one's.
+        GC.KeepAlive(dataLock);
+        await catalog.ReleaseJobsAsync(OwnerPrefix, stoppingToken);
         logger.LogInformation("{Workers} labeling worker(s) started", WorkerCount);
         var loops = Enumerable.Range(0, WorkerCount).Select(i => Task.Run(() => RunLoopAsync(labeler, stoppingToken), stoppingToken));
         await Task.WhenAll(loops);
