@@ -21,6 +21,20 @@ namespace LabelLens.Server;
 public static class LabelLensServer
 {
     /// <summary>
+    /// The data folder's object store, catalog and job runner, with the labeling and queue options: what
+    /// the server and the catalog commands of the CLI share.
+    /// </summary>
+    public static IServiceCollection AddCatalog(this IServiceCollection services, IConfiguration configuration, string dataFolder)
+    {
+        services.AddOptions<LabelingOptions>().Bind(configuration.GetSection(LabelingOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<QueueOptions>().Bind(configuration.GetSection(QueueOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IObjectStore>(sp => new FileSystemObjectStore(dataFolder, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<FileSystemObjectStore>>()));
+        services.AddSingleton(sp => new SqliteCatalog(dataFolder, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<SqliteCatalog>>()));
+        services.AddSingleton<JobRunner>();
+        return services;
+    }
+
+    /// <summary>
     /// Configuration sources, later wins: appsettings.json beside the binary, labellens.json in the working
     /// directory, LABELLENS_* environment variables (plus the short LABELLENS_DATA and LABELLENS_MODELS),
     /// then <paramref name="overrides"/> (command-line options).
@@ -45,8 +59,6 @@ public static class LabelLensServer
         }
 
         services.AddOptions<ServerOptions>().Bind(builder.Configuration.GetSection(ServerOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<LabelingOptions>().Bind(builder.Configuration.GetSection(LabelingOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<QueueOptions>().Bind(builder.Configuration.GetSection(QueueOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
 
         var serverOptions = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
         var dataFolder = Path.GetFullPath(serverOptions.DataFolder);
@@ -57,8 +69,7 @@ public static class LabelLensServer
         });
 
         services.AddSingleton(new DataFolderLock(dataFolder));
-        services.AddSingleton<IObjectStore>(sp => new FileSystemObjectStore(dataFolder, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<FileSystemObjectStore>>()));
-        services.AddSingleton(sp => new SqliteCatalog(dataFolder, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<SqliteCatalog>>()));
+        services.AddCatalog(builder.Configuration, dataFolder);
         services.AddSingleton<QueueSignal>();
         services.AddSingleton<ServerMetrics>();
         services.AddSingleton<Uploader>();

@@ -55,12 +55,10 @@ public sealed class LabelingWorkers(
     DataFolderLock dataLock,
     LabelerHolder holder,
     SqliteCatalog catalog,
-    IObjectStore store,
+    JobRunner runner,
     QueueSignal signal,
     ServerMetrics metrics,
     IOptions<QueueOptions> queueOptions,
-    IOptions<LabelingOptions> labelingOptions,
-    IOptions<ImageOptions> imageOptions,
     TimeProvider time,
     ILogger<LabelingWorkers> logger) : BackgroundService
 {
@@ -107,7 +105,9 @@ public sealed class LabelingWorkers(
 
                 foreach (var job in jobs)
                 {
-                    await LabelAsync(labeler, job, stoppingToken);
+                    var started = time.GetTimestamp();
+                    var outcome = await runner.RunAsync(labeler, job, stoppingToken);
+                    metrics.LabelingDone(outcome, time.GetElapsedTime(started));
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -122,41 +122,55 @@ public sealed class LabelingWorkers(
             }
         }
     }
+}
 
-    private async Task LabelAsync(ImageLabeler labeler, ClaimedJob job, CancellationToken stoppingToken)
+/// <summary>
+/// Runs one claimed job: reads the object, labels it, stores the labels, or records the failure (input
+/// errors at once, anything else for retry with backoff). Used by the server's workers and by the CLI.
+/// </summary>
+public sealed class JobRunner(
+    SqliteCatalog catalog,
+    IObjectStore store,
+    IOptions<QueueOptions> queueOptions,
+    IOptions<LabelingOptions> labelingOptions,
+    IOptions<ImageOptions> imageOptions,
+    ILogger<JobRunner> logger)
+{
+    /// <returns>"labeled", "superseded" (the result no longer counted), "rejected" (input error) or "error" (will retry).</returns>
+    public async Task<string> RunAsync(ImageLabeler labeler, ClaimedJob job, CancellationToken cancellationToken)
     {
-        var started = time.GetTimestamp();
+        ArgumentNullException.ThrowIfNull(labeler);
+        ArgumentNullException.ThrowIfNull(job);
         var labeling = labelingOptions.Value;
         try
         {
-            var bytes = await ReadObjectAsync(job, stoppingToken);
-            var result = labeler.Label(bytes, labeling.Request, stoppingToken);
-            var stored = await catalog.CompleteJobAsync(job, result, labeling.MinConfidence, stoppingToken);
-            metrics.LabelingDone(stored ? "labeled" : "superseded", time.GetElapsedTime(started));
+            var bytes = await ReadObjectAsync(job, cancellationToken);
+            var result = labeler.Label(bytes, labeling.Request, cancellationToken);
+            return await catalog.CompleteJobAsync(job, result, labeling.MinConfidence, cancellationToken) ? "labeled" : "superseded";
         }
         catch (ImageRejectedException ex)
         {
             // The bytes will not change by retrying: fail now, with the reason.
-            await catalog.FailJobAsync(job, ex.ToString(), permanent: true, _queue, CancellationToken.None);
-            metrics.LabelingDone("rejected", time.GetElapsedTime(started));
+            await catalog.FailJobAsync(job, ex.ToString(), permanent: true, queueOptions.Value, CancellationToken.None);
+            return "rejected";
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // Shutting down: the lease lapses and the next server (or this one's successor) takes the job.
+            // Shutting down: the lease lapses (or the next server takes it back) and the job runs again.
             throw;
         }
         catch (Exception ex)
         {
             logger.LogWarning("Labeling {Bucket}/{Key} failed on attempt {Attempt}: {Error}", job.Bucket, ObjectNames.Printable(job.Key), job.Attempt, ex.Message);
-            await catalog.FailJobAsync(job, $"InternalError: {ex.Message}", permanent: false, _queue, CancellationToken.None);
-            metrics.LabelingDone("error", time.GetElapsedTime(started));
+            await catalog.FailJobAsync(job, $"InternalError: {ex.Message}", permanent: false, queueOptions.Value, CancellationToken.None);
+            return "error";
         }
     }
 
     private async Task<byte[]> ReadObjectAsync(ClaimedJob job, CancellationToken cancellationToken)
     {
         await using var stream = await store.OpenReadAsync(job.Bucket, job.Key, cancellationToken)
-            ?? throw new ImageRejectedException(ImageError.InvalidImageFormat, "the object is gone from the store");
+            ?? throw new InvalidOperationException("the object is missing from the store");
         var limit = imageOptions.Value.MaxBytes;
         if (stream.Length > limit)
         {

@@ -13,7 +13,7 @@ namespace LabelLens.Cli;
 /// </summary>
 internal static class CliHost
 {
-    public static IHost Build(IDictionary<string, string?> overrides, bool verbose)
+    public static IHost Build(IDictionary<string, string?> overrides, bool verbose, Action<IServiceCollection, IConfiguration>? configure = null)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings
         {
@@ -39,6 +39,7 @@ internal static class CliHost
         }
 
         builder.Services.AddLabeling(builder.Configuration);
+        configure?.Invoke(builder.Services, builder.Configuration);
         var host = builder.Build();
         // Resolving the options validators here reports a bad setting before any work starts.
         host.Services.GetRequiredService<Microsoft.Extensions.Options.IStartupValidator>().Validate();
@@ -51,6 +52,11 @@ internal static class CliHost
         if (Environment.GetEnvironmentVariable("LABELLENS_MODELS") is { Length: > 0 } models)
         {
             values["Models:Folder"] = models;
+        }
+
+        if (Environment.GetEnvironmentVariable("LABELLENS_DATA") is { Length: > 0 } data)
+        {
+            values["Server:DataFolder"] = data;
         }
 
         return values;

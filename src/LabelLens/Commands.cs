@@ -16,13 +16,13 @@ internal static class Commands
     public const int ExitFilesFailed = 1;
     public const int ExitFatal = 2;
 
-    private static readonly Option<string?> ModelsOption = new("--models")
+    public static readonly Option<string?> ModelsOption = new("--models")
     {
         Description = "Models folder (one subfolder per model). Default: $LABELLENS_MODELS, then configuration, then ~/.local/share/labellens/models.",
         Recursive = true,
     };
 
-    private static readonly Option<bool> VerboseOption = new("--verbose", "-v")
+    public static readonly Option<bool> VerboseOption = new("--verbose", "-v")
     {
         Description = "Log what happens (model loading, downloads) to stderr.",
         Recursive = true,

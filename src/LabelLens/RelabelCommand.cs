@@ -1,0 +1,132 @@
+using System.CommandLine;
+using LabelLens.Labels;
+using LabelLens.Server;
+using LabelLens.Storage;
+using LabelLens.Vision;
+using Microsoft.Extensions.DependencyInjection;
+using Spectre.Console;
+
+namespace LabelLens.Cli;
+
+/// <summary>
+/// `labellens relabel --failed|--all|--model-older`: queues the images, then works through their jobs in
+/// this process with a progress bar. A server running on the same data may take some of the jobs too
+/// (leases keep them from being done twice); the old labels stay searchable until the new ones land.
+/// </summary>
+internal static class RelabelCommand
+{
+    public static Command Create(Option<string?> modelsOption, Option<bool> verboseOption)
+    {
+        var failed = new Option<bool>("--failed") { Description = "Images whose labeling failed." };
+        var all = new Option<bool>("--all") { Description = "Every image." };
+        var older = new Option<bool>("--model-older") { Description = "Images labeled by another model version than the current one." };
+        var data = new Option<string?>("--data") { Description = "Data folder (default ./data, or $LABELLENS_DATA)." };
+        var queueOnly = new Option<bool>("--queue-only") { Description = "Only queue the jobs; let a running server do them." };
+        var command = new Command("relabel", "Label images again.") { failed, all, older, data, queueOnly, modelsOption, verboseOption };
+        command.Validators.Add(r =>
+        {
+            if (new[] { r.GetValue(failed), r.GetValue(all), r.GetValue(older) }.Count(v => v) != 1)
+            {
+                r.AddError("Give exactly one of --failed, --all, --model-older.");
+            }
+        });
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var overrides = new Dictionary<string, string?>();
+            if (parse.GetValue(data) is { Length: > 0 } folder)
+            {
+                overrides["Server:DataFolder"] = folder;
+            }
+
+            if (parse.GetValue(modelsOption) is { Length: > 0 } models)
+            {
+                overrides["Models:Folder"] = models;
+            }
+
+            string dataFolder = "";
+            using var host = CliHost.Build(overrides, parse.GetValue(verboseOption), (services, configuration) =>
+            {
+                dataFolder = Path.GetFullPath(configuration["Server:DataFolder"] is { Length: > 0 } configured ? configured : "data");
+                services.AddCatalog(configuration, dataFolder);
+            });
+            if (!File.Exists(Path.Combine(dataFolder, "catalog.db")))
+            {
+                await Console.Error.WriteLineAsync($"labellens: no catalog in {dataFolder} (run `labellens serve --data {dataFolder}` first, or pass --data).");
+                return Commands.ExitFatal;
+            }
+
+            var catalog = host.Services.GetRequiredService<SqliteCatalog>();
+            ImageLabeler labeler;
+            try
+            {
+                labeler = await host.Services.GetRequiredService<LabelerLoader>().LoadAsync(null, null, cancellationToken);
+            }
+            catch (Exception ex) when (ex is Models.ModelMissingException or InvalidDataException)
+            {
+                await Console.Error.WriteLineAsync($"labellens: {ex.Message}");
+                return Commands.ExitFatal;
+            }
+
+            using (labeler.Detector)
+            {
+                var scope = parse.GetValue(failed) ? RelabelScope.Failed : parse.GetValue(all) ? RelabelScope.All : RelabelScope.ModelOlder;
+                var ids = await catalog.EnqueueRelabelAsync(scope, labeler.Detector.ModelVersion, cancellationToken);
+                Console.WriteLine($"Queued {ids.Count} image(s) for relabeling with {labeler.Detector.ModelVersion}.");
+                if (ids.Count == 0 || parse.GetValue(queueOnly))
+                {
+                    return 0;
+                }
+
+                var runner = host.Services.GetRequiredService<JobRunner>();
+                var queue = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<QueueOptions>>().Value;
+                var owner = $"cli:{Environment.ProcessId}:{Guid.NewGuid():N}";
+                var pending = ids.ToHashSet();
+                var outcomes = new Dictionary<string, int>();
+
+                async Task WorkAsync(Action<int>? onProgress)
+                {
+                    var workers = Enumerable.Range(0, Environment.ProcessorCount).Select(_ => Task.Run(async () =>
+                    {
+                        while (!cancellationToken.IsCancellationRequested)
+                        {
+                            var jobs = await catalog.ClaimJobsAsync(owner, 1, queue, cancellationToken);
+                            if (jobs.Count == 0)
+                            {
+                                return;
+                            }
+
+                            foreach (var job in jobs)
+                            {
+                                var outcome = await runner.RunAsync(labeler, job, cancellationToken);
+                                lock (outcomes)
+                                {
+                                    outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
+                                    onProgress?.Invoke(outcomes.Values.Sum());
+                                }
+                            }
+                        }
+                    }, cancellationToken));
+                    await Task.WhenAll(workers);
+                }
+
+                if (!Console.IsErrorRedirected)
+                {
+                    var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+                    await console.Progress().AutoClear(true).StartAsync(async context =>
+                    {
+                        var task = context.AddTask("Relabeling", maxValue: pending.Count);
+                        await WorkAsync(done => task.Value = Math.Min(done, pending.Count));
+                    });
+                }
+                else
+                {
+                    await WorkAsync(null);
+                }
+
+                Console.WriteLine(string.Join(", ", outcomes.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Value} {o.Key}")));
+                return outcomes.GetValueOrDefault("error") + outcomes.GetValueOrDefault("rejected") > 0 ? Commands.ExitFilesFailed : 0;
+            }
+        });
+        return command;
+    }
+}
