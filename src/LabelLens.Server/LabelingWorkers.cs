@@ -68,7 +68,8 @@ public sealed class LabelingWorkers(
     private readonly QueueOptions _queue = queueOptions.Value;
     private readonly string _owner = $"{OwnerPrefix}{Environment.ProcessId}:{Guid.NewGuid():N}";
 
-    public int WorkerCount => _queue.Workers > 0 ? _queue.Workers : Environment.ProcessorCount;
+    /// <summary>One more than the cores by default, as for `label`: I/O and libvips hand-offs leave gaps a spare worker fills.</summary>
+    public int WorkerCount => _queue.Workers > 0 ? _queue.Workers : Environment.ProcessorCount + 1;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

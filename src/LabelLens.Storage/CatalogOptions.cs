@@ -7,7 +7,7 @@ public sealed class QueueOptions
 {
     public const string Section = "Queue";
 
-    /// <summary>Concurrent labeling workers; 0 means one per core.</summary>
+    /// <summary>Concurrent labeling workers; 0 means one per core plus one.</summary>
     [Range(0, 256)]
     public int Workers { get; set; }
 

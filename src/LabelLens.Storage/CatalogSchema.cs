@@ -97,5 +97,8 @@ internal static class CatalogSchema
         CREATE INDEX jobs_due ON jobs (state, not_before, id);
         CREATE INDEX jobs_by_image ON jobs (image_id, state);
         """,
+
+        // 2: search indexes and per-label image counts (SqliteCatalog.Search.cs).
+        SearchSchema.Step2,
     ];
 }

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using LabelLens.Detection;
 using Microsoft.Extensions.Options;
 using NetVips;
@@ -6,11 +7,15 @@ using Image = NetVips.Image;
 namespace LabelLens.Vision;
 
 /// <summary>An image scaled to fit a model's input and padded to its exact size (top-left aligned).</summary>
-public sealed class LetterboxedImage(Image pixels, int orientedWidth, int orientedHeight, int resizedWidth, int resizedHeight, string format)
+public sealed class LetterboxedImage(VipsBuffer pixels, int width, int height, int orientedWidth, int orientedHeight, int resizedWidth, int resizedHeight, string format)
     : IDisposable
 {
-    /// <summary>sRGB, 3 bands, 8 bits, in memory, exactly the model's input size.</summary>
-    public Image Pixels { get; } = pixels;
+    /// <summary>sRGB, 8 bits, interleaved R, G, B, row after row: exactly the model's input size.</summary>
+    public VipsBuffer Pixels { get; } = pixels;
+
+    public int Width { get; } = width;
+
+    public int Height { get; } = height;
 
     /// <summary>Size of the picture as displayed (EXIF orientation applied), at full resolution.</summary>
     public int OrientedWidth { get; } = orientedWidth;
@@ -35,6 +40,9 @@ public sealed class VipsBuffer(IntPtr pointer, long length) : IDisposable
     public IntPtr Pointer => _pointer;
 
     public long Length { get; } = length;
+
+    /// <summary>The bytes, read in place (no copy).</summary>
+    public unsafe ReadOnlySpan<byte> Span => new((void*)_pointer, checked((int)Length));
 
     public void Dispose()
     {
@@ -120,17 +128,15 @@ public sealed class VipsImageDecoder
     public LetterboxedImage DecodeLetterboxed(byte[] encoded, int width, int height, double padValue)
     {
         var format = DetectFormat(encoded);
-        var (orientedWidth, orientedHeight) = ReadOrientedSize(encoded);
+        var header = ReadHeader(encoded);
         try
         {
-            // fail_on goes in the option string: the typed failOn argument is not passed on to the loader,
-            // and a truncated file must be an error, not a picture with a grey bottom half.
-            using var thumbnail = Image.ThumbnailBuffer(encoded, width, optionString: "fail_on=truncated", height: height, size: Enums.Size.Both);
-            using var rgb = ToSrgb8(thumbnail);
+            using var fitted = format == "jpeg" ? LoadJpegFitted(encoded, header, width, height) : LoadFitted(encoded, width, height);
+            using var rgb = ToSrgb8(fitted);
             using var padded = rgb.Embed(0, 0, width, height, extend: Enums.Extend.Background, background: [padValue, padValue, padValue]);
-            // Materialise now so decode errors surface here and the tensor stage starts from memory.
-            var pixels = padded.CopyMemory();
-            return new LetterboxedImage(pixels, orientedWidth, orientedHeight, rgb.Width, rgb.Height, format);
+            // Decoding happens here, so errors surface here and the tensor stage starts from memory.
+            var pixels = padded.WriteToMemory(out var size);
+            return new LetterboxedImage(new VipsBuffer(pixels, (long)size), width, height, header.OrientedWidth, header.OrientedHeight, rgb.Width, rgb.Height, format);
         }
         catch (VipsException ex)
         {
@@ -140,30 +146,91 @@ public sealed class VipsImageDecoder
 
     /// <summary>
     /// The model tensor for a letterboxed image: planar B, G, R float32 with raw 0-255 values, as YOLOX wants.
-    /// libvips does the deinterleave and conversion: the bands are stacked vertically (B above G above R),
-    /// which is exactly the planar CHW layout in memory, then cast to float.
+    /// Vectorised: 16 pixels at a time are gathered per channel with byte shuffles, widened and converted.
     /// </summary>
-    public static VipsBuffer ToPlanarBgrFloat(Image letterboxed)
+    public static void FillPlanarBgr(ReadOnlySpan<byte> rgb, Span<float> tensor)
     {
-        ArgumentNullException.ThrowIfNull(letterboxed);
-        var bands = letterboxed.Bandsplit();
-        try
+        var pixels = rgb.Length / 3;
+        if (tensor.Length < pixels * 3)
         {
-            using var planar = Image.Arrayjoin([bands[2], bands[1], bands[0]], across: 1);
-            using var floats = planar.Cast(Enums.BandFormat.Float);
-            var pointer = floats.WriteToMemory(out var size);
-            return new VipsBuffer(pointer, (long)size);
+            throw new ArgumentException($"The tensor holds {tensor.Length} values; {pixels * 3} are needed.", nameof(tensor));
         }
-        finally
+
+        var blue = tensor[..pixels];
+        var green = tensor.Slice(pixels, pixels);
+        var red = tensor.Slice(2 * pixels, pixels);
+        var i = 0;
+        if (Vector128.IsHardwareAccelerated)
         {
-            foreach (var band in bands)
+            for (; i + 16 <= pixels; i += 16)
             {
-                band.Dispose();
+                var block = rgb.Slice(i * 3, 48);
+                var a = Vector128.Create(block[..16]);
+                var b = Vector128.Create(block.Slice(16, 16));
+                var c = Vector128.Create(block.Slice(32, 16));
+                StoreAsFloats(Gather(a, b, c, 0), red.Slice(i, 16));
+                StoreAsFloats(Gather(a, b, c, 1), green.Slice(i, 16));
+                StoreAsFloats(Gather(a, b, c, 2), blue.Slice(i, 16));
             }
+        }
+
+        for (; i < pixels; i++)
+        {
+            red[i] = rgb[3 * i];
+            green[i] = rgb[(3 * i) + 1];
+            blue[i] = rgb[(3 * i) + 2];
         }
     }
 
-    private (int Width, int Height) ReadOrientedSize(byte[] encoded)
+    /// <summary>Byte i of the 48-byte block that lands in lane j for channel c is 3j + c; the three shuffles each cover one 16-byte third.</summary>
+    private static readonly Vector128<byte>[][] ChannelIndices = Enumerable.Range(0, 3)
+        .Select(channel => Enumerable.Range(0, 3).Select(third => Vector128.Create(Enumerable.Range(0, 16)
+            .Select(lane => (3 * lane) + channel - (16 * third))
+            .Select(index => index is >= 0 and < 16 ? (byte)index : (byte)0xFF)
+            .ToArray())).ToArray())
+        .ToArray();
+
+    private static Vector128<byte> Gather(Vector128<byte> a, Vector128<byte> b, Vector128<byte> c, int channel)
+    {
+        // Out-of-range indices (0xFF) give zero, so OR-ing the three shuffles assembles the channel.
+        var indices = ChannelIndices[channel];
+        return Vector128.Shuffle(a, indices[0]) | Vector128.Shuffle(b, indices[1]) | Vector128.Shuffle(c, indices[2]);
+    }
+
+    private static void StoreAsFloats(Vector128<byte> values, Span<float> destination)
+    {
+        var (low, high) = Vector128.Widen(values);
+        var (q0, q1) = Vector128.Widen(low);
+        var (q2, q3) = Vector128.Widen(high);
+        Vector128.ConvertToSingle(q0).CopyTo(destination);
+        Vector128.ConvertToSingle(q1).CopyTo(destination[4..]);
+        Vector128.ConvertToSingle(q2).CopyTo(destination[8..]);
+        Vector128.ConvertToSingle(q3).CopyTo(destination[12..]);
+    }
+
+    /// <summary>
+    /// JPEG: libjpeg can decode at 1/2, 1/4 or 1/8 scale in the DCT domain, far cheaper than a full decode.
+    /// libvips' thumbnail only does that when the reduction is at least twice the shrink factor (it keeps
+    /// headroom for its own resampler), so a 2 MP photo going to 416 px would be decoded in full; here the
+    /// largest factor that still leaves at least the target size is used, then the rest is resampled.
+    /// </summary>
+    private static Image LoadJpegFitted(byte[] encoded, ImageHeader header, int width, int height)
+    {
+        var reduction = Math.Min(header.OrientedWidth / (double)width, header.OrientedHeight / (double)height);
+        var shrink = reduction >= 8 ? 8 : reduction >= 4 ? 4 : reduction >= 2 ? 2 : 1;
+        using var loaded = Image.NewFromBuffer(encoded, $"shrink={shrink},fail_on=truncated");
+        using var upright = loaded.Autorot();
+        return upright.ThumbnailImage(width, height: height, size: Enums.Size.Both);
+    }
+
+    private static Image LoadFitted(byte[] encoded, int width, int height) =>
+        // fail_on goes in the option string: the typed failOn argument is not passed on to the loader,
+        // and a truncated file must be an error, not a picture with a grey bottom half.
+        Image.ThumbnailBuffer(encoded, width, optionString: "fail_on=truncated", height: height, size: Enums.Size.Both);
+
+    private readonly record struct ImageHeader(int OrientedWidth, int OrientedHeight);
+
+    private ImageHeader ReadHeader(byte[] encoded)
     {
         Image header;
         try
@@ -188,7 +255,7 @@ public sealed class VipsImageDecoder
 
             var orientation = header.GetTypeOf("orientation") != IntPtr.Zero ? Convert.ToInt32(header.Get("orientation")) : 1;
             // Orientations 5-8 swap width and height when displayed.
-            return orientation is >= 5 and <= 8 ? (header.Height, header.Width) : (header.Width, header.Height);
+            return orientation is >= 5 and <= 8 ? new ImageHeader(header.Height, header.Width) : new ImageHeader(header.Width, header.Height);
         }
     }
 

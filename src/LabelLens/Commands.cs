@@ -84,7 +84,9 @@ internal static class Commands
         var minConfidence = new Option<double>("--min-confidence") { Description = "Drop labels below this confidence (0-100).", DefaultValueFactory = _ => LabelRequest.DefaultMinConfidence };
         var maxLabels = new Option<int?>("--max-labels") { Description = "At most this many labels per image (default: no limit)." };
         var model = new Option<string?>("--model", "-m") { Description = "Model name (default: yolox-nano)." };
-        var workers = new Option<int>("--workers") { Description = "Images labeled at once (default: one per core).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        // One more worker than cores: while one waits on file I/O or libvips hands work between threads, the
+        // cores stay busy (measured: 2 MP photos 54 -> 62 images/s on 2 cores, see bench/README.md).
+        var workers = new Option<int>("--workers") { Description = "Images labeled at once (default: cores + 1).", DefaultValueFactory = _ => Environment.ProcessorCount + 1 };
         var noProgress = new Option<bool>("--no-progress") { Description = "No progress bar even on a terminal." };
         minConfidence.Validators.Add(r =>
         {
