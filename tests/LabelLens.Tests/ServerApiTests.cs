@@ -258,3 +258,64 @@ public sealed class ApiKeyTests : IAsyncLifetime
         Assert.Equal("ok", await _server.Client.GetStringAsync("/healthz"));
     }
 }
+
+/// <summary>Search and facets over the HTTP API after uploading every sample photo.</summary>
+public sealed class SearchApiTests : IAsyncLifetime
+{
+    private static readonly string[] Photos = ["dog.jpg", "eagle.jpg", "giraffe.jpg", "horses.jpg", "kite.jpg", "person.jpg", "scream.jpg"];
+    private readonly ServerFixture _server = new();
+
+    public async Task InitializeAsync()
+    {
+        await _server.InitializeAsync();
+        foreach (var photo in Photos)
+        {
+            var id = (await _server.UploadAsync("samples", photo, TestData.ImageBytes(photo))).GetProperty("imageId").GetString()!;
+            await _server.WaitForImageAsync(id);
+        }
+    }
+
+    public Task DisposeAsync() => _server.DisposeAsync();
+
+    [Fact]
+    public async Task A_parent_label_finds_its_children()
+    {
+        var keys = await SearchKeysAsync("label=Animal");
+        Assert.Equal(["dog.jpg", "eagle.jpg", "giraffe.jpg", "horses.jpg", "person.jpg"], keys.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Several_labels_must_all_match()
+    {
+        Assert.Equal(["person.jpg"], await SearchKeysAsync("label=Dog&label=Horse"));
+        Assert.Equal(["dog.jpg", "person.jpg"], (await SearchKeysAsync("label=dog")).Order(StringComparer.Ordinal));
+        Assert.Equal(["dog.jpg"], await SearchKeysAsync("label=Dog&notLabel=Person"));
+        Assert.Equal(["giraffe.jpg", "kite.jpg"], (await SearchKeysAsync("anyLabel=Zebra&anyLabel=Kite")).Order(StringComparer.Ordinal));
+        Assert.Equal(["horses.jpg"], await SearchKeysAsync("count=Horse:3"));
+        Assert.Empty(await SearchKeysAsync("label=Zebra&minConfidence=90"));
+    }
+
+    [Fact]
+    public async Task Label_facets_count_images_per_label()
+    {
+        var facets = (await _server.GetJsonAsync("/api/v1/labels")).GetProperty("labels").EnumerateArray()
+            .ToDictionary(f => f.GetProperty("name").GetString()!, f => f.GetProperty("images").GetInt64());
+
+        Assert.Equal(5, facets["Animal"]);
+        Assert.Equal(2, facets["Dog"]);
+        Assert.Equal(2, facets["Horse"]);
+        Assert.Equal(2, facets["Person"]);
+        Assert.Equal(1, facets["Giraffe"]);
+        Assert.Equal(1, facets["Bird"]);
+        Assert.Equal(1, facets["Kite"]);
+
+        var completions = (await _server.GetJsonAsync("/api/v1/labels?prefix=gi")).GetProperty("labels").EnumerateArray().Select(f => f.GetProperty("name").GetString()).ToList();
+        Assert.Equal(["Giraffe"], completions);
+    }
+
+    private async Task<List<string>> SearchKeysAsync(string query)
+    {
+        var result = await _server.GetJsonAsync("/api/v1/images?" + query);
+        return result.GetProperty("images").EnumerateArray().Select(i => i.GetProperty("image").GetProperty("key").GetString()!).ToList();
+    }
+}
