@@ -34,21 +34,12 @@ public static class LabelLensServer
         return services;
     }
 
-    /// <summary>
-    /// Configuration sources, later wins: appsettings.json beside the binary, labellens.json in the working
-    /// directory, LABELLENS_* environment variables (plus the short LABELLENS_DATA and LABELLENS_MODELS),
-    /// then <paramref name="overrides"/> (command-line options).
-    /// </summary>
+    /// <summary>The server with its configuration (<see cref="LabelingServices.AddLabelLensSources"/>), services and endpoints.</summary>
     public static WebApplication Create(IDictionary<string, string?> overrides, TimeProvider? time = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = Directory.GetCurrentDirectory(), Args = [] });
         builder.Configuration.Sources.Clear();
-        builder.Configuration
-            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
-            .AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "labellens.json"), optional: true)
-            .AddEnvironmentVariables("LABELLENS_")
-            .AddInMemoryCollection(ShortEnvironmentNames())
-            .AddInMemoryCollection(overrides);
+        builder.Configuration.AddLabelLensSources(overrides);
         builder.Logging.ClearProviders().AddConfiguration(builder.Configuration.GetSection("Logging")).AddSimpleConsole(o => o.SingleLine = true);
 
         var services = builder.Services;
@@ -90,6 +81,7 @@ public static class LabelLensServer
 
         app.MapObjects();
         app.MapImages();
+        app.MapSearch();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet("/healthz", () => Results.Text("ok")).ExcludeFromDescription();
         app.MapGet("/readyz", (LabelerHolder holder) => holder.IsReady
@@ -130,22 +122,6 @@ public static class LabelLensServer
         "*" or "0.0.0.0" => IPAddress.Any,
         _ => IPAddress.Parse(host.Trim('[', ']')),
     };
-
-    private static Dictionary<string, string?> ShortEnvironmentNames()
-    {
-        var values = new Dictionary<string, string?>();
-        if (Environment.GetEnvironmentVariable("LABELLENS_MODELS") is { Length: > 0 } models)
-        {
-            values["Models:Folder"] = models;
-        }
-
-        if (Environment.GetEnvironmentVariable("LABELLENS_DATA") is { Length: > 0 } data)
-        {
-            values["Server:DataFolder"] = data;
-        }
-
-        return values;
-    }
 }
 
 /// <summary>

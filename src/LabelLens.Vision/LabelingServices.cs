@@ -27,6 +27,32 @@ public sealed class LabelerLoader(
 
 public static class LabelingServices
 {
+    /// <summary>
+    /// The configuration sources every LabelLens command uses, later wins: appsettings.json beside the
+    /// binary, labellens.json in the working directory, LABELLENS_* environment variables (plus the short
+    /// LABELLENS_MODELS and LABELLENS_DATA), then <paramref name="overrides"/> (command-line options).
+    /// </summary>
+    public static IConfigurationBuilder AddLabelLensSources(this IConfigurationBuilder configuration, IDictionary<string, string?> overrides)
+    {
+        var shortNames = new Dictionary<string, string?>();
+        if (Environment.GetEnvironmentVariable("LABELLENS_MODELS") is { Length: > 0 } models)
+        {
+            shortNames["Models:Folder"] = models;
+        }
+
+        if (Environment.GetEnvironmentVariable("LABELLENS_DATA") is { Length: > 0 } data)
+        {
+            shortNames["Server:DataFolder"] = data;
+        }
+
+        return configuration
+            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+            .AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "labellens.json"), optional: true)
+            .AddEnvironmentVariables("LABELLENS_")
+            .AddInMemoryCollection(shortNames)
+            .AddInMemoryCollection(overrides);
+    }
+
     /// <summary>Registers decoding, models, taxonomy and the labeler loader, with options bound and validated at start.</summary>
     public static IServiceCollection AddLabeling(this IServiceCollection services, IConfiguration configuration)
     {

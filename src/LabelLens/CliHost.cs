@@ -19,12 +19,7 @@ internal static class CliHost
         {
             ContentRootPath = Directory.GetCurrentDirectory(),
         });
-        builder.Configuration
-            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
-            .AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "labellens.json"), optional: true)
-            .AddEnvironmentVariables("LABELLENS_")
-            .AddInMemoryCollection(ShortEnvironmentNames())
-            .AddInMemoryCollection(overrides);
+        builder.Configuration.AddLabelLensSources(overrides);
 
         builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
         // One-shot commands stay quiet unless asked: stderr is for per-file errors.
@@ -44,21 +39,5 @@ internal static class CliHost
         // Resolving the options validators here reports a bad setting before any work starts.
         host.Services.GetRequiredService<Microsoft.Extensions.Options.IStartupValidator>().Validate();
         return host;
-    }
-
-    private static Dictionary<string, string?> ShortEnvironmentNames()
-    {
-        var values = new Dictionary<string, string?>();
-        if (Environment.GetEnvironmentVariable("LABELLENS_MODELS") is { Length: > 0 } models)
-        {
-            values["Models:Folder"] = models;
-        }
-
-        if (Environment.GetEnvironmentVariable("LABELLENS_DATA") is { Length: > 0 } data)
-        {
-            values["Server:DataFolder"] = data;
-        }
-
-        return values;
     }
 }

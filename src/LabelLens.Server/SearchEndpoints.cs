@@ -1,0 +1,157 @@
+using System.Globalization;
+using LabelLens.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Primitives;
+
+namespace LabelLens.Server;
+
+/// <summary>A page of search results: images with their labels, and the cursor of the next page (null on the last).</summary>
+public sealed record SearchResponse(IReadOnlyList<ImageResponse> Images, string? NextCursor);
+
+/// <summary>Label names with the number of images having each, most common first.</summary>
+public sealed record LabelFacetsResponse(IReadOnlyList<LabelFacet> Labels);
+
+/// <summary>Search (<c>GET /api/v1/images</c>) and label facets / autocomplete (<c>GET /api/v1/labels</c>).</summary>
+public static class SearchEndpoints
+{
+    public const int DefaultFacetLimit = 100;
+
+    private static readonly string[] SearchParameters =
+        ["label", "anyLabel", "notLabel", "minConfidence", "bucket", "prefix", "status", "count", "minArea", "category", "sort", "limit", "cursor"];
+
+    private static readonly string[] FacetParameters = ["prefix", "limit", "labeledOnly"];
+
+    public static void MapSearch(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/api/v1/images", SearchAsync)
+            .WithTags("Search")
+            .WithSummary("Search images by label")
+            .WithDescription(
+                "Query parameters, all optional, all must hold: label= (repeatable, every one), anyLabel= (repeatable, at least one), "
+                + "notLabel= (repeatable, none), minConfidence= (0-100, applies to the label filters), bucket=, prefix= (object key prefix), "
+                + "status= (queued, labeling, labeled, failed), count=LABEL:N (repeatable, at least N boxes), minArea= (0-1, a box covering at "
+                + "least this share of the image), category=, sort=time|confidence, limit= (1-1000, default 50), cursor= (nextCursor of the "
+                + "previous page). Label names match case-insensitively; a parent label (Animal) matches its descendants (Dog).")
+            .Produces<SearchResponse>()
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+
+        app.MapGet("/api/v1/labels", LabelsAsync)
+            .WithTags("Search")
+            .WithSummary("Label facets and autocomplete")
+            .WithDescription("prefix= (case-insensitive name prefix), limit= (1-1000, default 100), labeledOnly=true (count only images with status labeled).")
+            .Produces<LabelFacetsResponse>()
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+    }
+
+    /// <summary>Reads a search from query parameters.</summary>
+    /// <exception cref="InvalidQueryException">An unknown parameter, a value that does not parse, or a single-valued parameter given twice.</exception>
+    public static ImageQuery ParseQuery(IQueryCollection query)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        RefuseUnknown(query, SearchParameters);
+        var counts = new List<LabelCount>();
+        foreach (var value in query["count"])
+        {
+            var colon = value?.LastIndexOf(':') ?? -1;
+            if (colon < 1 || !int.TryParse(value.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var minimum))
+            {
+                throw new InvalidQueryException("InvalidCount", $"count is LABEL:N, e.g. count=Person:2 (got '{value}').");
+            }
+
+            counts.Add(new LabelCount(value![..colon], minimum));
+        }
+
+        var sort = Single(query, "sort", "InvalidSort") switch
+        {
+            null => ImageSort.Time,
+            var s when s.Equals("time", StringComparison.OrdinalIgnoreCase) => ImageSort.Time,
+            var s when s.Equals("confidence", StringComparison.OrdinalIgnoreCase) => ImageSort.Confidence,
+            _ => throw new InvalidQueryException("InvalidSort", "sort is time or confidence."),
+        };
+
+        return new ImageQuery
+        {
+            Labels = Values(query, "label"),
+            AnyLabels = Values(query, "anyLabel"),
+            NotLabels = Values(query, "notLabel"),
+            MinConfidence = Number(query, "minConfidence", "InvalidConfidence") ?? 0,
+            Bucket = Single(query, "bucket", "InvalidBucket"),
+            Prefix = Single(query, "prefix", "InvalidPrefix"),
+            Status = Single(query, "status", "InvalidStatus"),
+            Counts = counts,
+            MinArea = Number(query, "minArea", "InvalidArea"),
+            Category = Single(query, "category", "InvalidCategory"),
+            Sort = sort,
+            Limit = Single(query, "limit", "InvalidLimit") is { } limit
+                ? int.TryParse(limit, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n : throw new InvalidQueryException("InvalidLimit", $"limit must be a whole number from 1 to {ImageQuery.MaxLimit}.")
+                : ImageQuery.DefaultLimit,
+            Cursor = Single(query, "cursor", "InvalidCursor"),
+        };
+    }
+
+    private static async Task<IResult> SearchAsync(HttpRequest request, SqliteCatalog catalog, CancellationToken ct)
+    {
+        try
+        {
+            var page = await catalog.SearchAsync(ParseQuery(request.Query), ct);
+            return Results.Ok(new SearchResponse(page.Images.Select(ImageResponse.From).ToList(), page.NextCursor));
+        }
+        catch (InvalidQueryException ex)
+        {
+            return Problems.BadRequest(ex.Code, ex.Message);
+        }
+    }
+
+    private static async Task<IResult> LabelsAsync(HttpRequest request, SqliteCatalog catalog, CancellationToken ct)
+    {
+        try
+        {
+            var query = request.Query;
+            RefuseUnknown(query, FacetParameters);
+            var limit = Single(query, "limit", "InvalidLimit") is { } text
+                ? int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n : throw new InvalidQueryException("InvalidLimit", $"limit must be a whole number from 1 to {ImageQuery.MaxLimit}.")
+                : DefaultFacetLimit;
+            var labeledOnly = Single(query, "labeledOnly", "InvalidLabeledOnly") is { } flag
+                ? bool.TryParse(flag, out var b) ? b : throw new InvalidQueryException("InvalidLabeledOnly", "labeledOnly is true or false.")
+                : false;
+            var facets = await catalog.LabelFacetsAsync(Single(query, "prefix", "InvalidPrefix"), limit, labeledOnly, ct);
+            return Results.Ok(new LabelFacetsResponse(facets));
+        }
+        catch (InvalidQueryException ex)
+        {
+            return Problems.BadRequest(ex.Code, ex.Message);
+        }
+    }
+
+    /// <summary>A misspelt parameter (labels=Dog) would otherwise widen the search silently.</summary>
+    private static void RefuseUnknown(IQueryCollection query, string[] known)
+    {
+        foreach (var key in query.Keys)
+        {
+            if (!known.Contains(key, StringComparer.OrdinalIgnoreCase))
+            {
+                throw new InvalidQueryException("UnknownParameter", $"Unknown query parameter '{key}'; known: {string.Join(", ", known)}.");
+            }
+        }
+    }
+
+    private static List<string> Values(IQueryCollection query, string name) => query[name].Select(v => v ?? "").ToList();
+
+    private static string? Single(IQueryCollection query, string name, string code)
+    {
+        StringValues values = query[name];
+        return values.Count switch
+        {
+            0 => null,
+            1 => string.IsNullOrEmpty(values[0]) ? null : values[0],
+            _ => throw new InvalidQueryException(code, $"{name} may be given only once."),
+        };
+    }
+
+    private static double? Number(IQueryCollection query, string name, string code) =>
+        Single(query, name, code) is { } text
+            ? double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? value : throw new InvalidQueryException(code, $"{name} must be a number (got '{text}').")
+            : null;
+}
