@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Serialization;
+using LabelLens.Server.S3;
 using LabelLens.Storage;
 using LabelLens.Vision;
 using Microsoft.AspNetCore.Builder;
@@ -72,8 +73,10 @@ public static class LabelLensServer
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.AddOpenApi();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
+        builder.AddS3(serverOptions, dataFolder);
 
         var app = builder.Build();
+        app.UseS3();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.Use(RequestGuards.RejectDotSegments);
@@ -99,6 +102,13 @@ public static class LabelLensServer
         ArgumentNullException.ThrowIfNull(app);
         var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses;
         return new Uri(addresses.First());
+    }
+
+    /// <summary>The S3-compatible listener's address (the real port when 0 was asked for); null when it is off.</summary>
+    public static Uri? S3Address(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        return app.Services.GetRequiredService<S3Listener>().Address;
     }
 
     private static void LogStarted(WebApplication app, ServerOptions options, string dataFolder)

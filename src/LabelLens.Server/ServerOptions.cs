@@ -27,7 +27,35 @@ public sealed class ServerOptions
     /// <summary>When any key is set, every /api call needs one (Authorization: Bearer KEY or X-Api-Key: KEY).</summary>
     public List<string> ApiKeys { get; set; } = [];
 
+    /// <summary>S3-compatible listener port (--s3-port); default 9000, or a free port when Port is 0; 0 picks a free one; -1 turns the listener off.</summary>
+    [Range(-1, 65535)]
+    public int? S3Port { get; set; }
+
+    /// <summary>Address the S3 listener binds; default: Host.</summary>
+    public string? S3Host { get; set; }
+
+    /// <summary>Access key / secret pairs accepted by the S3 listener (AWS Signature Version 4); LABELLENS_ACCESS_KEY / LABELLENS_SECRET_KEY add one.</summary>
+    public List<S3Credential> S3Credentials { get; set; } = [];
+
+    /// <summary>Unsigned S3 requests are served (as the anonymous user) instead of refused with AccessDenied.</summary>
+    public bool S3AllowAnonymous { get; set; }
+
+    /// <summary>The region GetBucketLocation reports; requests signed for any region are accepted.</summary>
+    [Required]
+    public string S3Region { get; set; } = "us-east-1";
+
     public bool IsLoopback => Host is "127.0.0.1" or "localhost" or "::1" or "[::1]";
+
+    /// <summary>The S3 port actually configured: -1 when off.</summary>
+    public int EffectiveS3Port => S3Port ?? (Port == 0 ? 0 : 9000);
+}
+
+/// <summary>One S3 access key and its secret.</summary>
+public sealed class S3Credential
+{
+    public string AccessKey { get; set; } = "";
+
+    public string SecretKey { get; set; } = "";
 }
 
 /// <summary>How stored objects are labeled. Section "Labeling".</summary>

@@ -33,13 +33,19 @@ internal static class Commands
         var port = new Option<int?>("--port", "-p") { Description = "HTTP port (default 8080)." };
         var host = new Option<string?>("--host") { Description = "Address to bind (default 127.0.0.1)." };
         var data = new Option<string?>("--data") { Description = "Data folder: objects and catalog (default ./data, or $LABELLENS_DATA)." };
-        var command = new Command("serve", "Run the service: upload API, labeling workers, catalog and search.") { port, host, data, ModelsOption, VerboseOption };
+        var s3Port = new Option<int?>("--s3-port") { Description = "S3-compatible endpoint port (default 9000; 0 picks a free one; -1 turns it off)." };
+        var command = new Command("serve", "Run the service: upload API, labeling workers, catalog and search.") { port, host, data, s3Port, ModelsOption, VerboseOption };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var overrides = new Dictionary<string, string?>();
             if (parse.GetValue(port) is { } p)
             {
                 overrides["Server:Port"] = p.ToString(CultureInfo.InvariantCulture);
+            }
+
+            if (parse.GetValue(s3Port) is { } s3)
+            {
+                overrides["Server:S3Port"] = s3.ToString(CultureInfo.InvariantCulture);
             }
 
             if (parse.GetValue(host) is { Length: > 0 } h)

@@ -78,7 +78,7 @@ public sealed class DurabilityTests : IDisposable
     private async Task StartAsync(int port, HttpClient client)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { TestData.CliDll, "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data", _data, "--models", TestData.ModelsFolder })
+        foreach (var arg in new[] { TestData.CliDll, "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--s3-port", "0", "--data", _data, "--models", TestData.ModelsFolder })
         {
             start.ArgumentList.Add(arg);
         }

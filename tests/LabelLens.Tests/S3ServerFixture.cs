@@ -1,0 +1,69 @@
+using Amazon.Runtime;
+using Amazon.S3;
+using LabelLens.Server;
+
+namespace LabelLens.Tests;
+
+/// <summary>
+/// A real `serve` in this process with its S3 listener on a free port and one access key pair; tests talk
+/// to it with the real AWSSDK.S3 client (path style) and, for the REST side, over HTTP.
+/// </summary>
+public sealed class S3ServerFixture : IAsyncLifetime
+{
+    public const string AccessKey = "LLTESTACCESSKEY0001";
+    public const string SecretKey = "test/secret+key/0123456789abcdefghijABCDEF";
+
+    public S3ServerFixture()
+        : this([])
+    {
+    }
+
+    internal S3ServerFixture(Dictionary<string, string?> settings)
+    {
+        var all = new Dictionary<string, string?>
+        {
+            ["Server:S3Port"] = "0",
+            ["Server:S3Credentials:0:AccessKey"] = AccessKey,
+            ["Server:S3Credentials:0:SecretKey"] = SecretKey,
+        };
+        foreach (var (key, value) in settings)
+        {
+            all[key] = value;
+        }
+
+        Server = new ServerFixture(all);
+    }
+
+    public ServerFixture Server { get; }
+
+    public Uri S3Address { get; private set; } = null!;
+
+    public AmazonS3Client S3 { get; private set; } = null!;
+
+    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromMinutes(2) };
+
+    public async Task InitializeAsync()
+    {
+        await Server.InitializeAsync();
+        S3Address = LabelLensServer.S3Address(Server.App) ?? throw new InvalidOperationException("The S3 listener is off.");
+        S3 = Client(AccessKey, SecretKey);
+    }
+
+    public AmazonS3Client Client(string accessKey, string secretKey) => new(new BasicAWSCredentials(accessKey, secretKey), Config());
+
+    public AmazonS3Config Config() => new()
+    {
+        ServiceURL = S3Address.ToString().TrimEnd('/'),
+        ForcePathStyle = true,
+        AuthenticationRegion = "us-east-1",
+        Timeout = TimeSpan.FromMinutes(2),
+        MaxErrorRetry = 0,
+    };
+
+    public async Task DisposeAsync()
+    {
+        S3?.Dispose();
+        Http.Dispose();
+        await Server.DisposeAsync();
+    }
+}
