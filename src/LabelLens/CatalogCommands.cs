@@ -1,0 +1,380 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using LabelLens.Server;
+using LabelLens.Storage;
+using LabelLens.Vision;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
+using Spectre.Console;
+
+namespace LabelLens.Cli;
+
+public enum SearchOutputFormat
+{
+    Table,
+    Jsonl,
+}
+
+public enum ExportFormat
+{
+    Jsonl,
+    Csv,
+}
+
+public enum StatusFormat
+{
+    Text,
+    Json,
+}
+
+/// <summary>What <c>labellens status --format json</c> prints (the shape of <c>GET /api/v1/queue</c>, plus the catalog's path).</summary>
+public sealed record CatalogStatus(string Catalog, ImageCounts Images, QueueCounts Jobs);
+
+/// <summary>
+/// Commands that read the catalog directly (no server needed; SQLite's WAL lets them run beside a live
+/// <c>serve</c>): search, status, export. The data folder is found as <c>serve</c> finds it.
+/// </summary>
+internal static class CatalogCommands
+{
+    /// <summary>Images per catalog read when output is streamed (export, long searches).</summary>
+    public const int PageSize = ImageQuery.MaxLimit;
+
+    private const int TopLabels = 5;
+
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        TypeInfoResolver = CatalogJsonContext.Default,
+    };
+
+    private static readonly Option<string?> DataOption = new("--data")
+    {
+        Description = "Data folder holding catalog.db (default: $LABELLENS_DATA, then Server:DataFolder in configuration, then ./data).",
+    };
+
+    public static Command Search()
+    {
+        var labels = new Argument<string[]>("label") { Description = "Labels every result must have (case-insensitive; Animal matches dogs too).", Arity = ArgumentArity.ZeroOrMore };
+        var any = new Option<bool>("--any") { Description = "Match images with at least one of the labels instead of all of them." };
+        var not = new Option<string[]>("--not") { Description = "Leave out images with this label (repeatable)." };
+        var minConfidence = new Option<double>("--min-confidence") { Description = "Labels below this confidence (0-100) do not count." };
+        var bucket = new Option<string?>("--bucket") { Description = "Only this bucket." };
+        var prefix = new Option<string?>("--prefix") { Description = "Only object keys starting with this." };
+        var status = new Option<string?>("--status") { Description = "Only images in this status: queued, labeling, labeled, failed." };
+        var category = new Option<string?>("--category") { Description = "Only images with a label of this category, e.g. \"Animals and Pets\"." };
+        var count = new Option<string[]>("--count") { Description = "LABEL:N, at least N boxes of LABEL (repeatable), e.g. --count Person:2." };
+        var minArea = new Option<double?>("--min-area") { Description = "A box of the labels asked for covers at least this share of the image (0-1)." };
+        var sort = new Option<ImageSort>("--sort") { Description = "time (newest first) or confidence (highest first).", DefaultValueFactory = _ => ImageSort.Time };
+        var limit = new Option<int>("--limit", "-n") { Description = "Print at most this many images.", DefaultValueFactory = _ => ImageQuery.DefaultLimit };
+        var format = new Option<SearchOutputFormat?>("--format", "-f") { Description = "table (default on a terminal) or jsonl (default when piped: one {image, labels} object per line)." };
+        minConfidence.Validators.Add(r =>
+        {
+            if (r.GetValue(minConfidence) is < 0 or > 100)
+            {
+                r.AddError("--min-confidence must be between 0 and 100.");
+            }
+        });
+        minArea.Validators.Add(r =>
+        {
+            if (r.GetValue(minArea) is < 0 or > 1)
+            {
+                r.AddError("--min-area must be between 0 and 1.");
+            }
+        });
+        limit.Validators.Add(r =>
+        {
+            if (r.GetValue(limit) < 1)
+            {
+                r.AddError("--limit must be 1 or more.");
+            }
+        });
+
+        var command = new Command("search", "Search the catalog by label: matching images with their top labels.")
+        {
+            labels, any, not, minConfidence, bucket, prefix, status, category, count, minArea, sort, limit, format, DataOption,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var names = parse.GetValue(labels) ?? [];
+            var query = new ImageQuery
+            {
+                Labels = parse.GetValue(any) ? [] : names,
+                AnyLabels = parse.GetValue(any) ? names : [],
+                NotLabels = parse.GetValue(not) ?? [],
+                MinConfidence = parse.GetValue(minConfidence),
+                Bucket = parse.GetValue(bucket),
+                Prefix = parse.GetValue(prefix),
+                Status = parse.GetValue(status),
+                Category = parse.GetValue(category),
+                MinArea = parse.GetValue(minArea),
+                Sort = parse.GetValue(sort),
+            };
+            var wanted = parse.GetValue(limit);
+            var table = (parse.GetValue(format) ?? (Console.IsOutputRedirected ? SearchOutputFormat.Jsonl : SearchOutputFormat.Table)) == SearchOutputFormat.Table;
+            try
+            {
+                query = query with { Counts = (parse.GetValue(count) ?? []).Select(ParseCount).ToList() };
+                if (OpenCatalog(parse) is not { } catalog)
+                {
+                    return Commands.ExitFatal;
+                }
+
+                var rows = table ? new List<ImageDetails>() : null;
+                using var stdout = table ? null : StandardOutput();
+                var printed = 0;
+                string? cursor = null;
+                do
+                {
+                    var page = await catalog.SearchAsync(query with { Limit = Math.Min(PageSize, wanted - printed), Cursor = cursor }, cancellationToken);
+                    foreach (var image in page.Images)
+                    {
+                        if (rows is not null)
+                        {
+                            rows.Add(image);
+                        }
+                        else
+                        {
+                            await stdout!.WriteLineAsync(JsonSerializer.Serialize(ImageResponse.From(image), JsonOptions));
+                        }
+                    }
+
+                    if (stdout is not null)
+                    {
+                        await stdout.FlushAsync(cancellationToken);
+                    }
+
+                    printed += page.Images.Count;
+                    cursor = page.NextCursor;
+                }
+                while (cursor is not null && printed < wanted);
+
+                if (rows is not null)
+                {
+                    WriteTable(rows, query);
+                }
+
+                if (cursor is not null)
+                {
+                    await Console.Error.WriteLineAsync($"labellens: showing the first {printed} matches; --limit N shows more.");
+                }
+
+                return 0;
+            }
+            catch (InvalidQueryException ex)
+            {
+                await Console.Error.WriteLineAsync($"labellens: {ex.Message}");
+                return Commands.ExitFatal;
+            }
+        });
+        return command;
+    }
+
+    public static Command Status()
+    {
+        var format = new Option<StatusFormat>("--format", "-f") { Description = "text or json.", DefaultValueFactory = _ => StatusFormat.Text };
+        var command = new Command("status", "Images by status, labeling jobs by state, and the queue depth.") { format, DataOption };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            if (OpenCatalog(parse) is not { } catalog)
+            {
+                return Commands.ExitFatal;
+            }
+
+            var images = await catalog.GetImageCountsAsync(cancellationToken);
+            var jobs = await catalog.GetQueueCountsAsync(cancellationToken);
+            if (parse.GetValue(format) == StatusFormat.Json)
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new CatalogStatus(catalog.DatabasePath, images, jobs), JsonOptions));
+                return 0;
+            }
+
+            Console.WriteLine($"catalog      {catalog.DatabasePath}");
+            Console.WriteLine(Invariant($"images       {images.Total} ({images.Labeled} labeled, {images.Queued} queued, {images.Labeling} labeling, {images.Failed} failed)"));
+            Console.WriteLine(Invariant($"jobs         {jobs.Queued} queued, {jobs.Running} running, {jobs.Done} done, {jobs.Failed} failed, {jobs.Superseded} superseded"));
+            Console.WriteLine(Invariant($"queue depth  {jobs.Depth}"));
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command Export()
+    {
+        var format = new Option<ExportFormat>("--format", "-f")
+        {
+            Description = "jsonl (one {image, labels} object per image) or csv (one row per label; an image without labels gets one row).",
+            DefaultValueFactory = _ => ExportFormat.Jsonl,
+        };
+        var command = new Command("export", "Every image with its labels to stdout, newest first, read page by page.") { format, DataOption };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            if (OpenCatalog(parse) is not { } catalog)
+            {
+                return Commands.ExitFatal;
+            }
+
+            var csv = parse.GetValue(format) == ExportFormat.Csv;
+            using var stdout = StandardOutput();
+            if (csv)
+            {
+                await stdout.WriteLineAsync("bucket,key,id,status,width,height,format,model_version,label,confidence,instances,parents,categories,source");
+            }
+
+            string? cursor = null;
+            do
+            {
+                // One page in memory at a time; the cursor makes the walk immune to uploads arriving meanwhile.
+                var page = await catalog.SearchAsync(new ImageQuery { Limit = PageSize, Cursor = cursor }, cancellationToken);
+                foreach (var image in page.Images)
+                {
+                    if (csv)
+                    {
+                        WriteCsv(stdout, image);
+                    }
+                    else
+                    {
+                        await stdout.WriteLineAsync(JsonSerializer.Serialize(ImageResponse.From(image), JsonOptions));
+                    }
+                }
+
+                await stdout.FlushAsync(cancellationToken);
+                cursor = page.NextCursor;
+            }
+            while (cursor is not null);
+
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// The data folder as <c>serve</c> finds it (the same configuration sources): --data, LABELLENS_DATA,
+    /// LABELLENS_Server__DataFolder, labellens.json, appsettings.json; ./data by default.
+    /// </summary>
+    internal static string DataFolder(string? option)
+    {
+        var overrides = new Dictionary<string, string?>();
+        if (!string.IsNullOrEmpty(option))
+        {
+            overrides["Server:DataFolder"] = option;
+        }
+
+        var configuration = new ConfigurationBuilder().AddLabelLensSources(overrides).Build();
+        return Path.GetFullPath(configuration["Server:DataFolder"] is { Length: > 0 } configured ? configured : "data");
+    }
+
+    /// <summary>The catalog of the data folder; null (with the reason on stderr) when there is none: reading must not create one.</summary>
+    private static SqliteCatalog? OpenCatalog(ParseResult parse)
+    {
+        var folder = DataFolder(parse.GetValue(DataOption));
+        var path = Path.Combine(folder, "catalog.db");
+        if (!File.Exists(path))
+        {
+            Console.Error.WriteLine($"labellens: no catalog at {path}; point --data (or LABELLENS_DATA) at the data folder of `labellens serve`.");
+            return null;
+        }
+
+        try
+        {
+            return new SqliteCatalog(folder, TimeProvider.System, NullLogger<SqliteCatalog>.Instance);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or SqliteException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"labellens: cannot open the catalog {path}: {ex.Message}");
+            return null;
+        }
+    }
+
+    private static LabelCount ParseCount(string value)
+    {
+        var colon = value.LastIndexOf(':');
+        return colon >= 1 && int.TryParse(value.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var minimum)
+            ? new LabelCount(value[..colon], minimum)
+            : throw new InvalidQueryException("InvalidCount", $"--count is LABEL:N, e.g. --count Person:2 (got '{value}').");
+    }
+
+    private static StreamWriter StandardOutput() => new(Console.OpenStandardOutput(), new UTF8Encoding(false), 1 << 16) { AutoFlush = false };
+
+    private static void WriteTable(List<ImageDetails> images, ImageQuery query)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+        if (Console.IsOutputRedirected)
+        {
+            console.Profile.Width = 250;
+        }
+
+        if (images.Count == 0)
+        {
+            console.WriteLine("No image matches.");
+            return;
+        }
+
+        // The labels searched for come first, then the image's most confident others.
+        var asked = query.Labels.Concat(query.AnyLabels).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var table = new Table().AddColumns("Image", "Status", "Labels");
+        foreach (var (image, labels) in images)
+        {
+            var shown = labels.OrderByDescending(l => asked.Contains(l.Name)).Take(TopLabels).Select(l => Invariant($"{l.Name} {l.Confidence:0.0}"));
+            var more = labels.Count > TopLabels ? $" (+{labels.Count - TopLabels})" : "";
+            table.AddRow(Markup.Escape($"{image.Bucket}/{image.Key}"), Markup.Escape(image.Status), Markup.Escape(string.Join(", ", shown) + more));
+        }
+
+        console.Write(table);
+        console.WriteLine(images.Count == 1 ? "1 image" : $"{images.Count} images");
+    }
+
+    private static void WriteCsv(StreamWriter writer, ImageDetails details)
+    {
+        var image = details.Image;
+        var head = string.Join(
+            ',',
+            Csv(image.Bucket),
+            Csv(image.Key),
+            image.Id,
+            image.Status,
+            Invariant($"{image.Width}"),
+            Invariant($"{image.Height}"),
+            Csv(image.Format ?? ""),
+            Csv(image.ModelVersion ?? ""));
+        if (details.Labels.Count == 0)
+        {
+            writer.WriteLine($"{head},,,,,,");
+            return;
+        }
+
+        foreach (var label in details.Labels)
+        {
+            writer.WriteLine(string.Join(
+                ',',
+                head,
+                Csv(label.Name),
+                label.Confidence.ToString("0.###", CultureInfo.InvariantCulture),
+                label.Instances.Count.ToString(CultureInfo.InvariantCulture),
+                Csv(string.Join('|', label.Parents.Select(p => p.Name))),
+                Csv(string.Join('|', label.Categories.Select(c => c.Name))),
+                label.Source));
+        }
+    }
+
+    /// <summary>RFC 4180 quoting; a leading formula character is neutralised so spreadsheets do not execute it (as `label --format csv`).</summary>
+    private static string Csv(string value)
+    {
+        if (value.Length > 0 && value[0] is '=' or '+' or '-' or '@')
+        {
+            value = "'" + value;
+        }
+
+        return value.IndexOfAny([',', '"', '\n', '\r']) < 0 ? value : $"\"{value.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
+    }
+
+    private static string Invariant(FormattableString value) => value.ToString(CultureInfo.InvariantCulture);
+}
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(ImageResponse))]
+[JsonSerializable(typeof(CatalogStatus))]
+internal sealed partial class CatalogJsonContext : JsonSerializerContext;
