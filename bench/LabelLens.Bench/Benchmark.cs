@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using LabelLens.Cli;
 using LabelLens.Labels;
@@ -8,15 +7,14 @@ using LabelLens.Vision;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.ML.OnnxRuntime;
-using NetVips;
-using Image = NetVips.Image;
 
 namespace LabelLens.Bench;
 
 public sealed record BenchSettings(string ModelsFolder, string ImagesFolder, int Count, IReadOnlyList<double> Megapixels);
 
 /// <summary>Everything one run measured; written as-is to the --out JSON.</summary>
-public sealed record BenchReport(string Date, MachineInfo Machine, string Model, int InputWidth, int InputHeight, InferenceResult Inference, IReadOnlyList<SizeResult> Sizes);
+/// <param name="LabelWorkers">Workers of the end-to-end `label` run (its default, cores + 1); every other measurement uses one thread per core.</param>
+public sealed record BenchReport(string Date, MachineInfo Machine, string Model, int InputWidth, int InputHeight, int LabelWorkers, InferenceResult Inference, IReadOnlyList<SizeResult> Sizes);
 
 public sealed record MachineInfo(int ProcessorCount, string Cpu, string Os, string Runtime, string Libvips, string OnnxRuntime);
 
@@ -51,8 +49,9 @@ public sealed record SizeResult(
 
 /// <summary>
 /// Measures where labeling time goes and how close `labellens label` gets to what the hardware allows.
-/// Every throughput figure uses one thread per core, each handling one image at a time single-threaded,
-/// which is how `label` works; the limit is what those cores could do if they only decoded and inferred.
+/// The decode and inference limits use one thread per core, each handling one image at a time single-threaded:
+/// what those cores could do if they only decoded and inferred. The end-to-end run is `label` with its default
+/// worker count (cores + 1), each worker also single-threaded.
 /// </summary>
 public sealed class Benchmark : IDisposable
 {
@@ -65,14 +64,6 @@ public sealed class Benchmark : IDisposable
     /// </summary>
     private const int CheapMeasurementPasses = 4;
 
-    /// <summary>Other processes taking more than this share of the CPU during a measurement make it suspect.</summary>
-    public const double NoisyMachine = 0.05;
-
-    /// <summary>Attempts at a measurement disturbed by other processes, and the pause between them.</summary>
-    private const int MaxAttempts = 5;
-
-    private static readonly TimeSpan RetryPause = TimeSpan.FromSeconds(10);
-
     /// <summary>YOLOX's letterbox grey, as the detector pads (the value does not change the cost).</summary>
     private const double PadValue = 114;
 
@@ -82,6 +73,9 @@ public sealed class Benchmark : IDisposable
     private readonly BenchSettings _settings;
     private readonly TextWriter _log;
     private readonly int _cores = Environment.ProcessorCount;
+
+    /// <summary>`label`'s default worker count (cores + 1), used for the end-to-end run.</summary>
+    public static int LabelWorkers => Environment.ProcessorCount + 1;
     private readonly VipsImageDecoder _decoder = new(Options.Create(new ImageOptions()));
     private readonly LocalModel _model;
     private readonly YoloxDetector _detector;
@@ -90,25 +84,33 @@ public sealed class Benchmark : IDisposable
     {
         _settings = settings;
         _log = log;
+        _model = FindModel(settings.ModelsFolder);
+        // The configuration `label` runs with: one thread per inference, one inference per worker.
+        _detector = NewDetector(intraOpThreads: 1);
+    }
+
+    /// <summary>The default model (yolox-nano) in a models folder.</summary>
+    public static LocalModel FindModel(string modelsFolder)
+    {
         var entry = ModelCatalog.Find(ModelCatalog.DefaultModel)!;
-        var path = Path.Combine(settings.ModelsFolder, entry.Name, entry.FileName);
+        var path = Path.Combine(modelsFolder, entry.Name, entry.FileName);
         if (!File.Exists(path))
         {
             throw new FileNotFoundException($"No model at {path}; pass --models or set LABELLENS_MODELS.", path);
         }
 
-        _model = new LocalModel(entry.Name, path, ModelStore.ReadClasses(entry.Name, path));
-        // The configuration `label` runs with: one thread per inference, one inference per core.
-        _detector = NewDetector(intraOpThreads: 1);
+        return new LocalModel(entry.Name, path, ModelStore.ReadClasses(entry.Name, path));
     }
+
+    /// <summary>The labeler `label` builds: the detector with one intra-op thread per inference, the built-in taxonomy.</summary>
+    public static ImageLabeler NewLabeler(LocalModel model, VipsImageDecoder decoder) =>
+        new(
+            new YoloxDetector(model, decoder, new DetectorOptions { IntraOpThreads = 1 }, TimeProvider.System, NullLogger<YoloxDetector>.Instance),
+            new LabelBuilder(LabelTaxonomy.BuiltIn));
 
     public async Task<BenchReport> RunAsync(CancellationToken cancellationToken)
     {
-        var samples = Directory.GetFiles(_settings.ImagesFolder, "*.jpg").Order(StringComparer.Ordinal).ToList();
-        if (samples.Count == 0)
-        {
-            throw new FileNotFoundException($"No .jpg sample photos in {_settings.ImagesFolder}; pass --images.");
-        }
+        var samples = TestPhotos.Samples(_settings.ImagesFolder);
 
         var workFolder = Directory.CreateTempSubdirectory("labellens-bench-");
         try
@@ -129,7 +131,7 @@ public sealed class Benchmark : IDisposable
             }
 
             return new BenchReport(
-                DateTime.Now.ToString("yyyy-MM-dd"), DescribeMachine(), _model.Name, _detector.InputWidth, _detector.InputHeight, inference, sizes);
+                DateTime.Now.ToString("yyyy-MM-dd"), DescribeMachine(), _model.Name, _detector.InputWidth, _detector.InputHeight, LabelWorkers, inference, sizes);
         }
         finally
         {
@@ -148,25 +150,21 @@ public sealed class Benchmark : IDisposable
         var runs = _settings.Count * CheapMeasurementPasses;
         _log.WriteLine($"Inference only: {runs} runs, {_cores} concurrent x 1 thread, then 1 at a time x {_cores} threads");
         var concurrent = await WhenQuietAsync(
-            "inference only", () => Task.FromResult(Throughput(_cores, runs, _ => _detector.RunInferenceOnly(tensor))), r => r, cancellationToken);
+            "inference only", () => Task.FromResult(Throughput(_cores, runs, _ => _detector.RunInferenceOnly(tensor))), cancellationToken);
         using var wide = NewDetector(intraOpThreads: _cores);
         var oneAtATime = await WhenQuietAsync(
-            "inference only, multi-threaded", () => Task.FromResult(Throughput(1, runs, _ => wide.RunInferenceOnly(tensor))), r => r, cancellationToken);
+            "inference only, multi-threaded", () => Task.FromResult(Throughput(1, runs, _ => wide.RunInferenceOnly(tensor))), cancellationToken);
         return new InferenceResult(runs, concurrent, oneAtATime);
     }
 
     /// <summary>The sample photos at one size, in memory, and <see cref="BenchSettings.Count"/> files cycling through them.</summary>
-    private async Task<Workload> WriteWorkloadAsync(List<string> samples, double megapixels, string workFolder, CancellationToken cancellationToken)
+    private async Task<Workload> WriteWorkloadAsync(IReadOnlyList<string> samples, double megapixels, string workFolder, CancellationToken cancellationToken)
     {
-        var (width, height) = FourByThree(megapixels);
-        var folder = Directory.CreateDirectory(Path.Combine(workFolder, $"{megapixels:0.#}mp")).FullName;
+        var (width, height) = TestPhotos.FourByThree(megapixels);
+        var folder = Path.Combine(workFolder, $"{megapixels:0.#}mp");
         _log.WriteLine($"{megapixels:0.#} MP: writing {_settings.Count} JPEGs of {width}x{height} to {folder}");
-        var photos = samples.Select(path => EncodeJpeg(path, width, height)).ToList();
-        for (var i = 0; i < _settings.Count; i++)
-        {
-            await File.WriteAllBytesAsync(Path.Combine(folder, $"photo-{i:D4}.jpg"), photos[i % photos.Count], cancellationToken);
-        }
-
+        var photos = TestPhotos.Derive(samples, megapixels);
+        await TestPhotos.WriteCopiesAsync(photos, folder, _settings.Count, cancellationToken);
         return new Workload(megapixels, width, height, folder, photos);
     }
 
@@ -176,17 +174,19 @@ public sealed class Benchmark : IDisposable
         byte[] Photo(int i) => photos[i % photos.Count];
 
         _log.WriteLine($"{megapixels:0.#} MP: per-stage timings, 1 thread");
-        var (stages, singleThreaded) = await WhenQuietAsync("stage timings", () => Task.FromResult(MeasureStages(Photo)), r => r.Rate, cancellationToken);
+        var (stages, singleThreaded) = await Quiet.RetryAsync(
+            "stage timings", _ => Task.FromResult(MeasureStages(Photo)), r => r.Rate.OthersBusy, _log, cancellationToken);
 
         _log.WriteLine($"{megapixels:0.#} MP: decode+resize only, {_cores} threads");
         var decode = await WhenQuietAsync(
             "decode only",
             () => Task.FromResult(Throughput(_cores, _settings.Count * CheapMeasurementPasses, i => _decoder.DecodeLetterboxed(Photo(i), _detector.InputWidth, _detector.InputHeight, PadValue).Dispose())),
-            r => r,
             cancellationToken);
 
-        _log.WriteLine($"{megapixels:0.#} MP: end-to-end `label`, {_cores} workers");
-        var endToEnd = await WhenQuietAsync("end-to-end", () => MeasureLabelCommandAsync(folder, cancellationToken), r => r, cancellationToken);
+        _log.WriteLine($"{megapixels:0.#} MP: end-to-end `label`, {LabelWorkers} workers");
+        var labeler = new ImageLabeler(_detector, new LabelBuilder(LabelTaxonomy.BuiltIn));
+        var endToEnd = await WhenQuietAsync(
+            "end-to-end", () => MeasureLabelCommandAsync(labeler, folder, LabelWorkers, _settings.Count, _decoder.Limits.MaxBytes, cancellationToken), cancellationToken);
 
         // With every core busy, an image costs cores/decodeRate core-seconds to decode plus cores/inferenceRate
         // to infer; the cores then finish 1 / (1/decodeRate + 1/inferenceRate) images per second.
@@ -196,26 +196,8 @@ public sealed class Benchmark : IDisposable
             stages, singleThreaded, decode, limit, endToEnd, endToEnd.ImagesPerSecond / limit);
     }
 
-    /// <summary>
-    /// Runs a measurement again, after a pause, while other processes took more than <see cref="NoisyMachine"/> of
-    /// the CPU during it: on a shared machine a quiet few seconds come far more often than a quiet minute.
-    /// The last attempt is kept either way; the report flags it.
-    /// </summary>
-    private async Task<T> WhenQuietAsync<T>(string name, Func<Task<T>> measure, Func<T, Rate> rateOf, CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            var result = await measure();
-            var others = rateOf(result).OthersBusy ?? 0;
-            if (others <= NoisyMachine || attempt == MaxAttempts)
-            {
-                return result;
-            }
-
-            _log.WriteLine($"  other processes took {others:0%} of the CPU during {name}; measuring again in {RetryPause.TotalSeconds:0} s");
-            await Task.Delay(RetryPause, cancellationToken);
-        }
-    }
+    private Task<Rate> WhenQuietAsync(string name, Func<Task<Rate>> measure, CancellationToken cancellationToken) =>
+        Quiet.RetryAsync(name, _ => measure(), r => r.OthersBusy, _log, cancellationToken);
 
     /// <summary>Detect one image after another on one thread, recording the detector's own stage timings.</summary>
     private (StageStats Stages, Rate Rate) MeasureStages(Func<int, byte[]> photo)
@@ -226,7 +208,7 @@ public sealed class Benchmark : IDisposable
         }
 
         var timings = new List<StageTimings>(_settings.Count);
-        var meter = new Meter();
+        var meter = new CpuMeter();
         for (var i = 0; i < _settings.Count; i++)
         {
             timings.Add(_detector.Detect(photo(i), DefaultMinScore).Timings);
@@ -242,27 +224,35 @@ public sealed class Benchmark : IDisposable
         return (stages, rate);
     }
 
-    /// <summary>Exactly what `labellens label FOLDER --workers CORES --no-progress` does, output thrown away after formatting.</summary>
-    private async Task<Rate> MeasureLabelCommandAsync(string folder, CancellationToken cancellationToken)
+    /// <summary>
+    /// Exactly what `labellens label FOLDER --workers N --no-progress` does, output thrown away after formatting:
+    /// a warm-up run over the whole folder (unless <paramref name="warmUp"/> is false), then the timed run over it.
+    /// The warm-up pass matters: after a few dozen images the JIT is still moving hot methods up its tiers, and
+    /// runs timed after a warm-up of a few images were up to 25% slower (see bench/README.md).
+    /// </summary>
+    public static async Task<Rate> MeasureLabelCommandAsync(
+        ImageLabeler labeler, string folder, int workers, int expected, long maxBytes, CancellationToken cancellationToken, bool warmUp = true)
     {
-        var command = new LabelCommand(new ImageLabeler(_detector, new LabelBuilder(LabelTaxonomy.BuiltIn)), TimeProvider.System);
-        var warmupFiles = Directory.GetFiles(folder).Order(StringComparer.Ordinal).Take(_cores * WarmupPerThread).ToList();
-        await LabelAsync(command, warmupFiles, cancellationToken);
-
-        var meter = new Meter();
-        var summary = await LabelAsync(command, [folder], cancellationToken);
-        var rate = meter.Stop(summary.Labeled);
-        if (summary.Failed > 0 || summary.Labeled != _settings.Count)
+        var command = new LabelCommand(labeler, TimeProvider.System);
+        if (warmUp)
         {
-            throw new InvalidOperationException($"label run failed: {summary.Labeled} labeled, {summary.Failed} failed of {_settings.Count}.");
+            await LabelAsync(command, [folder], workers, maxBytes, cancellationToken);
+        }
+
+        var meter = new CpuMeter();
+        var summary = await LabelAsync(command, [folder], workers, maxBytes, cancellationToken);
+        var rate = meter.Stop(summary.Labeled);
+        if (summary.Failed > 0 || summary.Labeled != expected)
+        {
+            throw new InvalidOperationException($"label run failed: {summary.Labeled} labeled, {summary.Failed} failed of {expected}.");
         }
 
         return rate;
     }
 
-    private async Task<LabelRunSummary> LabelAsync(LabelCommand command, IReadOnlyList<string> inputs, CancellationToken cancellationToken)
+    private static async Task<LabelRunSummary> LabelAsync(LabelCommand command, IReadOnlyList<string> inputs, int workers, long maxBytes, CancellationToken cancellationToken)
     {
-        var options = new LabelRunOptions(inputs, Recursive: false, OutputFormat.Jsonl, LabelRequest.Default, _cores, _decoder.Limits.MaxBytes, ShowProgress: false);
+        var options = new LabelRunOptions(inputs, Recursive: false, OutputFormat.Jsonl, LabelRequest.Default, workers, maxBytes, ShowProgress: false);
         // A StreamWriter like the CLI's, so serialising and encoding the JSON lines is part of the cost.
         await using var stdout = new StreamWriter(Stream.Null);
         return await command.RunAsync(options, stdout, Console.Error, cancellationToken);
@@ -281,7 +271,7 @@ public sealed class Benchmark : IDisposable
     private static Rate Throughput(int threads, int count, Action<int> work)
     {
         RunOnThreads(threads, threads * WarmupPerThread, work);
-        var meter = new Meter();
+        var meter = new CpuMeter();
         RunOnThreads(threads, count, work);
         return meter.Stop(count);
     }
@@ -301,23 +291,6 @@ public sealed class Benchmark : IDisposable
         workers.ForEach(t => t.Join());
     }
 
-    /// <summary>
-    /// A sample photo cropped to 4:3 and scaled (mostly up: the samples are under 1.3 MP) to the test size,
-    /// saved at quality 90 with 4:2:0 chroma as cameras do (libvips would keep full chroma from quality 90).
-    /// </summary>
-    private static byte[] EncodeJpeg(string path, int width, int height)
-    {
-        using var image = Image.Thumbnail(path, width, height: height, size: Enums.Size.Both, crop: Enums.Interesting.Centre);
-        return image.JpegsaveBuffer(q: 90, subsampleMode: Enums.ForeignSubsample.On);
-    }
-
-    /// <summary>A 4:3 size of about <paramref name="megapixels"/>, width a multiple of 8: 2 gives 1632x1224, 12 gives 4000x3000.</summary>
-    private static (int Width, int Height) FourByThree(double megapixels)
-    {
-        var width = (int)Math.Round(Math.Sqrt(megapixels * 1e6 * 4 / 3) / 8) * 8;
-        return (width, width * 3 / 4);
-    }
-
     private static Stat Summarise(IEnumerable<double> values)
     {
         var sorted = values.Order().ToArray();
@@ -328,7 +301,7 @@ public sealed class Benchmark : IDisposable
     private static double Percentile(double[] sorted, double fraction) =>
         sorted[Math.Max(0, (int)Math.Ceiling(fraction * sorted.Length) - 1)];
 
-    private static MachineInfo DescribeMachine()
+    public static MachineInfo DescribeMachine()
     {
         const string cpuInfo = "/proc/cpuinfo";
         var cpu = File.Exists(cpuInfo)
@@ -344,41 +317,4 @@ public sealed class Benchmark : IDisposable
     }
 
     private sealed record Workload(double Megapixels, int Width, int Height, string Folder, List<byte[]> Photos);
-
-    /// <summary>Wall time, this process's CPU time and the whole machine's CPU time from creation to <see cref="Stop"/>.</summary>
-    private sealed class Meter
-    {
-        private readonly long _started = Stopwatch.GetTimestamp();
-        private readonly TimeSpan _cpuAtStart = Environment.CpuUsage.TotalTime;
-        private readonly (long Busy, long Total)? _machineAtStart = MachineCpu();
-
-        public Rate Stop(int images)
-        {
-            var wall = Stopwatch.GetElapsedTime(_started);
-            var ours = (Environment.CpuUsage.TotalTime - _cpuAtStart) / (wall * Environment.ProcessorCount);
-            double? others = null;
-            if (_machineAtStart is { } start && MachineCpu() is { } end && end.Total > start.Total)
-            {
-                var machine = (end.Busy - start.Busy) / (double)(end.Total - start.Total);
-                others = Math.Max(0, machine - ours);
-            }
-
-            return new Rate(images / wall.TotalSeconds, ours, others);
-        }
-
-        /// <summary>Busy and total time of all cores (in clock ticks) from /proc/stat's first line, where there is one.</summary>
-        private static (long Busy, long Total)? MachineCpu()
-        {
-            const string procStat = "/proc/stat";
-            if (!File.Exists(procStat))
-            {
-                return null;
-            }
-
-            // cpu user nice system idle iowait irq softirq steal ...
-            var ticks = File.ReadLines(procStat).First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Take(8).Select(long.Parse).ToArray();
-            var total = ticks.Sum();
-            return (total - ticks[3] - ticks[4], total);
-        }
-    }
 }

@@ -3,18 +3,15 @@ using System.Globalization;
 using System.Text.Json;
 using LabelLens.Bench;
 
-var repoRoot = FindRepoRoot();
 var modelsOption = new Option<string>("--models")
 {
     Description = "Models folder holding yolox-nano/yolox_nano.onnx. Default: $LABELLENS_MODELS, else ../shared/models beside the repository.",
-    DefaultValueFactory = _ => Environment.GetEnvironmentVariable("LABELLENS_MODELS") is { Length: > 0 } env
-        ? env
-        : Path.GetFullPath(Path.Combine(repoRoot, "..", "shared", "models")),
+    DefaultValueFactory = _ => BenchPaths.DefaultModels,
 };
 var imagesOption = new Option<string>("--images")
 {
     Description = "Folder of sample .jpg photos the test images are derived from. Default: ../shared/images beside the repository.",
-    DefaultValueFactory = _ => Path.GetFullPath(Path.Combine(repoRoot, "..", "shared", "images")),
+    DefaultValueFactory = _ => BenchPaths.DefaultImages,
 };
 var countOption = new Option<int>("--count")
 {
@@ -91,18 +88,4 @@ static List<double>? ParseSizes(string? text)
     }
 
     return sizes.Count > 0 ? sizes : null;
-}
-
-// The folder holding LabelLens.slnx, found from the binary's location so the defaults work from any directory.
-static string FindRepoRoot()
-{
-    for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-    {
-        if (File.Exists(Path.Combine(folder.FullName, "LabelLens.slnx")))
-        {
-            return folder.FullName;
-        }
-    }
-
-    return Directory.GetCurrentDirectory();
 }

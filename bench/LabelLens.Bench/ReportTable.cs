@@ -41,13 +41,13 @@ internal static class ReportTable
         RateRow(output, $"inference only, {cores} concurrent runs x 1 thread", sizes, _ => inference.ConcurrentSingleThreaded);
         RateRow(output, $"inference only, 1 run at a time x {cores} threads", sizes, _ => inference.OneRunMultiThreaded);
         Row(output, "**limit** = 1/(1/decode + 1/inference)", sizes, s => $"**{s.CombinedLimitPerSecond:0.0}**");
-        RateRow(output, $"**end-to-end `label`**, {cores} workers", sizes, s => s.EndToEnd);
+        RateRow(output, $"**end-to-end `label`**, {report.LabelWorkers} workers (its default)", sizes, s => s.EndToEnd);
         Row(output, "**end-to-end / limit** (target >= 85%)", sizes, s => $"**{s.EndToEndOfLimit:0%}**");
         output.WriteLine();
         var worstOthers = sizes.SelectMany(s => new[] { s.SingleThreadedDetect, s.Decode, s.EndToEnd })
             .Concat([inference.ConcurrentSingleThreaded, inference.OneRunMultiThreaded])
             .Max(r => r.OthersBusy ?? 0);
-        if (worstOthers > Benchmark.NoisyMachine)
+        if (worstOthers > Quiet.NoisyMachine)
         {
             output.WriteLine($"WARNING: other processes took up to {worstOthers:0%} of the cores during a measurement; rerun on a quiet machine.");
             output.WriteLine();

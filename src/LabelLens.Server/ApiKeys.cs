@@ -12,7 +12,9 @@ public static class ApiKeys
         var expected = keys.Where(k => k.Length > 0).Select(k => Encoding.UTF8.GetBytes(k)).ToList();
         return async (context, next) =>
         {
-            if (expected.Count == 0 || !context.Request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase) || IsAllowed(context.Request, expected))
+            // S3 event notifications carry their own shared secret (Events:Token), checked by the endpoint.
+            if (expected.Count == 0 || !context.Request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase) || IsAllowed(context.Request, expected)
+                || context.Request.Path.StartsWithSegments("/api/v1/events/s3", StringComparison.OrdinalIgnoreCase))
             {
                 await next(context);
                 return;

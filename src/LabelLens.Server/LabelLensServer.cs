@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Serialization;
+using LabelLens.Server.External;
 using LabelLens.Server.S3;
 using LabelLens.Storage;
 using LabelLens.Vision;
@@ -31,6 +32,7 @@ public static class LabelLensServer
         services.AddOptions<QueueOptions>().Bind(configuration.GetSection(QueueOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IObjectStore>(sp => new FileSystemObjectStore(dataFolder, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<FileSystemObjectStore>>()));
         services.AddSingleton(sp => new SqliteCatalog(dataFolder, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<SqliteCatalog>>()));
+        services.AddExternalStores(configuration);
         services.AddSingleton<JobRunner>();
         return services;
     }
@@ -74,6 +76,7 @@ public static class LabelLensServer
         services.AddOpenApi();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
         builder.AddS3(serverOptions, dataFolder);
+        services.AddEventsAndWebhooks(builder.Configuration);
 
         var app = builder.Build();
         app.UseS3();
@@ -85,6 +88,7 @@ public static class LabelLensServer
         app.MapObjects();
         app.MapImages();
         app.MapSearch();
+        app.MapExternal();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet("/healthz", () => Results.Text("ok")).ExcludeFromDescription();
         app.MapGet("/readyz", (LabelerHolder holder) => holder.IsReady

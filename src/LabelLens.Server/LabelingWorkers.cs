@@ -1,5 +1,6 @@
 using LabelLens.Detection;
 using LabelLens.Labels;
+using LabelLens.Server.External;
 using LabelLens.Storage;
 using LabelLens.Vision;
 using Microsoft.Extensions.Hosting;
@@ -135,7 +136,8 @@ public sealed class JobRunner(
     IOptions<QueueOptions> queueOptions,
     IOptions<LabelingOptions> labelingOptions,
     IOptions<ImageOptions> imageOptions,
-    ILogger<JobRunner> logger)
+    ILogger<JobRunner> logger,
+    LabelLens.Storage.External.ExternalStores externalStores)
 {
     /// <returns>"labeled", "superseded" (the result no longer counted), "rejected" (input error) or "error" (will retry).</returns>
     public async Task<string> RunAsync(ImageLabeler labeler, ClaimedJob job, CancellationToken cancellationToken)
@@ -170,6 +172,12 @@ public sealed class JobRunner(
 
     private async Task<byte[]> ReadObjectAsync(ClaimedJob job, CancellationToken cancellationToken)
     {
+        if (await catalog.GetImageSourceAsync(job.ImageId, cancellationToken) is { } source)
+        {
+            // Bring your own bucket: the bytes stay in the external store and are read from it.
+            return await ExternalReads.ReadAsync(externalStores, source, job, imageOptions.Value.MaxBytes, cancellationToken);
+        }
+
         await using var stream = await store.OpenReadAsync(job.Bucket, job.Key, cancellationToken)
             ?? throw new InvalidOperationException("the object is missing from the store");
         var limit = imageOptions.Value.MaxBytes;

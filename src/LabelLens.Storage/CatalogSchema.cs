@@ -100,5 +100,8 @@ internal static class CatalogSchema
 
         // 2: search indexes and per-label image counts (SqliteCatalog.Search.cs).
         SearchSchema.Step2,
+
+        // 3: images.source (external stores), S3 event sequencers, backfill cursors, webhook delivery state (ExternalSchema.cs).
+        ExternalSchema.Step3,
     ];
 }

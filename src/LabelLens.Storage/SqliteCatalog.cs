@@ -75,7 +75,7 @@ public sealed partial class SqliteCatalog
             VALUES ($id, $bucket, $key, $etag, $sha, $size, $ct, 'queued', 0, $now, $now)
             ON CONFLICT (id) DO UPDATE SET
                 etag = excluded.etag, sha256 = excluded.sha256, size = excluded.size, content_type = excluded.content_type,
-                status = 'queued', error = NULL, attempts = 0, updated_at = excluded.updated_at
+                status = 'queued', error = NULL, attempts = 0, updated_at = excluded.updated_at, source = NULL
             """,
             ("$id", id), ("$bucket", stored.Bucket), ("$key", stored.Key), ("$etag", stored.ETag), ("$sha", stored.Sha256),
             ("$size", stored.Size), ("$ct", contentType), ("$now", now));

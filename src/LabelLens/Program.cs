@@ -9,4 +9,5 @@ root.Subcommands.Add(CatalogCommands.Search());
 root.Subcommands.Add(CatalogCommands.Status());
 root.Subcommands.Add(CatalogCommands.Export());
 root.Subcommands.Add(RelabelCommand.Create(Commands.ModelsOption, Commands.VerboseOption));
+root.Subcommands.Add(BackfillCommand.Create(Commands.ModelsOption, Commands.VerboseOption));
 return await root.Parse(args).InvokeAsync();

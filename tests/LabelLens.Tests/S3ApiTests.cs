@@ -431,7 +431,7 @@ public sealed class S3ApiTests(S3ServerFixture fixture) : IClassFixture<S3Server
 
         var shortUrl = await S3.GetPreSignedURLAsync(new GetPreSignedUrlRequest { BucketName = bucket, Key = "pre/signed.bin", Verb = HttpVerb.GET, Expires = DateTime.UtcNow.AddSeconds(2), Protocol = Protocol.HTTP });
         var expiresIn = int.Parse(System.Text.RegularExpressions.Regex.Match(shortUrl, "X-Amz-Expires=([0-9]+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
-        Assert.InRange(expiresIn, 1, 3);
+        Assert.InRange(expiresIn, 1, 5); // the SDK rounds and corrects for clock skew
         await Task.Delay(TimeSpan.FromSeconds(expiresIn + 2));
         using (var expired = await fixture.Http.GetAsync(shortUrl))
         {

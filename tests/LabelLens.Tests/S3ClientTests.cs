@@ -1,0 +1,638 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Xunit.Abstractions;
+
+namespace LabelLens.Tests;
+
+/// <summary>
+/// The real command-line S3 clients Debian 12 ships (awscli 2.9, rclone 1.60, s3cmd 2.3), run as processes
+/// against `labellens serve` as a real child process, exactly as a user would point them at it: only the
+/// endpoint and the key pair differ from what they would use with AWS. Every upload path must end labeled in
+/// the catalog, checked through the REST API. The clients are required: a missing one fails the test with the
+/// package to install (.ci/run installs them); these tests never skip.
+/// </summary>
+public sealed class S3ClientTests(S3ClientServeFixture serve, ITestOutputHelper output) : IClassFixture<S3ClientServeFixture>, IDisposable
+{
+    /// <summary>The photos beside the checkout, with a label each must get (the same ones the CLI tests see).</summary>
+    private static readonly Dictionary<string, string?> Photos = new()
+    {
+        ["dog.jpg"] = "Dog",
+        ["eagle.jpg"] = "Bird",
+        ["giraffe.jpg"] = "Giraffe",
+        ["horses.jpg"] = null,
+        ["kite.jpg"] = null,
+        ["person.jpg"] = null,
+        ["scream.jpg"] = null,
+    };
+
+    /// <summary>20 MB: over the 8 MB multipart threshold configured for aws and s3cmd (3 parts), 4 parts for rclone at 5 MiB.</summary>
+    private const int BigFileBytes = 20_000_000;
+
+    private readonly string _work = Directory.CreateTempSubdirectory("labellens-s3cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_work, recursive: true);
+
+    [Fact]
+    public async Task Aws_cli_mb_cp_of_a_photo_labels_it_and_get_object_tagging_shows_label_Dog()
+    {
+        var aws = await AwsAsync();
+        var bucket = NewBucket("aws-photo");
+
+        var mb = await aws.RunAsync("s3", "mb", $"s3://{bucket}");
+        Assert.Contains($"make_bucket: {bucket}", mb, StringComparison.Ordinal);
+        var cp = await aws.RunAsync("s3", "cp", TestData.Image("dog.jpg"), $"s3://{bucket}/pets/dog.jpg", "--no-progress");
+        // aws prints the local path relative to its working directory.
+        var upload = Assert.Single(Lines(cp));
+        Assert.StartsWith("upload: ", upload, StringComparison.Ordinal);
+        Assert.EndsWith($"dog.jpg to s3://{bucket}/pets/dog.jpg", upload, StringComparison.Ordinal);
+
+        var dog = await serve.WaitForLabeledAsync(bucket, "pets/dog.jpg");
+        Assert.Contains("Dog", ServerFixture.LabelNames(dog));
+        Assert.Equal("image/jpeg", dog.GetProperty("image").GetProperty("contentType").GetString());
+
+        // The labels, as S3 tags: what `aws s3api get-object-tagging` shows a user.
+        var tagging = JsonDocument.Parse(await aws.RunAsync("s3api", "get-object-tagging", "--bucket", bucket, "--key", "pets/dog.jpg", "--output", "json")).RootElement;
+        var tags = tagging.GetProperty("TagSet").EnumerateArray().ToDictionary(t => t.GetProperty("Key").GetString()!, t => t.GetProperty("Value").GetString()!);
+        Assert.True(tags.ContainsKey("label:Dog"), $"no label:Dog among the tags: {tagging}");
+        var dogConfidence = double.Parse(tags["label:Dog"], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(dogConfidence, 50, 100);
+        Assert.Equal(ServerFixture.Label(dog, "Dog").GetProperty("confidence").GetDouble(), dogConfidence, 0.01);
+        Assert.InRange(tags.Count, 1, 10);
+
+        // A presigned GET from the same CLI is a plain URL any HTTP client can fetch.
+        var url = (await aws.RunAsync("s3", "presign", $"s3://{bucket}/pets/dog.jpg", "--expires-in", "300")).Trim();
+        using var http = new HttpClient();
+        Assert.Equal(TestData.ImageBytes("dog.jpg"), await http.GetByteArrayAsync(new Uri(url)));
+    }
+
+    [Fact]
+    public async Task Aws_cli_cp_recursive_with_a_multipart_file_then_ls_sync_and_rm()
+    {
+        var aws = await AwsAsync();
+        var bucket = NewBucket("aws-folder");
+        var folder = PhotoFolder("folder", out var big);
+        await aws.RunAsync("s3", "mb", $"s3://{bucket}");
+
+        var cp = await aws.RunAsync("s3", "cp", folder, $"s3://{bucket}/trip", "--recursive", "--no-progress");
+        foreach (var photo in Photos.Keys)
+        {
+            Assert.Contains($"s3://{bucket}/trip/{photo}", cp, StringComparison.Ordinal);
+        }
+
+        Assert.Contains($"s3://{bucket}/trip/raw/big.bin", cp, StringComparison.Ordinal);
+
+        // The 20 MB file went up in 8 MB parts: S3's multipart ETag, md5 of the parts' MD5s, "-3".
+        var head = JsonDocument.Parse(await aws.RunAsync("s3api", "head-object", "--bucket", bucket, "--key", "trip/raw/big.bin", "--output", "json")).RootElement;
+        Assert.Equal(MultipartETag(big, 8 * 1024 * 1024), head.GetProperty("ETag").GetString());
+        Assert.Equal(BigFileBytes, head.GetProperty("ContentLength").GetInt64());
+
+        await AssertUploadsLabeledAsync(bucket, "trip/");
+        var back = Path.Combine(_work, "big.back");
+        await aws.RunAsync("s3", "cp", $"s3://{bucket}/trip/raw/big.bin", back, "--no-progress");
+        Assert.Equal(big, await File.ReadAllBytesAsync(back));
+
+        // ls: buckets, one level with its common prefix, and everything with sizes.
+        Assert.Contains(bucket, Lines(await aws.RunAsync("s3", "ls")).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1]));
+        var level = Lines(await aws.RunAsync("s3", "ls", $"s3://{bucket}/trip/"));
+        Assert.Contains(level, l => l.Trim() == "PRE raw/");
+        Assert.Contains(level, l => l.EndsWith($" {new FileInfo(TestData.Image("kite.jpg")).Length} kite.jpg", StringComparison.Ordinal));
+        var all = Lines(await aws.RunAsync("s3", "ls", $"s3://{bucket}", "--recursive"));
+        Assert.Equal(Photos.Count + 2, all.Count);
+        Assert.Contains(all, l => l.EndsWith($" {BigFileBytes} trip/raw/big.bin", StringComparison.Ordinal));
+
+        // sync: everything the first time, nothing the second, only what changed the third; --delete removes.
+        var first = await aws.RunAsync("s3", "sync", folder, $"s3://{bucket}/synced", "--no-progress");
+        Assert.Equal(Photos.Count + 2, Lines(first).Count(l => l.StartsWith("upload: ", StringComparison.Ordinal)));
+        var second = await aws.RunAsync("s3", "sync", folder, $"s3://{bucket}/synced", "--no-progress");
+        Assert.DoesNotContain("upload: ", second, StringComparison.Ordinal);
+        File.Copy(TestData.Image("giraffe.jpg"), Path.Combine(folder, "zoo", "giraffe 2.jpg"));
+        File.Delete(Path.Combine(folder, "person.jpg"));
+        var third = await aws.RunAsync("s3", "sync", folder, $"s3://{bucket}/synced", "--delete", "--no-progress");
+        var changes = Lines(third);
+        Assert.Equal(2, changes.Count);
+        Assert.Contains(changes, l => l.StartsWith("upload: ", StringComparison.Ordinal) && l.EndsWith($"giraffe 2.jpg to s3://{bucket}/synced/zoo/giraffe 2.jpg", StringComparison.Ordinal));
+        Assert.Contains($"delete: s3://{bucket}/synced/person.jpg", changes);
+        var synced = await AssertUploadsLabeledAsync(bucket, "synced/");
+        Assert.Contains("Giraffe", ServerFixture.LabelNames(synced["synced/zoo/giraffe 2.jpg"]));
+        Assert.False(synced.ContainsKey("synced/person.jpg"));
+        await serve.AssertNoImageAsync(bucket, "synced/person.jpg");
+
+        // rm: one object, then a prefix; the REST API and the catalog forget them.
+        Assert.Contains($"delete: s3://{bucket}/trip/dog.jpg", await aws.RunAsync("s3", "rm", $"s3://{bucket}/trip/dog.jpg"), StringComparison.Ordinal);
+        await serve.AssertNoImageAsync(bucket, "trip/dog.jpg");
+        var rm = await aws.RunAsync("s3", "rm", $"s3://{bucket}/synced", "--recursive");
+        Assert.Equal(Photos.Count + 2, Lines(rm).Count(l => l.StartsWith("delete: ", StringComparison.Ordinal)));
+        Assert.Empty(await serve.ListObjectsAsync(bucket, "synced/"));
+        await serve.AssertNoImageAsync(bucket, "synced/zoo/giraffe 2.jpg");
+        Assert.Equal(Photos.Count + 1, (await serve.ListObjectsAsync(bucket, "trip/")).Count);
+        // As against AWS, `aws s3 ls` of a prefix with nothing under it prints nothing and exits 1.
+        Assert.Empty(Lines(await aws.RunAsync(1, "s3", "ls", $"s3://{bucket}/synced/", "--recursive")));
+    }
+
+    [Fact]
+    public async Task Rclone_copy_of_a_folder_with_a_multipart_file_is_labeled_and_lsf_lists_it()
+    {
+        var rclone = await RcloneAsync();
+        var bucket = NewBucket("rclone");
+        var folder = PhotoFolder("folder", out var big);
+
+        // rclone creates the bucket itself; 5 MiB chunks and cutoff make the 20 MB file a 4-part upload.
+        await rclone.RunAsync("copy", folder, $"ll:{bucket}/album", "--s3-upload-cutoff", "5M", "--s3-chunk-size", "5M");
+        var listed = Lines(await rclone.RunAsync("lsf", "-R", "--files-only", $"ll:{bucket}/album"));
+        Assert.Equal(
+            Photos.Keys.Append("raw/big.bin").Append("zoo/giraffe.jpg").Order(StringComparer.Ordinal),
+            listed.Order(StringComparer.Ordinal));
+        var sizes = Lines(await rclone.RunAsync("lsf", "--format", "ps", "--separator", "|", $"ll:{bucket}/album/raw"));
+        Assert.Equal([$"big.bin|{BigFileBytes}"], sizes);
+        Assert.Contains($"{bucket}/", Lines(await rclone.RunAsync("lsf", "ll:")));
+
+        // rclone check compares sizes and MD5s (from the ETag, or the md5chksum metadata of multipart objects).
+        var check = await rclone.RunWithLogAsync("check", folder, $"ll:{bucket}/album");
+        Assert.Contains("0 differences found", check, StringComparison.Ordinal);
+        var head = await serve.S3HeadETagAsync(bucket, "album/raw/big.bin");
+        Assert.EndsWith("-4\"", head, StringComparison.Ordinal);
+
+        var again = await rclone.RunWithLogAsync("copy", folder, $"ll:{bucket}/album", "-v");
+        Assert.DoesNotContain("Copied (new)", again, StringComparison.Ordinal);
+
+        await AssertUploadsLabeledAsync(bucket, "album/");
+        Assert.Equal(big, await serve.DownloadAsync(bucket, "album/raw/big.bin"));
+    }
+
+    [Fact]
+    public async Task S3cmd_put_of_a_photo_and_a_folder_with_a_multipart_file_is_labeled_and_ls_lists_it()
+    {
+        var s3cmd = await S3cmdAsync();
+        var bucket = NewBucket("s3cmd");
+        var folder = PhotoFolder("folder", out var big);
+
+        Assert.Contains($"Bucket 's3://{bucket}/' created", await s3cmd.RunAsync("mb", $"s3://{bucket}"), StringComparison.Ordinal);
+        var put = await s3cmd.RunAsync("put", TestData.Image("dog.jpg"), $"s3://{bucket}/pets/dog.jpg");
+        Assert.Contains($"-> 's3://{bucket}/pets/dog.jpg'", put, StringComparison.Ordinal);
+        var dog = await serve.WaitForLabeledAsync(bucket, "pets/dog.jpg");
+        Assert.Contains("Dog", ServerFixture.LabelNames(dog));
+
+        // s3cmd wants the trailing slash to copy the folder's content, not the folder.
+        var putAll = await s3cmd.RunAsync("put", "--recursive", folder + "/", $"s3://{bucket}/box/");
+        Assert.Contains($"-> 's3://{bucket}/box/raw/big.bin'", putAll, StringComparison.Ordinal);
+        Assert.Equal(MultipartETag(big, 8 * 1024 * 1024), await serve.S3HeadETagAsync(bucket, "box/raw/big.bin"));
+
+        var buckets = Lines(await s3cmd.RunAsync("ls"));
+        Assert.Contains(buckets, l => l.EndsWith($"s3://{bucket}", StringComparison.Ordinal));
+        var top = Lines(await s3cmd.RunAsync("ls", $"s3://{bucket}/"));
+        Assert.Equal([["DIR", $"s3://{bucket}/box/"], ["DIR", $"s3://{bucket}/pets/"]], top.Select(Fields));
+        var all = Lines(await s3cmd.RunAsync("ls", "--recursive", $"s3://{bucket}/"));
+        Assert.Equal(Photos.Count + 3, all.Count);
+        // date, time, size, URL
+        Assert.Contains(all.Select(Fields), f => f.Length == 4 && f[2] == BigFileBytes.ToString(System.Globalization.CultureInfo.InvariantCulture) && f[3] == $"s3://{bucket}/box/raw/big.bin");
+        Assert.Contains(all.Select(Fields), f => f.Length == 4 && f[3] == $"s3://{bucket}/box/zoo/giraffe.jpg");
+
+        await AssertUploadsLabeledAsync(bucket, "box/");
+        Assert.Equal(big, await serve.DownloadAsync(bucket, "box/raw/big.bin"));
+    }
+
+    /// <summary>
+    /// Waits for every object under the prefix to leave the queue, then checks it through the REST API: every
+    /// photo labeled (each known photo with its label), the 20 MB of random bytes failed as not an image.
+    /// Returns the images by key.
+    /// </summary>
+    private async Task<Dictionary<string, JsonElement>> AssertUploadsLabeledAsync(string bucket, string prefix, int? expectedPhotos = null)
+    {
+        var objects = await serve.ListObjectsAsync(bucket, prefix);
+        var images = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        foreach (var item in objects)
+        {
+            var key = item.GetProperty("key").GetString()!;
+            var image = await serve.WaitForImageAsync(item.GetProperty("imageId").GetString()!);
+            images[key] = image;
+            var row = image.GetProperty("image");
+            var name = key[(key.LastIndexOf('/') + 1)..];
+            if (name.EndsWith(".jpg", StringComparison.Ordinal))
+            {
+                Assert.True(row.GetProperty("status").GetString() == "labeled", $"{bucket}/{key}: {row}");
+                if (Photos.GetValueOrDefault(name) is { } label)
+                {
+                    Assert.Contains(label, ServerFixture.LabelNames(image));
+                }
+            }
+            else
+            {
+                Assert.True(row.GetProperty("status").GetString() == "failed", $"{bucket}/{key}: {row}");
+                Assert.StartsWith("InvalidImageFormat", row.GetProperty("error").GetString(), StringComparison.Ordinal);
+            }
+        }
+
+        // The seven photos and the second giraffe in zoo/.
+        Assert.Equal(expectedPhotos ?? Photos.Count + 1, images.Keys.Count(k => k.EndsWith(".jpg", StringComparison.Ordinal)));
+        Assert.Contains(images.Keys, k => k.EndsWith("dog.jpg", StringComparison.Ordinal));
+        output.WriteLine($"{bucket}/{prefix}: {images.Count} objects, {images.Values.Count(i => i.GetProperty("image").GetProperty("status").GetString() == "labeled")} labeled");
+        return images;
+    }
+
+    /// <summary>The seven photos, a second giraffe in a subfolder, and 20 MB of random bytes (not an image) in another.</summary>
+    private string PhotoFolder(string name, out byte[] big)
+    {
+        var folder = Path.Combine(_work, name);
+        Directory.CreateDirectory(Path.Combine(folder, "raw"));
+        Directory.CreateDirectory(Path.Combine(folder, "zoo"));
+        foreach (var photo in Photos.Keys)
+        {
+            File.Copy(TestData.Image(photo), Path.Combine(folder, photo));
+        }
+
+        File.Copy(TestData.Image("giraffe.jpg"), Path.Combine(folder, "zoo", "giraffe.jpg"));
+        big = RandomNumberGenerator.GetBytes(BigFileBytes);
+        File.WriteAllBytes(Path.Combine(folder, "raw", "big.bin"), big);
+        return folder;
+    }
+
+    private static string MultipartETag(byte[] content, int partSize)
+    {
+        using var all = new MemoryStream();
+        var parts = 0;
+        for (var offset = 0; offset < content.Length; offset += partSize, parts++)
+        {
+            all.Write(MD5.HashData(content.AsSpan(offset, Math.Min(partSize, content.Length - offset))));
+        }
+
+        return $"\"{Convert.ToHexStringLower(MD5.HashData(all.ToArray()))}-{parts}\"";
+    }
+
+    private static string NewBucket(string tool) => $"{tool}-{Guid.NewGuid():N}"[..24];
+
+    private static string[] Fields(string line) => line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+
+    private static List<string> Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+
+    /// <summary>aws with its own config and credentials files (`aws configure set`, never ~/.aws), path-style, 8 MB parts.</summary>
+    private async Task<CliTool> AwsAsync()
+    {
+        var tool = Tool("aws", "awscli");
+        var config = Path.Combine(_work, "aws");
+        Directory.CreateDirectory(config);
+        tool.Environment["AWS_CONFIG_FILE"] = Path.Combine(config, "config");
+        tool.Environment["AWS_SHARED_CREDENTIALS_FILE"] = Path.Combine(config, "credentials");
+        tool.Environment["AWS_PAGER"] = "";
+        tool.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
+        tool.Prefix.AddRange(["--endpoint-url", serve.S3Endpoint]);
+        foreach (var (name, value) in new[]
+        {
+            ("aws_access_key_id", S3ClientServeFixture.AccessKey),
+            ("aws_secret_access_key", S3ClientServeFixture.SecretKey),
+            ("default.region", "us-east-1"),
+            ("default.s3.addressing_style", "path"),
+            ("default.s3.multipart_threshold", "8MB"),
+            ("default.s3.multipart_chunksize", "8MB"),
+        })
+        {
+            await tool.RunRawAsync("configure", "set", name, value);
+        }
+
+        output.WriteLine((await tool.RunRawAsync("--version")).Trim());
+        return tool;
+    }
+
+    /// <summary>rclone with the remote `ll:` from RCLONE_CONFIG_LL_* variables only (no config file).</summary>
+    private async Task<CliTool> RcloneAsync()
+    {
+        var tool = Tool("rclone", "rclone");
+        var empty = Path.Combine(_work, "rclone.conf");
+        await File.WriteAllTextAsync(empty, "");
+        tool.Environment["RCLONE_CONFIG"] = empty;
+        tool.Environment["RCLONE_CONFIG_LL_TYPE"] = "s3";
+        tool.Environment["RCLONE_CONFIG_LL_PROVIDER"] = "Other";
+        tool.Environment["RCLONE_CONFIG_LL_ENDPOINT"] = serve.S3Endpoint;
+        tool.Environment["RCLONE_CONFIG_LL_ACCESS_KEY_ID"] = S3ClientServeFixture.AccessKey;
+        tool.Environment["RCLONE_CONFIG_LL_SECRET_ACCESS_KEY"] = S3ClientServeFixture.SecretKey;
+        tool.Environment["RCLONE_CONFIG_LL_FORCE_PATH_STYLE"] = "true";
+        tool.Environment["RCLONE_CONFIG_LL_REGION"] = "us-east-1";
+        tool.Prefix.AddRange(["--retries", "1", "--low-level-retries", "1"]);
+        output.WriteLine(Lines(await tool.RunRawAsync("version"))[0]);
+        return tool;
+    }
+
+    /// <summary>s3cmd with a config file of its own: the endpoint as host_base and host_bucket, SigV4, plain HTTP.</summary>
+    private async Task<CliTool> S3cmdAsync()
+    {
+        var tool = Tool("s3cmd", "s3cmd");
+        var config = Path.Combine(_work, "s3cfg");
+        var endpoint = new Uri(serve.S3Endpoint).Authority;
+        await File.WriteAllTextAsync(config, $"""
+            [default]
+            access_key = {S3ClientServeFixture.AccessKey}
+            secret_key = {S3ClientServeFixture.SecretKey}
+            host_base = {endpoint}
+            host_bucket = {endpoint}
+            use_https = False
+            signature_v2 = False
+            bucket_location = us-east-1
+            multipart_chunk_size_mb = 8
+            progress_meter = False
+
+            """);
+        tool.Prefix.AddRange(["--config", config]);
+        output.WriteLine((await tool.RunRawAsync("--config", config, "--version")).Trim());
+        return tool;
+    }
+
+    /// <summary>
+    /// The client from its Debian package (/usr/bin first: a pip or pyenv `aws` earlier on PATH may be another
+    /// major version), else from PATH. Missing is a failure, with what to install, locally and in CI alike.
+    /// </summary>
+    private CliTool Tool(string name, string package)
+    {
+        var debian = Path.Combine("/usr/bin", name);
+        var path = File.Exists(debian)
+            ? debian
+            : (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries).Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+        if (path is null)
+        {
+            var ci = Environment.GetEnvironmentVariable("CI") == "true" ? "CI=true: .ci/run should have installed it" : "these tests do not skip";
+            Assert.Fail($"`{name}` is not installed ({ci}). Install the Debian package: apt-get install -y {package}  (.ci/run installs awscli, rclone and s3cmd when one is missing).");
+        }
+
+        var home = Path.Combine(_work, "home");
+        Directory.CreateDirectory(home);
+        return new CliTool(path!, home, output, serve);
+    }
+}
+
+/// <summary>One command-line client: its executable, a clean environment (no AWS_*/RCLONE_* from the runner, HOME in a temp folder) and arguments before every command.</summary>
+public sealed class CliTool
+{
+    private readonly string _path;
+    private readonly ITestOutputHelper _output;
+    private readonly S3ClientServeFixture _serve;
+
+    public CliTool(string path, string home, ITestOutputHelper output, S3ClientServeFixture serve)
+    {
+        _path = path;
+        _output = output;
+        _serve = serve;
+        Environment["HOME"] = home;
+        Environment["LC_ALL"] = "C.UTF-8";
+        Environment["PYTHONIOENCODING"] = "utf-8";
+    }
+
+    public Dictionary<string, string> Environment { get; } = new(StringComparer.Ordinal);
+
+    public List<string> Prefix { get; } = [];
+
+    /// <summary>Runs the client with the prefix arguments; a non-zero exit fails the test with both outputs and the server's log.</summary>
+    public async Task<string> RunAsync(params string[] args) => (await RunCoreAsync([.. Prefix, .. args])).Stdout;
+
+    /// <summary>As <see cref="RunAsync"/>, for a command whose documented exit code is not 0.</summary>
+    public async Task<string> RunAsync(int expectedExit, params string[] args) => (await RunCoreAsync([.. Prefix, .. args], expectedExit)).Stdout;
+
+    /// <summary>As <see cref="RunAsync"/>, with what the client logged on stderr after its stdout (rclone logs there).</summary>
+    public async Task<string> RunWithLogAsync(params string[] args)
+    {
+        var (stdout, stderr) = await RunCoreAsync([.. Prefix, .. args]);
+        return stdout + "\n" + stderr;
+    }
+
+    public async Task<string> RunRawAsync(params string[] args) => (await RunCoreAsync(args)).Stdout;
+
+    private async Task<(string Stdout, string Stderr)> RunCoreAsync(string[] args, int expectedExit = 0)
+    {
+        var start = new ProcessStartInfo(_path) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, WorkingDirectory = Environment["HOME"] };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        // Nothing from the runner's AWS or rclone setup leaks in: no profile, endpoint, CA bundle (rclone 1.60
+        // cannot even start with AWS_CA_BUNDLE set on a plain HTTP endpoint), keys or config file.
+        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("AWS_", StringComparison.Ordinal) || k.StartsWith("RCLONE_", StringComparison.Ordinal) || k == "S3CMD_CONFIG").ToList())
+        {
+            start.Environment.Remove(name);
+        }
+
+        foreach (var (name, value) in Environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        var line = $"{Path.GetFileName(_path)} {string.Join(' ', args.Select(a => a.Contains(' ', StringComparison.Ordinal) ? $"'{a}'" : a))}";
+        _output.WriteLine("$ " + line);
+        var watch = Stopwatch.StartNew();
+        using var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"`{line}` did not finish in 3 minutes.\nstdout:\n{await stdout}\nstderr:\n{await stderr}\nserver log (tail):\n{_serve.LogTail()}");
+        }
+
+        var (text, errors) = (await stdout, await stderr);
+        _output.WriteLine($"  exit {process.ExitCode} in {watch.ElapsedMilliseconds} ms");
+        Assert.True(process.ExitCode == expectedExit, $"`{line}` exited with {process.ExitCode}, not {expectedExit}.\nstdout:\n{text}\nstderr:\n{errors}\nserver log (tail):\n{_serve.LogTail()}");
+        return (text, errors);
+    }
+}
+
+/// <summary>
+/// `labellens serve` as a real child process (like <see cref="DurabilityTests"/>), with an S3 port and the
+/// quick-start key pair from LABELLENS_ACCESS_KEY / LABELLENS_SECRET_KEY, as a user starts it.
+/// </summary>
+public sealed class S3ClientServeFixture : IAsyncLifetime
+{
+    public const string AccessKey = "LLCLIACCESSKEY0001";
+
+    /// <summary>With '/' and '+', the characters a signing bug trips on.</summary>
+    public const string SecretKey = "cli/secret+key/0123456789abcdefghijKLMNOP";
+
+    private readonly string _data = Directory.CreateTempSubdirectory("labellens-s3cli-serve-").FullName;
+    private readonly StringBuilder _log = new();
+    private Process? _server;
+
+    public HttpClient Http { get; private set; } = null!;
+
+    public string S3Endpoint { get; private set; } = "";
+
+    public async Task InitializeAsync()
+    {
+        Assert.True(File.Exists(TestData.CliDll), $"{TestData.CliDll} is not built");
+        var port = FreePort();
+        var s3Port = FreePort();
+        while (s3Port == port)
+        {
+            s3Port = FreePort();
+        }
+
+        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
+        S3Endpoint = $"http://127.0.0.1:{s3Port}";
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { TestData.CliDll, "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--s3-port", s3Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data", _data, "--models", TestData.ModelsFolder })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment.Remove("LABELLENS_MODELS");
+        start.Environment["LABELLENS_ACCESS_KEY"] = AccessKey;
+        start.Environment["LABELLENS_SECRET_KEY"] = SecretKey;
+        start.Environment["LABELLENS_Queue__PollSeconds"] = "0.2";
+        _server = Process.Start(start)!;
+        _server.OutputDataReceived += (_, e) => Append(e.Data);
+        _server.ErrorDataReceived += (_, e) => Append(e.Data);
+        _server.BeginOutputReadLine();
+        _server.BeginErrorReadLine();
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            try
+            {
+                if ((await Http.GetAsync("/readyz")).IsSuccessStatusCode)
+                {
+                    break;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+
+            Assert.False(_server.HasExited, $"serve exited with {(_server.HasExited ? _server.ExitCode : 0)}:\n{LogTail()}");
+            Assert.True(DateTime.UtcNow < deadline, $"serve did not become ready in 60 s:\n{LogTail()}");
+            await Task.Delay(100);
+        }
+
+        // The S3 listener answers too (an unsigned request is refused in S3's own XML).
+        using var s3 = new HttpClient();
+        using var probe = await s3.GetAsync(new Uri(S3Endpoint + "/"));
+        Assert.Equal(HttpStatusCode.Forbidden, probe.StatusCode);
+        Assert.Contains("<Code>AccessDenied</Code>", await probe.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    public Task DisposeAsync()
+    {
+        if (_server is { HasExited: false })
+        {
+            _server.Kill(entireProcessTree: true);
+            _server.WaitForExit();
+        }
+
+        _server?.Dispose();
+        Http.Dispose();
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_data, recursive: true);
+        return Task.CompletedTask;
+    }
+
+    public string LogTail()
+    {
+        lock (_log)
+        {
+            var text = _log.ToString();
+            return text.Length > 6000 ? text[^6000..] : text;
+        }
+    }
+
+    /// <summary>GET /api/v1/buckets/{bucket}/objects, every page.</summary>
+    public async Task<List<JsonElement>> ListObjectsAsync(string bucket, string prefix)
+    {
+        var result = new List<JsonElement>();
+        string? token = null;
+        do
+        {
+            var page = await GetJsonAsync($"/api/v1/buckets/{bucket}/objects?prefix={Uri.EscapeDataString(prefix)}" + (token is null ? "" : $"&continuationToken={Uri.EscapeDataString(token)}"));
+            result.AddRange(page.GetProperty("objects").EnumerateArray());
+            token = page.GetProperty("nextContinuationToken").GetString();
+        }
+        while (token is not null);
+        return result;
+    }
+
+    /// <summary>The object through the REST API, then its image once labeling is over; it must be labeled.</summary>
+    public async Task<JsonElement> WaitForLabeledAsync(string bucket, string key)
+    {
+        var objects = await ListObjectsAsync(bucket, key);
+        var item = Assert.Single(objects, o => o.GetProperty("key").GetString() == key);
+        var image = await WaitForImageAsync(item.GetProperty("imageId").GetString()!);
+        Assert.True(image.GetProperty("image").GetProperty("status").GetString() == "labeled", $"{bucket}/{key}: {image}");
+        return image;
+    }
+
+    public async Task<JsonElement> WaitForImageAsync(string id)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (true)
+        {
+            var image = await GetJsonAsync($"/api/v1/images/{id}");
+            var status = image.GetProperty("image").GetProperty("status").GetString();
+            if (status is "labeled" or "failed")
+            {
+                return image;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"image {id} still {status} after 90 s");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Deleted through S3: gone from the object list, and its image (id from bucket/key) is gone from the catalog.</summary>
+    public async Task AssertNoImageAsync(string bucket, string key)
+    {
+        Assert.DoesNotContain(await ListObjectsAsync(bucket, key), o => o.GetProperty("key").GetString() == key);
+        using var response = await Http.GetAsync($"/api/v1/images/{ImageId(bucket, key)}");
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    public async Task<byte[]> DownloadAsync(string bucket, string key) => await Http.GetByteArrayAsync($"/api/v1/buckets/{bucket}/objects/{ServerFixture.Escape(key)}");
+
+    /// <summary>The S3 ETag of an object (multipart ETags live only on the S3 side), by a HEAD signed with the tests' own SigV4 signer.</summary>
+    public async Task<string> S3HeadETagAsync(string bucket, string key)
+    {
+        using var request = S3TestSigner.Request(new Uri(S3Endpoint + "/"), HttpMethod.Head, $"/{bucket}/{S3Escape(key)}", accessKey: AccessKey, secretKey: SecretKey);
+        using var http = new HttpClient();
+        using var response = await http.SendAsync(request);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"HEAD {bucket}/{key}: {(int)response.StatusCode}");
+        return response.Headers.ETag?.ToString() ?? "";
+    }
+
+    /// <summary>The documented image id: first 16 bytes of SHA-256 of bucket/key, hex.</summary>
+    public static string ImageId(string bucket, string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{bucket}/{key}"))[..16]);
+
+    private static string S3Escape(string key) => string.Join('/', key.Split('/').Select(Uri.EscapeDataString));
+
+    private async Task<JsonElement> GetJsonAsync(string path)
+    {
+        using var response = await Http.GetAsync(path);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"GET {path}: {(int)response.StatusCode} {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_log)
+        {
+            _log.AppendLine(line);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
