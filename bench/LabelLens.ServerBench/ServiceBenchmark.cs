@@ -111,7 +111,12 @@ public sealed record Phase(double Seconds, int Labeled, CpuShares Cpu)
 /// (e) The upload path alone: a server without a model (nothing is labeled), N uploads by the same uploaders.
 /// Every upload is stored, fsynced, catalogued and queued as in (d); the CPU it costs is what (d) pays on top of labeling.
 /// </summary>
-public sealed record UploadPathResult(int Uploads, int Uploaders, double Seconds, double UploadsPerSecond, Millis Upload, CpuShares Cpu);
+public sealed record UploadPathResult(int Uploads, int Uploaders, double Seconds, double UploadsPerSecond, Millis Upload, CpuShares Cpu)
+{
+    public double ServerCpuMsPerUpload => Cpu.Server * Environment.ProcessorCount * Seconds * 1000 / Uploads;
+
+    public double ClientCpuMsPerUpload => Cpu.Client * Environment.ProcessorCount * Seconds * 1000 / Uploads;
+}
 
 /// <summary>
 /// Offline `label` throughput, then the real server as a child process: upload-to-labeled latency when idle
@@ -125,7 +130,7 @@ public sealed class ServiceBenchmark(ServiceBenchSettings settings, TextWriter l
     private static readonly TimeSpan QueuePoll = TimeSpan.FromMilliseconds(20);
 
     /// <summary>Untimed passes of N uploads before the upload path alone is measured.</summary>
-    private const int UploadPathWarmupPasses = 4;
+    private const int UploadPathWarmupPasses = 8;
 
     /// <summary>A photo not labeled within this time means something is broken, not slow.</summary>
     private static readonly TimeSpan GiveUp = TimeSpan.FromMinutes(5);
@@ -187,7 +192,8 @@ public sealed class ServiceBenchmark(ServiceBenchSettings settings, TextWriter l
                 // (in a profile after one pass, a third of the CPU was the JIT), so it warms up longer than (d)'s server.
                 for (var pass = 1; pass <= UploadPathWarmupPasses; pass++)
                 {
-                    await MeasureUploadPathAsync(api, server, photos, $"warmup-{pass}", cancellationToken);
+                    var warmup = await MeasureUploadPathAsync(api, server, photos, $"warmup-{pass}", cancellationToken);
+                    await log.WriteLineAsync($"  {warmup.UploadsPerSecond:0} uploads/s, server {warmup.ServerCpuMsPerUpload:0.0} ms CPU per upload");
                 }
 
                 uploadPath = await Quiet.RetryAsync(

@@ -57,8 +57,8 @@ internal static class ServiceReportTable
         output.WriteLine($"| (d) server labelingMs under load, ms | mean {Mean(sustained, r => r.ServerLabeling.Mean):0.0}, p50 {Mean(sustained, r => r.ServerLabeling.P50):0.0}, "
             + $"p95 {Mean(sustained, r => r.ServerLabeling.P95):0.0} |");
         output.WriteLine($"| (e) upload path alone: server without a model, {upload.Uploads} uploads by {upload.Uploaders} uploaders | {upload.UploadsPerSecond:0.0} uploads/s; "
-            + $"PUT p50 {upload.Upload.P50:0.0} ms, p95 {upload.Upload.P95:0.0} ms; server {CpuMs(upload.Cpu.Server, upload.Seconds, upload.Uploads, cores):0.0} ms CPU per upload, "
-            + $"client {CpuMs(upload.Cpu.Client, upload.Seconds, upload.Uploads, cores):0.0} ms{Others(upload.Cpu.Others)} |");
+            + $"PUT p50 {upload.Upload.P50:0.0} ms, p95 {upload.Upload.P95:0.0} ms; server {upload.ServerCpuMsPerUpload:0.0} ms CPU per upload, "
+            + $"client {upload.ClientCpuMsPerUpload:0.0} ms{Others(upload.Cpu.Others)} |");
         output.WriteLine($"| **(d) / (a)** (target >= {Target:0%}) | **{report.SustainedOfOffline:0%}** "
             + $"(round by round: {string.Join(", ", offline.Zip(sustained, (a, d) => (d.ImagesPerSecond / a.ImagesPerSecond).ToString("0%", CultureInfo.InvariantCulture)))}) |");
         output.WriteLine();
