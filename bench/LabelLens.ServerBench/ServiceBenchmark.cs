@@ -297,6 +297,11 @@ public sealed class ServiceBenchmark(ServiceBenchSettings settings, TextWriter l
                 throw new InvalidOperationException($"{queue.Failed - before.Failed} upload(s) failed labeling.");
             }
 
+            if (uploads.IsFaulted)
+            {
+                await uploads; // an upload failed: stop now, with its error
+            }
+
             if (labeled >= count && uploads.IsCompleted)
             {
                 break;
