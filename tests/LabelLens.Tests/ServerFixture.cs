@@ -16,6 +16,7 @@ public sealed class ServerFixture : IAsyncLifetime
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private readonly Dictionary<string, string?> _settings;
+    private readonly string _root;
     private WebApplication? _app;
 
     public ServerFixture()
@@ -25,7 +26,11 @@ public sealed class ServerFixture : IAsyncLifetime
 
     public ServerFixture(Dictionary<string, string?> settings)
     {
-        DataFolder = Directory.CreateTempSubdirectory("labellens-serve-").FullName;
+        // The data folder sits alone in its own parent, so a test can check that nothing appears beside it
+        // (other tests create and delete temporary folders in /tmp at the same time).
+        _root = Directory.CreateTempSubdirectory("labellens-serve-").FullName;
+        DataFolder = Path.Combine(_root, "data");
+        Directory.CreateDirectory(DataFolder);
         _settings = new Dictionary<string, string?>
         {
             ["Server:Port"] = "0",
@@ -63,7 +68,7 @@ public sealed class ServerFixture : IAsyncLifetime
             await _app.DisposeAsync();
         }
 
-        Directory.Delete(DataFolder, recursive: true);
+        Directory.Delete(_root, recursive: true);
     }
 
     public async Task<JsonElement> UploadAsync(string bucket, string key, byte[] content, string contentType = "image/jpeg", HttpStatusCode expected = HttpStatusCode.Created)
