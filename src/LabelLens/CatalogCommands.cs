@@ -361,15 +361,7 @@ internal static class CatalogCommands
     }
 
     /// <summary>RFC 4180 quoting; a leading formula character is neutralised so spreadsheets do not execute it (as `label --format csv`).</summary>
-    private static string Csv(string value)
-    {
-        if (value.Length > 0 && value[0] is '=' or '+' or '-' or '@')
-        {
-            value = "'" + value;
-        }
-
-        return value.IndexOfAny([',', '"', '\n', '\r']) < 0 ? value : $"\"{value.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
-    }
+    private static string Csv(string value) => LabelOutput.Csv(value);
 
     private static string Invariant(FormattableString value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -101,7 +101,7 @@ public sealed class LabelOutput(TextWriter writer, OutputFormat format)
     }
 
     /// <summary>RFC 4180 quoting; a leading formula character is neutralised so spreadsheets do not execute it.</summary>
-    private static string Csv(string value)
+    internal static string Csv(string value)
     {
         if (value.Length > 0 && value[0] is '=' or '+' or '-' or '@')
         {
