@@ -115,7 +115,7 @@ public sealed class YoloxDetector : IObjectDetector
 
     public int ClassCount { get; }
 
-    public DetectionOutput Detect(byte[] encodedImage, float minScore, CancellationToken cancellationToken = default)
+    public DetectionOutput Detect(byte[] encodedImage, float minScore, bool keepPixels = false, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(encodedImage);
         cancellationToken.ThrowIfCancellationRequested();
@@ -150,12 +150,29 @@ public sealed class YoloxDetector : IObjectDetector
             return new DetectionOutput(
                 detections,
                 new ImageInfo(image.OrientedWidth, image.OrientedHeight, image.Format, encodedImage.LongLength),
-                new StageTimings(Ms(start, decoded), Ms(decoded, filled), Ms(filled, inferred), Ms(inferred, done)));
+                new StageTimings(Ms(start, decoded), Ms(decoded, filled), Ms(filled, inferred), Ms(inferred, done)))
+            {
+                Pixels = keepPixels ? CopyContent(image) : null,
+            };
         }
         finally
         {
             ArrayPool<float>.Shared.Return(tensor);
         }
+    }
+
+    /// <summary>The letterbox without its padding (the image sits at the top left), as tight RGB rows.</summary>
+    private static RgbImage CopyContent(LetterboxedImage image)
+    {
+        var rowBytes = image.ResizedWidth * 3;
+        var pixels = new byte[rowBytes * image.ResizedHeight];
+        var source = image.Pixels.Span;
+        for (var y = 0; y < image.ResizedHeight; y++)
+        {
+            source.Slice(y * image.Width * 3, rowBytes).CopyTo(pixels.AsSpan(y * rowBytes));
+        }
+
+        return new RgbImage(image.ResizedWidth, image.ResizedHeight, pixels);
     }
 
     /// <summary>Runs the model alone on an input-sized tensor (for benchmarks: the inference-only limit).</summary>

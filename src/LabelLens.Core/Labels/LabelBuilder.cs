@@ -6,7 +6,8 @@ namespace LabelLens.Labels;
 /// <summary>
 /// Turns raw detections into Rekognition-style labels: one label per display name with its instances,
 /// the label's confidence being its best instance's; every ancestor returned as a label too with the best
-/// confidence among its descendants (as Rekognition does); then MinConfidence and MaxLabels.
+/// confidence among its descendants (as Rekognition does); then MinConfidence, the inclusion and exclusion
+/// filters (by label name and by category; exclusion wins) and MaxLabels.
 /// </summary>
 public sealed class LabelBuilder(LabelTaxonomy taxonomy)
 {
@@ -67,6 +68,7 @@ public sealed class LabelBuilder(LabelTaxonomy taxonomy)
 
         // Highest confidence first; on ties the detected (specific) label precedes its ancestors.
         var ordered = labels
+            .Where(l => request.Allows(l.Label.Name, l.Label.Categories.Select(c => c.Name)))
             .OrderByDescending(l => l.Label.Confidence)
             .ThenByDescending(l => l.Detected)
             .ThenByDescending(l => l.Depth)

@@ -11,7 +11,12 @@ public sealed record BoundingBox(double Width, double Height, double Left, doubl
     public double Area => Width * Height;
 }
 
-public sealed record LabelInstance(BoundingBox BoundingBox, double Confidence);
+public sealed record LabelInstance(BoundingBox BoundingBox, double Confidence)
+{
+    /// <summary>The instance's own dominant colours; only with the IMAGE_PROPERTIES feature.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<DominantColor>? DominantColors { get; init; }
+}
 
 public sealed record NamedItem(string Name);
 
@@ -29,8 +34,11 @@ public sealed record ImageInfo(int Width, int Height, string Format, long Bytes)
 /// <summary>Milliseconds spent in each stage of the pipeline for one image.</summary>
 public sealed record StageTimings(double DecodeMs, double TensorMs, double InferenceMs, double PostprocessMs)
 {
+    /// <summary>Image properties (quality and colours), when asked for.</summary>
+    public double PropertiesMs { get; init; }
+
     [JsonPropertyOrder(10)]
-    public double TotalMs => DecodeMs + TensorMs + InferenceMs + PostprocessMs;
+    public double TotalMs => DecodeMs + TensorMs + InferenceMs + PostprocessMs + PropertiesMs;
 }
 
 /// <summary>The result for one image: Rekognition's DetectLabels response plus image facts and timings.</summary>
@@ -38,4 +46,9 @@ public sealed record LabelsResult(
     IReadOnlyList<Label> Labels,
     string LabelModelVersion,
     ImageInfo Image,
-    StageTimings Timings);
+    StageTimings Timings)
+{
+    /// <summary>Quality and colours; only with the IMAGE_PROPERTIES feature.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ImageProperties? ImageProperties { get; init; }
+}

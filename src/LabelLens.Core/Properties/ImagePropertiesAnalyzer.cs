@@ -1,0 +1,455 @@
+using System.Globalization;
+using LabelLens.Labels;
+
+namespace LabelLens.Properties;
+
+/// <summary>
+/// Image properties as Rekognition reports them (quality, dominant colours of the image, its foreground and
+/// background, and of each detected instance), computed from the model's small resized copy of the image.
+/// Colours are clustered with k-means in CIELAB on a few thousand sampled pixels; quality is measured on luma.
+/// Everything is deterministic: the same pixels always give the same answer.
+/// </summary>
+public static class ImagePropertiesAnalyzer
+{
+    public const int DefaultMaxDominantColors = 10;
+    public const int MaxDominantColorsLimit = 20;
+
+    /// <summary>About this many pixels are sampled for colour clustering, whatever the image size.</summary>
+    private const int ColorSamples = 4096;
+
+    /// <summary>Clusters closer than this (CIE76 ΔE) are one colour to the eye and are merged.</summary>
+    private const float MergeDistance = 7f;
+
+    private const int KMeansRounds = 12;
+
+    /// <summary>Mean squared Laplacian at which sharpness reads 50; set on the sample photos (crisp photos land at 60-90).</summary>
+    private const double SharpnessHalfPoint = 120;
+
+    public static ImageProperties Analyze(RgbImage image, IReadOnlyList<BoundingBox> foreground, int maxDominantColors)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(foreground);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxDominantColors);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxDominantColors, MaxDominantColorsLimit);
+
+        var luma = Luma(image);
+        var laplacian = SquaredLaplacian(luma, image.Width, image.Height);
+        var all = new bool[image.Width * image.Height];
+        Array.Fill(all, true);
+        var (mean, std) = MeanAndStd(luma, all);
+        var quality = new ImageQuality(
+            Round(mean / 255 * 100),
+            Sharpness(laplacian, all, image.Width, image.Height),
+            Round(Math.Min(100, std / 127.5 * 100)));
+        var colors = DominantColors(image, all, maxDominantColors);
+
+        var mask = foreground.Count > 0 ? BoxMask(image, foreground) : SaliencyMask(image);
+        var inside = mask.Count(m => m);
+        ImageRegion? front = null, back = null;
+        if (inside > 0)
+        {
+            front = Region(image, luma, laplacian, mask, maxDominantColors);
+        }
+
+        if (inside < mask.Length)
+        {
+            var inverse = Array.ConvertAll(mask, m => !m);
+            back = Region(image, luma, laplacian, inverse, maxDominantColors);
+        }
+
+        return new ImageProperties(quality, colors, front, back);
+    }
+
+    /// <summary>The dominant colours inside one box (a detected instance).</summary>
+    public static IReadOnlyList<DominantColor> ColorsIn(RgbImage image, BoundingBox box, int maxDominantColors)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(box);
+        return DominantColors(image, BoxMask(image, [box]), maxDominantColors);
+    }
+
+    private static ImageRegion Region(RgbImage image, float[] luma, float[] laplacian, bool[] mask, int maxColors)
+    {
+        var (mean, _) = MeanAndStd(luma, mask);
+        return new ImageRegion(
+            new ImageQuality(Round(mean / 255 * 100), Sharpness(laplacian, mask, image.Width, image.Height), null),
+            DominantColors(image, mask, maxColors));
+    }
+
+    private static float[] Luma(RgbImage image)
+    {
+        var pixels = image.Pixels;
+        var luma = new float[image.Width * image.Height];
+        for (int i = 0, p = 0; i < luma.Length; i++, p += 3)
+        {
+            luma[i] = (0.2126f * pixels[p]) + (0.7152f * pixels[p + 1]) + (0.0722f * pixels[p + 2]);
+        }
+
+        return luma;
+    }
+
+    /// <summary>The 4-neighbour Laplacian, squared, per pixel (0 on the border): high where edges are crisp.</summary>
+    private static float[] SquaredLaplacian(float[] luma, int width, int height)
+    {
+        var result = new float[luma.Length];
+        for (var y = 1; y < height - 1; y++)
+        {
+            var row = y * width;
+            for (var x = 1; x < width - 1; x++)
+            {
+                var i = row + x;
+                var value = (4 * luma[i]) - luma[i - 1] - luma[i + 1] - luma[i - width] - luma[i + width];
+                result[i] = value * value;
+            }
+        }
+
+        return result;
+    }
+
+    private static double Sharpness(float[] laplacian, bool[] mask, int width, int height)
+    {
+        double sum = 0;
+        long count = 0;
+        for (var y = 1; y < height - 1; y++)
+        {
+            for (var x = 1; x < width - 1; x++)
+            {
+                var i = (y * width) + x;
+                if (mask[i])
+                {
+                    sum += laplacian[i];
+                    count++;
+                }
+            }
+        }
+
+        if (count == 0)
+        {
+            return 0;
+        }
+
+        var energy = sum / count;
+        return Round(100 * energy / (energy + SharpnessHalfPoint));
+    }
+
+    private static (double Mean, double Std) MeanAndStd(float[] values, bool[] mask)
+    {
+        double sum = 0, squares = 0;
+        long count = 0;
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (mask[i])
+            {
+                sum += values[i];
+                squares += values[i] * (double)values[i];
+                count++;
+            }
+        }
+
+        if (count == 0)
+        {
+            return (0, 0);
+        }
+
+        var mean = sum / count;
+        return (mean, Math.Sqrt(Math.Max(0, (squares / count) - (mean * mean))));
+    }
+
+    private static bool[] BoxMask(RgbImage image, IReadOnlyList<BoundingBox> boxes)
+    {
+        var mask = new bool[image.Width * image.Height];
+        foreach (var box in boxes)
+        {
+            var x0 = Math.Clamp((int)Math.Floor(box.Left * image.Width), 0, image.Width);
+            var y0 = Math.Clamp((int)Math.Floor(box.Top * image.Height), 0, image.Height);
+            var x1 = Math.Clamp((int)Math.Ceiling((box.Left + box.Width) * image.Width), 0, image.Width);
+            var y1 = Math.Clamp((int)Math.Ceiling((box.Top + box.Height) * image.Height), 0, image.Height);
+            for (var y = y0; y < y1; y++)
+            {
+                Array.Fill(mask, true, (y * image.Width) + x0, x1 - x0);
+            }
+        }
+
+        return mask;
+    }
+
+    /// <summary>
+    /// Where nothing was detected, the foreground is what stands out: blocks whose colour is far from the
+    /// image's mean colour (frequency-tuned saliency), more than twice the mean distance, favouring the centre.
+    /// </summary>
+    private static bool[] SaliencyMask(RgbImage image)
+    {
+        var step = Step(image.Width * image.Height);
+        var columns = (image.Width + step - 1) / step;
+        var rows = (image.Height + step - 1) / step;
+        var labs = new Lab[columns * rows];
+        float l = 0, a = 0, b = 0;
+        for (var row = 0; row < rows; row++)
+        {
+            for (var column = 0; column < columns; column++)
+            {
+                var lab = BlockLab(image, column * step, row * step, step);
+                labs[(row * columns) + column] = lab;
+                l += lab.L;
+                a += lab.A;
+                b += lab.B;
+            }
+        }
+
+        var mean = new Lab(l / labs.Length, a / labs.Length, b / labs.Length);
+        var saliency = new float[labs.Length];
+        double total = 0;
+        for (var row = 0; row < rows; row++)
+        {
+            for (var column = 0; column < columns; column++)
+            {
+                // Centre bias: people frame what matters near the middle.
+                var dx = ((column + 0.5) / columns) - 0.5;
+                var dy = ((row + 0.5) / rows) - 0.5;
+                var weight = 1.0 - (0.8 * ((dx * dx) + (dy * dy)));
+                var value = (float)(MathF.Sqrt(labs[(row * columns) + column].DistanceSquared(mean)) * weight);
+                saliency[(row * columns) + column] = value;
+                total += value;
+            }
+        }
+
+        var threshold = 2 * total / saliency.Length;
+        var mask = new bool[image.Width * image.Height];
+        if (threshold < 4)
+        {
+            // A nearly uniform picture has no foreground.
+            return mask;
+        }
+
+        for (var row = 0; row < rows; row++)
+        {
+            for (var column = 0; column < columns; column++)
+            {
+                if (saliency[(row * columns) + column] <= threshold)
+                {
+                    continue;
+                }
+
+                var x1 = Math.Min(image.Width, (column + 1) * step);
+                for (var y = row * step; y < Math.Min(image.Height, (row + 1) * step); y++)
+                {
+                    Array.Fill(mask, true, (y * image.Width) + (column * step), x1 - (column * step));
+                }
+            }
+        }
+
+        return mask;
+    }
+
+    private static Lab BlockLab(RgbImage image, int x0, int y0, int step)
+    {
+        int r = 0, g = 0, b = 0, n = 0;
+        for (var y = y0; y < Math.Min(image.Height, y0 + step); y++)
+        {
+            for (var x = x0; x < Math.Min(image.Width, x0 + step); x++)
+            {
+                var p = ((y * image.Width) + x) * 3;
+                r += image.Pixels[p];
+                g += image.Pixels[p + 1];
+                b += image.Pixels[p + 2];
+                n++;
+            }
+        }
+
+        return Lab.FromRgb((byte)(r / n), (byte)(g / n), (byte)(b / n));
+    }
+
+    private static int Step(int pixels) => Math.Max(1, (int)Math.Sqrt(pixels / (double)ColorSamples));
+
+    private static List<DominantColor> DominantColors(RgbImage image, bool[] mask, int maxColors)
+    {
+        if (maxColors == 0)
+        {
+            return [];
+        }
+
+        var inside = mask.Count(m => m);
+        if (inside == 0)
+        {
+            return [];
+        }
+
+        var step = Step(inside);
+        var samples = new List<(Lab Lab, byte R, byte G, byte B)>(inside / step / step + 16);
+        for (var y = step / 2; y < image.Height; y += step)
+        {
+            for (var x = step / 2; x < image.Width; x += step)
+            {
+                var i = (y * image.Width) + x;
+                if (mask[i])
+                {
+                    var p = i * 3;
+                    samples.Add((Lab.FromRgb(image.Pixels[p], image.Pixels[p + 1], image.Pixels[p + 2]), image.Pixels[p], image.Pixels[p + 1], image.Pixels[p + 2]));
+                }
+            }
+        }
+
+        if (samples.Count == 0)
+        {
+            return [];
+        }
+
+        var clusters = KMeans(samples.ConvertAll(s => s.Lab), maxColors);
+        var members = new int[clusters.Count];
+        var sums = new long[clusters.Count, 3];
+        foreach (var sample in samples)
+        {
+            var c = Nearest(clusters, sample.Lab);
+            members[c]++;
+            sums[c, 0] += sample.R;
+            sums[c, 1] += sample.G;
+            sums[c, 2] += sample.B;
+        }
+
+        var colors = new List<DominantColor>(clusters.Count);
+        for (var c = 0; c < clusters.Count; c++)
+        {
+            if (members[c] == 0)
+            {
+                continue;
+            }
+
+            var red = (int)Math.Round(sums[c, 0] / (double)members[c]);
+            var green = (int)Math.Round(sums[c, 1] / (double)members[c]);
+            var blue = (int)Math.Round(sums[c, 2] / (double)members[c]);
+            var (css, simple) = NamedColors.Nearest(Lab.FromRgb((byte)red, (byte)green, (byte)blue));
+            colors.Add(new DominantColor(
+                red,
+                blue,
+                green,
+                string.Create(CultureInfo.InvariantCulture, $"#{red:X2}{green:X2}{blue:X2}"),
+                css,
+                simple,
+                Round(100.0 * members[c] / samples.Count)));
+        }
+
+        return colors.OrderByDescending(c => c.PixelPercent).ThenBy(c => c.HexCode, StringComparer.Ordinal).Take(maxColors).ToList();
+    }
+
+    /// <summary>k-means++ (seeded, so repeatable) then Lloyd rounds, then merging of clusters the eye cannot tell apart.</summary>
+    private static List<Lab> KMeans(List<Lab> points, int k)
+    {
+        var random = new Random(7);
+        var centres = new List<Lab> { points[points.Count / 2] };
+        var distances = new float[points.Count];
+        while (centres.Count < k)
+        {
+            double total = 0;
+            for (var i = 0; i < points.Count; i++)
+            {
+                distances[i] = points[i].DistanceSquared(centres[Nearest(centres, points[i])]);
+                total += distances[i];
+            }
+
+            if (total < 1e-3)
+            {
+                break;
+            }
+
+            var pick = random.NextDouble() * total;
+            var chosen = points.Count - 1;
+            for (var i = 0; i < points.Count; i++)
+            {
+                pick -= distances[i];
+                if (pick <= 0)
+                {
+                    chosen = i;
+                    break;
+                }
+            }
+
+            centres.Add(points[chosen]);
+        }
+
+        var sums = new double[centres.Count, 4];
+        for (var round = 0; round < KMeansRounds; round++)
+        {
+            Array.Clear(sums);
+            foreach (var point in points)
+            {
+                var c = Nearest(centres, point);
+                sums[c, 0] += point.L;
+                sums[c, 1] += point.A;
+                sums[c, 2] += point.B;
+                sums[c, 3]++;
+            }
+
+            var moved = false;
+            for (var c = 0; c < centres.Count; c++)
+            {
+                if (sums[c, 3] == 0)
+                {
+                    continue;
+                }
+
+                var next = new Lab((float)(sums[c, 0] / sums[c, 3]), (float)(sums[c, 1] / sums[c, 3]), (float)(sums[c, 2] / sums[c, 3]));
+                moved |= next.DistanceSquared(centres[c]) > 0.01f;
+                centres[c] = next;
+            }
+
+            if (!moved)
+            {
+                break;
+            }
+        }
+
+        // Merge near-identical centres (weighted by their sizes), closest pair first.
+        var weights = Enumerable.Range(0, centres.Count).Select(c => sums[c, 3]).ToList();
+        while (true)
+        {
+            int a = -1, b = -1;
+            var closest = MergeDistance * MergeDistance;
+            for (var i = 0; i < centres.Count; i++)
+            {
+                for (var j = i + 1; j < centres.Count; j++)
+                {
+                    var d = centres[i].DistanceSquared(centres[j]);
+                    if (d < closest)
+                    {
+                        (closest, a, b) = (d, i, j);
+                    }
+                }
+            }
+
+            if (a < 0)
+            {
+                return centres;
+            }
+
+            var wa = Math.Max(weights[a], 1e-9);
+            var wb = Math.Max(weights[b], 1e-9);
+            var w = wa + wb;
+            centres[a] = new Lab(
+                (float)(((centres[a].L * wa) + (centres[b].L * wb)) / w),
+                (float)(((centres[a].A * wa) + (centres[b].A * wb)) / w),
+                (float)(((centres[a].B * wa) + (centres[b].B * wb)) / w));
+            weights[a] = w;
+            centres.RemoveAt(b);
+            weights.RemoveAt(b);
+        }
+    }
+
+    private static int Nearest(List<Lab> centres, Lab point)
+    {
+        var best = 0;
+        var bestDistance = float.MaxValue;
+        for (var c = 0; c < centres.Count; c++)
+        {
+            var d = point.DistanceSquared(centres[c]);
+            if (d < bestDistance)
+            {
+                bestDistance = d;
+                best = c;
+            }
+        }
+
+        return best;
+    }
+
+    private static double Round(double value) => Math.Round(value, 2);
+}
