@@ -7,10 +7,13 @@ using Microsoft.AspNetCore.Routing;
 
 namespace LabelLens.Server;
 
-/// <summary>An image with its labels as the API returns it.</summary>
+/// <summary>An image with its labels (and, once labeled, its Rekognition-shaped image properties) as the API returns it.</summary>
 public sealed record ImageResponse(ImageRecord Image, IReadOnlyList<StoredLabel> Labels)
 {
-    public static ImageResponse From(ImageDetails details) => new(details.Image, details.Labels);
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public ImageProperties? ImageProperties { get; init; }
+
+    public static ImageResponse From(ImageDetails details) => new(details.Image, details.Labels) { ImageProperties = details.Properties };
 }
 
 public sealed record LabelEdit(string Name);

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Serialization;
 using LabelLens.Server.External;
+using LabelLens.Server.Rekognition;
 using LabelLens.Server.S3;
 using LabelLens.Storage;
 using LabelLens.Vision;
@@ -77,6 +78,7 @@ public static class LabelLensServer
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
         builder.AddS3(serverOptions, dataFolder);
         services.AddEventsAndWebhooks(builder.Configuration);
+        services.AddRekognition(builder.Configuration);
 
         var app = builder.Build();
         app.UseS3();
@@ -89,6 +91,7 @@ public static class LabelLensServer
         app.MapImages();
         app.MapSearch();
         app.MapExternal();
+        app.MapRekognition();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet("/healthz", () => Results.Text("ok")).ExcludeFromDescription();
         app.MapGet("/readyz", (LabelerHolder holder) => holder.IsReady

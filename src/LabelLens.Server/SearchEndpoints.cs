@@ -19,7 +19,10 @@ public static class SearchEndpoints
     public const int DefaultFacetLimit = 100;
 
     private static readonly string[] SearchParameters =
-        ["label", "anyLabel", "notLabel", "minConfidence", "bucket", "prefix", "status", "count", "minArea", "category", "sort", "limit", "cursor"];
+        [
+            "label", "anyLabel", "notLabel", "minConfidence", "bucket", "prefix", "status", "count", "minArea", "category", "sort", "limit", "cursor",
+            "color", "minColorPercent", "minBrightness", "maxBrightness", "minSharpness", "maxSharpness", "minContrast", "maxContrast",
+        ];
 
     private static readonly string[] FacetParameters = ["prefix", "limit", "labeledOnly"];
 
@@ -33,7 +36,10 @@ public static class SearchEndpoints
                 + "notLabel= (repeatable, none), minConfidence= (0-100, applies to the label filters), bucket=, prefix= (object key prefix), "
                 + "status= (queued, labeling, labeled, failed), count=LABEL:N (repeatable, at least N boxes), minArea= (0-1, a box covering at "
                 + "least this share of the image), category=, sort=time|confidence, limit= (1-1000, default 50), cursor= (nextCursor of the "
-                + "previous page). Label names match case-insensitively; a parent label (Animal) matches its descendants (Dog).")
+                + "previous page); from the image properties: color= (repeatable: red, orange, yellow, green, teal, blue, purple, pink, brown, black, "
+                + "white, gray; each covering at least minColorPercent=, default 10, of the image), minBrightness=/maxBrightness=, "
+                + "minSharpness=/maxSharpness=, minContrast=/maxContrast= (0-100). Label names match case-insensitively; a parent label "
+                + "(Animal) matches its descendants (Dog).")
             .Produces<SearchResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest);
 
@@ -88,6 +94,14 @@ public static class SearchEndpoints
                 ? int.TryParse(limit, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n : throw new InvalidQueryException("InvalidLimit", $"limit must be a whole number from 1 to {ImageQuery.MaxLimit}.")
                 : ImageQuery.DefaultLimit,
             Cursor = Single(query, "cursor", "InvalidCursor"),
+            Colors = Values(query, "color"),
+            MinColorPercent = Number(query, "minColorPercent", "InvalidProperty") ?? SqliteCatalog.DefaultMinColorPercent,
+            MinBrightness = Number(query, "minBrightness", "InvalidProperty"),
+            MaxBrightness = Number(query, "maxBrightness", "InvalidProperty"),
+            MinSharpness = Number(query, "minSharpness", "InvalidProperty"),
+            MaxSharpness = Number(query, "maxSharpness", "InvalidProperty"),
+            MinContrast = Number(query, "minContrast", "InvalidProperty"),
+            MaxContrast = Number(query, "maxContrast", "InvalidProperty"),
         };
     }
 

@@ -74,5 +74,12 @@ public sealed class LabelingOptions
     /// <summary>The model to label with; empty uses Models:Default.</summary>
     public string? Model { get; set; }
 
-    public LabelRequest Request => new() { MinConfidence = MinConfidence, MaxLabels = MaxLabels };
+    /// <summary>Compute and store image properties (quality, dominant colours) with the labels; they cost about a millisecond an image.</summary>
+    public bool ImageProperties { get; set; } = true;
+
+    /// <summary>Dominant colours stored per image, region and instance (0-20).</summary>
+    [Range(0, 20)]
+    public int MaxDominantColors { get; set; } = LabelLens.Properties.ImagePropertiesAnalyzer.DefaultMaxDominantColors;
+
+    public LabelRequest Request => new() { MinConfidence = MinConfidence, MaxLabels = MaxLabels, ImageProperties = ImageProperties, MaxDominantColors = MaxDominantColors };
 }

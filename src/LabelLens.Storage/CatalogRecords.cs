@@ -54,7 +54,11 @@ public static class LabelSource
 }
 
 /// <summary>An image with its labels (highest confidence first).</summary>
-public sealed record ImageDetails(ImageRecord Image, IReadOnlyList<StoredLabel> Labels);
+public sealed record ImageDetails(ImageRecord Image, IReadOnlyList<StoredLabel> Labels)
+{
+    /// <summary>Quality and colours, once labeled (images labeled before properties existed have none until relabeled).</summary>
+    public ImageProperties? Properties { get; init; }
+}
 
 /// <summary>The result of recording an upload: the image row, and whether a labeling job was queued.</summary>
 /// <param name="Enqueued">False when the same bytes were already stored under this key (a no-op upload).</param>

@@ -103,5 +103,8 @@ internal static class CatalogSchema
 
         // 3: images.source (external stores), S3 event sequencers, backfill cursors, webhook delivery state (ExternalSchema.cs).
         ExternalSchema.Step3,
+
+        // 4: image properties and per-colour shares; instance colours (SqliteCatalog.Properties.cs).
+        PropertiesSchema.Step4,
     ];
 }

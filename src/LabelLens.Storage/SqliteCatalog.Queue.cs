@@ -123,11 +123,13 @@ public sealed partial class SqliteCatalog
                 Execute(
                     connection,
                     transaction,
-                    "INSERT INTO instances (image_id, name, confidence, box_left, box_top, box_width, box_height) VALUES ($id, $name, $c, $l, $t, $w, $h)",
-                    ("$id", job.ImageId), ("$name", label.Name), ("$c", instance.Confidence), ("$l", box.Left), ("$t", box.Top), ("$w", box.Width), ("$h", box.Height));
+                    "INSERT INTO instances (image_id, name, confidence, box_left, box_top, box_width, box_height, dominant_colors) VALUES ($id, $name, $c, $l, $t, $w, $h, $colors)",
+                    ("$id", job.ImageId), ("$name", label.Name), ("$c", instance.Confidence), ("$l", box.Left), ("$t", box.Top), ("$w", box.Width), ("$h", box.Height),
+                    ("$colors", InstanceColorsJson(instance)));
             }
         }
 
+        SaveProperties(connection, transaction, job.ImageId, result.ImageProperties);
         Execute(
             connection,
             transaction,

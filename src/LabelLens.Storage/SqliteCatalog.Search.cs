@@ -73,6 +73,24 @@ public sealed record ImageQuery
     /// <summary>The image has a label of this category (e.g. "Animals and Pets"), case-insensitive.</summary>
     public string? Category { get; init; }
 
+    /// <summary>Simple colour names (red, blue, ...) that must each cover at least <see cref="MinColorPercent"/> of the image.</summary>
+    public IReadOnlyList<string> Colors { get; init; } = [];
+
+    public double MinColorPercent { get; init; } = SqliteCatalog.DefaultMinColorPercent;
+
+    /// <summary>Quality ranges (0-100), from the image properties.</summary>
+    public double? MinBrightness { get; init; }
+
+    public double? MaxBrightness { get; init; }
+
+    public double? MinSharpness { get; init; }
+
+    public double? MaxSharpness { get; init; }
+
+    public double? MinContrast { get; init; }
+
+    public double? MaxContrast { get; init; }
+
     public ImageSort Sort { get; init; } = ImageSort.Time;
 
     /// <summary>1 to <see cref="MaxLimit"/>.</summary>
@@ -163,8 +181,10 @@ public sealed partial class SqliteCatalog
             rows.RemoveRange(search.Limit, rows.Count - search.Limit);
         }
 
-        var labels = await ReadLabelsAsync(connection, rows.Select(r => r.Image.Id).ToList(), cancellationToken);
-        var images = rows.Select(r => new ImageDetails(r.Image, labels.GetValueOrDefault(r.Image.Id) ?? [])).ToList();
+        var ids = rows.Select(r => r.Image.Id).ToList();
+        var labels = await ReadLabelsAsync(connection, ids, cancellationToken);
+        var properties = await ReadPropertiesAsync(connection, ids, cancellationToken);
+        var images = rows.Select(r => new ImageDetails(r.Image, labels.GetValueOrDefault(r.Image.Id) ?? []) { Properties = properties.GetValueOrDefault(r.Image.Id) }).ToList();
         var next = more ? SearchCursor.From(search.Sort, rows[^1]).Encode() : null;
         return new ImagePage(images, next);
     }
@@ -479,6 +499,7 @@ public sealed partial class SqliteCatalog
                 : $" AND EXISTS (SELECT 1 FROM instances n WHERE n.image_id = i.id AND n.confidence >= {min}{large})");
         }
 
+        where.Append(PropertyFilters(sql, search.Properties));
         if (search.Category is { } category)
         {
             where.Append($" AND EXISTS (SELECT 1 FROM labels f WHERE f.image_id = i.id AND f.confidence >= {min} AND instr(lower('|' || f.categories || '|'), lower({sql.Add($"|{category}|")})) > 0 LIMIT 1)");
@@ -671,7 +692,8 @@ public sealed partial class SqliteCatalog
         string? Category,
         ImageSort Sort,
         int Limit,
-        SearchCursor? Cursor)
+        SearchCursor? Cursor,
+        PropertyFilter Properties)
     {
         /// <summary>Labels whose instances MinArea looks at.</summary>
         public List<string> AreaLabels { get; } =
@@ -761,7 +783,8 @@ public sealed partial class SqliteCatalog
                 category,
                 query.Sort,
                 query.Limit,
-                query.Cursor is null ? null : SearchCursor.Decode(query.Cursor, query.Sort));
+                query.Cursor is null ? null : SearchCursor.Decode(query.Cursor, query.Sort),
+                PropertyFilter.From(query));
         }
 
         private static List<string> Names(IReadOnlyList<string>? names, string parameter)

@@ -124,7 +124,8 @@ public sealed partial class SqliteCatalog
         }
 
         var labels = await ReadLabelsAsync(connection, [id], cancellationToken);
-        return new ImageDetails(image, labels.GetValueOrDefault(id) ?? []);
+        var properties = await ReadPropertiesAsync(connection, [id], cancellationToken);
+        return new ImageDetails(image, labels.GetValueOrDefault(id) ?? []) { Properties = properties.GetValueOrDefault(id) };
     }
 
     /// <summary>Labels of many images at once (for search results), keyed by image id.</summary>
@@ -253,7 +254,7 @@ public sealed partial class SqliteCatalog
         var parameters = ids.Select((id, i) => ($"$i{i}", (object?)id)).ToArray();
         var list = string.Join(", ", parameters.Select(p => p.Item1));
         var instances = new Dictionary<(string, string), List<LabelInstance>>();
-        await using (var command = Command(connection, null, $"SELECT image_id, name, confidence, box_left, box_top, box_width, box_height FROM instances WHERE image_id IN ({list}) ORDER BY confidence DESC", parameters))
+        await using (var command = Command(connection, null, $"SELECT image_id, name, confidence, box_left, box_top, box_width, box_height, dominant_colors FROM instances WHERE image_id IN ({list}) ORDER BY confidence DESC", parameters))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
@@ -264,7 +265,10 @@ public sealed partial class SqliteCatalog
                     instances[key] = boxes = [];
                 }
 
-                boxes.Add(new LabelInstance(new BoundingBox(reader.GetDouble(5), reader.GetDouble(6), reader.GetDouble(3), reader.GetDouble(4)), reader.GetDouble(2)));
+                boxes.Add(new LabelInstance(new BoundingBox(reader.GetDouble(5), reader.GetDouble(6), reader.GetDouble(3), reader.GetDouble(4)), reader.GetDouble(2))
+                {
+                    DominantColors = ReadInstanceColors(reader, 7),
+                });
             }
         }
 

@@ -269,33 +269,7 @@ public sealed class S3ClientTests(S3ClientServeFixture serve, ITestOutputHelper 
 
     private static List<string> Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
 
-    /// <summary>aws with its own config and credentials files (`aws configure set`, never ~/.aws), path-style, 8 MB parts.</summary>
-    private async Task<CliTool> AwsAsync()
-    {
-        var tool = Tool("aws", "awscli");
-        var config = Path.Combine(_work, "aws");
-        Directory.CreateDirectory(config);
-        tool.Environment["AWS_CONFIG_FILE"] = Path.Combine(config, "config");
-        tool.Environment["AWS_SHARED_CREDENTIALS_FILE"] = Path.Combine(config, "credentials");
-        tool.Environment["AWS_PAGER"] = "";
-        tool.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
-        tool.Prefix.AddRange(["--endpoint-url", serve.S3Endpoint]);
-        foreach (var (name, value) in new[]
-        {
-            ("aws_access_key_id", S3ClientServeFixture.AccessKey),
-            ("aws_secret_access_key", S3ClientServeFixture.SecretKey),
-            ("default.region", "us-east-1"),
-            ("default.s3.addressing_style", "path"),
-            ("default.s3.multipart_threshold", "8MB"),
-            ("default.s3.multipart_chunksize", "8MB"),
-        })
-        {
-            await tool.RunRawAsync("configure", "set", name, value);
-        }
-
-        output.WriteLine((await tool.RunRawAsync("--version")).Trim());
-        return tool;
-    }
+    private Task<CliTool> AwsAsync() => CliTool.AwsAsync(serve.S3Endpoint, _work, output, serve);
 
     /// <summary>rclone with the remote `ll:` from RCLONE_CONFIG_LL_* variables only (no config file).</summary>
     private async Task<CliTool> RcloneAsync()
@@ -340,26 +314,7 @@ public sealed class S3ClientTests(S3ClientServeFixture serve, ITestOutputHelper 
         return tool;
     }
 
-    /// <summary>
-    /// The client from its Debian package (/usr/bin first: a pip or pyenv `aws` earlier on PATH may be another
-    /// major version), else from PATH. Missing is a failure, with what to install, locally and in CI alike.
-    /// </summary>
-    private CliTool Tool(string name, string package)
-    {
-        var debian = Path.Combine("/usr/bin", name);
-        var path = File.Exists(debian)
-            ? debian
-            : (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries).Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
-        if (path is null)
-        {
-            var ci = Environment.GetEnvironmentVariable("CI") == "true" ? "CI=true: .ci/run should have installed it" : "these tests do not skip";
-            Assert.Fail($"`{name}` is not installed ({ci}). Install the Debian package: apt-get install -y {package}  (.ci/run installs awscli, rclone and s3cmd when one is missing).");
-        }
-
-        var home = Path.Combine(_work, "home");
-        Directory.CreateDirectory(home);
-        return new CliTool(path!, home, output, serve);
-    }
+    private CliTool Tool(string name, string package) => CliTool.Find(name, package, _work, output, serve);
 }
 
 /// <summary>One command-line client: its executable, a clean environment (no AWS_*/RCLONE_* from the runner, HOME in a temp folder) and arguments before every command.</summary>
@@ -377,6 +332,55 @@ public sealed class CliTool
         Environment["HOME"] = home;
         Environment["LC_ALL"] = "C.UTF-8";
         Environment["PYTHONIOENCODING"] = "utf-8";
+    }
+
+    /// <summary>aws with its own config and credentials files (`aws configure set`, never ~/.aws), path-style, 8 MB parts.</summary>
+    public static async Task<CliTool> AwsAsync(string endpoint, string work, ITestOutputHelper output, S3ClientServeFixture serve)
+    {
+        var tool = Find("aws", "awscli", work, output, serve);
+        var config = Path.Combine(work, "aws");
+        Directory.CreateDirectory(config);
+        tool.Environment["AWS_CONFIG_FILE"] = Path.Combine(config, "config");
+        tool.Environment["AWS_SHARED_CREDENTIALS_FILE"] = Path.Combine(config, "credentials");
+        tool.Environment["AWS_PAGER"] = "";
+        tool.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
+        tool.Prefix.AddRange(["--endpoint-url", endpoint]);
+        foreach (var (name, value) in new[]
+        {
+            ("aws_access_key_id", S3ClientServeFixture.AccessKey),
+            ("aws_secret_access_key", S3ClientServeFixture.SecretKey),
+            ("default.region", "us-east-1"),
+            ("default.s3.addressing_style", "path"),
+            ("default.s3.multipart_threshold", "8MB"),
+            ("default.s3.multipart_chunksize", "8MB"),
+        })
+        {
+            await tool.RunRawAsync("configure", "set", name, value);
+        }
+
+        output.WriteLine((await tool.RunRawAsync("--version")).Trim());
+        return tool;
+    }
+
+    /// <summary>
+    /// The client from its Debian package (/usr/bin first: a pip or pyenv `aws` earlier on PATH may be another
+    /// major version), else from PATH. Missing is a failure, with what to install, locally and in CI alike.
+    /// </summary>
+    public static CliTool Find(string name, string package, string work, ITestOutputHelper output, S3ClientServeFixture serve)
+    {
+        var debian = Path.Combine("/usr/bin", name);
+        var path = File.Exists(debian)
+            ? debian
+            : (System.Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries).Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+        if (path is null)
+        {
+            var ci = System.Environment.GetEnvironmentVariable("CI") == "true" ? "CI=true: .ci/run should have installed it" : "these tests do not skip";
+            Assert.Fail($"`{name}` is not installed ({ci}). Install the Debian package: apt-get install -y {package}  (.ci/run installs awscli, rclone and s3cmd when one is missing).");
+        }
+
+        var home = Path.Combine(work, "home");
+        Directory.CreateDirectory(home);
+        return new CliTool(path!, home, output, serve);
     }
 
     public Dictionary<string, string> Environment { get; } = new(StringComparer.Ordinal);

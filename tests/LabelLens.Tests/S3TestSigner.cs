@@ -19,7 +19,8 @@ public static class S3TestSigner
         string secretKey = S3ServerFixture.SecretKey,
         string? payloadHash = null,
         IReadOnlyDictionary<string, string>? headers = null,
-        DateTime? now = null)
+        DateTime? now = null,
+        string service = "s3")
     {
         var time = now ?? DateTime.UtcNow;
         var amzDate = time.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
@@ -44,9 +45,9 @@ public static class S3TestSigner
 
         var signedHeaders = string.Join(';', all.Keys);
         var canonical = $"{method.Method}\n{path}\n{canonicalQuery}\n{string.Concat(all.Select(h => $"{h.Key}:{h.Value.Trim()}\n"))}\n{signedHeaders}\n{payloadHash}";
-        var scope = $"{date}/us-east-1/s3/aws4_request";
+        var scope = $"{date}/us-east-1/{service}/aws4_request";
         var toSign = $"AWS4-HMAC-SHA256\n{amzDate}\n{scope}\n{Hex(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)))}";
-        var key = SigningKey(secretKey, date);
+        var key = SigningKey(secretKey, date, service);
         var signature = Hex(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(toSign)));
 
         // Sent exactly as given: no dot-segment removal or unescaping by System.Uri.
@@ -114,11 +115,11 @@ public static class S3TestSigner
         return authorization[(authorization.IndexOf("Signature=", StringComparison.Ordinal) + "Signature=".Length)..];
     }
 
-    public static byte[] SigningKey(string secret, string date)
+    public static byte[] SigningKey(string secret, string date, string service = "s3")
     {
         var key = HMACSHA256.HashData(Encoding.UTF8.GetBytes("AWS4" + secret), Encoding.UTF8.GetBytes(date));
         key = HMACSHA256.HashData(key, "us-east-1"u8.ToArray());
-        key = HMACSHA256.HashData(key, "s3"u8.ToArray());
+        key = HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(service));
         return HMACSHA256.HashData(key, "aws4_request"u8.ToArray());
     }
 

@@ -91,39 +91,7 @@ public sealed class S3SigV4
 
     private S3Caller FromHeader(HttpContext context, string authorization)
     {
-        if (authorization.StartsWith("AWS ", StringComparison.Ordinal))
-        {
-            throw S3Exception.InvalidRequest("Signature Version 2 is not supported; use AWS4-HMAC-SHA256.");
-        }
-
-        if (!authorization.StartsWith(Algorithm + " ", StringComparison.Ordinal))
-        {
-            throw new S3Exception("AuthorizationHeaderMalformed", 400, "The authorization header is malformed; the algorithm must be AWS4-HMAC-SHA256.");
-        }
-
-        string? credential = null, signedHeaders = null, signature = null;
-        foreach (var part in authorization[(Algorithm.Length + 1)..].Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-        {
-            var eq = part.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0)
-            {
-                continue;
-            }
-
-            var value = part[(eq + 1)..].Trim();
-            switch (part[..eq].Trim())
-            {
-                case "Credential": credential = value; break;
-                case "SignedHeaders": signedHeaders = value; break;
-                case "Signature": signature = value; break;
-            }
-        }
-
-        if (credential is null || signedHeaders is null || signature is null)
-        {
-            throw new S3Exception("AuthorizationHeaderMalformed", 400, "The authorization header is malformed; it needs Credential, SignedHeaders and Signature.");
-        }
-
+        var (credential, signedHeaders, signature) = ParseAuthorization(authorization);
         var request = context.Request;
         var amzDate = request.Headers["x-amz-date"].ToString();
         DateTimeOffset date;
@@ -159,6 +127,78 @@ public sealed class S3SigV4
         var key = SigningKey(secret, amzDate[..8], region);
         Verify(context, headerNames, content, amzDate, scope, key, signature, excludeQuery: null);
         return new S3Caller(accessKey, region, mode, mode == S3PayloadMode.Sha256 ? content.ToLowerInvariant() : null, amzDate, scope, signature.ToLowerInvariant(), key);
+    }
+
+    /// <summary>
+    /// Verifies a header-signed request to another AWS service on this server (Rekognition's JSON API): the
+    /// signature covers the SHA-256 of the body, which the caller has read. Returns the caller's access key.
+    /// </summary>
+    public string AuthenticateService(HttpContext context, string service, byte[] body)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(body);
+        var request = context.Request;
+        var authorization = request.Headers.Authorization.ToString();
+        if (authorization.Length == 0)
+        {
+            throw S3Exception.AccessDenied("The request is not signed; this server requires AWS Signature Version 4 (its access keys are the S3 endpoint's).");
+        }
+
+        var (credential, signedHeaders, signature) = ParseAuthorization(authorization);
+        var amzDate = request.Headers["x-amz-date"].ToString();
+        if (amzDate.Length == 0)
+        {
+            throw S3Exception.AccessDenied("AWS authentication requires an x-amz-date header.");
+        }
+
+        CheckSkew(ParseAmzDate(amzDate));
+        var (accessKey, region, scope, secret) = ParseCredential(credential, amzDate, service);
+        var headerNames = signedHeaders.Split(';');
+        if (!headerNames.Contains("host"))
+        {
+            throw S3Exception.AccessDenied("The host header must be signed.");
+        }
+
+        Verify(context, headerNames, Convert.ToHexStringLower(SHA256.HashData(body)), amzDate, scope, SigningKey(secret, amzDate[..8], region, service), signature, excludeQuery: null);
+        return accessKey;
+    }
+
+    private static (string Credential, string SignedHeaders, string Signature) ParseAuthorization(string authorization)
+    {
+        if (authorization.StartsWith("AWS ", StringComparison.Ordinal))
+        {
+            throw S3Exception.InvalidRequest("Signature Version 2 is not supported; use AWS4-HMAC-SHA256.");
+        }
+
+        if (!authorization.StartsWith(Algorithm + " ", StringComparison.Ordinal))
+        {
+            throw new S3Exception("AuthorizationHeaderMalformed", 400, "The authorization header is malformed; the algorithm must be AWS4-HMAC-SHA256.");
+        }
+
+        string? credential = null, signedHeaders = null, signature = null;
+        foreach (var part in authorization[(Algorithm.Length + 1)..].Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = part.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                continue;
+            }
+
+            var value = part[(eq + 1)..].Trim();
+            switch (part[..eq].Trim())
+            {
+                case "Credential": credential = value; break;
+                case "SignedHeaders": signedHeaders = value; break;
+                case "Signature": signature = value; break;
+            }
+        }
+
+        if (credential is null || signedHeaders is null || signature is null)
+        {
+            throw new S3Exception("AuthorizationHeaderMalformed", 400, "The authorization header is malformed; it needs Credential, SignedHeaders and Signature.");
+        }
+
+        return (credential, signedHeaders, signature);
     }
 
     private S3Caller FromQuery(HttpContext context)
@@ -203,13 +243,13 @@ public sealed class S3SigV4
         return new S3Caller(accessKey, region, mode, mode == S3PayloadMode.Sha256 ? payload.ToLowerInvariant() : null, amzDate, scope, signature.ToLowerInvariant(), key);
     }
 
-    private (string AccessKey, string Region, string Scope, string Secret) ParseCredential(string credential, string amzDate)
+    private (string AccessKey, string Region, string Scope, string Secret) ParseCredential(string credential, string amzDate, string service = "s3")
     {
         // AKID/20250101/us-east-1/s3/aws4_request
         var parts = credential.Split('/');
-        if (parts.Length != 5 || parts[4] != "aws4_request" || parts[3] != "s3" || parts[1].Length != 8)
+        if (parts.Length != 5 || parts[4] != "aws4_request" || parts[3] != service || parts[1].Length != 8)
         {
-            throw new S3Exception("AuthorizationHeaderMalformed", 400, $"The credential '{ObjectNamesPrintable(credential)}' is malformed; expected ACCESS_KEY/yyyyMMdd/region/s3/aws4_request.");
+            throw new S3Exception("AuthorizationHeaderMalformed", 400, $"The credential '{ObjectNamesPrintable(credential)}' is malformed; expected ACCESS_KEY/yyyyMMdd/region/{service}/aws4_request.");
         }
 
         if (!_secrets.TryGetValue(parts[0], out var secret))
@@ -383,11 +423,11 @@ public sealed class S3SigV4
         return builder.ToString();
     }
 
-    public static byte[] SigningKey(string secret, string date, string region)
+    public static byte[] SigningKey(string secret, string date, string region, string service = "s3")
     {
         var key = HMACSHA256.HashData(Encoding.UTF8.GetBytes("AWS4" + secret), Encoding.UTF8.GetBytes(date));
         key = HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(region));
-        key = HMACSHA256.HashData(key, "s3"u8.ToArray());
+        key = HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(service));
         return HMACSHA256.HashData(key, "aws4_request"u8.ToArray());
     }
 
