@@ -72,6 +72,12 @@ internal static class CatalogCommands
         var sort = new Option<ImageSort>("--sort") { Description = "time (newest first) or confidence (highest first).", DefaultValueFactory = _ => ImageSort.Time };
         var limit = new Option<int>("--limit", "-n") { Description = "Print at most this many images.", DefaultValueFactory = _ => ImageQuery.DefaultLimit };
         var format = new Option<SearchOutputFormat?>("--format", "-f") { Description = "table (default on a terminal) or jsonl (default when piped: one {image, labels} object per line)." };
+        var color = new Option<string[]>("--color") { Description = "A simple colour covering at least --min-color-percent of the image (repeatable): red, orange, yellow, green, teal, blue, purple, pink, brown, black, white, gray." };
+        var minColorPercent = new Option<double>("--min-color-percent") { Description = "Share of the image (0-100) a --color must cover.", DefaultValueFactory = _ => SqliteCatalog.DefaultMinColorPercent };
+        var minBrightness = new Option<double?>("--min-brightness") { Description = "Image brightness at least this (0-100)." };
+        var maxBrightness = new Option<double?>("--max-brightness") { Description = "Image brightness at most this (0-100)." };
+        var minSharpness = new Option<double?>("--min-sharpness") { Description = "Image sharpness at least this (0-100)." };
+        var minContrast = new Option<double?>("--min-contrast") { Description = "Image contrast at least this (0-100)." };
         minConfidence.Validators.Add(r =>
         {
             if (r.GetValue(minConfidence) is < 0 or > 100)
@@ -96,7 +102,8 @@ internal static class CatalogCommands
 
         var command = new Command("search", "Search the catalog by label: matching images with their top labels.")
         {
-            labels, any, not, minConfidence, bucket, prefix, status, category, count, minArea, sort, limit, format, DataOption,
+            labels, any, not, minConfidence, bucket, prefix, status, category, count, minArea, color, minColorPercent, minBrightness, maxBrightness,
+            minSharpness, minContrast, sort, limit, format, DataOption,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -112,6 +119,12 @@ internal static class CatalogCommands
                 Status = parse.GetValue(status),
                 Category = parse.GetValue(category),
                 MinArea = parse.GetValue(minArea),
+                Colors = parse.GetValue(color) ?? [],
+                MinColorPercent = parse.GetValue(minColorPercent),
+                MinBrightness = parse.GetValue(minBrightness),
+                MaxBrightness = parse.GetValue(maxBrightness),
+                MinSharpness = parse.GetValue(minSharpness),
+                MinContrast = parse.GetValue(minContrast),
                 Sort = parse.GetValue(sort),
             };
             var wanted = parse.GetValue(limit);

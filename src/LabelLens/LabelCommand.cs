@@ -53,7 +53,7 @@ public sealed class LabelCommand(ImageLabeler labeler, TimeProvider time)
             {
                 if (result is not null)
                 {
-                    output.Write(new LabeledFile(path, result.Labels, result.LabelModelVersion, result.Image, result.Timings));
+                    output.Write(new LabeledFile(path, result.Labels, result.LabelModelVersion, result.Image, result.Timings) { ImageProperties = result.ImageProperties });
                     labeled++;
                 }
                 else

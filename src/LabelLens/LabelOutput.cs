@@ -12,7 +12,12 @@ public sealed record LabeledFile(
     IReadOnlyList<Label> Labels,
     string LabelModelVersion,
     ImageInfo Image,
-    StageTimings Timings);
+    StageTimings Timings)
+{
+    /// <summary>Quality and colours, with --features IMAGE_PROPERTIES.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ImageProperties? ImageProperties { get; init; }
+}
 
 public enum OutputFormat
 {
