@@ -119,6 +119,28 @@ public sealed class CliTests : IDisposable
         Assert.Contains("--min-confidence must be between 0 and 100", stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Label_with_image_properties_and_a_category_filter()
+    {
+        var (exit, stdout, stderr) = await RunAsync(
+            "label", TestData.Image("dog.jpg"), "--features", "IMAGE_PROPERTIES", "GENERAL_LABELS", "--include-category", "Animals and Pets",
+            "--exclude-label", "Pet", "--max-dominant-colors", "3", "--models", TestData.ModelsFolder);
+        Assert.True(exit == 0, stderr);
+        var dog = JsonDocument.Parse(stdout).RootElement;
+        var names = dog.GetProperty("Labels").EnumerateArray().Select(l => l.GetProperty("Name").GetString()).ToList();
+        Assert.Contains("Dog", names);
+        Assert.Contains("Animal", names);
+        Assert.DoesNotContain("Bicycle", names);
+        Assert.DoesNotContain("Pet", names);
+        var properties = dog.GetProperty("ImageProperties");
+        Assert.InRange(properties.GetProperty("DominantColors").GetArrayLength(), 1, 3);
+        Assert.True(properties.GetProperty("Quality").GetProperty("Sharpness").GetDouble() > 0);
+
+        (exit, _, stderr) = await RunAsync("label", TestData.Image("dog.jpg"), "--features", "FACES", "--models", TestData.ModelsFolder);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("FACES", stderr, StringComparison.Ordinal);
+    }
+
     private static Task<(int Exit, string Stdout, string Stderr)> RunAsync(params string[] args) => RunAsync(args, new Dictionary<string, string>());
 
     private static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string[] args, Dictionary<string, string> environment)
