@@ -34,6 +34,12 @@ public static class ApiKeys
             presented = authorization["Bearer ".Length..].Trim();
         }
 
+        // The web UI's <img> tags and EventSource cannot send headers; reads (GET, HEAD) may carry ?apiKey= instead.
+        if (presented is null && (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method)))
+        {
+            presented = request.Query["apiKey"];
+        }
+
         if (string.IsNullOrEmpty(presented))
         {
             return false;

@@ -77,6 +77,7 @@ public static class LabelLensServer
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
         builder.AddS3(serverOptions, dataFolder);
         services.AddEventsAndWebhooks(builder.Configuration);
+        services.AddWebUi(dataFolder);
 
         var app = builder.Build();
         app.UseS3();
@@ -84,11 +85,13 @@ public static class LabelLensServer
         app.UseStatusCodePages();
         app.Use(RequestGuards.RejectDotSegments);
         app.Use(ApiKeys.Middleware(serverOptions.ApiKeys));
+        app.UseWebUi();
 
         app.MapObjects();
         app.MapImages();
         app.MapSearch();
         app.MapExternal();
+        app.MapWebUi();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet("/healthz", () => Results.Text("ok")).ExcludeFromDescription();
         app.MapGet("/readyz", (LabelerHolder holder) => holder.IsReady
