@@ -1,5 +1,6 @@
 using System.Reflection;
 using LabelLens.Storage;
+using LabelLens.Taxonomy;
 using LabelLens.Vision;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -72,5 +73,10 @@ public static class WebUi
         app.MapGet("/api/v1/queue/throughput", async (SqliteCatalog catalog, CancellationToken ct) => Results.Ok(await catalog.GetThroughputAsync(ct)))
             .WithTags("Queue")
             .WithSummary("Images labeled in the last minute, 5 minutes and hour, and their mean labeling time (ms)");
+        // The taxonomy's categories, for the category filter (a custom taxonomy has its own).
+        app.MapGet("/api/v1/categories", (LabelTaxonomy taxonomy) =>
+                Results.Ok(new { categories = taxonomy.Labels.SelectMany(l => l.Categories).Append(LabelTaxonomy.FallbackCategory).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList() }))
+            .WithTags("Search")
+            .WithSummary("Label categories of the taxonomy");
     }
 }
