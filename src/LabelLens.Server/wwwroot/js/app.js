@@ -53,14 +53,16 @@ function askForKey() {
 }
 
 setUnauthorizedHandler(askForKey);
+// A plain button, not a second submit button: Enter in the key field must mean Continue.
+$('key-cancel').addEventListener('click', () => keyDialog.close('cancel'));
 
 // ---------------------------------------------------------------- navigation
 
 /** Changes the URL (a new history entry unless `replace`) and shows what it says. */
-function navigate(query, { replace = false } = {}) {
+function navigate(query, { replace = false, state = null } = {}) {
   const url = pageUrl(query);
-  if (replace) history.replaceState(null, '', url);
-  else history.pushState(null, '', url);
+  if (replace) history.replaceState(state, '', url);
+  else history.pushState(state, '', url);
   applyUrl();
 }
 
@@ -77,8 +79,13 @@ function applyUrl() {
     runSearch();
   }
 
-  if (state.query.image) detail.show(state.query.image);
-  else detail.hide();
+  if (state.query.image) {
+    detail.show(state.query.image);
+  } else {
+    // Give focus back to the picture that was open, so keyboard users keep their place in the grid.
+    const closed = detail.hide();
+    if (closed) tileOf(closed)?.querySelector('.tile-link')?.focus();
+  }
 }
 
 window.addEventListener('popstate', applyUrl);
@@ -452,8 +459,10 @@ grid.addEventListener('keydown', (e) => {
 
 // ---------------------------------------------------------------- detail view
 
+// Opening a picture is a history entry (back closes it, a shared URL opens it); closing goes back to the
+// entry it came from instead of adding another, so back then goes to the previous search.
 function openImage(id) {
-  navigate({ ...state.query, image: id });
+  navigate({ ...state.query, image: id }, { state: { detail: true } });
 }
 
 const detail = createDetail({
@@ -461,11 +470,10 @@ const detail = createDetail({
     const index = state.order.indexOf(id);
     return { previous: index > 0 ? state.order[index - 1] : null, next: index >= 0 && index < state.order.length - 1 ? state.order[index + 1] : null };
   },
-  go: (id) => navigate({ ...state.query, image: id }, { replace: true }),
+  go: (id) => navigate({ ...state.query, image: id }, { replace: true, state: history.state }),
   close: () => {
-    const focusId = state.query.image;
-    navigate({ ...state.query, image: '' });
-    tileOf(focusId)?.querySelector('.tile-link')?.focus();
+    if (history.state?.detail) history.back();
+    else navigate({ ...state.query, image: '' }, { replace: true });
   },
   deleted: (id) => dropTile(id),
 });

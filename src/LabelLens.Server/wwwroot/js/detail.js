@@ -15,9 +15,16 @@ export function createDetail({ neighbours, go, close, deleted }) {
   let current = null;
   const hidden = new Set();
   let loadToken = 0;
+  // Closing goes through history (asynchronous): a second close before it lands must not go back twice.
+  let closing = false;
+  function requestClose() {
+    if (!dialog.open || closing) return;
+    closing = true;
+    close();
+  }
 
-  dialog.addEventListener('cancel', (e) => { e.preventDefault(); close(); });
-  document.getElementById('detail-close').addEventListener('click', () => close());
+  dialog.addEventListener('cancel', (e) => { e.preventDefault(); requestClose(); });
+  document.getElementById('detail-close').addEventListener('click', () => requestClose());
   previous.addEventListener('click', () => step(-1));
   next.addEventListener('click', () => step(1));
   dialog.addEventListener('keydown', (e) => {
@@ -27,7 +34,7 @@ export function createDetail({ neighbours, go, close, deleted }) {
     else if (e.key === 'b' && !e.ctrlKey && !e.metaKey) { boxes.classList.toggle('off'); }
   });
   // A click on the dimmed backdrop (outside the dialog's box) closes it, as in other galleries.
-  dialog.addEventListener('click', (e) => { if (e.target === dialog) close(); });
+  dialog.addEventListener('click', (e) => { if (e.target === dialog) requestClose(); });
 
   function step(direction) {
     if (!current) return;
@@ -39,6 +46,7 @@ export function createDetail({ neighbours, go, close, deleted }) {
   async function show(id) {
     if (current?.image.id === id && dialog.open) return;
     const token = ++loadToken;
+    closing = false;
     if (!dialog.open) {
       dialog.showModal();
       document.body.classList.add('modal-open');
@@ -64,11 +72,15 @@ export function createDetail({ neighbours, go, close, deleted }) {
     }
   }
 
+  /** Closes the view; returns the id that was open (null when it was closed already). */
   function hide() {
     loadToken++;
+    closing = false;
+    const wasOpen = dialog.open ? current?.image.id ?? null : null;
     current = null;
     if (dialog.open) dialog.close();
     document.body.classList.remove('modal-open');
+    return wasOpen;
   }
 
   function render(details, { fresh = false } = {}) {
@@ -215,7 +227,7 @@ export function createDetail({ neighbours, go, close, deleted }) {
                 await api(`/api/v1/buckets/${encodeURIComponent(record.bucket)}/objects/${encodeKey(record.key)}`, { method: 'DELETE' });
                 toast(`${fileName(record.key)} deleted`, 'success');
                 deleted(record.id);
-                close();
+                requestClose();
               } catch (error) {
                 toast(`Delete failed: ${error.message}`, 'error');
                 e.target.disabled = false;
@@ -237,7 +249,7 @@ export function createDetail({ neighbours, go, close, deleted }) {
       if (current?.image.id === details.image.id && dialog.open) render(details);
     },
     removed(id) {
-      if (current?.image.id === id && dialog.open) close();
+      if (current?.image.id === id && dialog.open) requestClose();
     },
   };
 }
