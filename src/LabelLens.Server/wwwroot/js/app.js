@@ -293,7 +293,11 @@ function statusText(status) {
 
 function renderTile(details) {
   const { image } = details;
-  const top = primaryLabels(details.labels).slice(0, 3);
+  // The labels searched for come first on the tile: they are why the picture is here.
+  const searched = new Set(state.query.label.map((n) => n.toLowerCase()));
+  const top = primaryLabels(details.labels)
+    .sort((a, b) => searched.has(b.name.toLowerCase()) - searched.has(a.name.toLowerCase()))
+    .slice(0, 3);
   const query = new URLSearchParams(location.search);
   query.set('image', image.id);
   const link = el('a.tile-link', {
@@ -525,6 +529,7 @@ function connectLive() {
 const rerunSearch = debounce(() => { if (!state.loading) runSearch(); }, 800);
 
 async function onChange(change) {
+  uploader.labeled(change);
   refreshBadge();
   queuePanel.refresh();
   let details;

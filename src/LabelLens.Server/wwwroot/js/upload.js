@@ -204,6 +204,7 @@ export function createUploader({ defaultBucket, uploaded }) {
       });
       item.state = 'done';
       item.progress = 1;
+      item.imageId = result?.imageId;
       item.message = result?.enqueued === false ? 'Already there (same bytes)' : 'Uploaded · labeling';
     } catch (error) {
       item.state = 'error';
@@ -212,5 +213,16 @@ export function createUploader({ defaultBucket, uploaded }) {
     renderItem(item);
   }
 
-  return { open };
+  return {
+    open,
+    /** A live change: the rows of uploaded files say when their labels arrived. */
+    labeled(change) {
+      const message = { labeled: 'Labeled', failed: 'Labeling failed' }[change.type];
+      if (!message) return;
+      for (const item of items.filter((i) => i.imageId === change.imageId && i.state === 'done')) {
+        item.message = message;
+        renderItem(item);
+      }
+    },
+  };
 }
