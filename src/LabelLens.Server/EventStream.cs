@@ -165,8 +165,11 @@ public static class EventStreamEndpoints
                 + "Send Last-Event-ID (or ?after=ID) to resume after an event.");
     }
 
-    private static async Task StreamAsync(HttpContext context, long? after, SqliteCatalog catalog, ImageChangeHub hub, CancellationToken ct)
+    private static async Task StreamAsync(HttpContext context, long? after, SqliteCatalog catalog, ImageChangeHub hub, IHostApplicationLifetime lifetime, CancellationToken requestAborted)
     {
+        // A stream never ends by itself: end it when the server stops, or shutdown would wait for every open page.
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, lifetime.ApplicationStopping);
+        var ct = stopping.Token;
         var response = context.Response;
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache, no-transform";

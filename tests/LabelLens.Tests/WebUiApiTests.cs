@@ -296,8 +296,29 @@ public sealed class WebUiApiKeyTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
         Assert.Equal(HttpStatusCode.OK, with.StatusCode);
 
-        // Writes never take the key from the URL (it would end up in logs and histories).
+        // Writes and other calls never take the key from the URL (it would end up in logs and histories).
         using var relabel = await _server.Client.PostAsync($"/api/v1/images/{id}/relabel?apiKey={Key}", null);
+        using var search = await _server.Client.GetAsync($"/api/v1/images?apiKey={Key}");
         Assert.Equal(HttpStatusCode.Unauthorized, relabel.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, search.StatusCode);
+        using var download = await _server.Client.GetAsync($"/api/v1/buckets/keyed/objects/dog.jpg?apiKey={Key}");
+        Assert.Equal(HttpStatusCode.OK, download.StatusCode);
+    }
+
+    [Fact]
+    public async Task An_open_event_stream_does_not_hold_up_shutdown()
+    {
+        var server = new ServerFixture();
+        await server.InitializeAsync();
+        // Its own client: disposing the fixture's would close the connection from this side.
+        using var client = new HttpClient { BaseAddress = server.Client.BaseAddress };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/events/stream");
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        await server.DisposeAsync();
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"stopping took {watch.Elapsed}");
     }
 }
