@@ -11,7 +11,10 @@ using Microsoft.Extensions.Logging;
 
 namespace LabelLens.Server;
 
-/// <summary>A change pushed to the web UI: <c>created</c>, <c>labeled</c>, <c>failed</c> or <c>deleted</c>.</summary>
+/// <summary>
+/// A change pushed to the web UI: <c>created</c>, <c>labeling</c>, <c>labeled</c>, <c>failed</c> or <c>deleted</c>.
+/// <c>labeling</c> is seen, not recorded: its <see cref="Id"/> is 0 and it is not replayed after a reconnect.
+/// </summary>
 public sealed record ImageChange(long Id, string Type, string ImageId, string Bucket, string Key, DateTimeOffset Time)
 {
     public static ImageChange From(CatalogChange change)
@@ -44,6 +47,7 @@ public sealed class ImageChangeHub(SqliteCatalog catalog, ThumbnailCache thumbna
     public static readonly TimeSpan IdlePoll = TimeSpan.FromSeconds(2);
 
     private readonly Lock _lock = new();
+    private HashSet<string> _labeling = [];
     private readonly List<Channel<ImageChange>> _subscribers = [];
     private long _position = -1;
 
@@ -105,6 +109,11 @@ public sealed class ImageChangeHub(SqliteCatalog catalog, ThumbnailCache thumbna
                     }
                 }
                 while (changes.Count == 500);
+
+                if (Subscribers > 0)
+                {
+                    await PublishLabelingAsync(stoppingToken);
+                }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -125,6 +134,19 @@ public sealed class ImageChangeHub(SqliteCatalog catalog, ThumbnailCache thumbna
                 return;
             }
         }
+    }
+
+    /// <summary>Announces images that went into labeling since the last look (a worker claimed their job).</summary>
+    private async Task PublishLabelingAsync(CancellationToken cancellationToken)
+    {
+        var now = await catalog.GetLabelingAsync(200, cancellationToken);
+        var seen = new HashSet<string>(now.Select(i => i.Id), StringComparer.Ordinal);
+        foreach (var (id, bucket, key) in now.Where(i => !_labeling.Contains(i.Id)))
+        {
+            Publish(new ImageChange(0, "labeling", id, bucket, key, time.GetUtcNow()));
+        }
+
+        _labeling = seen;
     }
 
     private void Publish(ImageChange change)
@@ -161,7 +183,7 @@ public static class EventStreamEndpoints
             .WithTags("Events")
             .WithSummary("Live image changes (server-sent events)")
             .WithDescription(
-                "text/event-stream; event types created, labeled, failed, deleted; data {id, type, imageId, bucket, key, time}. "
+                "text/event-stream; event types created, labeling, labeled, failed, deleted; data {id, type, imageId, bucket, key, time}. "
                 + "Send Last-Event-ID (or ?after=ID) to resume after an event.");
     }
 
@@ -217,10 +239,11 @@ public static class EventStreamEndpoints
 
                 while (channel.Reader.TryRead(out var change))
                 {
-                    if (change.Id > sent)
+                    // Id 0 (labeling) is not in the table: send it as it comes, without an id line.
+                    if (change.Id == 0 || change.Id > sent)
                     {
                         await WriteAsync(response, change, ct);
-                        sent = change.Id;
+                        sent = Math.Max(sent, change.Id);
                     }
                 }
 
@@ -238,5 +261,6 @@ public static class EventStreamEndpoints
     }
 
     private static Task WriteAsync(HttpResponse response, ImageChange change, CancellationToken ct) =>
-        response.WriteAsync($"id: {change.Id}\nevent: {change.Type}\ndata: {JsonSerializer.Serialize(change, Json)}\n\n", ct);
+        // No id line for an unrecorded change: the browser keeps the last real id for Last-Event-ID.
+        response.WriteAsync($"{(change.Id > 0 ? $"id: {change.Id}\n" : "")}event: {change.Type}\ndata: {JsonSerializer.Serialize(change, Json)}\n\n", ct);
 }

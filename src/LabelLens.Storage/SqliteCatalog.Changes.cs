@@ -31,6 +31,24 @@ public sealed partial class SqliteCatalog
         return changes;
     }
 
+    /// <summary>
+    /// Images a worker is labeling right now (at most <paramref name="limit"/>). Claiming a job records no event,
+    /// so the live stream looks here to show "labeling" as it happens.
+    /// </summary>
+    public async Task<IReadOnlyList<(string Id, string Bucket, string Key)>> GetLabelingAsync(int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        await using var command = Command(connection, null, "SELECT id, bucket, key FROM images WHERE status = 'labeling' LIMIT $limit", ("$limit", limit));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var images = new List<(string, string, string)>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            images.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2)));
+        }
+
+        return images;
+    }
+
     /// <summary>The id of the newest event (0 when there is none): where a live stream starts.</summary>
     public async Task<long> LastChangeIdAsync(CancellationToken cancellationToken)
     {

@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using LabelLens.Server;
+using LabelLens.Storage;
+using Microsoft.Extensions.DependencyInjection;
 using NetVips;
 
 namespace LabelLens.Tests;
@@ -215,6 +217,39 @@ public sealed class WebUiApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_event_stream_says_when_a_worker_takes_an_image()
+    {
+        // No model, so this server's workers never start: the test plays the worker.
+        var models = Directory.CreateTempSubdirectory("labellens-nomodel-");
+        var server = new ServerFixture(new() { ["Models:Folder"] = models.FullName });
+        await server.InitializeAsync();
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/events/stream");
+            using var response = await server.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cts.Token));
+            var id = (await server.UploadAsync("live", "dog.jpg", TestData.ImageBytes("dog.jpg"))).GetProperty("imageId").GetString()!;
+            Assert.Equal("created", (await NextEventAsync(reader, id, cts.Token)).Event);
+
+            var catalog = server.App.Services.GetRequiredService<SqliteCatalog>();
+            var job = Assert.Single(await catalog.ClaimJobsAsync("test", 1, new QueueOptions(), cts.Token));
+            var labeling = await NextEventAsync(reader, id, cts.Token);
+            await catalog.FailJobAsync(job, "InternalError: test", permanent: true, new QueueOptions(), cts.Token);
+            var failed = await NextEventAsync(reader, id, cts.Token);
+
+            Assert.Equal(("labeling", 0L), (labeling.Event, labeling.Id));
+            Assert.Equal("failed", failed.Event);
+            Assert.True(failed.Id > 0);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+            models.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Throughput_and_categories_answer()
     {
         var id = await UploadAsync("stats", "dog.jpg");
@@ -244,7 +279,12 @@ public sealed class WebUiApiTests : IAsyncLifetime
         string? type = null;
         while (await reader.ReadLineAsync(ct) is { } line)
         {
-            if (line.StartsWith("id: ", StringComparison.Ordinal))
+            if (line.Length == 0)
+            {
+                // End of an event: the next one starts without an id until it says otherwise.
+                id = 0;
+            }
+            else if (line.StartsWith("id: ", StringComparison.Ordinal))
             {
                 id = long.Parse(line[4..], System.Globalization.CultureInfo.InvariantCulture);
             }

@@ -516,7 +516,7 @@ function connectLive() {
   const dot = $('live');
   live.addEventListener('open', () => { dot.dataset.state = 'on'; dot.title = 'Live: new images and labels appear as they arrive'; });
   live.addEventListener('error', () => { dot.dataset.state = 'off'; dot.title = 'Reconnecting…'; });
-  for (const type of ['created', 'labeled', 'failed']) live.addEventListener(type, (e) => onChange(JSON.parse(e.data)));
+  for (const type of ['created', 'labeling', 'labeled', 'failed']) live.addEventListener(type, (e) => onChange(JSON.parse(e.data)));
   live.addEventListener('deleted', (e) => {
     const change = JSON.parse(e.data);
     dropTile(change.imageId);
