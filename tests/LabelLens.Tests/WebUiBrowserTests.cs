@@ -61,8 +61,16 @@ public sealed class Browser : IAsyncDisposable
         {
             Directory.CreateDirectory(ScreenshotFolder);
             var file = Path.Combine(ScreenshotFolder, $"{name}-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
-            await page.ScreenshotAsync(new PageScreenshotOptions { Path = file + ".png", FullPage = true });
             await File.WriteAllLinesAsync(file + ".console.txt", console.Prepend(page.Url));
+            try
+            {
+                await page.ScreenshotAsync(new PageScreenshotOptions { Path = file + ".png", FullPage = true, Timeout = 10_000 });
+            }
+            catch (PlaywrightException)
+            {
+                // The page is gone or hung: the test's own failure is what matters.
+            }
+
             throw;
         }
     }
@@ -203,6 +211,15 @@ public sealed class WebUiBrowserTests : IAsyncLifetime
             // The theme toggle switches to light and remembers it.
             await page.Locator("#theme-toggle").ClickAsync();
             Assert.Equal("light", await page.EvaluateAsync<string>("() => document.documentElement.dataset.theme"));
+            await page.ReloadAsync();
+            Assert.Equal("light", await page.EvaluateAsync<string>("() => document.documentElement.dataset.theme"));
+
+            // A colour filter: the search works whether or not this server knows colours yet (it says so when not).
+            await page.GotoAsync(Base + "?color=red");
+            await Assertions.Expect(page.Locator("#result-count")).Not.ToHaveTextAsync("Searching…");
+            await Assertions.Expect(page.Locator(".notice-error")).ToHaveCountAsync(0);
+            await Assertions.Expect(page.Locator(".swatch[data-color=red]")).ToHaveAttributeAsync("aria-pressed", "true");
+            await Assertions.Expect(page.Locator(".tile, #empty:not([hidden])")).Not.ToHaveCountAsync(0);
         });
     }
 

@@ -108,7 +108,10 @@ function renderSearchControls() {
     ...query.label.map((name) => chip(name, false)),
     ...query.notLabel.map((name) => chip(name, true)),
   );
-  input.placeholder = query.label.length || query.notLabel.length ? 'Add a label…' : 'Search by what is in the picture: Dog, Car, -Person…';
+  const narrow = matchMedia('(max-width: 600px)').matches;
+  input.placeholder = query.label.length || query.notLabel.length
+    ? 'Add a label…'
+    : narrow ? 'Search: Dog, Car, -Person…' : 'Search by what is in the picture: Dog, Car, -Person…';
   confidence.value = query.minConfidence || 0;
   confidenceOutput.textContent = query.minConfidence ? `≥ ${query.minConfidence}%` : 'Any';
   bucketSelect.value = query.bucket;

@@ -198,7 +198,9 @@ export function createDetail({ neighbours, go, close, deleted }) {
 
   function actions(record) {
     const bar = el('div.detail-actions');
-    const download = el('a.button', { href: objectUrl(record), download: fileName(record.key) }, icon('download', 18), 'Download');
+    // An external store's object is read by the workers but not served here: no download link for it.
+    const external = record.sha256.startsWith('etag:');
+    const download = external ? null : el('a.button', { href: objectUrl(record), download: fileName(record.key) }, icon('download', 18), 'Download');
     const relabel = el('button.button', {
       type: 'button',
       onclick: async () => {
@@ -218,7 +220,7 @@ export function createDetail({ neighbours, go, close, deleted }) {
       const confirmBox = el('div.confirm', { role: 'alertdialog', 'aria-label': 'Confirm delete' },
         el('p', { text: `Delete ${fileName(record.key)} and its labels? This cannot be undone.` }),
         el('div.confirm-buttons', {},
-          el('button.button', { type: 'button', onclick: () => bar.replaceChildren(download, relabel, remove) }, 'Cancel'),
+          el('button.button', { type: 'button', onclick: () => { bar.replaceChildren(...[download, relabel, remove].filter(Boolean)); remove.focus(); } }, 'Cancel'),
           el('button.button.danger.solid', {
             type: 'button',
             onclick: async (e) => {
@@ -237,7 +239,7 @@ export function createDetail({ neighbours, go, close, deleted }) {
       bar.replaceChildren(confirmBox);
       confirmBox.querySelector('.solid').focus();
     }
-    bar.append(download, relabel, remove);
+    bar.append(...[download, relabel, remove].filter(Boolean));
     return bar;
   }
 
