@@ -204,6 +204,16 @@ public sealed class WebUiBrowserTests : IAsyncLifetime
             await page.Locator(".tile-link").First.FocusAsync();
             await page.Keyboard.PressAsync("Enter");
             await Assertions.Expect(page.Locator("#detail")).ToBeVisibleAsync();
+
+            // A label added by hand shows at once, and can be removed again.
+            await page.Locator("#add-label-input").FillAsync("Film Prop");
+            await page.Locator("#add-label-input").PressAsync("Enter");
+            var manual = page.Locator(".label-row", new() { HasText = "Film Prop" });
+            await Assertions.Expect(manual).ToContainTextAsync("added by hand");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Remove label Film Prop" }).ClickAsync();
+            await Assertions.Expect(manual).ToHaveCountAsync(0);
+            await page.Locator("#detail-close").FocusAsync();
+
             await page.Keyboard.PressAsync("Escape");
             await Assertions.Expect(page.Locator("#detail")).ToBeHiddenAsync();
             await Assertions.Expect(page.Locator(".tile-link").First).ToBeFocusedAsync();

@@ -253,7 +253,8 @@ const sortSelect = $('sort');
 const colorGroup = $('colors');
 
 confidence.addEventListener('input', () => { confidenceOutput.textContent = confidence.value > 0 ? `≥ ${confidence.value}%` : 'Any'; });
-confidence.addEventListener('change', () => setQuery({ minConfidence: confidence.value > 0 ? confidence.value : '' }));
+// Arrow keys on the slider fire a change per step: one search (and one history entry) when they stop.
+confidence.addEventListener('change', debounce(() => setQuery({ minConfidence: confidence.value > 0 ? confidence.value : '' }), 250));
 bucketSelect.addEventListener('change', () => setQuery({ bucket: bucketSelect.value }));
 prefixInput.addEventListener('input', debounce(() => setQuery({ prefix: prefixInput.value }, { replace: true }), 350));
 categorySelect.addEventListener('change', () => setQuery({ category: categorySelect.value }));
@@ -483,6 +484,8 @@ const detail = createDetail({
     else navigate({ ...state.query, image: '' }, { replace: true });
   },
   deleted: (id) => dropTile(id),
+  // Label edits record no event: update the tile here.
+  edited: (details) => { if (state.byId.has(details.image.id)) putTile(details); },
 });
 
 // ---------------------------------------------------------------- upload and queue

@@ -3,7 +3,7 @@
 import { api, objectUrl, thumbnailUrl, encodeKey } from './api.js';
 import { altText, el, fileName, formatBytes, formatTime, icon, labelHue, percent, primaryLabels, toast } from './dom.js';
 
-export function createDetail({ neighbours, go, close, deleted }) {
+export function createDetail({ neighbours, go, close, deleted, edited }) {
   const dialog = document.getElementById('detail');
   const image = document.getElementById('detail-image');
   const boxes = document.getElementById('detail-boxes');
@@ -119,8 +119,9 @@ export function createDetail({ neighbours, go, close, deleted }) {
           el('h3', { id: 'labels-heading', text: 'Labels' }),
           labels.some((l) => l.instances.length) ? el('button.link-button', { type: 'button', onclick: () => boxes.classList.toggle('off') }, icon('box', 16), 'Boxes') : null),
         labels.length
-          ? el('ul.label-list', {}, detected.map(labelRow), inferred.map((l) => labelRow(l, true)))
-          : el('p.muted', { text: record.status === 'labeled' ? 'Nothing recognised in this picture.' : 'Labels appear here as soon as the picture is labeled.' })),
+          ? el('ul.label-list', {}, detected.map((l) => labelRow(l)), inferred.map((l) => labelRow(l, true)))
+          : el('p.muted', { text: record.status === 'labeled' ? 'Nothing recognised in this picture.' : 'Labels appear here as soon as the picture is labeled.' }),
+        addLabelForm()),
       metadata(record),
       actions(record)].filter(Boolean));
   }
@@ -153,10 +154,51 @@ export function createDetail({ neighbours, go, close, deleted }) {
           })
           : el('span.label-check-placeholder', { 'aria-hidden': 'true' }),
         el(hasBoxes ? 'label.label-name' : 'span.label-name', hasBoxes ? { for: id } : {}, label.name),
-        el('span.label-pct', { text: percent(label.confidence) })),
+        el('span.label-pct', { text: percent(label.confidence) }),
+        el('button.label-remove', {
+          type: 'button',
+          title: 'Remove this label (a relabel will not bring it back)',
+          'aria-label': `Remove label ${label.name}`,
+          onclick: () => editLabels('DELETE', label.name),
+        }, icon('close', 14))),
       el('div.bar', { role: 'meter', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(Math.round(label.confidence)), 'aria-label': `${label.name} confidence` },
         el('span', { style: { width: `${Math.max(2, Math.min(100, label.confidence))}%` } })),
       meta.length ? el('p.label-meta', { text: meta.join(' · ') }) : null);
+  }
+
+  /** Adds (POST) or removes (DELETE) a label by hand; the answer is the image with its new labels. */
+  async function editLabels(method, name) {
+    const id = current.image.id;
+    try {
+      const details = method === 'POST'
+        ? await api(`/api/v1/images/${id}/labels`, { method, body: { name } })
+        : await api(`/api/v1/images/${id}/labels/${encodeURIComponent(name)}`, { method });
+      if (current?.image.id === id) render(details);
+      edited(details);
+      toast(method === 'POST' ? `Added “${name}”` : `Removed “${name}”`, 'success');
+      document.getElementById('add-label-input')?.focus();
+    } catch (error) {
+      toast(`Could not change the labels: ${error.message}`, 'error');
+    }
+  }
+
+  let labelOptions = null;
+
+  function addLabelForm() {
+    const input = el('input', { type: 'text', id: 'add-label-input', placeholder: 'Add a label…', autocomplete: 'off', list: 'label-options', 'aria-label': 'Add a label by hand' });
+    // Known labels (with their parents and categories) are offered first; any other name works too.
+    labelOptions ??= api('/api/v1/labels?limit=1000').then(({ labels }) => labels.map((l) => l.name)).catch(() => []);
+    labelOptions.then((names) => {
+      const list = document.getElementById('label-options');
+      if (list && !list.childElementCount) list.append(...names.map((n) => el('option', { value: n })));
+    });
+    return el('form.add-label', {
+      onsubmit: (e) => {
+        e.preventDefault();
+        const name = input.value.trim();
+        if (name) editLabels('POST', name);
+      },
+    }, input, el('button.button.small', { type: 'submit' }, 'Add'));
   }
 
   function renderBoxes(labels) {
