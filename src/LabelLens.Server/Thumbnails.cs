@@ -159,7 +159,8 @@ public sealed class ThumbnailCache(
             return;
         }
 
-        foreach (var file in Directory.EnumerateFiles(folder, imageId + ".*"))
+        // Temporary files belong to a write in progress (another size or request): its own rename finishes it.
+        foreach (var file in Directory.EnumerateFiles(folder, imageId + ".*").Where(f => !f.EndsWith(".tmp", StringComparison.Ordinal)))
         {
             try
             {
