@@ -25,6 +25,20 @@ public static class ApiKeys
         };
     }
 
+    /// <summary>Thumbnails, object downloads and the event stream, read with GET or HEAD; never a write.</summary>
+    private static bool AcceptsKeyInQuery(HttpRequest request)
+    {
+        if (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method))
+        {
+            return false;
+        }
+
+        var path = request.Path.Value ?? "";
+        return path.Equals("/api/v1/events/stream", StringComparison.OrdinalIgnoreCase)
+            || (path.StartsWith("/api/v1/images/", StringComparison.OrdinalIgnoreCase) && path.EndsWith("/thumbnail", StringComparison.OrdinalIgnoreCase))
+            || (path.StartsWith("/api/v1/buckets/", StringComparison.OrdinalIgnoreCase) && path.Contains("/objects/", StringComparison.OrdinalIgnoreCase));
+    }
+
     private static bool IsAllowed(HttpRequest request, List<byte[]> expected)
     {
         string? presented = request.Headers["X-Api-Key"];
@@ -32,6 +46,12 @@ public static class ApiKeys
         if (presented is null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
             presented = authorization["Bearer ".Length..].Trim();
+        }
+
+        // The web UI's <img> tags, download links and EventSource cannot send headers: those reads may carry ?apiKey= instead.
+        if (presented is null && AcceptsKeyInQuery(request))
+        {
+            presented = request.Query["apiKey"];
         }
 
         if (string.IsNullOrEmpty(presented))

@@ -79,6 +79,7 @@ public static class LabelLensServer
         builder.AddS3(serverOptions, dataFolder);
         services.AddEventsAndWebhooks(builder.Configuration);
         services.AddRekognition(builder.Configuration);
+        services.AddWebUi(dataFolder);
 
         var app = builder.Build();
         app.UseS3();
@@ -86,12 +87,14 @@ public static class LabelLensServer
         app.UseStatusCodePages();
         app.Use(RequestGuards.RejectDotSegments);
         app.Use(ApiKeys.Middleware(serverOptions.ApiKeys));
+        app.UseWebUi();
 
         app.MapObjects();
         app.MapImages();
         app.MapSearch();
         app.MapExternal();
         app.MapRekognition();
+        app.MapWebUi();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet("/healthz", () => Results.Text("ok")).ExcludeFromDescription();
         app.MapGet("/readyz", (LabelerHolder holder) => holder.IsReady

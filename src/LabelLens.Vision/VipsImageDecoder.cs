@@ -228,9 +228,9 @@ public sealed class VipsImageDecoder
         // and a truncated file must be an error, not a picture with a grey bottom half.
         Image.ThumbnailBuffer(encoded, width, optionString: "fail_on=truncated", height: height, size: Enums.Size.Both);
 
-    private readonly record struct ImageHeader(int OrientedWidth, int OrientedHeight);
+    internal readonly record struct ImageHeader(int OrientedWidth, int OrientedHeight);
 
-    private ImageHeader ReadHeader(byte[] encoded)
+    internal ImageHeader ReadHeader(byte[] encoded)
     {
         Image header;
         try
@@ -259,7 +259,7 @@ public sealed class VipsImageDecoder
         }
     }
 
-    private static Image ToSrgb8(Image image)
+    internal static Image ToSrgb8(Image image)
     {
         var current = image;
         var owned = new List<Image>();
@@ -310,7 +310,7 @@ public sealed class VipsImageDecoder
         return image;
     }
 
-    private static string FirstLine(string message)
+    internal static string FirstLine(string message)
     {
         var line = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? message;
         return line.Length > 200 ? line[..200] : line;

@@ -1,0 +1,247 @@
+using System.Globalization;
+using System.Text;
+using LabelLens.Detection;
+using LabelLens.Server.External;
+using LabelLens.Storage;
+using LabelLens.Storage.External;
+using LabelLens.Vision;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace LabelLens.Server;
+
+/// <summary>
+/// Thumbnails on disk under data/thumbnails/{size}/{first two hex of the id}/{id}.{content tag}.jpg. The content
+/// tag comes from the image's SHA-256 (or external ETag), so a new upload at the same key gets a new file and
+/// the old one is removed; nothing needs invalidating. An image that cannot be thumbnailed leaves a small
+/// .failed file with the reason, so a corrupt upload is not decoded again on every page view.
+/// </summary>
+public sealed class ThumbnailCache(
+    string dataFolder,
+    Thumbnailer thumbnailer,
+    IObjectStore store,
+    SqliteCatalog catalog,
+    ExternalStores externalStores,
+    IOptions<ImageOptions> imageOptions,
+    ILogger<ThumbnailCache> logger) : IDisposable
+{
+    /// <summary>Bump when the encoding changes (quality, format), so browsers and the disk cache start over.</summary>
+    private const string Version = "1";
+
+    // Decoding is CPU work; a grid asking for 60 thumbnails at once must not starve the labeling workers.
+    private readonly SemaphoreSlim _gate = new(Math.Max(1, Environment.ProcessorCount / 2));
+
+    public string Folder { get; } = Path.Combine(dataFolder, "thumbnails");
+
+    /// <summary>The thumbnail's ETag: changes with the image content, the size and the encoding.</summary>
+    public static string EntityTag(ImageRecord image, int size) => $"\"t{Version}-{size}-{ContentTag(image)}\"";
+
+    /// <summary>The cached or freshly made thumbnail file, or the reason the image has none.</summary>
+    public async Task<(string? Path, string? Failure)> GetAsync(ImageRecord image, int size, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var folder = Path.Combine(Folder, size.ToString(CultureInfo.InvariantCulture), image.Id[..2]);
+        var path = Path.Combine(folder, $"{image.Id}.{ContentTag(image)}.jpg");
+        var failed = Path.ChangeExtension(path, ".failed");
+        if (File.Exists(path))
+        {
+            return (path, null);
+        }
+
+        if (File.Exists(failed))
+        {
+            return (null, await File.ReadAllTextAsync(failed, cancellationToken));
+        }
+
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            // Another request may have made it while this one waited.
+            if (File.Exists(path))
+            {
+                return (path, null);
+            }
+
+            var bytes = await ReadAsync(image, cancellationToken);
+            if (bytes is null)
+            {
+                // Not cached: the object may arrive (an external store coming back), unlike corrupt bytes.
+                return (null, "Missing: the object's bytes are not available");
+            }
+
+            Directory.CreateDirectory(folder);
+            RemoveOlderVersions(folder, image.Id);
+            try
+            {
+                var thumbnail = thumbnailer.Create(bytes, size);
+                await WriteAtomicallyAsync(path, thumbnail.Jpeg, cancellationToken);
+                return (path, null);
+            }
+            catch (ImageRejectedException ex)
+            {
+                var reason = $"{ex.Error}: {ex.Message}";
+                logger.LogDebug("No thumbnail for {Bucket}/{Key}: {Reason}", image.Bucket, ObjectNames.Printable(image.Key), reason);
+                await WriteAtomicallyAsync(failed, Encoding.UTF8.GetBytes(reason), cancellationToken);
+                return (null, reason);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public void Dispose() => _gate.Dispose();
+
+    /// <summary>Removes every cached thumbnail of an image (it was deleted).</summary>
+    public void Remove(string imageId)
+    {
+        if (imageId.Length < 2)
+        {
+            return;
+        }
+
+        foreach (var size in Thumbnailer.Sizes)
+        {
+            RemoveOlderVersions(Path.Combine(Folder, size.ToString(CultureInfo.InvariantCulture), imageId[..2]), imageId);
+        }
+    }
+
+    private static string ContentTag(ImageRecord image)
+    {
+        // sha256 is hex, or "etag:<ETag>" for an external object: keep it to file-name-safe characters.
+        var source = image.Sha256.StartsWith("etag:", StringComparison.Ordinal) ? image.Sha256[5..] : image.Sha256;
+        var safe = new string(source.Where(char.IsAsciiLetterOrDigit).Take(16).ToArray());
+        return safe.Length > 0 ? safe : "x";
+    }
+
+    private async Task<byte[]?> ReadAsync(ImageRecord image, CancellationToken cancellationToken)
+    {
+        var limit = imageOptions.Value.MaxBytes;
+        try
+        {
+            if (await catalog.GetImageSourceAsync(image.Id, cancellationToken) is { } source)
+            {
+                var job = new ClaimedJob(0, image.Id, image.Bucket, image.Key, image.Sha256, 0, "thumbnail");
+                return await ExternalReads.ReadAsync(externalStores, source, job, limit, cancellationToken);
+            }
+
+            await using var stream = await store.OpenReadAsync(image.Bucket, image.Key, cancellationToken);
+            if (stream is null)
+            {
+                return null;
+            }
+
+            if (stream.Length > limit)
+            {
+                throw new ImageRejectedException(ImageError.ImageTooLarge, $"{stream.Length:N0} bytes is over the {limit:N0}-byte limit");
+            }
+
+            var bytes = new byte[stream.Length];
+            await stream.ReadExactlyAsync(bytes, cancellationToken);
+            return bytes;
+        }
+        catch (InvalidOperationException ex)
+        {
+            logger.LogWarning("Cannot read {Bucket}/{Key} for a thumbnail: {Error}", image.Bucket, ObjectNames.Printable(image.Key), ex.Message);
+            return null;
+        }
+    }
+
+    private static void RemoveOlderVersions(string folder, string imageId)
+    {
+        if (!Directory.Exists(folder))
+        {
+            return;
+        }
+
+        // Temporary files belong to a write in progress (another size or request): its own rename finishes it.
+        foreach (var file in Directory.EnumerateFiles(folder, imageId + ".*").Where(f => !f.EndsWith(".tmp", StringComparison.Ordinal)))
+        {
+            try
+            {
+                File.Delete(file);
+            }
+            catch (IOException)
+            {
+                // Being read right now; the next cleanup gets it.
+            }
+        }
+    }
+
+    private static async Task WriteAtomicallyAsync(string path, byte[] content, CancellationToken cancellationToken)
+    {
+        // Readers must never see a half-written file: write beside it, then rename over.
+        var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
+        await File.WriteAllBytesAsync(temporary, content, cancellationToken);
+        File.Move(temporary, path, overwrite: true);
+    }
+}
+
+/// <summary><c>GET /api/v1/images/{id}/thumbnail?size=</c>: a JPEG preview, cached on disk and in browsers.</summary>
+public static class ThumbnailEndpoints
+{
+    /// <summary>Marks a placeholder answer (the image could not be thumbnailed); its value is the reason's code.</summary>
+    public const string PlaceholderHeader = "X-LabelLens-Placeholder";
+
+    public static void MapThumbnails(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/api/v1/images/{id}/thumbnail", GetAsync)
+            .WithTags("Images")
+            .WithSummary("Thumbnail (JPEG)")
+            .WithDescription(
+                "size= longest edge in pixels, rounded up to 160, 320, 640 or 1280 (default 320; never enlarged). ETag and Cache-Control; If-None-Match gives 304. "
+                + "With v= equal to the image's sha256 (as the web UI sends), the response is cacheable for a year. An image that cannot be decoded gets an SVG "
+                + "placeholder (200) with the header X-LabelLens-Placeholder naming the reason.");
+    }
+
+    private static async Task<IResult> GetAsync(string id, int? size, string? v, HttpContext context, SqliteCatalog catalog, ThumbnailCache cache, CancellationToken ct)
+    {
+        if (await catalog.GetImageAsync(id, ct) is not { } image)
+        {
+            return Problems.NotFound("NoSuchImage", $"No image with id '{id}'.");
+        }
+
+        var edge = Thumbnailer.NormalizeSize(size ?? 320);
+        var etag = ThumbnailCache.EntityTag(image, edge);
+        var response = context.Response;
+        response.Headers.Vary = "Authorization, X-Api-Key";
+        // A URL that names the content (v = its sha256) never changes meaning: cache it for good. Without it the
+        // browser revalidates each time, which the ETag turns into a cheap 304.
+        response.Headers.CacheControl = v is not null && v == image.Sha256 ? "private, max-age=31536000, immutable" : "private, no-cache";
+        if (context.Request.Headers.IfNoneMatch.Any(value => value is not null && value.Split(',').Any(t => t.Trim() == etag || t.Trim() == "*")))
+        {
+            response.Headers.ETag = etag;
+            return Results.StatusCode(StatusCodes.Status304NotModified);
+        }
+
+        var (path, failure) = await cache.GetAsync(image, edge, ct);
+        if (path is null)
+        {
+            // A broken picture in a grid of hundreds must not break the page: show a placeholder and say why.
+            response.Headers.CacheControl = "no-store";
+            var code = failure is null ? "Unknown" : failure.Split(':', 2)[0];
+            response.Headers[PlaceholderHeader] = code;
+            return Results.Text(PlaceholderSvg(code), "image/svg+xml", Encoding.UTF8);
+        }
+
+        return Results.File(path, "image/jpeg", entityTag: new EntityTagHeaderValue(etag));
+    }
+
+    private static string PlaceholderSvg(string code) =>
+        $"""
+        <svg xmlns="http://www.w3.org/2000/svg" width="320" height="240" viewBox="0 0 320 240" role="img" aria-label="No preview: {System.Net.WebUtility.HtmlEncode(code)}">
+          <rect width="320" height="240" fill="#e9ebf0"/>
+          <g fill="none" stroke="#8a90a0" stroke-width="6" stroke-linecap="round" stroke-linejoin="round">
+            <rect x="120" y="80" width="80" height="64" rx="8"/>
+            <path d="M128 136l20-22 14 14 10-10 20 18"/>
+            <path d="M116 76l88 72"/>
+          </g>
+          <text x="160" y="180" text-anchor="middle" font-family="system-ui, sans-serif" font-size="15" fill="#5c6272">No preview</text>
+        </svg>
+        """;
+}

@@ -1,0 +1,103 @@
+// The queue panel: images by state, labeling throughput, and the failed images with their error and a retry.
+import { api, thumbnailUrl } from './api.js';
+import { debounce, el, fileName, formatTime, icon, toast } from './dom.js';
+
+export function createQueuePanel() {
+  const panel = document.getElementById('queue');
+  const stats = document.getElementById('queue-stats');
+  const speed = document.getElementById('queue-speed');
+  const failedList = document.getElementById('queue-failed');
+  const retryAll = document.getElementById('retry-all');
+  let timer = null;
+
+  function open() {
+    if (!panel.open) panel.show();
+    panel.classList.add('visible');
+    panel.querySelector('.panel-close').focus();
+    load();
+    // Counts change without events while jobs run (queued → labeling): poll gently while open.
+    timer ??= setInterval(load, 4000);
+  }
+
+  function closePanel() {
+    clearInterval(timer);
+    timer = null;
+    panel.classList.remove('visible');
+    panel.close();
+    document.getElementById('queue-button').focus();
+  }
+
+  panel.querySelector('.panel-close').addEventListener('click', closePanel);
+  panel.addEventListener('keydown', (e) => { if (e.key === 'Escape') { e.preventDefault(); closePanel(); } });
+  retryAll.addEventListener('click', async () => {
+    retryAll.disabled = true;
+    try {
+      const { queued } = await api('/api/v1/relabel', { method: 'POST', body: { scope: 'failed' } });
+      toast(`${queued} image${queued === 1 ? '' : 's'} queued again`, 'success');
+      load();
+    } catch (error) {
+      toast(`Retry failed: ${error.message}`, 'error');
+    } finally {
+      retryAll.disabled = false;
+    }
+  });
+
+  function stat(name, value, kind) {
+    return el(`div.stat.stat-${kind}`, {}, el('span.stat-value', { text: value.toLocaleString() }), el('span.stat-name', { text: name }));
+  }
+
+  async function load() {
+    if (!panel.open) return;
+    try {
+      const [{ images, jobs }, throughput, failed] = await Promise.all([
+        api('/api/v1/queue'),
+        api('/api/v1/queue/throughput'),
+        api('/api/v1/images?status=failed&limit=50'),
+      ]);
+      stats.replaceChildren(
+        stat('Queued', images.queued, 'queued'),
+        stat('Labeling', images.labeling, 'labeling'),
+        stat('Labeled', images.labeled, 'labeled'),
+        stat('Failed', images.failed, 'failed'));
+      speed.replaceChildren(
+        el('div', {}, el('dt', { text: 'Last minute' }), el('dd', { text: `${throughput.lastMinute} images` })),
+        el('div', {}, el('dt', { text: 'Last 5 minutes' }), el('dd', { text: `${(throughput.last5Minutes / 5).toFixed(1)} / min` })),
+        el('div', {}, el('dt', { text: 'Last hour' }), el('dd', { text: `${throughput.lastHour} images` })),
+        el('div', {}, el('dt', { text: 'Mean labeling time' }), el('dd', { text: throughput.meanLabelingMs != null ? `${Math.round(throughput.meanLabelingMs)} ms` : '—' })),
+        el('div', {}, el('dt', { text: 'Jobs waiting' }), el('dd', { text: String(jobs.depth) })));
+      retryAll.hidden = failed.images.length === 0;
+      failedList.replaceChildren(...(failed.images.length
+        ? failed.images.map(failedRow)
+        : [el('li.queue-empty', {}, icon('check', 18), 'No failed images.')]));
+    } catch (error) {
+      failedList.replaceChildren(el('li.notice.notice-error', { role: 'alert', text: `Could not load the queue: ${error.message}` }));
+    }
+  }
+
+  function failedRow({ image }) {
+    const retry = el('button.button.small', {
+      type: 'button',
+      'aria-label': `Retry ${fileName(image.key)}`,
+      onclick: async () => {
+        retry.disabled = true;
+        try {
+          await api(`/api/v1/images/${image.id}/relabel`, { method: 'POST' });
+          toast(`${fileName(image.key)} queued again`, 'success');
+          load();
+        } catch (error) {
+          toast(`Retry failed: ${error.message}`, 'error');
+          retry.disabled = false;
+        }
+      },
+    }, icon('refresh', 16), 'Retry');
+    return el('li.failed-item', {},
+      el('img', { src: thumbnailUrl(image, 160), alt: '', width: 48, height: 48, loading: 'lazy' }),
+      el('div.failed-text', {},
+        el('span.failed-name', { text: `${image.bucket}/${image.key}` }),
+        el('span.error-text', { text: image.error || 'Unknown error' }),
+        el('span.failed-time', { text: `${image.attempts} attempt${image.attempts === 1 ? '' : 's'} · ${formatTime(image.updatedAt)}` })),
+      retry);
+  }
+
+  return { open, refresh: debounce(load, 400) };
+}

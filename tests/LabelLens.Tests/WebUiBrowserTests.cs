@@ -1,0 +1,267 @@
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+
+namespace LabelLens.Tests;
+
+/// <summary>
+/// Debian's chromium driven by Playwright. The browser must be installed (.ci/run installs it): a missing
+/// browser fails the test, it is never skipped and never downloaded. Screenshots of a failing test go to
+/// bin/{Configuration}/net10.0/artifacts/screenshots/ beside the test assembly.
+/// </summary>
+public sealed class Browser : IAsyncDisposable
+{
+    public const string ChromiumPath = "/usr/bin/chromium";
+
+    private static readonly string[] Args =
+        ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+    private Browser(IPlaywright playwright, IBrowser chromium)
+    {
+        Playwright = playwright;
+        Chromium = chromium;
+    }
+
+    public static string ScreenshotFolder { get; } = Path.Combine(AppContext.BaseDirectory, "artifacts", "screenshots");
+
+    public IPlaywright Playwright { get; }
+
+    public IBrowser Chromium { get; }
+
+    public static async Task<Browser> LaunchAsync()
+    {
+        if (!File.Exists(ChromiumPath))
+        {
+            var where = Environment.GetEnvironmentVariable("CI") == "true" ? "CI must install it (.ci/run does)" : "install it: sudo apt-get install chromium";
+            Assert.Fail($"The web UI tests need Debian's chromium at {ChromiumPath}; {where}.");
+        }
+
+        // Belt and braces: this Playwright only ever uses the system browser.
+        Environment.SetEnvironmentVariable("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
+        var playwright = await Microsoft.Playwright.Playwright.CreateAsync();
+        var chromium = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = ChromiumPath, Args = Args, Headless = true });
+        return new Browser(playwright, chromium);
+    }
+
+    /// <summary>Runs <paramref name="test"/> on a new page; on failure saves a screenshot (and the page's console) before rethrowing.</summary>
+    public async Task RunAsync(string name, BrowserNewContextOptions options, Func<IPage, Task> test)
+    {
+        await using var context = await Chromium.NewContextAsync(options);
+        context.SetDefaultTimeout(30_000);
+        var page = await context.NewPageAsync();
+        var console = new List<string>();
+        page.Console += (_, message) => console.Add($"{message.Type}: {message.Text}");
+        page.PageError += (_, error) => console.Add($"pageerror: {error}");
+        try
+        {
+            await test(page);
+            // Script errors fail the test even when the page looked right.
+            Assert.DoesNotContain(console, line => line.StartsWith("pageerror", StringComparison.Ordinal));
+        }
+        catch
+        {
+            Directory.CreateDirectory(ScreenshotFolder);
+            var file = Path.Combine(ScreenshotFolder, $"{name}-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
+            await File.WriteAllLinesAsync(file + ".console.txt", console.Prepend(page.Url));
+            try
+            {
+                await page.ScreenshotAsync(new PageScreenshotOptions { Path = file + ".png", FullPage = true, Timeout = 10_000 });
+            }
+            catch (PlaywrightException)
+            {
+                // The page is gone or hung: the test's own failure is what matters.
+            }
+
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Chromium.DisposeAsync();
+        Playwright.Dispose();
+    }
+}
+
+/// <summary>The web UI in a real browser against a real `serve` (the real model): upload, live labels, search, detail, filter, delete.</summary>
+public sealed class WebUiBrowserTests : IAsyncLifetime
+{
+    private readonly ServerFixture _server = new();
+    private Browser _browser = null!;
+
+    private string Base => _server.Client.BaseAddress!.ToString();
+
+    public async Task InitializeAsync()
+    {
+        await _server.InitializeAsync();
+        _browser = await Browser.LaunchAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _browser.DisposeAsync();
+        await _server.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Upload_watch_labels_arrive_search_open_filter_and_delete() =>
+        await _browser.RunAsync(nameof(Upload_watch_labels_arrive_search_open_filter_and_delete), new() { ViewportSize = new() { Width = 1280, Height = 860 } }, async page =>
+        {
+            await page.GotoAsync(Base);
+            await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Your library is empty" })).ToBeVisibleAsync();
+            // Set once; still there at the end proves nothing reloaded the page.
+            await page.EvaluateAsync("() => { window.__sameDocument = true; }");
+
+            // Upload two photos through the page's file input, into a new bucket.
+            await page.Locator("#upload-button").ClickAsync();
+            await page.Locator("#upload-bucket").FillAsync("webui");
+            await page.Locator("#file-input").SetInputFilesAsync([TestData.Image("dog.jpg"), TestData.Image("eagle.jpg")]);
+            await Assertions.Expect(page.Locator(".upload-item[data-state=done]")).ToHaveCountAsync(2);
+            await Assertions.Expect(page.Locator("#upload-summary")).ToHaveTextAsync("2 uploaded");
+
+            // Tiles appear and turn labeled as the events arrive, without a reload.
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(2);
+            await Assertions.Expect(page.Locator(".tile[data-status=labeled]")).ToHaveCountAsync(2, new() { Timeout = 60_000 });
+            await Assertions.Expect(page.GetByAltText(new Regex("^dog\\.jpg: Dog"))).ToBeVisibleAsync();
+            await Assertions.Expect(page.GetByAltText(new Regex("^eagle\\.jpg: Bird"))).ToBeVisibleAsync();
+            await page.Locator("#upload .panel-close").ClickAsync();
+
+            // Search for Dog with the autocomplete: exactly the dog photo.
+            await page.Locator("#search-input").FillAsync("Do");
+            await page.GetByRole(AriaRole.Option, new() { Name = "Dog" }).First.WaitForAsync();
+            await page.Locator("#search-input").PressAsync("ArrowDown");
+            await page.Locator("#search-input").PressAsync("Enter");
+            await Assertions.Expect(page).ToHaveURLAsync(new Regex("[?&]label=Dog"));
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(1);
+            await Assertions.Expect(page.Locator(".tile img")).ToHaveAttributeAsync("alt", new Regex("^dog\\.jpg: Dog"));
+
+            // Open it: the picture with its boxes, and a label toggle that hides them.
+            await page.Locator(".tile-link").First.ClickAsync();
+            var detail = page.Locator("#detail");
+            await Assertions.Expect(detail).ToBeVisibleAsync();
+            await Assertions.Expect(page).ToHaveURLAsync(new Regex("[?&]image=[0-9a-f]{32}"));
+            await Assertions.Expect(detail.Locator("#detail-title")).ToHaveTextAsync("dog.jpg");
+            var dogBoxes = detail.Locator(".box[aria-label^='Dog']");
+            await Assertions.Expect(dogBoxes).ToHaveCountAsync(1);
+            await Assertions.Expect(dogBoxes.First).ToHaveAttributeAsync("aria-label", new Regex("^Dog, \\d+% confidence$"));
+            await detail.GetByRole(AriaRole.Checkbox, new() { Name = "Show boxes for Dog" }).UncheckAsync();
+            await Assertions.Expect(dogBoxes).ToHaveCountAsync(0);
+            await Assertions.Expect(detail.Locator(".label-row").First).ToContainTextAsync("%");
+            await page.Keyboard.PressAsync("Escape");
+            await Assertions.Expect(detail).ToBeHiddenAsync();
+            await Assertions.Expect(page).Not.ToHaveURLAsync(new Regex("image="));
+
+            // Back and forward move between searches (closing the detail view went back already).
+            await page.GoBackAsync();
+            await Assertions.Expect(page).Not.ToHaveURLAsync(new Regex("label="));
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(2);
+            await page.GoForwardAsync();
+            await Assertions.Expect(page).ToHaveURLAsync(new Regex("[?&]label=Dog"));
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(1);
+
+            // Confidence: the dog is labeled in the 80s, so 95% finds nothing and says so; 50% finds it again.
+            await page.Locator("#confidence").FillAsync("95");
+            await Assertions.Expect(page).ToHaveURLAsync(new Regex("minConfidence=95"));
+            await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Nothing matches this search" })).ToBeVisibleAsync();
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(0);
+            await page.Locator("#confidence").FillAsync("50");
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(1);
+
+            // Delete it from the detail view: gone from the page and from the catalog.
+            var id = await page.Locator(".tile").First.GetAttributeAsync("data-id");
+            await page.Locator(".tile-link").First.ClickAsync();
+            await detail.GetByRole(AriaRole.Button, new() { Name = "Delete", Exact = true }).ClickAsync();
+            await detail.GetByRole(AriaRole.Button, new() { Name = "Delete permanently", Exact = true }).ClickAsync();
+            await Assertions.Expect(detail).ToBeHiddenAsync();
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(0);
+            using (var gone = await _server.Client.GetAsync($"/api/v1/images/{id}"))
+            {
+                Assert.Equal(System.Net.HttpStatusCode.NotFound, gone.StatusCode);
+            }
+
+            Assert.True(await page.EvaluateAsync<bool>("() => window.__sameDocument === true"), "the page was reloaded");
+            await page.GotoAsync(Base);
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(1);
+        });
+
+    [Fact]
+    public async Task Keyboard_only_dark_and_phone_width()
+    {
+        var id = (await _server.UploadAsync("phone", "dog.jpg", TestData.ImageBytes("dog.jpg"))).GetProperty("imageId").GetString()!;
+        await _server.WaitForImageAsync(id);
+        await _browser.RunAsync(nameof(Keyboard_only_dark_and_phone_width), new() { ViewportSize = new() { Width = 360, Height = 740 }, ColorScheme = ColorScheme.Dark, HasTouch = true }, async page =>
+        {
+            await page.GotoAsync(Base);
+            await Assertions.Expect(page.Locator(".tile[data-status=labeled]")).ToHaveCountAsync(1);
+            // Nothing is wider than the phone.
+            Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= 360"), "the page scrolls sideways at 360 px");
+            Assert.Equal("dark", await page.EvaluateAsync<string>("() => getComputedStyle(document.documentElement).colorScheme"));
+
+            // "/" focuses the search; type, Enter; Tab to the tile; Enter opens; Escape closes and gives focus back.
+            await page.Keyboard.PressAsync("/");
+            await page.Keyboard.TypeAsync("Dog");
+            await page.Keyboard.PressAsync("Enter");
+            await Assertions.Expect(page).ToHaveURLAsync(new Regex("label=Dog"));
+            await page.Locator(".tile-link").First.FocusAsync();
+            await page.Keyboard.PressAsync("Enter");
+            await Assertions.Expect(page.Locator("#detail")).ToBeVisibleAsync();
+
+            // A label added by hand shows at once, and can be removed again.
+            await page.Locator("#add-label-input").FillAsync("Film Prop");
+            await page.Locator("#add-label-input").PressAsync("Enter");
+            var manual = page.Locator(".label-row", new() { HasText = "Film Prop" });
+            await Assertions.Expect(manual).ToContainTextAsync("added by hand");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Remove label Film Prop" }).ClickAsync();
+            await Assertions.Expect(manual).ToHaveCountAsync(0);
+            await page.Locator("#detail-close").FocusAsync();
+
+            await page.Keyboard.PressAsync("Escape");
+            await Assertions.Expect(page.Locator("#detail")).ToBeHiddenAsync();
+            await Assertions.Expect(page.Locator(".tile-link").First).ToBeFocusedAsync();
+
+            // The theme toggle switches to light and remembers it.
+            await page.Locator("#theme-toggle").ClickAsync();
+            Assert.Equal("light", await page.EvaluateAsync<string>("() => document.documentElement.dataset.theme"));
+            await page.ReloadAsync();
+            Assert.Equal("light", await page.EvaluateAsync<string>("() => document.documentElement.dataset.theme"));
+
+            // A colour filter: the search works whether or not this server knows colours yet (it says so when not).
+            await page.GotoAsync(Base + "?color=red");
+            await Assertions.Expect(page.Locator("#result-count")).Not.ToHaveTextAsync("Searching…");
+            await Assertions.Expect(page.Locator(".notice-error")).ToHaveCountAsync(0);
+            await Assertions.Expect(page.Locator(".swatch[data-color=red]")).ToHaveAttributeAsync("aria-pressed", "true");
+            await Assertions.Expect(page.Locator(".tile, #empty:not([hidden])")).Not.ToHaveCountAsync(0);
+        });
+    }
+
+    [Fact]
+    public async Task With_api_keys_the_page_asks_for_one_and_images_still_load()
+    {
+        var keyed = new ServerFixture(new() { ["Server:ApiKeys:0"] = "ui-key" });
+        await keyed.InitializeAsync();
+        try
+        {
+            using var upload = new HttpRequestMessage(HttpMethod.Put, "/api/v1/buckets/keyed/objects/eagle.jpg") { Content = new ByteArrayContent(TestData.ImageBytes("eagle.jpg")) };
+            upload.Headers.Add("X-Api-Key", "ui-key");
+            (await keyed.Client.SendAsync(upload)).EnsureSuccessStatusCode();
+            await RunKeyedAsync(keyed);
+        }
+        finally
+        {
+            await keyed.DisposeAsync();
+        }
+    }
+
+    private Task RunKeyedAsync(ServerFixture keyed) =>
+        _browser.RunAsync(nameof(With_api_keys_the_page_asks_for_one_and_images_still_load), new() { ViewportSize = new() { Width = 1024, Height = 768 } }, async page =>
+        {
+            await page.GotoAsync(keyed.Client.BaseAddress!.ToString());
+            var dialog = page.Locator("#key-dialog");
+            await Assertions.Expect(dialog).ToBeVisibleAsync();
+            await page.Locator("#key-input").FillAsync("ui-key");
+            await page.Locator("#key-input").PressAsync("Enter");
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(1);
+            // The thumbnail really loaded (an <img> cannot send the header: it uses ?apiKey=).
+            await Assertions.Expect(page.Locator(".tile img.loaded")).ToHaveCountAsync(1);
+            Assert.Equal("ui-key", await page.EvaluateAsync<string>("() => sessionStorage.getItem('labellens.apiKey')"));
+        });
+}
