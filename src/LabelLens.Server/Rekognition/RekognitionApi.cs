@@ -414,7 +414,10 @@ public static class RekognitionSetup
         services.AddSingleton<RekognitionApi>();
     }
 
-    /// <summary>POST / with X-Amz-Target, as the AWS JSON protocol addresses a service.</summary>
+    /// <summary>
+    /// POST / with X-Amz-Target, as the AWS JSON protocol addresses a service. A branch of the pipeline rather
+    /// than an endpoint: an endpoint at "/" would answer GET / (the web page) with 405.
+    /// </summary>
     public static void MapRekognition(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
@@ -423,6 +426,9 @@ public static class RekognitionSetup
             return;
         }
 
-        app.MapPost("/", (HttpContext context, RekognitionApi api) => api.HandleAsync(context)).ExcludeFromDescription().DisableAntiforgery();
+        var api = app.Services.GetRequiredService<RekognitionApi>();
+        app.MapWhen(
+            context => HttpMethods.IsPost(context.Request.Method) && context.Request.Path.Value is "/" or "",
+            branch => branch.Run(api.HandleAsync));
     }
 }
