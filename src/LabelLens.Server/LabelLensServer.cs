@@ -71,6 +71,7 @@ public static class LabelLensServer
         services.AddHostedService(sp => sp.GetRequiredService<LabelerHolder>());
         services.AddSingleton<LabelingWorkers>();
         services.AddHostedService(sp => sp.GetRequiredService<LabelingWorkers>());
+        services.AddVideo(builder.Configuration);
         services.AddProblemDetails();
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.AddOpenApi();
@@ -88,6 +89,7 @@ public static class LabelLensServer
         app.MapObjects();
         app.MapImages();
         app.MapSearch();
+        app.MapVideos();
         app.MapExternal();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet("/healthz", () => Results.Text("ok")).ExcludeFromDescription();

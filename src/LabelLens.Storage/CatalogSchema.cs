@@ -103,5 +103,9 @@ internal static class CatalogSchema
 
         // 3: images.source (external stores), S3 event sequencers, backfill cursors, webhook delivery state (ExternalSchema.cs).
         ExternalSchema.Step3,
+
+        // 5: videos — media type, job kind and resume point, frame detections, segments (VideoSchema.cs).
+        // Step 4 (image properties) is added on another branch; the merge puts it before this one.
+        VideoSchema.Step5,
     ];
 }
