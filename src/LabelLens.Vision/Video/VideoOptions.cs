@@ -31,9 +31,9 @@ public sealed class VideoOptions
     [Range(1, 1_000_000)]
     public double MaxDurationSeconds { get; set; } = 4 * 3600;
 
-    /// <summary>Largest video labeled (default 20 GiB); larger ones are stored but fail with VideoTooLarge.</summary>
+    /// <summary>Largest video labeled (default 5 GiB, as Server:MaxObjectBytes); larger ones are stored but fail with VideoTooLarge.</summary>
     [Range(1, long.MaxValue)]
-    public long MaxBytes { get; set; } = 20L * 1024 * 1024 * 1024;
+    public long MaxBytes { get; set; } = 5L * 1024 * 1024 * 1024;
 
     /// <summary>Videos labeled at once. Each runs one ffmpeg and one inference thread; image workers are separate, so videos never starve images.</summary>
     [Range(1, 64)]
