@@ -67,28 +67,54 @@ internal sealed class VideoBenchmark(string models, string images, int seconds, 
             // Warm-up (JIT, ONNX Runtime arenas, page cache), not timed.
             await PipelineAsync(path, geometry, detector, builder, metadata, cancellationToken);
 
-            var meter = Meter.Start();
-            await RunFfmpegAsync(["-hide_banner", "-nostdin", "-loglevel", "error", "-i", path, "-map", "0:v:0", "-f", "null", "-"], cancellationToken);
-            Row(name, "ffmpeg decode of every frame (`-f null`)", duration, null, meter.Stop());
-
-            meter = Meter.Start();
-            var sampled = 0;
-            await foreach (var frame in FrameSampler.SampleAsync(_ffmpeg.FfmpegPath, path, geometry, new VideoOptions(), 0, cancellationToken))
+            await MeasureAsync(name, "ffmpeg decode of every frame (`-f null`)", duration, async () =>
             {
-                frame.Dispose();
-                sampled++;
+                await RunFfmpegAsync(["-hide_banner", "-nostdin", "-loglevel", "error", "-i", path, "-map", "0:v:0", "-f", "null", "-"], cancellationToken);
+                return null;
+            });
+            await MeasureAsync(name, "sampling only (decode, select, scale, rgb24 pipe)", duration, async () =>
+            {
+                var sampled = 0;
+                await foreach (var frame in FrameSampler.SampleAsync(_ffmpeg.FfmpegPath, path, geometry, new VideoOptions(), 0, cancellationToken))
+                {
+                    frame.Dispose();
+                    sampled++;
+                }
+
+                return sampled;
+            });
+            await MeasureAsync(name, "**sampling + model + labels** (offline)", duration, async () => await PipelineAsync(path, geometry, detector, builder, metadata, cancellationToken));
+            await MeasureAsync(name, "**through `serve`**: upload to SUCCEEDED (checkpoints, segments)", duration, async () => await ServiceAsync(path, cancellationToken));
+        }
+    }
+
+    /// <summary>
+    /// Up to 3 attempts, stopping at the first one where other processes took under 5% of the cores; the
+    /// least disturbed attempt is reported (the machine is shared).
+    /// </summary>
+    private static async Task MeasureAsync(string clip, string what, double videoSeconds, Func<Task<int?>> run)
+    {
+        (Meter.Reading Reading, int? Frames)? best = null;
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            var meter = Meter.Start();
+            var frames = await run();
+            var reading = meter.Stop();
+            if (best is null || reading.Others < best.Value.Reading.Others)
+            {
+                best = (reading, frames);
             }
 
-            Row(name, "sampling only (decode, select, scale, rgb24 pipe)", duration, sampled, meter.Stop());
+            if (reading.Others < 0.05)
+            {
+                break;
+            }
 
-            meter = Meter.Start();
-            sampled = await PipelineAsync(path, geometry, detector, builder, metadata, cancellationToken);
-            Row(name, "**sampling + model + labels** (offline)", duration, sampled, meter.Stop());
-
-            meter = Meter.Start();
-            sampled = await ServiceAsync(path, cancellationToken);
-            Row(name, "**through `serve`**: upload to SUCCEEDED (checkpoints, segments)", duration, sampled, meter.Stop());
+            Console.Error.WriteLine($"{clip} / {what}: others took {reading.Others:P0}, measuring again");
+            await Task.Delay(TimeSpan.FromSeconds(5));
         }
+
+        Row(clip, what, videoSeconds, best!.Value.Frames, best.Value.Reading);
     }
 
     private static void Row(string clip, string what, double videoSeconds, int? frames, Meter.Reading reading) =>
