@@ -13,6 +13,14 @@ public sealed record ImageResponse(ImageRecord Image, IReadOnlyList<StoredLabel>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public ImageProperties? ImageProperties { get; init; }
 
+
+    /// <summary>"image" or "video" (decided from the bytes at upload).</summary>
+    public string MediaType { get; init; } = MediaTypes.Image;
+
+    /// <summary>For videos: metadata, job status and progress, segments (VideoEndpoints.AttachAsync).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public VideoSummary? Video { get; init; }
+
     public static ImageResponse From(ImageDetails details) => new(details.Image, details.Labels) { ImageProperties = details.Properties };
 }
 
@@ -28,7 +36,7 @@ public static class ImageEndpoints
         var images = app.MapGroup("/api/v1/images").WithTags("Images");
         images.MapGet("/{id}", async (string id, SqliteCatalog catalog, CancellationToken ct) =>
             await catalog.GetDetailsAsync(id, ct) is { } details
-                ? Results.Ok(ImageResponse.From(details))
+                ? Results.Ok((await VideoEndpoints.AttachAsync(catalog, [ImageResponse.From(details)], null, ct))[0])
                 : Problems.NotFound("NoSuchImage", $"No image with id '{id}'."));
 
         images.MapPost("/{id}/relabel", async (string id, SqliteCatalog catalog, QueueSignal signal, CancellationToken ct) =>
@@ -78,6 +86,6 @@ public static class ImageEndpoints
         }).WithTags("Images");
 
         app.MapGet("/api/v1/queue", async (SqliteCatalog catalog, CancellationToken ct) =>
-            Results.Ok(new { jobs = await catalog.GetQueueCountsAsync(ct), images = await catalog.GetImageCountsAsync(ct) })).WithTags("Queue");
+            Results.Ok(new { jobs = await catalog.GetQueueCountsAsync(ct), images = await catalog.GetImageCountsAsync(ct), videos = await catalog.GetVideoQueueAsync(ct) })).WithTags("Queue");
     }
 }

@@ -72,6 +72,7 @@ public static class LabelLensServer
         services.AddHostedService(sp => sp.GetRequiredService<LabelerHolder>());
         services.AddSingleton<LabelingWorkers>();
         services.AddHostedService(sp => sp.GetRequiredService<LabelingWorkers>());
+        services.AddVideo(builder.Configuration);
         services.AddProblemDetails();
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.AddOpenApi();
@@ -92,6 +93,7 @@ public static class LabelLensServer
         app.MapObjects();
         app.MapImages();
         app.MapSearch();
+        app.MapVideos();
         app.MapExternal();
         app.MapRekognition();
         app.MapWebUi();

@@ -67,10 +67,14 @@ public sealed class LabelingWorkers(
     public const string OwnerPrefix = "serve:";
 
     private readonly QueueOptions _queue = queueOptions.Value;
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string _owner = $"{OwnerPrefix}{Environment.ProcessId}:{Guid.NewGuid():N}";
 
     /// <summary>One more than the cores by default, as for `label`: I/O and libvips hand-offs leave gaps a spare worker fills.</summary>
     public int WorkerCount => _queue.Workers > 0 ? _queue.Workers : Environment.ProcessorCount + 1;
+
+    /// <summary>Completes once a dead server's jobs have been taken back (the video worker waits for it before claiming).</summary>
+    public Task Ready => _ready.Task;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -87,6 +91,7 @@ public sealed class LabelingWorkers(
         // This server holds the data folder's lock, so any job still leased to a server is a dead one's.
         GC.KeepAlive(dataLock);
         await catalog.ReleaseJobsAsync(OwnerPrefix, stoppingToken);
+        _ready.TrySetResult();
         logger.LogInformation("{Workers} labeling worker(s) started", WorkerCount);
         var loops = Enumerable.Range(0, WorkerCount).Select(i => Task.Run(() => RunLoopAsync(labeler, stoppingToken), stoppingToken));
         await Task.WhenAll(loops);

@@ -179,7 +179,9 @@ public sealed class Uploader(IObjectStore store, SqliteCatalog catalog, QueueSig
             ObjectNames.ValidateKey(key);
             await store.CreateBucketAsync(bucket, cancellationToken);
             var stored = await store.PutAsync(bucket, key, content, options.Value.MaxObjectBytes, cancellationToken);
-            var outcome = await catalog.RecordUploadAsync(stored, string.IsNullOrWhiteSpace(contentType) ? null : contentType, cancellationToken);
+            // Videos are recognised by their bytes (never the name) and go to the video worker.
+            var mediaType = await VideoServices.MediaTypeAsync(store, stored, cancellationToken);
+            var outcome = await catalog.RecordUploadAsync(stored, string.IsNullOrWhiteSpace(contentType) ? null : contentType, cancellationToken, mediaType);
             if (outcome.Enqueued)
             {
                 signal.Notify();

@@ -109,8 +109,11 @@ public static class SearchEndpoints
     {
         try
         {
-            var page = await catalog.SearchAsync(ParseQuery(request.Query), ct);
-            return Results.Ok(new SearchResponse(page.Images.Select(ImageResponse.From).ToList(), page.NextCursor));
+            var query = ParseQuery(request.Query);
+            var page = await catalog.SearchAsync(query, ct);
+            // Videos come with their segments of the searched labels.
+            var images = await VideoEndpoints.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), [.. query.Labels, .. query.AnyLabels], ct);
+            return Results.Ok(new SearchResponse(images, page.NextCursor));
         }
         catch (InvalidQueryException ex)
         {

@@ -106,5 +106,8 @@ internal static class CatalogSchema
 
         // 4: image properties and per-colour shares; instance colours (SqliteCatalog.Properties.cs).
         PropertiesSchema.Step4,
+
+        // 5: videos — media type, job kind and resume point, frame detections, segments (VideoSchema.cs).
+        VideoSchema.Step5,
     ];
 }

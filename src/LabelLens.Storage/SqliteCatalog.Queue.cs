@@ -25,7 +25,8 @@ public sealed partial class SqliteCatalog
     /// Running jobs that already used every attempt are failed instead of claimed again, so an input that
     /// crashes the process cannot loop forever.
     /// </summary>
-    public async Task<IReadOnlyList<ClaimedJob>> ClaimJobsAsync(string owner, int max, QueueOptions options, CancellationToken cancellationToken)
+    /// <param name="kind">Which jobs: <see cref="JobKinds.Image"/> (the image workers, the CLI) or <see cref="JobKinds.Video"/> (the video worker).</param>
+    public async Task<IReadOnlyList<ClaimedJob>> ClaimJobsAsync(string owner, int max, QueueOptions options, CancellationToken cancellationToken, string kind = JobKinds.Image)
     {
         ArgumentNullException.ThrowIfNull(options);
         var now = Now;
@@ -40,13 +41,13 @@ public sealed partial class SqliteCatalog
             """
             UPDATE jobs SET state = 'running', lease_owner = $owner, lease_until = $until, attempts = attempts + 1, updated_at = $now
             WHERE id IN (
-                SELECT id FROM jobs WHERE state = 'queued' AND not_before <= $now
+                SELECT id FROM jobs WHERE state = 'queued' AND not_before <= $now AND kind = $kind
                 UNION ALL
-                SELECT id FROM jobs WHERE state = 'running' AND lease_until <= $now
+                SELECT id FROM jobs WHERE state = 'running' AND lease_until <= $now AND kind = $kind
                 ORDER BY id LIMIT $max)
             RETURNING id, image_id, sha256, attempts
             """,
-            ("$owner", owner), ("$until", now + (long)options.Lease.TotalMilliseconds), ("$now", now), ("$max", max)))
+            ("$owner", owner), ("$until", now + (long)options.Lease.TotalMilliseconds), ("$now", now), ("$max", max), ("$kind", kind)))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))

@@ -51,7 +51,8 @@ public sealed partial class SqliteCatalog
     }
 
     /// <summary>Records a stored object: image row, ObjectCreated event and labeling job, in one transaction.</summary>
-    public async Task<UploadOutcome> RecordUploadAsync(StoredObject stored, string? contentType, CancellationToken cancellationToken)
+    /// <param name="mediaType"><see cref="MediaTypes.Image"/> or <see cref="MediaTypes.Video"/> (from the bytes): it decides which workers label it.</param>
+    public async Task<UploadOutcome> RecordUploadAsync(StoredObject stored, string? contentType, CancellationToken cancellationToken, string mediaType = MediaTypes.Image)
     {
         ArgumentNullException.ThrowIfNull(stored);
         var id = ImageId(stored.Bucket, stored.Key);
@@ -71,14 +72,14 @@ public sealed partial class SqliteCatalog
             connection,
             transaction,
             """
-            INSERT INTO images (id, bucket, key, etag, sha256, size, content_type, status, attempts, created_at, updated_at)
-            VALUES ($id, $bucket, $key, $etag, $sha, $size, $ct, 'queued', 0, $now, $now)
+            INSERT INTO images (id, bucket, key, etag, sha256, size, content_type, status, attempts, created_at, updated_at, media_type)
+            VALUES ($id, $bucket, $key, $etag, $sha, $size, $ct, 'queued', 0, $now, $now, $media)
             ON CONFLICT (id) DO UPDATE SET
                 etag = excluded.etag, sha256 = excluded.sha256, size = excluded.size, content_type = excluded.content_type,
-                status = 'queued', error = NULL, attempts = 0, updated_at = excluded.updated_at, source = NULL
+                status = 'queued', error = NULL, attempts = 0, updated_at = excluded.updated_at, source = NULL, media_type = excluded.media_type
             """,
             ("$id", id), ("$bucket", stored.Bucket), ("$key", stored.Key), ("$etag", stored.ETag), ("$sha", stored.Sha256),
-            ("$size", stored.Size), ("$ct", contentType), ("$now", now));
+            ("$size", stored.Size), ("$ct", contentType), ("$now", now), ("$media", mediaType));
         InsertEvent(connection, transaction, "ObjectCreated", id, stored.Bucket, stored.Key, stored.ETag, now);
         EnqueueJob(connection, transaction, id, stored.Sha256, now);
         var image = await GetImageAsync(connection, transaction, id, cancellationToken);
@@ -201,7 +202,8 @@ public sealed partial class SqliteCatalog
         Execute(
             connection,
             transaction,
-            "INSERT INTO jobs (image_id, sha256, state, attempts, not_before, created_at, updated_at) VALUES ($id, $sha, 'queued', 0, $now, $now, $now)",
+            // The job's kind follows the object's media type (schema step 5): videos go to the video worker.
+            "INSERT INTO jobs (image_id, sha256, state, attempts, not_before, created_at, updated_at, kind) VALUES ($id, $sha, 'queued', 0, $now, $now, $now, COALESCE((SELECT media_type FROM images WHERE id = $id), 'image'))",
             ("$id", imageId), ("$sha", sha256), ("$now", now));
     }
 

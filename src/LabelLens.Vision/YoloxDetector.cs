@@ -13,7 +13,7 @@ namespace LabelLens.Vision;
 /// (ONNX Runtime sessions are safe for concurrent Run calls). Input size, row count and class count are
 /// read from the model, so any YOLOX export (nano to x, 416 or 640, custom classes) works.
 /// </summary>
-public sealed class YoloxDetector : IObjectDetector
+public sealed partial class YoloxDetector : IObjectDetector
 {
     /// <summary>YOLOX pads the letterbox with this grey (its training preprocessing).</summary>
     private const double PadValue = 114;

@@ -1,0 +1,266 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using LabelLens.Labels;
+using LabelLens.Storage;
+using LabelLens.Video;
+using LabelLens.Vision.Video;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace LabelLens.Server;
+
+/// <summary>A video's state and a summary of its segments, as the image details and search return it (camelCase).</summary>
+public sealed record VideoSummary(
+    long? DurationMillis,
+    string? Codec,
+    string? Format,
+    double? FrameRate,
+    int? FrameWidth,
+    int? FrameHeight,
+    string JobStatus,
+    string? StatusMessage,
+    VideoProgress Progress,
+    int? SampledFrames,
+    int? IntervalMillis,
+    IReadOnlyList<SegmentSummary> Segments,
+    bool SegmentsTruncated);
+
+public sealed record VideoProgress(double? Percent, int FramesDone, long? ProcessedMillis);
+
+public sealed record SegmentSummary(string Name, long StartTimestampMillis, long EndTimestampMillis, long DurationMillis, double Confidence);
+
+/// <summary>Rekognition Video's VideoMetadata.</summary>
+public sealed record VideoMetadataResponse(string Codec, long? DurationMillis, string Format, double? FrameRate, int FrameHeight, int FrameWidth, string? ColorRange);
+
+/// <summary>One label at one time (AggregateBy=TIMESTAMPS), or over a segment (AggregateBy=SEGMENTS), as GetLabelDetection returns it.</summary>
+public sealed record LabelDetection(
+    long Timestamp,
+    Label Label,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? StartTimestampMillis = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? EndTimestampMillis = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? DurationMillis = null);
+
+/// <summary>GetLabelDetection's response (PascalCase, as Rekognition), plus Progress while the job runs.</summary>
+public sealed record LabelDetectionResponse(
+    string JobStatus,
+    string? StatusMessage,
+    VideoMetadataResponse? VideoMetadata,
+    IReadOnlyList<LabelDetection> Labels,
+    string? NextToken,
+    string? LabelModelVersion,
+    string AggregateBy,
+    VideoProgress Progress);
+
+/// <summary>Videos: labels by time or segment (GetLabelDetection), a frame as JPEG, cancel.</summary>
+public static class VideoEndpoints
+{
+    public const int DefaultMaxResults = 1000;
+    public const int SummarySegments = 200;
+
+    /// <summary>Rekognition's field names, as declared (PascalCase).</summary>
+    private static readonly JsonSerializerOptions RekognitionJson = new() { PropertyNamingPolicy = null };
+
+    public static void MapVideos(this IEndpointRouteBuilder app)
+    {
+        var videos = app.MapGroup("/api/v1/videos").WithTags("Videos");
+        videos.MapGet("/{id}/labels", GetLabelsAsync)
+            .WithSummary("Labels of a video by timestamp or segment (Rekognition GetLabelDetection)")
+            .WithDescription("aggregateBy=TIMESTAMPS|SEGMENTS (default TIMESTAMPS), sortBy=TIMESTAMP|NAME (default TIMESTAMP), maxResults= (1-1000, default 1000), nextToken=.");
+        videos.MapGet("/{id}/frame", GetFrameAsync).WithSummary("One frame as a JPEG: t= seconds, width= pixels (default 320)");
+        videos.MapPost("/{id}/cancel", CancelAsync).WithSummary("Cancel the video's queued or running labeling job");
+    }
+
+    /// <summary>Adds media type and (for videos) the video summary to API image responses; <paramref name="labels"/> narrows the segments to those labels (search).</summary>
+    public static async Task<List<ImageResponse>> AttachAsync(SqliteCatalog catalog, IReadOnlyList<ImageResponse> images, IReadOnlyCollection<string>? labels, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(images);
+        var videos = await catalog.GetVideosAsync(images.Select(i => i.Image.Id).ToList(), cancellationToken);
+        var result = new List<ImageResponse>(images.Count);
+        foreach (var image in images)
+        {
+            if (!videos.TryGetValue(image.Image.Id, out var video))
+            {
+                result.Add(image);
+                continue;
+            }
+
+            var segments = await catalog.GetVideoSegmentsAsync(video.ImageId, labels is { Count: > 0 } ? labels : null, byName: false, 0, SummarySegments + 1, cancellationToken);
+            result.Add(image with { MediaType = MediaTypes.Video, Video = Summary(video, segments) });
+        }
+
+        return result;
+    }
+
+    private static VideoSummary Summary(VideoRecord video, IReadOnlyList<LabelSegment> segments) => new(
+        video.Metadata?.DurationMillis,
+        video.Metadata?.Codec,
+        video.Metadata?.Format,
+        video.Metadata?.FrameRate,
+        video.Metadata?.FrameWidth,
+        video.Metadata?.FrameHeight,
+        JobStatus(video),
+        video.Job?.Error,
+        Progress(video),
+        video.Frames,
+        video.IntervalMillis,
+        segments.Take(SummarySegments).Select(s => new SegmentSummary(s.Name, s.StartTimestampMillis, s.EndTimestampMillis, s.DurationMillis, s.Confidence)).ToList(),
+        segments.Count > SummarySegments);
+
+    private static VideoProgress Progress(VideoRecord video) => new(video.Percent, video.Job?.FramesDone ?? 0, video.Job?.ProcessedMillis);
+
+    /// <summary>IN_PROGRESS while queued or running, SUCCEEDED when the latest job is done, FAILED otherwise (StatusMessage says why).</summary>
+    private static string JobStatus(VideoRecord video) => video.Job?.State switch
+    {
+        "queued" or "running" => "IN_PROGRESS",
+        "done" => "SUCCEEDED",
+        null => video.ResultJobId is null ? "IN_PROGRESS" : "SUCCEEDED",
+        _ => "FAILED",
+    };
+
+    private static async Task<IResult> GetLabelsAsync(string id, string? aggregateBy, string? sortBy, int? maxResults, string? nextToken, SqliteCatalog catalog, CancellationToken ct)
+    {
+        var segments = (aggregateBy ?? "TIMESTAMPS").ToUpperInvariant() switch
+        {
+            "TIMESTAMPS" => false,
+            "SEGMENTS" => true,
+            _ => (bool?)null,
+        };
+        var byName = (sortBy ?? "TIMESTAMP").ToUpperInvariant() switch
+        {
+            "TIMESTAMP" => false,
+            "NAME" => true,
+            _ => (bool?)null,
+        };
+        if (segments is null || byName is null)
+        {
+            return Problems.BadRequest("InvalidParameter", "aggregateBy is TIMESTAMPS or SEGMENTS; sortBy is TIMESTAMP or NAME.");
+        }
+
+        if (maxResults is < 1 or > DefaultMaxResults)
+        {
+            return Problems.BadRequest("InvalidParameter", $"maxResults is 1 to {DefaultMaxResults}.");
+        }
+
+        var offset = 0;
+        if (nextToken is not null && !TryDecodeOffset(nextToken, out offset))
+        {
+            return Problems.BadRequest("InvalidPaginationToken", "nextToken is not one this API returned.");
+        }
+
+        var video = await catalog.GetVideoAsync(id, ct);
+        if (video is null)
+        {
+            return Problems.NotFound("NoSuchVideo", $"No video with id '{id}'.");
+        }
+
+        var limit = maxResults ?? DefaultMaxResults;
+        var labels = new List<LabelDetection>();
+        var more = false;
+        if (video.ResultJobId is { } result && JobStatus(video) == "SUCCEEDED")
+        {
+            if (segments.Value)
+            {
+                var page = await catalog.GetVideoSegmentsAsync(id, null, byName.Value, offset, limit + 1, ct);
+                more = page.Count > limit;
+                labels.AddRange(page.Take(limit).Select(s => new LabelDetection(
+                    s.StartTimestampMillis,
+                    new Label(s.Name, s.Confidence, [], s.Parents, s.Aliases, s.Categories),
+                    s.StartTimestampMillis,
+                    s.EndTimestampMillis,
+                    s.DurationMillis)));
+            }
+            else
+            {
+                var page = await catalog.GetVideoFrameLabelsAsync(id, result, byName.Value, offset, limit + 1, ct);
+                more = page.Count > limit;
+                labels.AddRange(page.Take(limit).Select(f => new LabelDetection(f.TimestampMillis, f.Label)));
+            }
+        }
+
+        var metadata = video.Metadata is { } m ? new VideoMetadataResponse(m.Codec, m.DurationMillis, m.Format, m.FrameRate, m.FrameHeight, m.FrameWidth, m.ColorRange) : null;
+        var response = new LabelDetectionResponse(
+            JobStatus(video),
+            video.Job?.Error,
+            metadata,
+            labels,
+            more ? EncodeOffset(offset + limit) : null,
+            video.ModelVersion,
+            segments.Value ? "SEGMENTS" : "TIMESTAMPS",
+            Progress(video));
+        return Results.Json(response, RekognitionJson);
+    }
+
+    private static async Task<IResult> GetFrameAsync(string id, double? t, int? width, SqliteCatalog catalog, IObjectStore store, Ffmpeg ffmpeg, CancellationToken ct)
+    {
+        var seconds = t ?? 0;
+        var pixels = width ?? 320;
+        if (!double.IsFinite(seconds) || seconds < 0 || pixels is < 16 or > 3840)
+        {
+            return Problems.BadRequest("InvalidParameter", "t is seconds from the start (0 or more); width is 16 to 3840 pixels.");
+        }
+
+        var video = await catalog.GetVideoAsync(id, ct);
+        if (video is null)
+        {
+            return Problems.NotFound("NoSuchVideo", $"No video with id '{id}'.");
+        }
+
+        if (video.Metadata?.DurationMillis is { } duration && seconds * 1000 > duration)
+        {
+            return Problems.BadRequest("InvalidParameter", $"t is past the end of the video ({duration / 1000.0:0.###} s).");
+        }
+
+        await using var stream = await store.OpenReadAsync(video.Bucket, video.Key, ct);
+        if (stream is not FileStream file)
+        {
+            return Problems.NotFound("NoSuchVideo", $"The video '{id}' is not in the local store.");
+        }
+
+        try
+        {
+            return Results.File(await ffmpeg.FrameJpegAsync(file.Name, seconds, pixels, ct), "image/jpeg");
+        }
+        catch (FfmpegMissingException ex)
+        {
+            return Problems.Problem(StatusCodes.Status503ServiceUnavailable, "FfmpegMissing", ex.Message);
+        }
+        catch (VideoRejectedException ex)
+        {
+            return Problems.BadRequest(ex.Code, ex.Message);
+        }
+    }
+
+    private static async Task<IResult> CancelAsync(string id, SqliteCatalog catalog, VideoWorker worker, CancellationToken ct)
+    {
+        switch (await catalog.CancelVideoAsync(id, ct))
+        {
+            case null:
+                return Problems.NotFound("NoSuchVideo", $"No video with id '{id}'.");
+            case false:
+                return Results.Conflict(new { id, error = "NothingToCancel", detail = "The video has no queued or running labeling job." });
+            default:
+                worker.Cancel(id);
+                return Results.Ok(new { id, jobStatus = "FAILED", statusMessage = "cancelled" });
+        }
+    }
+
+    private static string EncodeOffset(int offset) => WebEncoders.Base64UrlEncode(BitConverter.GetBytes(offset));
+
+    private static bool TryDecodeOffset(string token, out int offset)
+    {
+        offset = 0;
+        try
+        {
+            var bytes = WebEncoders.Base64UrlDecode(token);
+            offset = bytes.Length == 4 ? BitConverter.ToInt32(bytes) : -1;
+            return offset >= 0;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,337 @@
+using System.Collections.Concurrent;
+using LabelLens.Detection;
+using LabelLens.Labels;
+using LabelLens.Storage;
+using LabelLens.Video;
+using LabelLens.Vision.Video;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace LabelLens.Server;
+
+/// <summary>
+/// Labels videos: its own small pool (Video:Workers, one by default) claiming only video jobs, so a long
+/// video never holds up images — the image workers claim only image jobs. Each job's lease is renewed while
+/// it runs (heartbeat), and a job can be cancelled from the API.
+/// </summary>
+public sealed class VideoWorker(
+    LabelerHolder holder,
+    LabelingWorkers imageWorkers,
+    SqliteCatalog catalog,
+    VideoJobRunner runner,
+    Ffmpeg ffmpeg,
+    IOptions<VideoOptions> videoOptions,
+    IOptions<QueueOptions> queueOptions,
+    TimeProvider time,
+    ILogger<VideoWorker> logger) : BackgroundService
+{
+    private readonly string _owner = $"{LabelingWorkers.OwnerPrefix}{Environment.ProcessId}:video:{Guid.NewGuid():N}";
+    private readonly ConcurrentDictionary<string, CancellationTokenSource> _running = new();
+
+    /// <summary>Stops the video's job if this server is running it (the catalog has already marked it cancelled).</summary>
+    public void Cancel(string imageId)
+    {
+        if (_running.TryGetValue(imageId, out var cancel))
+        {
+            cancel.Cancel();
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Said once at start, plainly: videos will fail (and be retried) until ffmpeg is installed; images are unaffected.
+        if (ffmpeg.Problem() is { } problem)
+        {
+            logger.LogWarning("Video labeling is unavailable: {Problem}. Uploaded videos are stored and their jobs fail with this error (retried later); images are labeled as usual.", problem);
+        }
+
+        ImageLabeler labeler;
+        try
+        {
+            labeler = await holder.Labeler.WaitAsync(stoppingToken);
+            // The image workers first take back a dead server's jobs; claiming before that could see ours released.
+            await imageWorkers.Ready.WaitAsync(stoppingToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        var loops = Enumerable.Range(0, videoOptions.Value.Workers).Select(_ => Task.Run(() => RunLoopAsync(labeler, stoppingToken), stoppingToken));
+        await Task.WhenAll(loops);
+    }
+
+    private async Task RunLoopAsync(ImageLabeler labeler, CancellationToken stoppingToken)
+    {
+        var queue = queueOptions.Value;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var jobs = await catalog.ClaimJobsAsync(_owner, 1, queue, stoppingToken, JobKinds.Video);
+                if (jobs.Count == 0)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(queue.PollSeconds), time, stoppingToken);
+                    continue;
+                }
+
+                foreach (var job in jobs)
+                {
+                    using var cancel = new CancellationTokenSource();
+                    _running[job.ImageId] = cancel;
+                    try
+                    {
+                        await runner.RunAsync(labeler, job, cancel.Token, stoppingToken);
+                    }
+                    finally
+                    {
+                        _running.TryRemove(new KeyValuePair<string, CancellationTokenSource>(job.ImageId, cancel));
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                logger.LogError(ex, "Video worker error; retrying in {Seconds} s", queue.PollSeconds);
+                await Task.Delay(TimeSpan.FromSeconds(queue.PollSeconds), time, stoppingToken);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// Runs one claimed video job: probe (ffprobe), limits, then frames from ffmpeg through the detector and the
+/// taxonomy, committed in checkpoints (frames + resume point in one transaction), then segments and
+/// video-level labels in one completing transaction. A resumed job starts ffmpeg at its checkpoint.
+/// </summary>
+public sealed class VideoJobRunner(
+    SqliteCatalog catalog,
+    IObjectStore store,
+    Ffmpeg ffmpeg,
+    LabelBuilder labelBuilder,
+    IOptions<VideoOptions> videoOptions,
+    IOptions<QueueOptions> queueOptions,
+    IOptions<LabelingOptions> labelingOptions,
+    TimeProvider time,
+    ILogger<VideoJobRunner> logger)
+{
+    /// <returns>"labeled", "superseded", "cancelled", "rejected" (input error) or "error" (will retry).</returns>
+    public async Task<string> RunAsync(ImageLabeler labeler, ClaimedJob job, CancellationToken cancelled, CancellationToken stoppingToken)
+    {
+        ArgumentNullException.ThrowIfNull(labeler);
+        ArgumentNullException.ThrowIfNull(job);
+        var queue = queueOptions.Value;
+        var started = time.GetTimestamp();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancelled, stoppingToken);
+        var lost = false;
+        using var heartbeatStop = new CancellationTokenSource();
+        var heartbeat = Task.Run(
+            async () =>
+            {
+                // A third of the lease: two missed beats still leave the job ours.
+                using var timer = new PeriodicTimer(queue.Lease / 3, time);
+                try
+                {
+                    while (await timer.WaitForNextTickAsync(heartbeatStop.Token))
+                    {
+                        if (!await catalog.RenewLeaseAsync(job, queue.Lease, heartbeatStop.Token))
+                        {
+                            lost = true;
+                            await stop.CancelAsync();
+                            return;
+                        }
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                    // the job ended
+                }
+                catch (Exception ex)
+                {
+                    logger.LogWarning("Video {Key}: lease renewal failed: {Error}", ObjectNames.Printable(job.Key), ex.Message);
+                }
+            },
+            CancellationToken.None);
+        try
+        {
+            var outcome = await LabelAsync(labeler, job, started, () => lost, stop.Token);
+            return outcome;
+        }
+        catch (VideoRejectedException ex)
+        {
+            logger.LogInformation("Video {Bucket}/{Key} rejected: {Error}", job.Bucket, ObjectNames.Printable(job.Key), ex.ToString());
+            await catalog.FailJobAsync(job, ex.ToString(), permanent: true, queue, CancellationToken.None);
+            return "rejected";
+        }
+        catch (FfmpegMissingException ex)
+        {
+            logger.LogWarning("Video {Bucket}/{Key} not labeled: {Error}", job.Bucket, ObjectNames.Printable(job.Key), ex.Message);
+            await catalog.FailJobAsync(job, ex.Message, permanent: false, queue, CancellationToken.None);
+            return "error";
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down: the checkpoint stays, and the next server resumes from it.
+            throw;
+        }
+        catch (OperationCanceledException) when (cancelled.IsCancellationRequested || lost)
+        {
+            logger.LogInformation("Video {Bucket}/{Key}: job stopped ({Reason})", job.Bucket, ObjectNames.Printable(job.Key), lost ? "superseded" : "cancelled");
+            return lost ? "superseded" : "cancelled";
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning("Labeling video {Bucket}/{Key} failed on attempt {Attempt}: {Error}", job.Bucket, ObjectNames.Printable(job.Key), job.Attempt, ex.Message);
+            await catalog.FailJobAsync(job, $"InternalError: {ex.Message}", permanent: false, queue, CancellationToken.None);
+            return "error";
+        }
+        finally
+        {
+            await heartbeatStop.CancelAsync();
+            await heartbeat;
+        }
+    }
+
+    private async Task<string> LabelAsync(ImageLabeler labeler, ClaimedJob job, long started, Func<bool> lost, CancellationToken cancellationToken)
+    {
+        var options = videoOptions.Value;
+        var labeling = labelingOptions.Value;
+        var queue = queueOptions.Value;
+        var ffmpegPath = ffmpeg.FfmpegPath;
+        _ = ffmpeg.FfprobePath;
+
+        var image = await catalog.GetImageAsync(job.ImageId, cancellationToken);
+        if (image is null)
+        {
+            return "superseded";
+        }
+
+        if (image.Size > options.MaxBytes)
+        {
+            throw new VideoRejectedException(VideoRejectedException.VideoTooLarge, $"{image.Size:N0} bytes is over the {options.MaxBytes:N0}-byte limit (Video:MaxBytes)");
+        }
+
+        if (await catalog.GetImageSourceAsync(job.ImageId, cancellationToken) is not null)
+        {
+            throw new VideoRejectedException(VideoRejectedException.InvalidVideoFormat, "videos in external stores are not labeled yet; upload the video to LabelLens");
+        }
+
+        // ffmpeg reads the stored file itself (MP4s need seeking, so no pipe); holding it open keeps the bytes
+        // readable even if the key is overwritten meanwhile (the rename leaves this inode alone).
+        await using var stream = await store.OpenReadAsync(job.Bucket, job.Key, cancellationToken)
+            ?? throw new InvalidOperationException("the object is missing from the store");
+        var path = (stream as FileStream)?.Name ?? throw new InvalidOperationException("videos need the local file store");
+        var format = await VideoFormat.SniffAsync(stream, cancellationToken) ?? "video";
+
+        var (metadata, probeJson) = await ffmpeg.ProbeAsync(path, cancellationToken);
+        if (metadata.DurationMillis is { } duration && duration > options.MaxDurationSeconds * 1000)
+        {
+            throw new VideoRejectedException(
+                VideoRejectedException.VideoTooLong,
+                $"{TimeSpan.FromMilliseconds(duration):g} is longer than the {TimeSpan.FromSeconds(options.MaxDurationSeconds):g} limit (Video:MaxDurationSeconds)");
+        }
+
+        if (!await catalog.SaveVideoMetadataAsync(job, metadata, probeJson, format, cancellationToken))
+        {
+            return "superseded";
+        }
+
+        var detector = labeler.Detector as IFrameDetector
+            ?? throw new InvalidOperationException($"the detector {labeler.Detector.ModelVersion} cannot label video frames");
+        var geometry = FrameGeometry.For(metadata, detector);
+        var (checkpoint, framesDone) = await catalog.GetVideoCheckpointAsync(job, cancellationToken);
+        if (checkpoint is { } resumeAt)
+        {
+            logger.LogInformation("Resuming video {Bucket}/{Key} from {Seconds:0.###} s ({Frames} frames already done)", job.Bucket, ObjectNames.Printable(job.Key), resumeAt / 1000.0, framesDone);
+        }
+
+        var request = labeling.Request;
+        var minScore = Math.Max(ImageLabeler.ScoreFloor, (float)(request.MinConfidence / 100.0));
+        var last = checkpoint ?? -1;
+        var pending = new List<FrameLabels>(options.CheckpointFrames);
+        await foreach (var frame in FrameSampler.SampleAsync(ffmpegPath, path, geometry, options, checkpoint ?? 0, cancellationToken))
+        {
+            using (frame)
+            {
+                // The frame at the checkpoint itself comes again after the seek: it is already stored.
+                if (frame.TimestampMillis <= last)
+                {
+                    continue;
+                }
+
+                var detections = detector.DetectFrame(geometry.Frame(frame), minScore, cancellationToken);
+                var labels = labelBuilder.Build(detections, labeler.Detector.ClassNames, metadata.FrameWidth, metadata.FrameHeight, request);
+                pending.Add(new FrameLabels(frame.TimestampMillis, labels));
+                framesDone++;
+                last = frame.TimestampMillis;
+            }
+
+            if (pending.Count >= options.CheckpointFrames)
+            {
+                if (!await catalog.SaveVideoCheckpointAsync(job, pending, last, framesDone, queue.Lease, cancellationToken))
+                {
+                    return "superseded";
+                }
+
+                pending.Clear();
+            }
+        }
+
+        if (!await catalog.SaveVideoCheckpointAsync(job, pending, Math.Max(last, 0), framesDone, queue.Lease, cancellationToken))
+        {
+            return "superseded";
+        }
+
+        if (framesDone == 0)
+        {
+            throw new VideoRejectedException(VideoRejectedException.InvalidVideoFormat, "no frame could be decoded");
+        }
+
+        // A cut-off file decodes up to the cut without an error; the container still says how long it was.
+        var slack = 2L * options.IntervalMillis + 1000;
+        if (metadata.DurationMillis is { } length && last < length - slack)
+        {
+            throw new VideoRejectedException(
+                VideoRejectedException.InvalidVideoFormat,
+                $"the video is truncated or corrupt: frames end at {last / 1000.0:0.###} s of {length / 1000.0:0.###} s");
+        }
+
+        var completion = new VideoCompletion(format, options.IntervalMillis, options.EffectiveSegmentGapMillis, labeler.Detector.ModelVersion, labeling.MinConfidence, time.GetElapsedTime(started).TotalMilliseconds);
+        if (lost() || !await catalog.CompleteVideoJobAsync(job, completion, cancellationToken))
+        {
+            return "superseded";
+        }
+
+        logger.LogInformation("Video {Bucket}/{Key} labeled: {Frames} frames in {Seconds:0.0} s", job.Bucket, ObjectNames.Printable(job.Key), framesDone, time.GetElapsedTime(started).TotalSeconds);
+        return "labeled";
+    }
+}
+
+public static class VideoServices
+{
+    /// <summary>Video options (validated at start), ffmpeg, the runner and the worker.</summary>
+    public static IServiceCollection AddVideo(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<VideoOptions>().Bind(configuration.GetSection(VideoOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<Ffmpeg>();
+        services.AddSingleton<VideoJobRunner>();
+        services.AddSingleton<VideoWorker>();
+        services.AddHostedService(sp => sp.GetRequiredService<VideoWorker>());
+        return services;
+    }
+
+    /// <summary>"video" when the stored bytes are a video container (mp4, mov, mkv, webm, avi), else "image".</summary>
+    public static async Task<string> MediaTypeAsync(IObjectStore store, StoredObject stored, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(stored);
+        await using var stream = await store.OpenReadAsync(stored.Bucket, stored.Key, cancellationToken);
+        return stream is not null && await VideoFormat.SniffAsync(stream, cancellationToken) is not null ? MediaTypes.Video : MediaTypes.Image;
+    }
+}

@@ -1,0 +1,507 @@
+using System.Text.Json;
+using LabelLens.Labels;
+using LabelLens.Video;
+using Microsoft.Data.Sqlite;
+
+namespace LabelLens.Storage;
+
+/// <summary>What an object is, decided from its bytes at upload.</summary>
+public static class MediaTypes
+{
+    public const string Image = "image";
+    public const string Video = "video";
+}
+
+/// <summary>Which workers a job is for.</summary>
+public static class JobKinds
+{
+    public const string Image = "image";
+    public const string Video = "video";
+}
+
+/// <summary>A video's latest labeling job: its state, error and progress.</summary>
+public sealed record VideoJobProgress(long JobId, string State, string? Error, long? ProcessedMillis, int FramesDone, int Attempts, DateTimeOffset UpdatedAt);
+
+/// <summary>A video as the catalog knows it: metadata (once probed), its latest job, and which job's result is current.</summary>
+public sealed record VideoRecord(
+    string ImageId,
+    string Bucket,
+    string Key,
+    string Status,
+    VideoMetadata? Metadata,
+    VideoJobProgress? Job,
+    long? ResultJobId,
+    int? IntervalMillis,
+    int? Frames,
+    string? ModelVersion)
+{
+    /// <summary>0-100 for a running job whose duration is known.</summary>
+    public double? Percent =>
+        Job?.State == "done" ? 100
+        : Job is { ProcessedMillis: { } done } && Metadata?.DurationMillis is { } total && total > 0 ? Math.Round(Math.Clamp(100.0 * done / total, 0, 100), 1)
+        : null;
+}
+
+/// <summary>One label on one sampled frame.</summary>
+public sealed record VideoFrameLabel(long TimestampMillis, Label Label);
+
+/// <summary>A running or queued video job, for the queue view.</summary>
+public sealed record VideoQueueEntry(string ImageId, string Bucket, string Key, string State, long? ProcessedMillis, long? DurationMillis, int FramesDone, double? Percent);
+
+/// <summary>What a finished video job stores besides its frames.</summary>
+public sealed record VideoCompletion(string Format, int IntervalMillis, int SegmentGapMillis, string ModelVersion, double MinConfidence, double LabelingMs);
+
+/// <summary>
+/// Videos: metadata, checkpoints (frame detections and the resume point, committed together), completion
+/// (segments and video-level labels, in one transaction with the job), cancellation and reads for the API.
+/// Every write for a job checks that the job still counts (<see cref="IsCurrent"/>), as image jobs do.
+/// </summary>
+public sealed partial class SqliteCatalog
+{
+    private static readonly JsonSerializerOptions InstanceJson = new(JsonSerializerDefaults.General);
+
+    /// <summary>Stores ffprobe's findings for the job's bytes; the image row gets the frame size.</summary>
+    public async Task<bool> SaveVideoMetadataAsync(ClaimedJob job, VideoMetadata metadata, string probeJson, string format, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        ArgumentNullException.ThrowIfNull(metadata);
+        await using var connection = Open();
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        if (!IsCurrent(connection, transaction, job))
+        {
+            return false;
+        }
+
+        Execute(
+            connection,
+            transaction,
+            """
+            INSERT INTO videos (image_id, sha256, codec, format, duration_ms, frame_rate, width, height, color_range, probe)
+            VALUES ($id, $sha, $codec, $format, $duration, $rate, $w, $h, $range, $probe)
+            ON CONFLICT (image_id) DO UPDATE SET sha256 = excluded.sha256, codec = excluded.codec, format = excluded.format,
+                duration_ms = excluded.duration_ms, frame_rate = excluded.frame_rate, width = excluded.width, height = excluded.height,
+                color_range = excluded.color_range, probe = excluded.probe
+            """,
+            ("$id", job.ImageId), ("$sha", job.Sha256), ("$codec", metadata.Codec), ("$format", metadata.Format), ("$duration", metadata.DurationMillis),
+            ("$rate", metadata.FrameRate), ("$w", metadata.FrameWidth), ("$h", metadata.FrameHeight), ("$range", metadata.ColorRange), ("$probe", probeJson));
+        Execute(connection, transaction, "UPDATE images SET width = $w, height = $h, format = $format WHERE id = $id", ("$id", job.ImageId), ("$w", metadata.FrameWidth), ("$h", metadata.FrameHeight), ("$format", format));
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>Where a (resumed) video job continues: the last committed frame's time, and frames done so far.</summary>
+    public async Task<(long? ProgressMillis, int FramesDone)> GetVideoCheckpointAsync(ClaimedJob job, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        await using var connection = Open();
+        await using var command = Command(connection, null, "SELECT progress_ms, frames_done FROM jobs WHERE id = $job", ("$job", job.Id));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? (reader.IsDBNull(0) ? null : reader.GetInt64(0), reader.GetInt32(1)) : (null, 0);
+    }
+
+    /// <summary>
+    /// The heartbeat of a long job: extends its lease. False when the job no longer counts (superseded by new
+    /// bytes, deleted, cancelled, or taken by another worker): the worker stops.
+    /// </summary>
+    public async Task<bool> RenewLeaseAsync(ClaimedJob job, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        await using var connection = Open();
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        if (!IsCurrent(connection, transaction, job))
+        {
+            return false;
+        }
+
+        Execute(connection, transaction, "UPDATE jobs SET lease_until = $until WHERE id = $job", ("$job", job.Id), ("$until", Now + (long)lease.TotalMilliseconds));
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>
+    /// Commits a batch of frames and the resume point together: after a crash the job continues after
+    /// <paramref name="progressMillis"/> with every frame up to it stored exactly once (frames are keyed by
+    /// job and time, so a frame written twice replaces itself). Also renews the lease.
+    /// </summary>
+    public async Task<bool> SaveVideoCheckpointAsync(
+        ClaimedJob job,
+        IReadOnlyList<FrameLabels> frames,
+        long progressMillis,
+        int framesDone,
+        TimeSpan lease,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        ArgumentNullException.ThrowIfNull(frames);
+        await using var connection = Open();
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        if (!IsCurrent(connection, transaction, job))
+        {
+            return false;
+        }
+
+        await using (var sample = Command(connection, transaction, "INSERT OR IGNORE INTO video_samples (image_id, job_id, timestamp_ms) VALUES ($id, $job, $t)", ("$id", job.ImageId), ("$job", job.Id), ("$t", 0L)))
+        await using (var row = Command(
+            connection,
+            transaction,
+            """
+            INSERT OR REPLACE INTO video_frames (image_id, job_id, timestamp_ms, name, confidence, parents, aliases, categories, instances)
+            VALUES ($id, $job, $t, $name, $c, $parents, $aliases, $categories, $instances)
+            """,
+            ("$id", job.ImageId), ("$job", job.Id), ("$t", 0L), ("$name", ""), ("$c", 0.0), ("$parents", ""), ("$aliases", ""), ("$categories", ""), ("$instances", "")))
+        {
+            foreach (var frame in frames)
+            {
+                sample.Parameters["$t"].Value = frame.TimestampMillis;
+                await sample.ExecuteNonQueryAsync(cancellationToken);
+                foreach (var label in frame.Labels)
+                {
+                    row.Parameters["$t"].Value = frame.TimestampMillis;
+                    row.Parameters["$name"].Value = label.Name;
+                    row.Parameters["$c"].Value = label.Confidence;
+                    row.Parameters["$parents"].Value = JoinNames(label.Parents);
+                    row.Parameters["$aliases"].Value = JoinNames(label.Aliases);
+                    row.Parameters["$categories"].Value = JoinNames(label.Categories);
+                    row.Parameters["$instances"].Value = JsonSerializer.Serialize(label.Instances, InstanceJson);
+                    await row.ExecuteNonQueryAsync(cancellationToken);
+                }
+            }
+        }
+
+        Execute(
+            connection,
+            transaction,
+            "UPDATE jobs SET progress_ms = MAX(COALESCE(progress_ms, -1), $progress), frames_done = $frames, lease_until = $until, updated_at = $now WHERE id = $job",
+            ("$job", job.Id), ("$progress", progressMillis), ("$frames", framesDone), ("$until", Now + (long)lease.TotalMilliseconds), ("$now", Now));
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>
+    /// Finishes a video job in one transaction: reads every frame the job committed, merges them into
+    /// segments, stores the segments and the video-level labels (best confidence per label, so search by
+    /// label finds the video; labels a person removed stay removed), makes this job's frames the current
+    /// result (older jobs' frames go), marks image and job done and records LabelsReady. Dropped, like an
+    /// image result, when the job no longer counts.
+    /// </summary>
+    public async Task<bool> CompleteVideoJobAsync(ClaimedJob job, VideoCompletion completion, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        ArgumentNullException.ThrowIfNull(completion);
+        var now = Now;
+        await using var connection = Open();
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        if (!IsCurrent(connection, transaction, job))
+        {
+            await transaction.CommitAsync(cancellationToken);
+            return false;
+        }
+
+        var frames = (await ReadFrameLabelsAsync(connection, transaction, job.ImageId, job.Id, byName: false, 0, int.MaxValue, cancellationToken))
+            .GroupBy(f => f.TimestampMillis)
+            .Select(g => new FrameLabels(g.Key, g.Select(f => f.Label).ToList()))
+            .ToList();
+        var samples = new List<long>();
+        await using (var command = Command(connection, transaction, "SELECT timestamp_ms FROM video_samples WHERE image_id = $id AND job_id = $job ORDER BY timestamp_ms", ("$id", job.ImageId), ("$job", job.Id)))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                samples.Add(reader.GetInt64(0));
+            }
+        }
+
+        var duration = Scalar(connection, transaction, "SELECT duration_ms FROM videos WHERE image_id = $id", ("$id", job.ImageId)) is long d ? d : (long?)null;
+        var segments = SegmentBuilder.Build(samples, frames, completion.IntervalMillis, completion.SegmentGapMillis, duration);
+
+        Execute(connection, transaction, "DELETE FROM video_segments WHERE image_id = $id", ("$id", job.ImageId));
+        foreach (var segment in segments)
+        {
+            Execute(
+                connection,
+                transaction,
+                """
+                INSERT OR REPLACE INTO video_segments (image_id, name, start_ms, end_ms, confidence, parents, aliases, categories)
+                VALUES ($id, $name, $start, $end, $c, $parents, $aliases, $categories)
+                """,
+                ("$id", job.ImageId), ("$name", segment.Name), ("$start", segment.StartTimestampMillis), ("$end", segment.EndTimestampMillis), ("$c", segment.Confidence),
+                ("$parents", JoinNames(segment.Parents)), ("$aliases", JoinNames(segment.Aliases)), ("$categories", JoinNames(segment.Categories)));
+        }
+
+        var edited = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        await using (var command = Command(connection, transaction, "SELECT name FROM label_edits WHERE image_id = $id", ("$id", job.ImageId)))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                edited.Add(reader.GetString(0));
+            }
+        }
+
+        Execute(connection, transaction, "DELETE FROM labels WHERE image_id = $id AND source = 'model'", ("$id", job.ImageId));
+        Execute(connection, transaction, "DELETE FROM instances WHERE image_id = $id", ("$id", job.ImageId));
+        foreach (var (label, rank) in SegmentBuilder.VideoLabels(frames).Select((l, i) => (l, i + 1)).Where(l => !edited.Contains(l.l.Name)))
+        {
+            Execute(
+                connection,
+                transaction,
+                """
+                INSERT INTO labels (image_id, name, confidence, rank, parents, aliases, categories, source, model_version, min_confidence)
+                VALUES ($id, $name, $confidence, $rank, $parents, $aliases, $categories, 'model', $model, $min)
+                """,
+                ("$id", job.ImageId), ("$name", label.Name), ("$confidence", label.Confidence), ("$rank", rank), ("$parents", JoinNames(label.Parents)),
+                ("$aliases", JoinNames(label.Aliases)), ("$categories", JoinNames(label.Categories)), ("$model", completion.ModelVersion), ("$min", completion.MinConfidence));
+        }
+
+        Execute(connection, transaction, "DELETE FROM video_frames WHERE image_id = $id AND job_id <> $job", ("$id", job.ImageId), ("$job", job.Id));
+        Execute(connection, transaction, "DELETE FROM video_samples WHERE image_id = $id AND job_id <> $job", ("$id", job.ImageId), ("$job", job.Id));
+        Execute(
+            connection,
+            transaction,
+            "UPDATE videos SET result_job_id = $job, interval_ms = $interval, frames = $frames, model_version = $model WHERE image_id = $id",
+            ("$id", job.ImageId), ("$job", job.Id), ("$interval", completion.IntervalMillis), ("$frames", samples.Count), ("$model", completion.ModelVersion));
+        Execute(
+            connection,
+            transaction,
+            """
+            UPDATE images SET status = 'labeled', error = NULL, format = $format, model_version = $model, min_confidence = $min, labeled_at = $now, labeling_ms = $ms
+            WHERE id = $id
+            """,
+            ("$id", job.ImageId), ("$format", completion.Format), ("$model", completion.ModelVersion), ("$min", completion.MinConfidence), ("$now", now), ("$ms", completion.LabelingMs));
+        Execute(connection, transaction, "UPDATE jobs SET state = 'done', error = NULL, lease_until = NULL, updated_at = $now WHERE id = $job", ("$job", job.Id), ("$now", now));
+        InsertEvent(connection, transaction, "LabelsReady", job.ImageId, job.Bucket, job.Key, null, now);
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>
+    /// Cancels a video's queued or running job: failed with "cancelled" (the image too), its partial frames
+    /// dropped. A worker running it finds the job no longer current at its next heartbeat or checkpoint.
+    /// </summary>
+    /// <returns>Null when there is no such video; false when it had no job to cancel.</returns>
+    public async Task<bool?> CancelVideoAsync(string imageId, CancellationToken cancellationToken)
+    {
+        var now = Now;
+        await using var connection = Open();
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        var image = await GetImageAsync(connection, transaction, imageId, cancellationToken);
+        if (image is null || !IsVideo(connection, transaction, imageId))
+        {
+            return null;
+        }
+
+        var jobs = new List<long>();
+        await using (var command = Command(
+            connection,
+            transaction,
+            "UPDATE jobs SET state = 'failed', error = 'cancelled', lease_until = NULL, updated_at = $now WHERE image_id = $id AND state IN ('queued', 'running') RETURNING id",
+            ("$id", imageId), ("$now", now)))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                jobs.Add(reader.GetInt64(0));
+            }
+        }
+
+        if (jobs.Count == 0)
+        {
+            await transaction.CommitAsync(cancellationToken);
+            return false;
+        }
+
+        foreach (var job in jobs)
+        {
+            Execute(connection, transaction, "DELETE FROM video_frames WHERE image_id = $id AND job_id = $job", ("$id", imageId), ("$job", job));
+            Execute(connection, transaction, "DELETE FROM video_samples WHERE image_id = $id AND job_id = $job", ("$id", imageId), ("$job", job));
+        }
+
+        Execute(connection, transaction, "UPDATE images SET status = 'failed', error = 'cancelled' WHERE id = $id", ("$id", imageId));
+        InsertEvent(connection, transaction, "LabelingFailed", imageId, image.Bucket, image.Key, null, now);
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>The video with its metadata and latest job; null when the id is not a video.</summary>
+    public async Task<VideoRecord?> GetVideoAsync(string imageId, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        return (await ReadVideosAsync(connection, [imageId], cancellationToken)).GetValueOrDefault(imageId);
+    }
+
+    /// <summary>The videos among <paramref name="ids"/> (search results, details), keyed by id.</summary>
+    public async Task<Dictionary<string, VideoRecord>> GetVideosAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        return await ReadVideosAsync(connection, ids, cancellationToken);
+    }
+
+    /// <summary>Per-frame labels of a video's current result, by time (then name) or by name (then time).</summary>
+    public async Task<IReadOnlyList<VideoFrameLabel>> GetVideoFrameLabelsAsync(string imageId, long resultJobId, bool byName, int offset, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        return await ReadFrameLabelsAsync(connection, null, imageId, resultJobId, byName, offset, limit, cancellationToken);
+    }
+
+    /// <summary>A video's segments, by start time (then name) or by name (then start); optionally only some labels.</summary>
+    public async Task<IReadOnlyList<LabelSegment>> GetVideoSegmentsAsync(string imageId, IReadOnlyCollection<string>? names, bool byName, int offset, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var parameters = new List<(string, object?)> { ("$id", imageId), ("$offset", offset), ("$limit", limit) };
+        var filter = "";
+        if (names is { Count: > 0 })
+        {
+            filter = " AND name IN (" + string.Join(", ", names.Select((n, i) =>
+            {
+                parameters.Add(($"$n{i}", n));
+                return $"$n{i}";
+            })) + ")";
+        }
+
+        await using var command = Command(
+            connection,
+            null,
+            $"""
+            SELECT name, start_ms, end_ms, confidence, parents, aliases, categories FROM video_segments WHERE image_id = $id{filter}
+            ORDER BY {(byName ? "name, start_ms" : "start_ms, name")} LIMIT $limit OFFSET $offset
+            """,
+            [.. parameters]);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var segments = new List<LabelSegment>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            segments.Add(new LabelSegment(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetDouble(3), SplitNames(reader.GetString(4)), SplitNames(reader.GetString(5)), SplitNames(reader.GetString(6))));
+        }
+
+        return segments;
+    }
+
+    /// <summary>Queued and running video jobs with their progress, oldest first.</summary>
+    public async Task<IReadOnlyList<VideoQueueEntry>> GetVideoQueueAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        await using var command = Command(
+            connection,
+            null,
+            """
+            SELECT j.image_id, i.bucket, i.key, j.state, j.progress_ms, v.duration_ms, j.frames_done
+            FROM jobs j JOIN images i ON i.id = j.image_id LEFT JOIN videos v ON v.image_id = j.image_id AND v.sha256 = j.sha256
+            WHERE j.kind = 'video' AND j.state IN ('queued', 'running') ORDER BY j.id LIMIT 100
+            """);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var entries = new List<VideoQueueEntry>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            long? done = reader.IsDBNull(4) ? null : reader.GetInt64(4);
+            long? duration = reader.IsDBNull(5) ? null : reader.GetInt64(5);
+            entries.Add(new VideoQueueEntry(
+                reader.GetString(0),
+                reader.GetString(1),
+                reader.GetString(2),
+                reader.GetString(3),
+                done,
+                duration,
+                reader.GetInt32(6),
+                done is { } p && duration is > 0 ? Math.Round(Math.Clamp(100.0 * p / duration.Value, 0, 100), 1) : null));
+        }
+
+        return entries;
+    }
+
+    private static bool IsVideo(SqliteConnection connection, SqliteTransaction? transaction, string imageId) =>
+        Scalar(connection, transaction, "SELECT media_type FROM images WHERE id = $id", ("$id", imageId)) is MediaTypes.Video;
+
+    private static async Task<Dictionary<string, VideoRecord>> ReadVideosAsync(SqliteConnection connection, IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
+    {
+        var result = new Dictionary<string, VideoRecord>();
+        if (ids.Count == 0)
+        {
+            return result;
+        }
+
+        var parameters = ids.Select((id, i) => ($"$i{i}", (object?)id)).ToArray();
+        await using var command = Command(
+            connection,
+            null,
+            $"""
+            SELECT i.id, i.bucket, i.key, i.status,
+                   v.codec, v.format, v.duration_ms, v.frame_rate, v.width, v.height, v.color_range, v.result_job_id, v.interval_ms, v.frames, v.model_version,
+                   j.id, j.state, j.error, j.progress_ms, j.frames_done, j.attempts, j.updated_at
+            FROM images i
+            LEFT JOIN videos v ON v.image_id = i.id
+            LEFT JOIN jobs j ON j.id = (SELECT MAX(id) FROM jobs WHERE image_id = i.id)
+            WHERE i.media_type = 'video' AND i.id IN ({string.Join(", ", parameters.Select(p => p.Item1))})
+            """,
+            parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var metadata = reader.IsDBNull(4) ? null : new VideoMetadata(
+                reader.GetString(4),
+                reader.IsDBNull(6) ? null : reader.GetInt64(6),
+                reader.GetString(5),
+                reader.IsDBNull(7) ? null : reader.GetDouble(7),
+                reader.GetInt32(9),
+                reader.GetInt32(8),
+                reader.IsDBNull(10) ? null : reader.GetString(10));
+            var job = reader.IsDBNull(15) ? null : new VideoJobProgress(
+                reader.GetInt64(15),
+                reader.GetString(16),
+                reader.IsDBNull(17) ? null : reader.GetString(17),
+                reader.IsDBNull(18) ? null : reader.GetInt64(18),
+                reader.GetInt32(19),
+                reader.GetInt32(20),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(21)));
+            result[reader.GetString(0)] = new VideoRecord(
+                reader.GetString(0),
+                reader.GetString(1),
+                reader.GetString(2),
+                reader.GetString(3),
+                metadata,
+                job,
+                reader.IsDBNull(11) ? null : reader.GetInt64(11),
+                reader.IsDBNull(12) ? null : reader.GetInt32(12),
+                reader.IsDBNull(13) ? null : reader.GetInt32(13),
+                reader.IsDBNull(14) ? null : reader.GetString(14));
+        }
+
+        return result;
+    }
+
+    private static async Task<List<VideoFrameLabel>> ReadFrameLabelsAsync(
+        SqliteConnection connection,
+        SqliteTransaction? transaction,
+        string imageId,
+        long jobId,
+        bool byName,
+        int offset,
+        int limit,
+        CancellationToken cancellationToken)
+    {
+        await using var command = Command(
+            connection,
+            transaction,
+            $"""
+            SELECT timestamp_ms, name, confidence, parents, aliases, categories, instances FROM video_frames
+            WHERE image_id = $id AND job_id = $job
+            ORDER BY {(byName ? "name, timestamp_ms" : "timestamp_ms, confidence DESC, name")} LIMIT $limit OFFSET $offset
+            """,
+            ("$id", imageId), ("$job", jobId), ("$limit", limit), ("$offset", offset));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var labels = new List<VideoFrameLabel>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            labels.Add(new VideoFrameLabel(
+                reader.GetInt64(0),
+                new Label(
+                    reader.GetString(1),
+                    reader.GetDouble(2),
+                    JsonSerializer.Deserialize<List<LabelInstance>>(reader.GetString(6), InstanceJson) ?? [],
+                    SplitNames(reader.GetString(3)),
+                    SplitNames(reader.GetString(4)),
+                    SplitNames(reader.GetString(5)))));
+        }
+
+        return labels;
+    }
+}
