@@ -265,8 +265,8 @@ public sealed class WebUiBrowserTests : IAsyncLifetime
             await Assertions.Expect(video).ToBeVisibleAsync();
             var timeline = detail.Locator("#detail-timeline");
             await Assertions.Expect(timeline).ToBeVisibleAsync();
-            var dog = timeline.GetByRole(AriaRole.Button, new() { Name = new Regex("^Dog 0:00–0:0[2-4], \\d+%$") });
-            var bird = timeline.GetByRole(AriaRole.Button, new() { Name = new Regex("^Bird 0:0[2-4]–0:0[5-7], \\d+%$") });
+            var dog = timeline.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Dog 0:00–0:0[2-4], \\d+%$") });
+            var bird = timeline.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Bird 0:0[2-4]–0:0[5-7], \\d+%$") });
             await Assertions.Expect(dog).ToHaveCountAsync(1);
             await Assertions.Expect(bird).ToHaveCountAsync(1);
             await Assertions.Expect(detail.Locator(".meta")).ToContainTextAsync("h264");
@@ -283,6 +283,35 @@ public sealed class WebUiBrowserTests : IAsyncLifetime
             Assert.InRange(playhead, 0.25, 0.45);
             await Assertions.Expect(bird).ToHaveClassAsync(new Regex("\\bactive\\b"));
         });
+    }
+
+    [Fact]
+    public async Task The_queue_panel_shows_a_long_videos_progress_and_cancels_it()
+    {
+        // 10 minutes of one photo: long enough to be caught mid-way.
+        var id = (await _server.UploadAsync("films", "long-dog.mp4", await VideoTestData.Still("dog.jpg", 600), "video/mp4")).GetProperty("imageId").GetString()!;
+        await _browser.RunAsync(nameof(The_queue_panel_shows_a_long_videos_progress_and_cancels_it), new() { ViewportSize = new() { Width = 1280, Height = 860 } }, async page =>
+        {
+            await page.GotoAsync(Base);
+            await page.Locator("#queue-button").ClickAsync();
+            var row = page.Locator($"#queue-videos li[data-id=\"{id}\"]");
+            await Assertions.Expect(row).ToHaveAttributeAsync("data-state", "running", new() { Timeout = 60_000 });
+            // The panel refreshes by itself: the percent and the frame count move without a click.
+            var bar = row.GetByRole(AriaRole.Progressbar);
+            await page.WaitForFunctionAsync(
+                "id => Number(document.querySelector(`#queue-videos li[data-id=\"${id}\"] [role=progressbar]`)?.getAttribute('aria-valuenow') ?? -1) >= 1", id);
+            await Assertions.Expect(row).ToContainTextAsync(new Regex("\\d+ frames"));
+            Assert.InRange(int.Parse(await bar.GetAttributeAsync("aria-valuenow") ?? "-1", System.Globalization.CultureInfo.InvariantCulture), 1, 99);
+
+            await row.GetByRole(AriaRole.Button, new() { Name = "Cancel labeling long-dog.mp4" }).ClickAsync();
+            await Assertions.Expect(row).ToHaveCountAsync(0, new() { Timeout = 30_000 });
+            await Assertions.Expect(page.Locator("#queue-videos-section")).ToBeHiddenAsync();
+            // It is listed as failed ("cancelled"), with a retry, as any failed item.
+            await Assertions.Expect(page.Locator("#queue-failed")).ToContainTextAsync("cancelled", new() { Timeout = 30_000 });
+        });
+
+        var image = await _server.GetJsonAsync($"/api/v1/images/{id}");
+        Assert.Equal(("failed", "cancelled"), (image.GetProperty("image").GetProperty("status").GetString(), image.GetProperty("image").GetProperty("error").GetString()));
     }
 
     [Fact]
