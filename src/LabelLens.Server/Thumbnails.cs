@@ -4,7 +4,9 @@ using LabelLens.Detection;
 using LabelLens.Server.External;
 using LabelLens.Storage;
 using LabelLens.Storage.External;
+using LabelLens.Video;
 using LabelLens.Vision;
+using LabelLens.Vision.Video;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -27,6 +29,7 @@ public sealed class ThumbnailCache(
     SqliteCatalog catalog,
     ExternalStores externalStores,
     IOptions<ImageOptions> imageOptions,
+    Ffmpeg ffmpeg,
     ILogger<ThumbnailCache> logger) : IDisposable
 {
     /// <summary>Bump when the encoding changes (quality, format), so browsers and the disk cache start over.</summary>
@@ -37,8 +40,86 @@ public sealed class ThumbnailCache(
 
     public string Folder { get; } = Path.Combine(dataFolder, "thumbnails");
 
-    /// <summary>The thumbnail's ETag: changes with the image content, the size and the encoding.</summary>
-    public static string EntityTag(ImageRecord image, int size) => $"\"t{Version}-{size}-{ContentTag(image)}\"";
+    /// <summary>The thumbnail's ETag: changes with the image content, the size and the encoding (and a video's poster time).</summary>
+    public static string EntityTag(ImageRecord image, int size, VideoRecord? video = null) =>
+        $"\"t{Version}-{size}-{ContentTag(image)}{(video is null ? "" : $"-v{PosterMillis(video)}")}\"";
+
+    /// <summary>
+    /// Where a video's poster frame is taken: 10% into it (past a fade-in or a title), at most 10 s; the first
+    /// frame while the duration is not known yet (the worker has not probed it).
+    /// </summary>
+    public static long PosterMillis(VideoRecord video) =>
+        video.Metadata?.DurationMillis is { } duration && duration > 0 ? Math.Min(duration / 10, 10_000) : 0;
+
+    /// <summary>A video's poster: a frame (ffmpeg, as GET /videos/{id}/frame) cached like an image's thumbnail.</summary>
+    public async Task<(string? Path, string? Failure)> GetVideoAsync(ImageRecord image, VideoRecord video, int size, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(video);
+        var poster = PosterMillis(video);
+        var folder = Path.Combine(Folder, size.ToString(CultureInfo.InvariantCulture), image.Id[..2]);
+        var path = Path.Combine(folder, $"{image.Id}.{ContentTag(image)}.v{poster}.jpg");
+        var failed = Path.ChangeExtension(path, ".failed");
+        if (File.Exists(path))
+        {
+            return (path, null);
+        }
+
+        if (File.Exists(failed))
+        {
+            return (null, await File.ReadAllTextAsync(failed, cancellationToken));
+        }
+
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (File.Exists(path))
+            {
+                return (path, null);
+            }
+
+            await using var stream = await store.OpenReadAsync(image.Bucket, image.Key, cancellationToken);
+            if (stream is not FileStream file)
+            {
+                // An external store's object is not on this disk (GET /videos/{id}/frame says the same).
+                return (null, "Missing: the video is not in the local store");
+            }
+
+            // Longest edge = size, never enlarged; ffmpeg keeps the aspect ratio (an even height).
+            var (w, h) = (video.Metadata?.FrameWidth ?? 0, video.Metadata?.FrameHeight ?? 0);
+            var width = w <= 0 || h <= 0 ? size
+                : w >= h ? Math.Min(size, w)
+                : (int)Math.Round(Math.Min(size, h) * (double)w / h / 2) * 2;
+            byte[] jpeg;
+            try
+            {
+                jpeg = await ffmpeg.FrameJpegAsync(file.Name, poster / 1000.0, Math.Clamp(width, 16, 3840), cancellationToken);
+            }
+            catch (FfmpegMissingException ex)
+            {
+                // Not the video's fault, and fixable: never remembered as a failure.
+                return (null, $"FfmpegMissing: {ex.Message}");
+            }
+            catch (VideoRejectedException ex)
+            {
+                var reason = $"{ex.Code}: {ex.Message}";
+                logger.LogDebug("No poster for {Bucket}/{Key}: {Reason}", image.Bucket, ObjectNames.Printable(image.Key), reason);
+                Directory.CreateDirectory(folder);
+                RemoveOlderVersions(folder, image.Id);
+                await WriteAtomicallyAsync(failed, Encoding.UTF8.GetBytes(reason), cancellationToken);
+                return (null, reason);
+            }
+
+            Directory.CreateDirectory(folder);
+            RemoveOlderVersions(folder, image.Id);
+            await WriteAtomicallyAsync(path, jpeg, cancellationToken);
+            return (path, null);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
 
     /// <summary>The cached or freshly made thumbnail file, or the reason the image has none.</summary>
     public async Task<(string? Path, string? Failure)> GetAsync(ImageRecord image, int size, CancellationToken cancellationToken)
@@ -207,19 +288,22 @@ public static class ThumbnailEndpoints
         }
 
         var edge = Thumbnailer.NormalizeSize(size ?? 320);
-        var etag = ThumbnailCache.EntityTag(image, edge);
+        // A video's thumbnail is a poster frame; it moves once the duration is known, so it is final only then.
+        var video = await catalog.GetVideoAsync(image.Id, ct);
+        var etag = ThumbnailCache.EntityTag(image, edge, video);
+        var final = video is null || video.Metadata?.DurationMillis is > 0;
         var response = context.Response;
         response.Headers.Vary = "Authorization, X-Api-Key";
         // A URL that names the content (v = its sha256) never changes meaning: cache it for good. Without it the
         // browser revalidates each time, which the ETag turns into a cheap 304.
-        response.Headers.CacheControl = v is not null && v == image.Sha256 ? "private, max-age=31536000, immutable" : "private, no-cache";
+        response.Headers.CacheControl = final && v is not null && v == image.Sha256 ? "private, max-age=31536000, immutable" : "private, no-cache";
         if (context.Request.Headers.IfNoneMatch.Any(value => value is not null && value.Split(',').Any(t => t.Trim() == etag || t.Trim() == "*")))
         {
             response.Headers.ETag = etag;
             return Results.StatusCode(StatusCodes.Status304NotModified);
         }
 
-        var (path, failure) = await cache.GetAsync(image, edge, ct);
+        var (path, failure) = video is null ? await cache.GetAsync(image, edge, ct) : await cache.GetVideoAsync(image, video, edge, ct);
         if (path is null)
         {
             // A broken picture in a grid of hundreds must not break the page: show a placeholder and say why.

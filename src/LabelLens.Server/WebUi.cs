@@ -32,6 +32,7 @@ public static class WebUi
             sp.GetRequiredService<SqliteCatalog>(),
             sp.GetRequiredService<Storage.External.ExternalStores>(),
             sp.GetRequiredService<IOptions<ImageOptions>>(),
+            sp.GetRequiredService<LabelLens.Vision.Video.Ffmpeg>(),
             sp.GetRequiredService<ILogger<ThumbnailCache>>()));
         services.AddSingleton<ImageChangeHub>();
         services.AddHostedService(sp => sp.GetRequiredService<ImageChangeHub>());

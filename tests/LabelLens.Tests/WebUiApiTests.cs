@@ -110,6 +110,45 @@ public sealed class WebUiApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_video_thumbnail_is_a_poster_frame_and_the_object_serves_ranges_for_seeking()
+    {
+        var uploaded = await _server.UploadAsync("clips", "shots.mp4", await VideoTestData.ThreeShotsMp4(), "video/mp4");
+        var id = uploaded.GetProperty("imageId").GetString()!;
+        var details = await _server.WaitForImageAsync(id, TimeSpan.FromSeconds(120));
+        Assert.Equal("video", details.GetProperty("mediaType").GetString());
+        var sha = details.GetProperty("image").GetProperty("sha256").GetString();
+
+        // A JPEG of the frame 10% in (0.9 s: the dog shot), longest edge 320, not the "no preview" placeholder.
+        using var response = await _server.Client.GetAsync($"/api/v1/images/{id}/thumbnail?size=320&v={sha}");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("image/jpeg", response.Content.Headers.ContentType?.MediaType);
+        Assert.False(response.Headers.Contains(ThumbnailEndpoints.PlaceholderHeader));
+        Assert.Contains("immutable", response.Headers.CacheControl!.ToString(), StringComparison.Ordinal);
+        using (var poster = Image.NewFromBuffer(await response.Content.ReadAsByteArrayAsync()))
+        {
+            Assert.Equal((320, 240), (poster.Width, poster.Height));
+        }
+
+        using var dogFrame = await _server.Client.GetAsync($"/api/v1/videos/{id}/frame?t=0.9&width=320");
+        Assert.Equal(HttpStatusCode.OK, dogFrame.StatusCode);
+        Assert.Single(Directory.GetFiles(Path.Combine(_server.DataFolder, "thumbnails", "320"), $"{id}.*.jpg", SearchOption.AllDirectories));
+
+        // Revalidation works as for pictures.
+        using var revalidate = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/images/{id}/thumbnail?size=320");
+        revalidate.Headers.IfNoneMatch.Add(response.Headers.ETag!);
+        using var notModified = await _server.Client.SendAsync(revalidate);
+        Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+
+        // <video> seeks with Range requests on the object download.
+        using var range = new HttpRequestMessage(HttpMethod.Get, "/api/v1/buckets/clips/objects/shots.mp4");
+        range.Headers.Range = new RangeHeaderValue(1000, 1999);
+        using var partial = await _server.Client.SendAsync(range);
+        Assert.Equal(HttpStatusCode.PartialContent, partial.StatusCode);
+        Assert.Equal(1000, (await partial.Content.ReadAsByteArrayAsync()).Length);
+        Assert.Equal("video/mp4", partial.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
     public async Task New_bytes_at_the_same_key_get_a_new_thumbnail_and_etag()
     {
         var id = await UploadAsync("thumbs", "same-key.jpg", "dog.jpg");

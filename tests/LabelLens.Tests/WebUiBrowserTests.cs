@@ -234,6 +234,87 @@ public sealed class WebUiBrowserTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_video_uploaded_in_the_page_gets_a_timeline_whose_segments_seek_the_player()
+    {
+        // 9 s: dog.jpg for 3 s, eagle.jpg (Bird) for 3 s, giraffe.jpg for 3 s (made with ffmpeg now).
+        await VideoTestData.ThreeShotsMp4();
+        var clip = VideoTestData.PathOf("shots.mp4");
+        await _browser.RunAsync(nameof(A_video_uploaded_in_the_page_gets_a_timeline_whose_segments_seek_the_player), new() { ViewportSize = new() { Width = 1280, Height = 860 } }, async page =>
+        {
+            await page.GotoAsync(Base);
+            await page.EvaluateAsync("() => { window.__sameDocument = true; }");
+            await page.Locator("#upload-button").ClickAsync();
+            await page.Locator("#upload-bucket").FillAsync("films");
+            await page.Locator("#file-input").SetInputFilesAsync(clip);
+            await Assertions.Expect(page.Locator("#upload-summary")).ToHaveTextAsync("1 uploaded");
+            await page.Locator("#upload .panel-close").ClickAsync();
+
+            // The tile is a video (play mark, duration) and turns labeled without a reload.
+            var tile = page.Locator(".tile[data-media=video]");
+            await Assertions.Expect(tile).ToHaveCountAsync(1);
+            await Assertions.Expect(page.Locator(".tile[data-status=labeled]")).ToHaveCountAsync(1, new() { Timeout = 120_000 });
+            await Assertions.Expect(tile.Locator(".tile-duration")).ToHaveTextAsync("0:09");
+            await Assertions.Expect(tile.Locator("img.loaded")).ToHaveCountAsync(1);
+            Assert.True(await page.EvaluateAsync<bool>("() => window.__sameDocument === true"), "the page was reloaded");
+
+            // Open it: a player, and a timeline with a Dog segment at the start and a Bird segment at 3 s.
+            await tile.Locator(".tile-link").ClickAsync();
+            var detail = page.Locator("#detail");
+            await Assertions.Expect(detail.Locator("#detail-title")).ToHaveTextAsync("shots.mp4");
+            var video = detail.Locator("video#detail-video");
+            await Assertions.Expect(video).ToBeVisibleAsync();
+            var timeline = detail.Locator("#detail-timeline");
+            await Assertions.Expect(timeline).ToBeVisibleAsync();
+            var dog = timeline.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Dog 0:00–0:0[2-4], \\d+%$") });
+            var bird = timeline.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Bird 0:0[2-4]–0:0[5-7], \\d+%$") });
+            await Assertions.Expect(dog).ToHaveCountAsync(1);
+            await Assertions.Expect(bird).ToHaveCountAsync(1);
+            await Assertions.Expect(detail.Locator(".meta")).ToContainTextAsync("h264");
+            await Assertions.Expect(detail.Locator(".meta")).ToContainTextAsync("640 × 480");
+
+            // The player can seek (the download serves ranges); a click on Bird jumps to its start (≈ 3 s) and plays.
+            await page.WaitForFunctionAsync("() => document.getElementById('detail-video').readyState >= 1");
+            await bird.ClickAsync();
+            await page.WaitForFunctionAsync("() => { const v = document.getElementById('detail-video'); return !v.seeking && v.readyState >= 2; }");
+            var time = await page.EvaluateAsync<double>("() => document.getElementById('detail-video').currentTime");
+            Assert.InRange(time, 2.4, 3.6);
+            // The playhead follows the player.
+            var playhead = await page.EvaluateAsync<double>("() => Number(getComputedStyle(document.querySelector('.tl-body')).getPropertyValue('--p'))");
+            Assert.InRange(playhead, 0.25, 0.45);
+            await Assertions.Expect(bird).ToHaveClassAsync(new Regex("\\bactive\\b"));
+        });
+    }
+
+    [Fact]
+    public async Task The_queue_panel_shows_a_long_videos_progress_and_cancels_it()
+    {
+        // 10 minutes of one photo: long enough to be caught mid-way.
+        var id = (await _server.UploadAsync("films", "long-dog.mp4", await VideoTestData.Still("dog.jpg", 600), "video/mp4")).GetProperty("imageId").GetString()!;
+        await _browser.RunAsync(nameof(The_queue_panel_shows_a_long_videos_progress_and_cancels_it), new() { ViewportSize = new() { Width = 1280, Height = 860 } }, async page =>
+        {
+            await page.GotoAsync(Base);
+            await page.Locator("#queue-button").ClickAsync();
+            var row = page.Locator($"#queue-videos li[data-id=\"{id}\"]");
+            await Assertions.Expect(row).ToHaveAttributeAsync("data-state", "running", new() { Timeout = 60_000 });
+            // The panel refreshes by itself: the percent and the frame count move without a click.
+            var bar = row.GetByRole(AriaRole.Progressbar);
+            await page.WaitForFunctionAsync(
+                "id => Number(document.querySelector(`#queue-videos li[data-id=\"${id}\"] [role=progressbar]`)?.getAttribute('aria-valuenow') ?? -1) >= 1", id);
+            await Assertions.Expect(row).ToContainTextAsync(new Regex("\\d+ frames"));
+            Assert.InRange(int.Parse(await bar.GetAttributeAsync("aria-valuenow") ?? "-1", System.Globalization.CultureInfo.InvariantCulture), 1, 99);
+
+            await row.GetByRole(AriaRole.Button, new() { Name = "Cancel labeling long-dog.mp4" }).ClickAsync();
+            await Assertions.Expect(row).ToHaveCountAsync(0, new() { Timeout = 30_000 });
+            await Assertions.Expect(page.Locator("#queue-videos-section")).ToBeHiddenAsync();
+            // It is listed as failed ("cancelled"), with a retry, as any failed item.
+            await Assertions.Expect(page.Locator("#queue-failed")).ToContainTextAsync("cancelled", new() { Timeout = 30_000 });
+        });
+
+        var image = await _server.GetJsonAsync($"/api/v1/images/{id}");
+        Assert.Equal(("failed", "cancelled"), (image.GetProperty("image").GetProperty("status").GetString(), image.GetProperty("image").GetProperty("error").GetString()));
+    }
+
+    [Fact]
     public async Task With_api_keys_the_page_asks_for_one_and_images_still_load()
     {
         var keyed = new ServerFixture(new() { ["Server:ApiKeys:0"] = "ui-key" });

@@ -2,7 +2,7 @@
 // the detail view, the upload panel and the queue panel.
 import { api, ApiError, apiKey, setApiKey, setUnauthorizedHandler, thumbnailUrl, withKey } from './api.js';
 import { COLORS, isFiltered, matches, pageUrl, readQuery, searchParams } from './query.js';
-import { altText, debounce, el, fileName, icon, labelHue, percent, primaryLabels, toast } from './dom.js';
+import { altText, debounce, el, fileName, formatDuration, icon, isVideo, labelHue, percent, primaryLabels, toast, videoRunning } from './dom.js';
 import { createDetail } from './detail.js';
 import { createUploader } from './upload.js';
 import { createQueuePanel } from './queue.js';
@@ -295,6 +295,17 @@ function statusText(status) {
   return { queued: 'Queued', labeling: 'Labeling', failed: 'Failed', labeled: '' }[status] ?? status;
 }
 
+/** The status badge of a tile; a video being labeled says how far it got. */
+function statusBadge(details) {
+  const { image } = details;
+  if (image.status === 'labeled') return null;
+  const progress = videoRunning(details) ? details.video.progress?.percent : null;
+  return el(`span.status.status-${image.status}`, {},
+    image.status === 'failed' ? icon('alert', 14) : el('span.spinner', { 'aria-hidden': 'true' }),
+    statusText(image.status),
+    progress != null && image.status !== 'failed' ? el('span.status-pct', { text: ` ${Math.floor(progress)}%` }) : null);
+}
+
 function renderTile(details) {
   const { image } = details;
   // The labels searched for come first on the tile: they are why the picture is here.
@@ -313,14 +324,19 @@ function renderTile(details) {
     },
   },
   el('span.tile-media', {},
-    el('img', { src: thumbnailUrl(image, 320), alt: altText(details), loading: 'lazy', decoding: 'async', width: 320, height: 320, onload: (e) => e.target.classList.add('loaded') })),
-  image.status !== 'labeled' ? el(`span.status.status-${image.status}`, {}, image.status === 'failed' ? icon('alert', 14) : el('span.spinner', { 'aria-hidden': 'true' }), statusText(image.status)) : null,
+    el('img', { src: thumbnailUrl(image, 320), alt: altText(details), loading: 'lazy', decoding: 'async', width: 320, height: 320, onload: (e) => e.target.classList.add('loaded') }),
+    isVideo(details)
+      ? el('span.tile-video', { 'aria-hidden': 'true' },
+        el('span.tile-play', {}, icon('play', 22)),
+        details.video.durationMillis ? el('span.tile-duration', { text: formatDuration(details.video.durationMillis) }) : null)
+      : null),
+  statusBadge(details),
   el('span.tile-caption', {},
     el('span.tile-name', { text: fileName(image.key), title: `${image.bucket}/${image.key}` }),
     el('span.tile-labels', {}, top.length
       ? top.map((l) => el('span.tag', { style: { '--hue': labelHue(l.name) } }, l.name, el('span.tag-value', { text: ` ${percent(l.confidence)}` })))
       : el('span.tag.tag-muted', { text: image.status === 'labeled' ? 'No labels' : image.status === 'failed' ? 'Labeling failed' : 'Waiting for labels…' }))));
-  return el('div.tile', { role: 'listitem', dataset: { id: image.id, status: image.status } }, link);
+  return el('div.tile', { role: 'listitem', dataset: { id: image.id, status: image.status, media: details.mediaType || 'image' } }, link);
 }
 
 function skeletons(count) {
@@ -393,6 +409,7 @@ async function loadPage(generation) {
       grid.append(renderTile(details));
     }
     state.cursor = page.nextCursor;
+    watchVideos();
     if (state.query.color && state.colorUnsupported) {
       notice.replaceChildren(el('p.notice', {}, icon('alert', 16), 'The colour filter is not available on this server yet; showing results for the other filters.'));
     }
@@ -440,6 +457,38 @@ function putTile(details, { prepend = false } = {}) {
   }
   updateCount();
   renderEmpty();
+  watchVideos();
+}
+
+// ---------------------------------------------------------------- video progress
+
+// A video's job moves without events between "labeling" and "labeled": while tiles show running videos,
+// poll the queue (one call for all of them) and update their percent badges in place.
+let videoTimer = null;
+
+function watchVideos() {
+  const running = [...state.byId.values()].some(videoRunning);
+  if (running && !videoTimer) videoTimer = setInterval(pollVideos, 1500);
+  else if (!running && videoTimer) { clearInterval(videoTimer); videoTimer = null; }
+}
+
+async function pollVideos() {
+  let videos;
+  try {
+    ({ videos = [] } = await api('/api/v1/queue'));
+  } catch {
+    return;
+  }
+  for (const entry of videos) {
+    const details = state.byId.get(entry.imageId);
+    if (!videoRunning(details)) continue;
+    const progress = { ...details.video.progress, percent: entry.percent, framesDone: entry.framesDone, processedMillis: entry.processedMillis };
+    const status = entry.state === 'running' ? 'labeling' : details.image.status;
+    const changed = progress.percent !== details.video.progress?.percent || status !== details.image.status;
+    const next = { ...details, image: { ...details.image, status }, video: { ...details.video, progress } };
+    state.byId.set(entry.imageId, next);
+    if (changed) tileOf(entry.imageId)?.querySelector('.status')?.replaceWith(statusBadge(next));
+  }
 }
 
 function dropTile(id) {
@@ -474,6 +523,8 @@ function openImage(id) {
 }
 
 const detail = createDetail({
+  // The labels searched for: their rows come first on a video's timeline.
+  searched: () => [...state.query.label, ...(state.query.anyLabel || [])],
   neighbours: (id) => {
     const index = state.order.indexOf(id);
     return { previous: index > 0 ? state.order[index - 1] : null, next: index >= 0 && index < state.order.length - 1 ? state.order[index + 1] : null };

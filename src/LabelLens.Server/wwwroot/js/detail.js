@@ -1,11 +1,16 @@
 // The detail view: the picture with its boxes (DOM elements over the image, toggled per label), the labels
-// with confidence bars, parents and categories, the metadata, and download / relabel / delete.
+// with confidence bars, parents and categories, the metadata, and download / relabel / delete. A video plays
+// in a <video> element with a timeline under it (one row per label, its segments as buttons that seek), and
+// its job's progress with a Cancel button while it is labeled.
 import { api, objectUrl, thumbnailUrl, encodeKey } from './api.js';
-import { altText, el, fileName, formatBytes, formatTime, icon, labelHue, percent, primaryLabels, toast } from './dom.js';
+import { altText, el, fileName, formatBytes, formatDuration, formatTime, icon, isVideo, labelHue, percent, primaryLabels, toast, videoRunning } from './dom.js';
 
-export function createDetail({ neighbours, go, close, deleted, edited }) {
+export function createDetail({ neighbours, go, close, deleted, edited, searched = () => [] }) {
   const dialog = document.getElementById('detail');
   const image = document.getElementById('detail-image');
+  const player = document.getElementById('detail-video');
+  const timeline = document.getElementById('detail-timeline');
+  const stage = dialog.querySelector('.stage');
   const boxes = document.getElementById('detail-boxes');
   const title = document.getElementById('detail-title');
   const path = document.getElementById('detail-path');
@@ -15,6 +20,10 @@ export function createDetail({ neighbours, go, close, deleted, edited }) {
   let current = null;
   const hidden = new Set();
   let loadToken = 0;
+  let progressTimer = null;
+  /** The video's segments by label (all of them, paged in when the summary was cut at 200), for the timeline. */
+  let segments = null;
+  let allSegmentsOf = null;
   // Closing goes through history (asynchronous): a second close before it lands must not go back twice.
   let closing = false;
   function requestClose() {
@@ -29,6 +38,8 @@ export function createDetail({ neighbours, go, close, deleted, edited }) {
   next.addEventListener('click', () => step(1));
   dialog.addEventListener('keydown', (e) => {
     if (/^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName) && e.target.type !== 'checkbox') return;
+    // The player's own keys (arrows seek) and the timeline's (arrows move between segments) win.
+    if (e.target === player || e.target.closest?.('.timeline')) return;
     if (e.key === 'ArrowLeft') { e.preventDefault(); step(-1); }
     else if (e.key === 'ArrowRight') { e.preventDefault(); step(1); }
     else if (e.key === 'b' && !e.ctrlKey && !e.metaKey) { boxes.classList.toggle('off'); }
@@ -61,6 +72,8 @@ export function createDetail({ neighbours, go, close, deleted, edited }) {
     } catch (error) {
       if (token !== loadToken) return;
       current = null;
+      stopProgress();
+      unloadPlayer();
       title.textContent = 'Image not found';
       path.textContent = '';
       image.removeAttribute('src');
@@ -75,6 +88,8 @@ export function createDetail({ neighbours, go, close, deleted, edited }) {
   /** Closes the view; returns the id that was open (null when it was closed already). */
   function hide() {
     loadToken++;
+    stopProgress();
+    unloadPlayer();
     closing = false;
     const wasOpen = dialog.open ? current?.image.id ?? null : null;
     current = null;
@@ -92,7 +107,20 @@ export function createDetail({ neighbours, go, close, deleted, edited }) {
     previous.disabled = !p;
     next.disabled = !n;
 
-    if (fresh) {
+    const video = isVideo(details) ? details.video : null;
+    stage.classList.toggle('is-video', Boolean(video));
+    image.hidden = Boolean(video);
+    player.hidden = !video;
+    timeline.hidden = !video;
+    if (fresh) { segments = null; allSegmentsOf = null; }
+    if (video) {
+      if (fresh || player.dataset.id !== record.id) loadPlayer(record);
+      boxes.replaceChildren();
+      renderTimeline(details);
+      followProgress(details);
+    } else if (fresh) {
+      unloadPlayer();
+      stopProgress();
       // The grid's thumbnail is in the browser cache already: show it at once, then the sharper one.
       image.src = thumbnailUrl(record, 320);
       const sharp = new Image();
@@ -107,22 +135,22 @@ export function createDetail({ neighbours, go, close, deleted, edited }) {
       }
     }
     image.alt = altText(details);
-    renderBoxes(labels);
+    if (!video) renderBoxes(labels);
 
     const sorted = primaryLabels(labels);
     const detected = sorted.filter((l) => l.instances.length > 0 || l.source === 'manual');
     const inferred = sorted.filter((l) => !detected.includes(l));
     body.replaceChildren(...[
-      statusBlock(record),
+      video ? videoStatus(record, video) : statusBlock(record),
       el('section.detail-section', { 'aria-labelledby': 'labels-heading' },
         el('div.section-head', {},
           el('h3', { id: 'labels-heading', text: 'Labels' }),
-          labels.some((l) => l.instances.length) ? el('button.link-button', { type: 'button', onclick: () => boxes.classList.toggle('off') }, icon('box', 16), 'Boxes') : null),
+          !video && labels.some((l) => l.instances.length) ? el('button.link-button', { type: 'button', onclick: () => boxes.classList.toggle('off') }, icon('box', 16), 'Boxes') : null),
         labels.length
-          ? el('ul.label-list', {}, detected.map((l) => labelRow(l)), inferred.map((l) => labelRow(l, true)))
-          : el('p.muted', { text: record.status === 'labeled' ? 'Nothing recognised in this picture.' : 'Labels appear here as soon as the picture is labeled.' }),
+          ? el('ul.label-list', {}, detected.map((l) => labelRow(l, false, !video)), inferred.map((l) => labelRow(l, true, !video)))
+          : el('p.muted', { text: record.status === 'labeled' ? `Nothing recognised in this ${video ? 'video' : 'picture'}.` : `Labels appear here as soon as the ${video ? 'video' : 'picture'} is labeled.` }),
         addLabelForm()),
-      metadata(record),
+      video ? videoMetadata(record, video) : metadata(record),
       actions(record)].filter(Boolean));
   }
 
@@ -135,13 +163,14 @@ export function createDetail({ neighbours, go, close, deleted, edited }) {
         record.error ? el('p.error-text', { text: record.error }) : null));
   }
 
-  function labelRow(label, inferred = false) {
-    const hasBoxes = label.instances.length > 0;
+  function labelRow(label, inferred = false, withBoxes = true) {
+    const hasBoxes = withBoxes && label.instances.length > 0;
     const id = `toggle-${label.name.replace(/\W+/g, '-')}`;
     const meta = [
       label.parents.length ? `${label.parents.map((p) => p.name).join(' › ')}` : null,
       label.categories.length ? label.categories.map((c) => c.name).join(', ') : null,
       hasBoxes ? `${label.instances.length} box${label.instances.length === 1 ? '' : 'es'}` : null,
+      !withBoxes && segments?.has(label.name) ? segmentSummary(segments.get(label.name)) : null,
       label.source === 'manual' ? 'added by hand' : null,
     ].filter(Boolean);
     return el(`li.label-row${inferred ? '.inferred' : ''}`, { style: { '--hue': labelHue(label.name) } },
@@ -238,6 +267,259 @@ export function createDetail({ neighbours, go, close, deleted, edited }) {
       el('dl.meta', {}, rows.flatMap(([name, value]) => [el('dt', { text: name }), el('dd', { text: value, title: value })])));
   }
 
+  // ------------------------------------------------------------ video
+
+  function loadPlayer(record) {
+    player.dataset.id = record.id;
+    player.poster = thumbnailUrl(record, 1280);
+    // The object download honours Range, so the browser seeks without fetching the whole file.
+    player.src = objectUrl(record);
+    player.setAttribute('aria-label', `${fileName(record.key)} (video)`);
+    player.currentTime = 0;
+  }
+
+  function unloadPlayer() {
+    if (!player.dataset.id) return;
+    player.pause();
+    player.removeAttribute('src');
+    player.removeAttribute('poster');
+    delete player.dataset.id;
+    player.load();
+    timeline.replaceChildren();
+  }
+
+  /** Seeks to a time (ms) and plays from there. */
+  function playFrom(ms) {
+    player.currentTime = ms / 1000;
+    player.play().catch(() => { /* autoplay refused (no user gesture): the seek still happened */ });
+  }
+
+  const segmentText = (s) => `${formatDuration(s.startTimestampMillis)}–${formatDuration(s.endTimestampMillis)}`;
+
+  function segmentSummary(list) {
+    const total = list.reduce((sum, s) => sum + s.durationMillis, 0);
+    return `${list.length} segment${list.length === 1 ? '' : 's'}, ${formatDuration(total)} in all`;
+  }
+
+  /** Segments by label name: the summary's, or every page of the labels endpoint when the summary was cut. */
+  function groupSegments(list) {
+    const byName = new Map();
+    for (const s of list) {
+      if (!byName.has(s.name)) byName.set(s.name, []);
+      byName.get(s.name).push(s);
+    }
+    for (const list of byName.values()) list.sort((a, b) => a.startTimestampMillis - b.startTimestampMillis);
+    return byName;
+  }
+
+  async function loadAllSegments(id, token) {
+    const all = [];
+    let next = null;
+    for (let page = 0; page < 20; page++) {
+      const result = await api(`/api/v1/videos/${encodeURIComponent(id)}/labels?aggregateBy=SEGMENTS&maxResults=1000${next ? `&nextToken=${encodeURIComponent(next)}` : ''}`);
+      all.push(...result.Labels.map((l) => ({
+        name: l.Label.Name, startTimestampMillis: l.StartTimestampMillis, endTimestampMillis: l.EndTimestampMillis, durationMillis: l.DurationMillis, confidence: l.Label.Confidence,
+      })));
+      next = result.NextToken;
+      if (!next) break;
+    }
+    if (token === loadToken && current?.image.id === id) {
+      segments = groupSegments(all);
+      allSegmentsOf = id;
+      render(current);
+    }
+  }
+
+  function renderTimeline(details) {
+    const { video, image: record } = details;
+    if (allSegmentsOf !== record.id) segments = groupSegments(video.segments);
+    if (video.segmentsTruncated && video.jobStatus === 'SUCCEEDED' && allSegmentsOf !== record.id && !timeline.dataset.loading) {
+      timeline.dataset.loading = 'true';
+      loadAllSegments(record.id, loadToken).catch(() => {}).finally(() => delete timeline.dataset.loading);
+    }
+    const duration = video.durationMillis || (Number.isFinite(player.duration) ? player.duration * 1000 : 0);
+    if (!segments.size || !duration) {
+      const text = video.jobStatus === 'IN_PROGRESS' ? 'The timeline appears when the video is labeled.'
+        : video.jobStatus === 'FAILED' ? 'No timeline: labeling did not finish.' : 'Nothing recognised in this video.';
+      timeline.replaceChildren(el('p.timeline-empty', { text }));
+      return;
+    }
+    // Searched labels first, then the video's labels as the side lists them (detections, then parents).
+    const wanted = searched().map((n) => n.toLowerCase());
+    const order = primaryLabels(details.labels).map((l) => l.name);
+    const rank = (name) => {
+      const s = wanted.indexOf(name.toLowerCase());
+      if (s >= 0) return s - 1000;
+      const o = order.indexOf(name);
+      return o >= 0 ? o : 999;
+    };
+    const names = [...segments.keys()].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+    const rows = names.map((name) => {
+      const hue = labelHue(name);
+      const hit = wanted.includes(name.toLowerCase());
+      return el(`div.tl-row${hit ? '.tl-searched' : ''}`, { role: 'group', 'aria-label': name, style: { '--hue': hue } },
+        el('span.tl-name', { text: name, title: name }),
+        el('div.tl-track', {
+          // A click on the empty track seeks there (the segments are the keyboard way in).
+          onclick: (e) => {
+            if (e.target !== e.currentTarget) return;
+            const box = e.currentTarget.getBoundingClientRect();
+            playFrom(Math.max(0, Math.min(1, (e.clientX - box.left) / box.width)) * duration);
+          },
+        }, segments.get(name).map((s) => el('button.tl-seg', {
+          type: 'button',
+          dataset: { start: s.startTimestampMillis, end: s.endTimestampMillis },
+          'aria-label': `${name} ${segmentText(s)}, ${percent(s.confidence)}`,
+          title: `${name} ${segmentText(s)} · ${percent(s.confidence)}`,
+          style: { left: `${(100 * s.startTimestampMillis) / duration}%`, width: `${(100 * Math.max(0, s.endTimestampMillis - s.startTimestampMillis)) / duration}%` },
+          onclick: () => playFrom(s.startTimestampMillis),
+          onkeydown: (e) => moveFocus(e),
+        }))));
+    });
+    const playhead = el('div.tl-playhead', { 'aria-hidden': 'true' });
+    timeline.replaceChildren(
+      el('div.tl-body', { style: { '--p': String(progressOf(duration)) } }, rows, playhead),
+      el('div.tl-axis', { 'aria-hidden': 'true' }, el('span', { text: '0:00' }), el('span', { text: formatDuration(duration) })));
+    timeline.dataset.duration = String(duration);
+    updatePlayhead();
+  }
+
+  const progressOf = (duration) => (duration > 0 && Number.isFinite(player.currentTime) ? Math.min(1, (player.currentTime * 1000) / duration) : 0);
+
+  function updatePlayhead() {
+    const duration = Number(timeline.dataset.duration || 0);
+    const body = timeline.querySelector('.tl-body');
+    if (!body || !duration) return;
+    body.style.setProperty('--p', String(progressOf(duration)));
+    const ms = player.currentTime * 1000;
+    for (const seg of body.querySelectorAll('.tl-seg')) {
+      seg.classList.toggle('active', ms >= Number(seg.dataset.start) && ms < Number(seg.dataset.end));
+    }
+  }
+
+  player.addEventListener('timeupdate', updatePlayhead);
+  player.addEventListener('seeked', updatePlayhead);
+  player.addEventListener('loadedmetadata', () => { if (current && isVideo(current) && !current.video.durationMillis) renderTimeline(current); });
+
+  /** Arrow keys move along a row's segments, up and down between rows; Home/End to a row's ends. */
+  function moveFocus(e) {
+    const seg = e.currentTarget;
+    const row = seg.closest('.tl-row');
+    let target = null;
+    if (e.key === 'ArrowRight') target = seg.nextElementSibling;
+    else if (e.key === 'ArrowLeft') target = seg.previousElementSibling;
+    else if (e.key === 'Home') target = row.querySelector('.tl-seg');
+    else if (e.key === 'End') target = [...row.querySelectorAll('.tl-seg')].at(-1);
+    else if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      const other = e.key === 'ArrowDown' ? row.nextElementSibling : row.previousElementSibling;
+      const candidates = other?.classList.contains('tl-row') ? [...other.querySelectorAll('.tl-seg')] : [];
+      const start = Number(seg.dataset.start);
+      // The segment of that row nearest in time.
+      target = candidates.sort((a, b) => Math.abs(a.dataset.start - start) - Math.abs(b.dataset.start - start))[0];
+    } else return;
+    e.preventDefault();
+    target?.focus();
+  }
+
+  function videoStatus(record, video) {
+    const progress = video.progress || {};
+    if (video.jobStatus === 'IN_PROGRESS') {
+      const pct = progress.percent;
+      const cancel = el('button.button.small', {
+        type: 'button',
+        onclick: async () => {
+          cancel.disabled = true;
+          try {
+            await api(`/api/v1/videos/${record.id}/cancel`, { method: 'POST' });
+            toast(`Labeling of ${fileName(record.key)} cancelled`, 'success');
+            refresh(record.id);
+          } catch (error) {
+            toast(`Cancel failed: ${error.message}`, 'error');
+            cancel.disabled = false;
+          }
+        },
+      }, icon('stop', 16), 'Cancel');
+      return el('div.detail-status.video-progress', { role: 'status' },
+        el('span.spinner', { 'aria-hidden': 'true' }),
+        el('div.video-progress-text', {},
+          el('strong', { text: record.status === 'queued' ? 'Waiting to be labeled' : pct != null ? `Labeling… ${Math.floor(pct)}%` : 'Labeling…' }),
+          el('div.progress', { role: 'progressbar', 'aria-label': 'Labeling progress', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': pct != null ? String(Math.floor(pct)) : null },
+            el('span', { style: { width: `${pct ?? 0}%` } })),
+          el('p.progress-meta', {
+            text: [`${progress.framesDone ?? 0} frame${progress.framesDone === 1 ? '' : 's'} labeled`,
+              progress.processedMillis != null && video.durationMillis ? `${formatDuration(progress.processedMillis)} of ${formatDuration(video.durationMillis)}` : null].filter(Boolean).join(' · '),
+          })),
+        cancel);
+    }
+    if (video.jobStatus === 'FAILED') {
+      const cancelled = video.statusMessage === 'cancelled';
+      return el('div.detail-status.status-failed', { role: 'status' }, icon('alert', 18),
+        el('div', {},
+          el('strong', { text: cancelled ? 'Labeling cancelled' : 'Labeling failed' }),
+          el('p.error-text', { text: cancelled ? 'Relabel starts it again from the beginning.' : video.statusMessage || record.error || '' })));
+    }
+    return null;
+  }
+
+  function videoMetadata(record, video) {
+    const rows = [
+      ['Duration', video.durationMillis != null ? formatDuration(video.durationMillis) : '—'],
+      ['Resolution', video.frameWidth && video.frameHeight ? `${video.frameWidth} × ${video.frameHeight}` : '—'],
+      ['Frame rate', video.frameRate ? `${Math.round(video.frameRate * 100) / 100} fps` : '—'],
+      ['Codec', video.codec || '—'],
+      ['Container', record.format ? record.format.toUpperCase() : video.format || '—'],
+      ['File size', formatBytes(record.size)],
+      ['Frames labeled', video.sampledFrames != null ? `${video.sampledFrames}${video.intervalMillis ? ` (every ${video.intervalMillis} ms + scene changes)` : ''}` : '—'],
+      ['Bucket', record.bucket],
+      ['Key', record.key],
+      ['Uploaded', formatTime(record.createdAt)],
+      ['Labeled', record.labeledAt ? formatTime(record.labeledAt) : '—'],
+      ['Labeling time', record.labelingMs != null ? `${(record.labelingMs / 1000).toFixed(1)} s` : '—'],
+      ['Model', record.modelVersion || '—'],
+      ['Threshold', record.minConfidence != null ? `${record.minConfidence}%` : '—'],
+      ['Video id', record.id],
+    ];
+    return el('section.detail-section', { 'aria-labelledby': 'meta-heading' },
+      el('h3', { id: 'meta-heading', text: 'Details' }),
+      el('dl.meta', {}, rows.flatMap(([name, value]) => [el('dt', { text: name }), el('dd', { text: value, title: value })])));
+  }
+
+  /** While a video's job runs its progress moves without events: re-read the details every 1.5 s. */
+  function followProgress(details) {
+    stopProgress();
+    if (!videoRunning(details)) return;
+    const id = details.image.id;
+    progressTimer = setTimeout(() => refresh(id), 1500);
+  }
+
+  function stopProgress() {
+    clearTimeout(progressTimer);
+    progressTimer = null;
+  }
+
+  async function refresh(id) {
+    const token = loadToken;
+    try {
+      const details = await api(`/api/v1/images/${encodeURIComponent(id)}`);
+      if (token === loadToken && current?.image.id === id && dialog.open) keepFocus(() => render(details));
+    } catch {
+      if (token === loadToken && current && isVideo(current)) followProgress(current);
+    }
+  }
+
+  /** Re-rendering replaces the side's elements: put the focus back on the same control when it was inside. */
+  function keepFocus(renderIt) {
+    const active = document.activeElement;
+    const inside = active && dialog.contains(active) && active !== player && !active.closest('.detail-header');
+    const key = inside ? (active.getAttribute('aria-label') || active.textContent || '') : null;
+    const inTimeline = inside && timeline.contains(active);
+    renderIt();
+    if (!inside) return;
+    const scope = inTimeline ? timeline : body;
+    const again = [...scope.querySelectorAll('button, input, a')].find((n) => (n.getAttribute('aria-label') || n.textContent || '') === key);
+    again?.focus();
+  }
+
   function actions(record) {
     const bar = el('div.detail-actions');
     // An external store's object is read by the workers but not served here: no download link for it.
@@ -290,7 +572,7 @@ export function createDetail({ neighbours, go, close, deleted, edited }) {
     hide,
     /** A live change: re-render when it is the image on screen. */
     update(details) {
-      if (current?.image.id === details.image.id && dialog.open) render(details);
+      if (current?.image.id === details.image.id && dialog.open) keepFocus(() => render(details));
     },
     removed(id) {
       if (current?.image.id === id && dialog.open) requestClose();

@@ -44,6 +44,9 @@ const ICONS = {
   check: 'M5 12l5 5 9-10',
   key: 'M15 7a4 4 0 1 1-3.9 5H4v3h3v-2',
   box: 'M4 4h6M4 4v6m16-6h-6m6 0v6M4 20h6m-6 0v-6m16 6h-6m6 0v-6',
+  play: 'M8 5.5v13l10.5-6.5z',
+  stop: 'M7 7h10v10H7z',
+  video: 'M3 6h12v12H3zM15 10l6-3.5v11L15 14',
 };
 
 /** An inline stroke icon (decorative: hidden from assistive technology). */
@@ -73,6 +76,20 @@ export function formatBytes(bytes) {
 
 export const percent = (confidence) => `${Math.round(confidence)}%`;
 
+/** A media time: 9000 ms is "0:09", 3725000 ms "1:02:05". */
+export function formatDuration(ms) {
+  const total = Math.max(0, Math.floor((ms ?? 0) / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = String(total % 60).padStart(2, '0');
+  return h ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
+}
+
+export const isVideo = (details) => details?.mediaType === 'video' && Boolean(details.video);
+
+/** A video job that is still queued or running (its progress moves). */
+export const videoRunning = (details) => isVideo(details) && details.video.jobStatus === 'IN_PROGRESS';
+
 export function formatTime(iso) {
   if (!iso) return '—';
   return new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
@@ -88,7 +105,7 @@ export function primaryLabels(labels) {
 
 /** "dog.jpg: Dog, Bicycle" — what a screen reader says for a picture. */
 export function altText(details) {
-  const name = fileName(details.image.key);
+  const name = fileName(details.image.key) + (isVideo(details) && details.video.durationMillis ? ` (video, ${formatDuration(details.video.durationMillis)})` : '');
   const { status } = details.image;
   if (status === 'queued' || status === 'labeling') return `${name}: not labeled yet`;
   if (status === 'failed') return `${name}: labeling failed`;

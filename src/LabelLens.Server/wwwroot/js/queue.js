@@ -1,6 +1,7 @@
-// The queue panel: images by state, labeling throughput, and the failed images with their error and a retry.
+// The queue panel: images by state, the videos being labeled (percent, frames, Cancel), labeling throughput,
+// and the failed images with their error and a retry.
 import { api, thumbnailUrl } from './api.js';
-import { debounce, el, fileName, formatTime, icon, toast } from './dom.js';
+import { debounce, el, fileName, formatDuration, formatTime, icon, toast } from './dom.js';
 
 export function createQueuePanel() {
   const panel = document.getElementById('queue');
@@ -8,6 +9,8 @@ export function createQueuePanel() {
   const speed = document.getElementById('queue-speed');
   const failedList = document.getElementById('queue-failed');
   const retryAll = document.getElementById('retry-all');
+  const videoSection = document.getElementById('queue-videos-section');
+  const videoList = document.getElementById('queue-videos');
   let timer = null;
 
   function open() {
@@ -16,7 +19,7 @@ export function createQueuePanel() {
     panel.querySelector('.panel-close').focus();
     load();
     // Counts change without events while jobs run (queued → labeling): poll gently while open.
-    timer ??= setInterval(load, 4000);
+    timer ??= setInterval(load, 2000);
   }
 
   function closePanel() {
@@ -49,7 +52,7 @@ export function createQueuePanel() {
   async function load() {
     if (!panel.open) return;
     try {
-      const [{ images, jobs }, throughput, failed] = await Promise.all([
+      const [{ images, jobs, videos = [] }, throughput, failed] = await Promise.all([
         api('/api/v1/queue'),
         api('/api/v1/queue/throughput'),
         api('/api/v1/images?status=failed&limit=50'),
@@ -59,6 +62,7 @@ export function createQueuePanel() {
         stat('Labeling', images.labeling, 'labeling'),
         stat('Labeled', images.labeled, 'labeled'),
         stat('Failed', images.failed, 'failed'));
+      renderVideos(videos);
       speed.replaceChildren(
         el('div', {}, el('dt', { text: 'Last minute' }), el('dd', { text: `${throughput.lastMinute} images` })),
         el('div', {}, el('dt', { text: 'Last 5 minutes' }), el('dd', { text: `${(throughput.last5Minutes / 5).toFixed(1)} / min` })),
@@ -72,6 +76,47 @@ export function createQueuePanel() {
     } catch (error) {
       failedList.replaceChildren(el('li.notice.notice-error', { role: 'alert', text: `Could not load the queue: ${error.message}` }));
     }
+  }
+
+  function renderVideos(videos) {
+    videoSection.hidden = videos.length === 0;
+    // Keep the focus on a Cancel button across refreshes (the rows are rebuilt every 2 s).
+    const focused = videoList.contains(document.activeElement) ? document.activeElement.closest('li')?.dataset.id : null;
+    videoList.replaceChildren(...videos.map(videoRow));
+    if (focused) videoList.querySelector(`li[data-id="${CSS.escape(focused)}"] button`)?.focus();
+  }
+
+  function videoRow(video) {
+    const name = fileName(video.key);
+    const pct = video.percent;
+    const cancel = el('button.button.small', {
+      type: 'button',
+      'aria-label': `Cancel labeling ${name}`,
+      onclick: async () => {
+        cancel.disabled = true;
+        try {
+          await api(`/api/v1/videos/${video.imageId}/cancel`, { method: 'POST' });
+          toast(`Labeling of ${name} cancelled`, 'success');
+          load();
+        } catch (error) {
+          toast(`Cancel failed: ${error.message}`, 'error');
+          cancel.disabled = false;
+        }
+      },
+    }, icon('stop', 14), 'Cancel');
+    const state = video.state === 'running' ? (pct != null ? `${Math.floor(pct)}%` : 'Starting…') : 'Waiting';
+    const detail = [
+      `${video.framesDone} frame${video.framesDone === 1 ? '' : 's'}`,
+      video.processedMillis != null && video.durationMillis ? `${formatDuration(video.processedMillis)} of ${formatDuration(video.durationMillis)}` : null,
+    ].filter(Boolean).join(' · ');
+    return el('li.video-job', { dataset: { id: video.imageId, state: video.state } },
+      el('img', { src: thumbnailUrl({ id: video.imageId, sha256: '' }, 160), alt: '', width: 48, height: 48, loading: 'lazy' }),
+      el('div.video-job-text', {},
+        el('span.failed-name', { text: `${video.bucket}/${video.key}`, title: `${video.bucket}/${video.key}` }),
+        el('div.progress', { role: 'progressbar', 'aria-label': `${name}: labeling progress`, 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': pct != null ? String(Math.floor(pct)) : null },
+          el('span', { style: { width: `${pct ?? 0}%` } })),
+        el('span.failed-time', {}, el('strong.video-job-pct', { text: state }), detail ? ` · ${detail}` : '')),
+      cancel);
   }
 
   function failedRow({ image }) {

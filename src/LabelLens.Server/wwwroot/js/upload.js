@@ -4,7 +4,7 @@
 import { api, ApiError, uploadFile } from './api.js';
 import { el, formatBytes, icon, toast } from './dom.js';
 
-const IMAGE_EXTENSIONS = /\.(jpe?g|png|webp|gif|tiff?|heic|heif|avif|jxl)$/i;
+const IMAGE_EXTENSIONS = /\.(jpe?g|png|webp|gif|tiff?|heic|heif|avif|jxl|mp4|m4v|mov|mkv|webm|avi)$/i;
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const PARALLEL = 3;
 
@@ -125,9 +125,9 @@ export function createUploader({ defaultBucket, uploaded }) {
     for (const { file, path } of files) {
       const name = path.split('/').pop();
       const item = { file, bucket, key: prefix + path, state: 'waiting', progress: 0, message: '' };
-      if (name.startsWith('.') || (!file.type.startsWith('image/') && !IMAGE_EXTENSIONS.test(name))) {
+      if (name.startsWith('.') || (!/^(image|video)\//.test(file.type) && !IMAGE_EXTENSIONS.test(name))) {
         item.state = 'skipped';
-        item.message = 'Not an image: skipped';
+        item.message = 'Not an image or video: skipped';
       }
       item.row = el('li.upload-item');
       items.push(item);
