@@ -108,7 +108,8 @@ public static partial class FrameSampler
                     break;
                 }
 
-                while (frames.Reader.TryRead(out var frame))
+                // Frames already buffered are not handed out after a cancel: the caller stops at once.
+                while (!cancellationToken.IsCancellationRequested && frames.Reader.TryRead(out var frame))
                 {
                     yield return frame;
                 }
