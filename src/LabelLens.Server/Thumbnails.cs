@@ -52,37 +52,18 @@ public sealed class ThumbnailCache(
         video.Metadata?.DurationMillis is { } duration && duration > 0 ? Math.Min(duration / 10, 10_000) : 0;
 
     /// <summary>A video's poster: a frame (ffmpeg, as GET /videos/{id}/frame) cached like an image's thumbnail.</summary>
-    public async Task<(string? Path, string? Failure)> GetVideoAsync(ImageRecord image, VideoRecord video, int size, CancellationToken cancellationToken)
+    public Task<(string? Path, string? Failure)> GetVideoAsync(ImageRecord image, VideoRecord video, int size, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(video);
         var poster = PosterMillis(video);
-        var folder = Path.Combine(Folder, size.ToString(CultureInfo.InvariantCulture), image.Id[..2]);
-        var path = Path.Combine(folder, $"{image.Id}.{ContentTag(image)}.v{poster}.jpg");
-        var failed = Path.ChangeExtension(path, ".failed");
-        if (File.Exists(path))
+        return GetOrMakeAsync(image, size, $".v{poster}", async token =>
         {
-            return (path, null);
-        }
-
-        if (File.Exists(failed))
-        {
-            return (null, await File.ReadAllTextAsync(failed, cancellationToken));
-        }
-
-        await _gate.WaitAsync(cancellationToken);
-        try
-        {
-            if (File.Exists(path))
-            {
-                return (path, null);
-            }
-
-            await using var stream = await store.OpenReadAsync(image.Bucket, image.Key, cancellationToken);
+            await using var stream = await store.OpenReadAsync(image.Bucket, image.Key, token);
             if (stream is not FileStream file)
             {
                 // An external store's object is not on this disk (GET /videos/{id}/frame says the same).
-                return (null, "Missing: the video is not in the local store");
+                return Made.NotNow("Missing: the video is not in the local store");
             }
 
             // Longest edge = size, never enlarged; ffmpeg keeps the aspect ratio (an even height).
@@ -90,43 +71,55 @@ public sealed class ThumbnailCache(
             var width = w <= 0 || h <= 0 ? size
                 : w >= h ? Math.Min(size, w)
                 : (int)Math.Round(Math.Min(size, h) * (double)w / h / 2) * 2;
-            byte[] jpeg;
             try
             {
-                jpeg = await ffmpeg.FrameJpegAsync(file.Name, poster / 1000.0, Math.Clamp(width, 16, 3840), cancellationToken);
+                return Made.Jpeg(await ffmpeg.FrameJpegAsync(file.Name, poster / 1000.0, Math.Clamp(width, 16, 3840), token));
             }
             catch (FfmpegMissingException ex)
             {
-                // Not the video's fault, and fixable: never remembered as a failure.
-                return (null, $"FfmpegMissing: {ex.Message}");
+                // Not the video's fault, and fixable.
+                return Made.NotNow($"FfmpegMissing: {ex.Message}");
             }
             catch (VideoRejectedException ex)
             {
-                var reason = $"{ex.Code}: {ex.Message}";
-                logger.LogDebug("No poster for {Bucket}/{Key}: {Reason}", image.Bucket, ObjectNames.Printable(image.Key), reason);
-                Directory.CreateDirectory(folder);
-                RemoveOlderVersions(folder, image.Id);
-                await WriteAtomicallyAsync(failed, Encoding.UTF8.GetBytes(reason), cancellationToken);
-                return (null, reason);
+                return Made.Never($"{ex.Code}: {ex.Message}");
             }
-
-            Directory.CreateDirectory(folder);
-            RemoveOlderVersions(folder, image.Id);
-            await WriteAtomicallyAsync(path, jpeg, cancellationToken);
-            return (path, null);
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        }, cancellationToken);
     }
 
     /// <summary>The cached or freshly made thumbnail file, or the reason the image has none.</summary>
-    public async Task<(string? Path, string? Failure)> GetAsync(ImageRecord image, int size, CancellationToken cancellationToken)
+    public Task<(string? Path, string? Failure)> GetAsync(ImageRecord image, int size, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(image);
+        return GetOrMakeAsync(image, size, "", async token =>
+        {
+            var bytes = await ReadAsync(image, token);
+            if (bytes is null)
+            {
+                // The object may arrive (an external store coming back), unlike corrupt bytes.
+                return Made.NotNow("Missing: the object's bytes are not available");
+            }
+
+            try
+            {
+                return Made.Jpeg(thumbnailer.Create(bytes, size).Jpeg);
+            }
+            catch (ImageRejectedException ex)
+            {
+                return Made.Never($"{ex.Error}: {ex.Message}");
+            }
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// The cache itself: the file if it is there, else one maker at a time (thumbnails are CPU-bound) makes
+    /// it. A final failure is remembered beside it (`.failed`), so a broken file is not decoded on every view.
+    /// </summary>
+    private async Task<(string? Path, string? Failure)> GetOrMakeAsync(
+        ImageRecord image, int size, string variant, Func<CancellationToken, Task<Made>> make, CancellationToken cancellationToken)
+    {
         var folder = Path.Combine(Folder, size.ToString(CultureInfo.InvariantCulture), image.Id[..2]);
-        var path = Path.Combine(folder, $"{image.Id}.{ContentTag(image)}.jpg");
+        var path = Path.Combine(folder, $"{image.Id}.{ContentTag(image)}{variant}.jpg");
         var failed = Path.ChangeExtension(path, ".failed");
         if (File.Exists(path))
         {
@@ -147,33 +140,38 @@ public sealed class ThumbnailCache(
                 return (path, null);
             }
 
-            var bytes = await ReadAsync(image, cancellationToken);
-            if (bytes is null)
+            var made = await make(cancellationToken);
+            if (made.Bytes is null && !made.Final)
             {
-                // Not cached: the object may arrive (an external store coming back), unlike corrupt bytes.
-                return (null, "Missing: the object's bytes are not available");
+                return (null, made.Failure);
             }
 
             Directory.CreateDirectory(folder);
             RemoveOlderVersions(folder, image.Id);
-            try
+            if (made.Bytes is { } jpeg)
             {
-                var thumbnail = thumbnailer.Create(bytes, size);
-                await WriteAtomicallyAsync(path, thumbnail.Jpeg, cancellationToken);
+                await WriteAtomicallyAsync(path, jpeg, cancellationToken);
                 return (path, null);
             }
-            catch (ImageRejectedException ex)
-            {
-                var reason = $"{ex.Error}: {ex.Message}";
-                logger.LogDebug("No thumbnail for {Bucket}/{Key}: {Reason}", image.Bucket, ObjectNames.Printable(image.Key), reason);
-                await WriteAtomicallyAsync(failed, Encoding.UTF8.GetBytes(reason), cancellationToken);
-                return (null, reason);
-            }
+
+            logger.LogDebug("No thumbnail for {Bucket}/{Key}: {Reason}", image.Bucket, ObjectNames.Printable(image.Key), made.Failure);
+            await WriteAtomicallyAsync(failed, Encoding.UTF8.GetBytes(made.Failure!), cancellationToken);
+            return (null, made.Failure);
         }
         finally
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>What a maker gave: the JPEG, or why there is none and whether that is final for these bytes.</summary>
+    private readonly record struct Made(byte[]? Bytes, string? Failure, bool Final)
+    {
+        public static Made Jpeg(byte[] jpeg) => new(jpeg, null, true);
+
+        public static Made Never(string reason) => new(null, reason, true);
+
+        public static Made NotNow(string reason) => new(null, reason, false);
     }
 
     public void Dispose() => _gate.Dispose();
