@@ -177,7 +177,7 @@ public sealed class WebhookReceiver : IDisposable
     public WebhookReceiver(int failFirst)
     {
         _failFirst = failFirst;
-        var port = FreePort();
+        var port = ServeProcess.FreePort();
         Url = $"http://127.0.0.1:{port}/hooks/labellens/";
         _listener.Prefixes.Add(Url);
         _listener.Start();
@@ -213,13 +213,6 @@ public sealed class WebhookReceiver : IDisposable
             context.Response.StatusCode = status;
             context.Response.Close();
         }
-    }
-
-    private static int FreePort()
-    {
-        using var socket = new TcpListener(IPAddress.Loopback, 0);
-        socket.Start();
-        return ((IPEndPoint)socket.LocalEndpoint).Port;
     }
 }
 

@@ -459,60 +459,23 @@ public sealed class S3ClientServeFixture : IAsyncLifetime
     public const string SecretKey = "cli/secret+key/0123456789abcdefghijKLMNOP";
 
     private readonly string _data = Directory.CreateTempSubdirectory("labellens-s3cli-serve-").FullName;
-    private readonly StringBuilder _log = new();
-    private Process? _server;
+    private ServeProcess _serve = null!;
 
-    public HttpClient Http { get; private set; } = null!;
+    public HttpClient Http => _serve.Client;
 
     public string S3Endpoint { get; private set; } = "";
 
     public async Task InitializeAsync()
     {
-        Assert.True(File.Exists(TestData.CliDll), $"{TestData.CliDll} is not built");
-        var port = FreePort();
-        var s3Port = FreePort();
-        while (s3Port == port)
-        {
-            s3Port = FreePort();
-        }
-
-        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
+        var s3Port = ServeProcess.FreePort();
+        _serve = new ServeProcess(_data, s3Port);
         S3Endpoint = $"http://127.0.0.1:{s3Port}";
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { TestData.CliDll, "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--s3-port", s3Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data", _data, "--models", TestData.ModelsFolder })
+        await _serve.StartAsync(new Dictionary<string, string?>
         {
-            start.ArgumentList.Add(arg);
-        }
-
-        start.Environment.Remove("LABELLENS_MODELS");
-        start.Environment["LABELLENS_ACCESS_KEY"] = AccessKey;
-        start.Environment["LABELLENS_SECRET_KEY"] = SecretKey;
-        start.Environment["LABELLENS_Queue__PollSeconds"] = "0.2";
-        _server = Process.Start(start)!;
-        _server.OutputDataReceived += (_, e) => Append(e.Data);
-        _server.ErrorDataReceived += (_, e) => Append(e.Data);
-        _server.BeginOutputReadLine();
-        _server.BeginErrorReadLine();
-
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            try
-            {
-                if ((await Http.GetAsync("/readyz")).IsSuccessStatusCode)
-                {
-                    break;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // not listening yet
-            }
-
-            Assert.False(_server.HasExited, $"serve exited with {(_server.HasExited ? _server.ExitCode : 0)}:\n{LogTail()}");
-            Assert.True(DateTime.UtcNow < deadline, $"serve did not become ready in 60 s:\n{LogTail()}");
-            await Task.Delay(100);
-        }
+            ["LABELLENS_MODELS"] = null,
+            ["LABELLENS_ACCESS_KEY"] = AccessKey,
+            ["LABELLENS_SECRET_KEY"] = SecretKey,
+        });
 
         // The S3 listener answers too (an unsigned request is refused in S3's own XML).
         using var s3 = new HttpClient();
@@ -523,27 +486,13 @@ public sealed class S3ClientServeFixture : IAsyncLifetime
 
     public Task DisposeAsync()
     {
-        if (_server is { HasExited: false })
-        {
-            _server.Kill(entireProcessTree: true);
-            _server.WaitForExit();
-        }
-
-        _server?.Dispose();
-        Http.Dispose();
+        _serve.Dispose();
         SqliteConnection.ClearAllPools();
         Directory.Delete(_data, recursive: true);
         return Task.CompletedTask;
     }
 
-    public string LogTail()
-    {
-        lock (_log)
-        {
-            var text = _log.ToString();
-            return text.Length > 6000 ? text[^6000..] : text;
-        }
-    }
+    public string LogTail() => _serve.LogTail();
 
     /// <summary>GET /api/v1/buckets/{bucket}/objects, every page.</summary>
     public async Task<List<JsonElement>> ListObjectsAsync(string bucket, string prefix)
@@ -618,25 +567,5 @@ public sealed class S3ClientServeFixture : IAsyncLifetime
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.IsSuccessStatusCode, $"GET {path}: {(int)response.StatusCode} {text}");
         return JsonDocument.Parse(text).RootElement.Clone();
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_log)
-        {
-            _log.AppendLine(line);
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

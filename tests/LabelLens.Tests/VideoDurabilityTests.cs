@@ -1,10 +1,8 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using static LabelLens.Tests.ServeProcess;
 
 namespace LabelLens.Tests;
 
@@ -16,12 +14,13 @@ namespace LabelLens.Tests;
 public sealed class VideoDurabilityTests : IDisposable
 {
     private readonly string _data = Directory.CreateTempSubdirectory("labellens-video-durable-").FullName;
-    private readonly ConcurrentQueue<string> _output = new();
-    private Process? _server;
+    private readonly ServeProcess _serve;
+
+    public VideoDurabilityTests() => _serve = new ServeProcess(_data);
 
     public void Dispose()
     {
-        Stop();
+        _serve.Dispose();
         SqliteConnection.ClearAllPools();
         Directory.Delete(_data, recursive: true);
     }
@@ -29,10 +28,9 @@ public sealed class VideoDurabilityTests : IDisposable
     [Fact]
     public async Task Video_job_killed_mid_video_resumes_from_its_checkpoint_without_duplicates()
     {
-        var port = FreePort();
-        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
-        var settings = new Dictionary<string, string> { ["LABELLENS_Video__CheckpointFrames"] = "10" };
-        await StartAsync(port, client, settings);
+        var client = _serve.Client;
+        var settings = new Dictionary<string, string?> { ["LABELLENS_Video__CheckpointFrames"] = "10" };
+        await _serve.StartAsync(settings);
 
         using var body = new ByteArrayContent(await VideoTestData.Still("dog.jpg", 120));
         body.Headers.ContentType = new MediaTypeHeaderValue("video/mp4");
@@ -48,18 +46,17 @@ public sealed class VideoDurabilityTests : IDisposable
             await Task.Delay(20);
         }
 
-        _server!.Kill(entireProcessTree: true); // SIGKILL: no shutdown code runs
-        await _server.WaitForExitAsync();
+        await _serve.KillAsync();
         long checkpoint;
-        await using (var db = OpenCatalog())
+        await using (var db = _serve.OpenCatalog())
         {
             checkpoint = Count(db, "SELECT COALESCE(MAX(progress_ms), 0) FROM jobs WHERE kind = 'video'");
             Assert.Equal(1, Count(db, "SELECT COUNT(*) FROM jobs WHERE kind = 'video' AND state = 'running'"));
         }
 
         Assert.InRange(checkpoint, 1000, 110_000);
-        _output.Clear();
-        await StartAsync(port, client, settings);
+        _serve.ClearOutput();
+        await _serve.StartAsync(settings);
         deadline = DateTime.UtcNow.AddSeconds(120);
         while (JsonDocument.Parse(await client.GetStringAsync($"/api/v1/images/{id}")).RootElement.GetProperty("image").GetProperty("status").GetString() != "labeled")
         {
@@ -68,8 +65,8 @@ public sealed class VideoDurabilityTests : IDisposable
         }
 
         // It said where it resumed: at the checkpoint the killed server committed, not at zero.
-        var resumed = _output.FirstOrDefault(l => l.Contains("Resuming video films/long-dog.mp4", StringComparison.Ordinal));
-        Assert.True(resumed is not null, "no 'Resuming video' log line:\n" + string.Join('\n', _output));
+        var resumed = _serve.Output.FirstOrDefault(l => l.Contains("Resuming video films/long-dog.mp4", StringComparison.Ordinal));
+        Assert.True(resumed is not null, "no 'Resuming video' log line:\n" + _serve.LogTail());
         Assert.Contains($"from {checkpoint / 1000.0:0.###} s", resumed, StringComparison.Ordinal);
 
         var segments = JsonDocument.Parse(await client.GetStringAsync($"/api/v1/videos/{id}/labels?aggregateBy=SEGMENTS")).RootElement;
@@ -78,8 +75,8 @@ public sealed class VideoDurabilityTests : IDisposable
         Assert.Equal(0, dog.GetProperty("StartTimestampMillis").GetInt64());
         Assert.InRange(dog.GetProperty("EndTimestampMillis").GetInt64(), 119_500, 120_000);
 
-        Stop();
-        await using (var db = OpenCatalog())
+        _serve.Stop();
+        await using (var db = _serve.OpenCatalog())
         {
             Assert.Equal(1, Count(db, "SELECT COUNT(*) FROM jobs WHERE kind = 'video' AND state = 'done'"));
             var job = Count(db, "SELECT id FROM jobs WHERE kind = 'video' AND state = 'done'");
@@ -96,10 +93,9 @@ public sealed class VideoDurabilityTests : IDisposable
     [Fact]
     public async Task Video_without_ffmpeg_fails_with_a_clear_retryable_error_and_images_still_work()
     {
-        var port = FreePort();
-        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
-        await StartAsync(port, client, new Dictionary<string, string> { ["LABELLENS_Video__FfmpegPath"] = "/nonexistent/ffmpeg" });
-        Assert.Contains(_output, l => l.Contains("Video labeling is unavailable: ffmpeg not found", StringComparison.Ordinal));
+        var client = _serve.Client;
+        await _serve.StartAsync(new Dictionary<string, string?> { ["LABELLENS_Video__FfmpegPath"] = "/nonexistent/ffmpeg" });
+        Assert.Contains(_serve.Output, l => l.Contains("Video labeling is unavailable: ffmpeg not found", StringComparison.Ordinal));
 
         using var video = new ByteArrayContent(await VideoTestData.ThreeShotsMp4());
         using var putVideo = await client.PutAsync("/api/v1/buckets/media/objects/shots.mp4", video);
@@ -134,86 +130,4 @@ public sealed class VideoDurabilityTests : IDisposable
 
     private static int Progress(string details) =>
         JsonDocument.Parse(details).RootElement.TryGetProperty("video", out var video) ? video.GetProperty("progress").GetProperty("framesDone").GetInt32() : 0;
-
-    private SqliteConnection OpenCatalog()
-    {
-        var db = new SqliteConnection($"Data Source={Path.Combine(_data, "catalog.db")};Mode=ReadOnly;Pooling=False");
-        db.Open();
-        return db;
-    }
-
-    private async Task StartAsync(int port, HttpClient client, Dictionary<string, string> environment)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { TestData.CliDll, "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--s3-port", "0", "--data", _data, "--models", TestData.ModelsFolder })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        start.Environment["LABELLENS_Queue__PollSeconds"] = "0.2";
-        foreach (var (key, value) in environment)
-        {
-            start.Environment[key] = value;
-        }
-
-        _server = Process.Start(start)!;
-        _server.OutputDataReceived += (_, e) => Keep(e.Data);
-        _server.ErrorDataReceived += (_, e) => Keep(e.Data);
-        _server.BeginOutputReadLine();
-        _server.BeginErrorReadLine();
-
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            try
-            {
-                if ((await client.GetAsync("/readyz")).IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // not listening yet
-            }
-
-            Assert.False(_server.HasExited, $"serve exited with {(_server.HasExited ? _server.ExitCode : 0)}");
-            Assert.True(DateTime.UtcNow < deadline, "serve did not become ready in 30 s");
-            await Task.Delay(100);
-        }
-    }
-
-    private void Keep(string? line)
-    {
-        if (line is not null)
-        {
-            _output.Enqueue(line);
-        }
-    }
-
-    private void Stop()
-    {
-        if (_server is { HasExited: false })
-        {
-            _server.Kill(entireProcessTree: true);
-            _server.WaitForExit();
-        }
-
-        _server?.Dispose();
-        _server = null;
-    }
-
-    private static long Count(SqliteConnection db, string sql)
-    {
-        using var command = db.CreateCommand();
-        command.CommandText = sql;
-        return Convert.ToInt64(command.ExecuteScalar());
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
