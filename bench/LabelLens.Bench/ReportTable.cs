@@ -30,6 +30,8 @@ internal static class ReportTable
         StageRow(output, "inference", sizes, s => s.Stages.Inference);
         StageRow(output, "postprocess", sizes, s => s.Stages.Postprocess);
         StageRow(output, "total", sizes, s => s.Stages.Total);
+        StageRow(output, "with IMAGE_PROPERTIES: decode+resize keeping the pixels", sizes, s => s.Stages.DecodeKeepingPixels);
+        StageRow(output, "with IMAGE_PROPERTIES: image properties", sizes, s => s.Stages.Properties);
         output.WriteLine();
 
         output.WriteLine($"Throughput (images/s; CPU = share of the {cores} cores this process kept busy, others = share other processes took):");
