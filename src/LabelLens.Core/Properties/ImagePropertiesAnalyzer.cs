@@ -36,32 +36,19 @@ public static class ImagePropertiesAnalyzer
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxDominantColors, MaxDominantColorsLimit);
 
         var luma = Luma(image);
-        var laplacian = SquaredLaplacian(luma, image.Width, image.Height);
-        var all = new bool[image.Width * image.Height];
-        Array.Fill(all, true);
-        // (The whole image's colours are sampled over its rectangle; `all` serves the luma statistics.)
-        var (mean, std) = MeanAndStd(luma, all);
-        var quality = new ImageQuality(
-            Round(mean / 255 * 100),
-            Sharpness(laplacian, all, image.Width, image.Height),
-            Round(Math.Min(100, std / 127.5 * 100)));
-        var colors = DominantColors(image, null, 0, 0, image.Width, image.Height, maxDominantColors);
-
         var mask = foreground.Count > 0 ? BoxMask(image, foreground) : SaliencyMask(image);
-        var inside = CountTrue(mask);
-        ImageRegion? front = null, back = null;
-        if (inside > 0)
-        {
-            front = Region(image, luma, laplacian, mask, maxDominantColors);
-        }
-
-        if (inside < mask.Length)
-        {
-            var inverse = Array.ConvertAll(mask, m => !m);
-            back = Region(image, luma, laplacian, inverse, maxDominantColors);
-        }
-
-        return new ImageProperties(quality, colors, front, back);
+        var (front, back) = Statistics(luma, mask, image.Width, image.Height);
+        var whole = front + back;
+        var quality = new ImageQuality(
+            Round(whole.MeanLuma / 255 * 100),
+            whole.Sharpness,
+            Round(Math.Min(100, whole.StdLuma / 127.5 * 100)));
+        var colors = DominantColors(image, null, true, whole.Pixels, 0, 0, image.Width, image.Height, maxDominantColors);
+        return new ImageProperties(
+            quality,
+            colors,
+            front.Pixels > 0 ? Region(image, front, mask, true, maxDominantColors) : null,
+            back.Pixels > 0 ? Region(image, back, mask, false, maxDominantColors) : null);
     }
 
     /// <summary>The dominant colours inside one box (a detected instance).</summary>
@@ -70,16 +57,12 @@ public static class ImagePropertiesAnalyzer
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(box);
         var (x0, y0, x1, y1) = Pixels(image, box);
-        return DominantColors(image, null, x0, y0, x1, y1, maxDominantColors);
+        return DominantColors(image, null, true, Math.Max(0, x1 - x0) * Math.Max(0, y1 - y0), x0, y0, x1, y1, maxDominantColors);
     }
 
-    private static ImageRegion Region(RgbImage image, float[] luma, float[] laplacian, bool[] mask, int maxColors)
-    {
-        var (mean, _) = MeanAndStd(luma, mask);
-        return new ImageRegion(
-            new ImageQuality(Round(mean / 255 * 100), Sharpness(laplacian, mask, image.Width, image.Height), null),
-            DominantColors(image, mask, 0, 0, image.Width, image.Height, maxColors));
-    }
+    private static ImageRegion Region(RgbImage image, Sums sums, bool[] mask, bool side, int maxColors) => new(
+        new ImageQuality(Round(sums.MeanLuma / 255 * 100), sums.Sharpness, null),
+        DominantColors(image, mask, side, sums.Pixels, 0, 0, image.Width, image.Height, maxColors));
 
     private static float[] Luma(RgbImage image)
     {
@@ -93,71 +76,73 @@ public static class ImagePropertiesAnalyzer
         return luma;
     }
 
-    /// <summary>The 4-neighbour Laplacian, squared, per pixel (0 on the border): high where edges are crisp.</summary>
-    private static float[] SquaredLaplacian(float[] luma, int width, int height)
+    /// <summary>
+    /// Luma and edge sums of the foreground (mask true) and the background in one pass. Sharpness is the mean
+    /// squared 4-neighbour Laplacian (high where edges are crisp) over the pixels off the border.
+    /// </summary>
+    private static (Sums Front, Sums Back) Statistics(float[] luma, bool[] mask, int width, int height)
     {
-        var result = new float[luma.Length];
-        for (var y = 1; y < height - 1; y++)
+        var front = default(Sums);
+        var back = default(Sums);
+        for (var y = 0; y < height; y++)
         {
             var row = y * width;
-            for (var x = 1; x < width - 1; x++)
+            var inner = y > 0 && y < height - 1;
+            for (var x = 0; x < width; x++)
             {
                 var i = row + x;
-                var value = (4 * luma[i]) - luma[i - 1] - luma[i + 1] - luma[i - width] - luma[i + width];
-                result[i] = value * value;
-            }
-        }
-
-        return result;
-    }
-
-    private static double Sharpness(float[] laplacian, bool[] mask, int width, int height)
-    {
-        double sum = 0;
-        long count = 0;
-        for (var y = 1; y < height - 1; y++)
-        {
-            for (var x = 1; x < width - 1; x++)
-            {
-                var i = (y * width) + x;
-                if (mask[i])
+                ref var sums = ref mask[i] ? ref front : ref back;
+                var value = luma[i];
+                sums.Pixels++;
+                sums.Luma += value;
+                sums.LumaSquares += value * (double)value;
+                if (inner && x > 0 && x < width - 1)
                 {
-                    sum += laplacian[i];
-                    count++;
+                    var edge = (4 * value) - luma[i - 1] - luma[i + 1] - luma[i - width] - luma[i + width];
+                    sums.Edges += edge * edge;
+                    sums.EdgePixels++;
                 }
             }
         }
 
-        if (count == 0)
-        {
-            return 0;
-        }
-
-        var energy = sum / count;
-        return Round(100 * energy / (energy + SharpnessHalfPoint));
+        return (front, back);
     }
 
-    private static (double Mean, double Std) MeanAndStd(float[] values, bool[] mask)
+    /// <summary>Running sums over a set of pixels; adding two gives the sums of both.</summary>
+    private struct Sums
     {
-        double sum = 0, squares = 0;
-        long count = 0;
-        for (var i = 0; i < values.Length; i++)
+        public long Pixels;
+        public double Luma;
+        public double LumaSquares;
+        public double Edges;
+        public long EdgePixels;
+
+        public readonly double MeanLuma => Pixels == 0 ? 0 : Luma / Pixels;
+
+        public readonly double StdLuma => Pixels == 0 ? 0 : Math.Sqrt(Math.Max(0, (LumaSquares / Pixels) - (MeanLuma * MeanLuma)));
+
+        public readonly double Sharpness
         {
-            if (mask[i])
+            get
             {
-                sum += values[i];
-                squares += values[i] * (double)values[i];
-                count++;
+                if (EdgePixels == 0)
+                {
+                    return 0;
+                }
+
+                var energy = Edges / EdgePixels;
+                return Round(100 * energy / (energy + SharpnessHalfPoint));
             }
         }
 
-        if (count == 0)
+        public static Sums operator +(Sums a, Sums b) => new()
         {
-            return (0, 0);
-        }
-
-        var mean = sum / count;
-        return (mean, Math.Sqrt(Math.Max(0, (squares / count) - (mean * mean))));
+            Pixels = a.Pixels + b.Pixels,
+            Luma = a.Luma + b.Luma,
+            LumaSquares = a.LumaSquares + b.LumaSquares,
+            Edges = a.Edges + b.Edges,
+            EdgePixels = a.EdgePixels + b.EdgePixels,
+        };
     }
 
     /// <summary>A box's pixel rectangle in the image: x0, y0 inclusive; x1, y1 exclusive.</summary>
@@ -166,17 +151,6 @@ public static class ImagePropertiesAnalyzer
         Math.Clamp((int)Math.Floor(box.Top * image.Height), 0, image.Height),
         Math.Clamp((int)Math.Ceiling((box.Left + box.Width) * image.Width), 0, image.Width),
         Math.Clamp((int)Math.Ceiling((box.Top + box.Height) * image.Height), 0, image.Height));
-
-    private static int CountTrue(bool[] mask)
-    {
-        var count = 0;
-        foreach (var value in mask)
-        {
-            count += value ? 1 : 0;
-        }
-
-        return count;
-    }
 
     private static bool[] BoxMask(RgbImage image, IReadOnlyList<BoundingBox> boxes)
     {
@@ -279,30 +253,32 @@ public static class ImagePropertiesAnalyzer
         return Lab.FromRgb((byte)(r / n), (byte)(g / n), (byte)(b / n));
     }
 
-    private static int Step(int pixels) => Math.Max(1, (int)Math.Sqrt(pixels / (double)ColorSamples));
+    private static int Step(long pixels) => Math.Max(1, (int)Math.Sqrt(pixels / (double)ColorSamples));
 
-    /// <summary>Dominant colours of the pixels in the rectangle (x0, y0)-(x1, y1) that are in <paramref name="mask"/> (all when null).</summary>
-    private static List<DominantColor> DominantColors(RgbImage image, bool[]? mask, int x0, int y0, int x1, int y1, int maxColors)
+    /// <summary>
+    /// Dominant colours of the pixels in the rectangle (x0, y0)-(x1, y1) whose <paramref name="mask"/> value is
+    /// <paramref name="side"/> (all when there is no mask); <paramref name="inside"/> of them are.
+    /// </summary>
+    private static List<DominantColor> DominantColors(RgbImage image, bool[]? mask, bool side, long inside, int x0, int y0, int x1, int y1, int maxColors)
     {
         if (maxColors == 0)
         {
             return [];
         }
 
-        var inside = mask is null ? Math.Max(0, x1 - x0) * Math.Max(0, y1 - y0) : CountTrue(mask);
         if (inside == 0)
         {
             return [];
         }
 
         var step = Step(inside);
-        var samples = new List<(Lab Lab, byte R, byte G, byte B)>((inside / step / step) + 16);
+        var samples = new List<(Lab Lab, byte R, byte G, byte B)>((int)(inside / step / step) + 16);
         for (var y = y0 + (step / 2); y < y1; y += step)
         {
             for (var x = x0 + (step / 2); x < x1; x += step)
             {
                 var i = (y * image.Width) + x;
-                if (mask is null || mask[i])
+                if (mask is null || mask[i] == side)
                 {
                     var p = i * 3;
                     samples.Add((Lab.FromRgb(image.Pixels[p], image.Pixels[p + 1], image.Pixels[p + 2]), image.Pixels[p], image.Pixels[p + 1], image.Pixels[p + 2]));
@@ -357,13 +333,16 @@ public static class ImagePropertiesAnalyzer
     {
         var random = new Random(7);
         var centres = new List<Lab> { points[points.Length / 2] };
+        // Each point's squared distance to its nearest centre so far, updated with each new centre only.
         var distances = new float[points.Length];
+        Array.Fill(distances, float.MaxValue);
         while (centres.Count < k)
         {
+            var added = centres[^1];
             double total = 0;
             for (var i = 0; i < points.Length; i++)
             {
-                distances[i] = points[i].DistanceSquared(centres[Nearest(centres, points[i])]);
+                distances[i] = Math.Min(distances[i], points[i].DistanceSquared(added));
                 total += distances[i];
             }
 
