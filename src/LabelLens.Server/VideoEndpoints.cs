@@ -31,8 +31,11 @@ public sealed record VideoProgress(double? Percent, int FramesDone, long? Proces
 
 public sealed record SegmentSummary(string Name, long StartTimestampMillis, long EndTimestampMillis, long DurationMillis, double Confidence);
 
-/// <summary>Rekognition Video's VideoMetadata.</summary>
+/// <summary>Rekognition Video's VideoMetadata: Format is the container (MP4, MOV, AVI, MKV, WEBM), ColorRange FULL or LIMITED.</summary>
 public sealed record VideoMetadataResponse(string Codec, long? DurationMillis, string Format, double? FrameRate, int FrameHeight, int FrameWidth, string? ColorRange);
+
+/// <summary>Rekognition's GetLabelDetectionRequestMetadata: the sort and aggregation the response used.</summary>
+public sealed record GetLabelDetectionRequestMetadata(string SortBy, string AggregateBy);
 
 /// <summary>One label at one time (AggregateBy=TIMESTAMPS), or over a segment (AggregateBy=SEGMENTS), as GetLabelDetection returns it.</summary>
 public sealed record LabelDetection(
@@ -50,7 +53,7 @@ public sealed record LabelDetectionResponse(
     IReadOnlyList<LabelDetection> Labels,
     string? NextToken,
     string? LabelModelVersion,
-    string AggregateBy,
+    GetLabelDetectionRequestMetadata GetRequestMetadata,
     VideoProgress Progress);
 
 /// <summary>Videos: labels by time or segment (GetLabelDetection), a frame as JPEG, cancel.</summary>
@@ -67,13 +70,16 @@ public static class VideoEndpoints
         var videos = app.MapGroup("/api/v1/videos").WithTags("Videos");
         videos.MapGet("/{id}/labels", GetLabelsAsync)
             .WithSummary("Labels of a video by timestamp or segment (Rekognition GetLabelDetection)")
-            .WithDescription("aggregateBy=TIMESTAMPS|SEGMENTS (default TIMESTAMPS), sortBy=TIMESTAMP|NAME (default TIMESTAMP), maxResults= (1-1000, default 1000), nextToken=.");
+            .WithDescription("aggregateBy=TIMESTAMPS|SEGMENTS (default TIMESTAMPS), sortBy=TIMESTAMP|NAME (default TIMESTAMP), maxResults= (1 or more; at most 1000 are returned, the default), nextToken=.");
         videos.MapGet("/{id}/frame", GetFrameAsync).WithSummary("One frame as a JPEG: t= seconds, width= pixels (default 320)");
         videos.MapPost("/{id}/cancel", CancelAsync).WithSummary("Cancel the video's queued or running labeling job");
     }
 
-    /// <summary>Adds media type and (for videos) the video summary to API image responses; <paramref name="labels"/> narrows the segments to those labels (search).</summary>
-    public static async Task<List<ImageResponse>> AttachAsync(SqliteCatalog catalog, IReadOnlyList<ImageResponse> images, IReadOnlyCollection<string>? labels, CancellationToken cancellationToken)
+    /// <summary>
+    /// Adds media type and (for videos) the video summary to API image responses; <paramref name="labels"/> narrows the
+    /// segments to those labels and <paramref name="minConfidence"/> to segments at least that confident (search).
+    /// </summary>
+    public static async Task<List<ImageResponse>> AttachAsync(SqliteCatalog catalog, IReadOnlyList<ImageResponse> images, IReadOnlyCollection<string>? labels, CancellationToken cancellationToken, double minConfidence = 0)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(images);
@@ -87,7 +93,7 @@ public static class VideoEndpoints
                 continue;
             }
 
-            var segments = await catalog.GetVideoSegmentsAsync(video.ImageId, labels is { Count: > 0 } ? labels : null, byName: false, 0, SummarySegments + 1, cancellationToken);
+            var segments = await catalog.GetVideoSegmentsAsync(video.ImageId, labels is { Count: > 0 } ? labels : null, byName: false, 0, SummarySegments + 1, cancellationToken, minConfidence);
             result.Add(image with { MediaType = MediaTypes.Video, Video = Summary(video, segments) });
         }
 
@@ -139,9 +145,9 @@ public static class VideoEndpoints
             return Problems.BadRequest("InvalidParameter", "aggregateBy is TIMESTAMPS or SEGMENTS; sortBy is TIMESTAMP or NAME.");
         }
 
-        if (maxResults is < 1 or > DefaultMaxResults)
+        if (maxResults is < 1)
         {
-            return Problems.BadRequest("InvalidParameter", $"maxResults is 1 to {DefaultMaxResults}.");
+            return Problems.BadRequest("InvalidParameter", $"maxResults is 1 or more (at most {DefaultMaxResults} are returned).");
         }
 
         var offset = 0;
@@ -156,7 +162,8 @@ public static class VideoEndpoints
             return Problems.NotFound("NoSuchVideo", $"No video with id '{id}'.");
         }
 
-        var limit = maxResults ?? DefaultMaxResults;
+        // As Rekognition: a larger maxResults is not an error, a page just holds at most 1000.
+        var limit = Math.Min(maxResults ?? DefaultMaxResults, DefaultMaxResults);
         var labels = new List<LabelDetection>();
         var more = false;
         if (video.ResultJobId is { } result && JobStatus(video) == "SUCCEEDED")
@@ -180,7 +187,9 @@ public static class VideoEndpoints
             }
         }
 
-        var metadata = video.Metadata is { } m ? new VideoMetadataResponse(m.Codec, m.DurationMillis, m.Format, m.FrameRate, m.FrameHeight, m.FrameWidth, m.ColorRange) : null;
+        var metadata = video.Metadata is { } m
+            ? new VideoMetadataResponse(m.Codec, m.DurationMillis, RekognitionFormat(video.Container, m.Format), m.FrameRate, m.FrameHeight, m.FrameWidth, RekognitionColorRange(m.ColorRange))
+            : null;
         var response = new LabelDetectionResponse(
             JobStatus(video),
             video.Job?.Error,
@@ -188,7 +197,7 @@ public static class VideoEndpoints
             labels,
             more ? EncodeOffset(offset + limit) : null,
             video.ModelVersion,
-            segments.Value ? "SEGMENTS" : "TIMESTAMPS",
+            new GetLabelDetectionRequestMetadata(byName.Value ? "NAME" : "TIMESTAMP", segments.Value ? "SEGMENTS" : "TIMESTAMPS"),
             Progress(video));
         return Results.Json(response, RekognitionJson);
     }
@@ -211,6 +220,13 @@ public static class VideoEndpoints
         if (video.Metadata?.DurationMillis is { } duration && seconds * 1000 > duration)
         {
             return Problems.BadRequest("InvalidParameter", $"t is past the end of the video ({duration / 1000.0:0.###} s).");
+        }
+
+        // The last frame starts one frame duration before the end: t at or just before the end (a segment's
+        // EndTimestampMillis, the player's end) shows that frame instead of finding none after it.
+        if (video.Metadata is { DurationMillis: { } length, FrameRate: { } rate } && rate > 0)
+        {
+            seconds = Math.Max(0, Math.Min(seconds, (length - 1500 / rate) / 1000));
         }
 
         await using var stream = await store.OpenReadAsync(video.Bucket, video.Key, ct);
@@ -246,6 +262,18 @@ public static class VideoEndpoints
                 return Results.Ok(new { id, jobStatus = "FAILED", statusMessage = "cancelled" });
         }
     }
+
+    /// <summary>Rekognition names the container (MP4, MOV, AVI); ffprobe's demuxer name ("mov,mp4,m4a,...") cannot tell MP4 from MOV.</summary>
+    internal static string RekognitionFormat(string? container, string probed) =>
+        container is { Length: > 0 } and not "video" ? container.ToUpperInvariant() : probed;
+
+    /// <summary>Rekognition's FULL (0-255) or LIMITED (16-235) from ffprobe's color_range (pc/jpeg or tv/mpeg); null when unknown.</summary>
+    internal static string? RekognitionColorRange(string? probed) => probed?.ToLowerInvariant() switch
+    {
+        "pc" or "jpeg" => "FULL",
+        "tv" or "mpeg" => "LIMITED",
+        _ => null,
+    };
 
     private static string EncodeOffset(int offset) => WebEncoders.Base64UrlEncode(BitConverter.GetBytes(offset));
 

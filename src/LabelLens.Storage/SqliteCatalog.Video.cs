@@ -35,6 +35,9 @@ public sealed record VideoRecord(
     int? Frames,
     string? ModelVersion)
 {
+    /// <summary>The container recognised from the bytes at upload: mp4, mov, mkv, webm or avi (null before the first probe).</summary>
+    public string? Container { get; init; }
+
     /// <summary>0-100 for a running job whose duration is known.</summary>
     public double? Percent =>
         Job?.State == "done" ? 100
@@ -343,15 +346,21 @@ public sealed partial class SqliteCatalog
         return await ReadFrameLabelsAsync(connection, null, imageId, resultJobId, byName, offset, limit, cancellationToken);
     }
 
-    /// <summary>A video's segments, by start time (then name) or by name (then start); optionally only some labels.</summary>
-    public async Task<IReadOnlyList<LabelSegment>> GetVideoSegmentsAsync(string imageId, IReadOnlyCollection<string>? names, bool byName, int offset, int limit, CancellationToken cancellationToken)
+    /// <summary>A video's segments, by start time (then name) or by name (then start); optionally only some labels, and only those at least <paramref name="minConfidence"/> (the segment's best).</summary>
+    public async Task<IReadOnlyList<LabelSegment>> GetVideoSegmentsAsync(string imageId, IReadOnlyCollection<string>? names, bool byName, int offset, int limit, CancellationToken cancellationToken, double minConfidence = 0)
     {
         await using var connection = Open();
         var parameters = new List<(string, object?)> { ("$id", imageId), ("$offset", offset), ("$limit", limit) };
         var filter = "";
+        if (minConfidence > 0)
+        {
+            filter = " AND confidence >= $min";
+            parameters.Add(("$min", minConfidence));
+        }
+
         if (names is { Count: > 0 })
         {
-            filter = " AND name IN (" + string.Join(", ", names.Select((n, i) =>
+            filter += " AND name IN (" + string.Join(", ", names.Select((n, i) =>
             {
                 parameters.Add(($"$n{i}", n));
                 return $"$n{i}";
@@ -426,7 +435,7 @@ public sealed partial class SqliteCatalog
             $"""
             SELECT i.id, i.bucket, i.key, i.status,
                    v.codec, v.format, v.duration_ms, v.frame_rate, v.width, v.height, v.color_range, v.result_job_id, v.interval_ms, v.frames, v.model_version,
-                   j.id, j.state, j.error, j.progress_ms, j.frames_done, j.attempts, j.updated_at
+                   j.id, j.state, j.error, j.progress_ms, j.frames_done, j.attempts, j.updated_at, i.format
             FROM images i
             LEFT JOIN videos v ON v.image_id = i.id
             LEFT JOIN jobs j ON j.id = (SELECT MAX(id) FROM jobs WHERE image_id = i.id)
@@ -462,7 +471,10 @@ public sealed partial class SqliteCatalog
                 reader.IsDBNull(11) ? null : reader.GetInt64(11),
                 reader.IsDBNull(12) ? null : reader.GetInt32(12),
                 reader.IsDBNull(13) ? null : reader.GetInt32(13),
-                reader.IsDBNull(14) ? null : reader.GetString(14));
+                reader.IsDBNull(14) ? null : reader.GetString(14))
+            {
+                Container = reader.IsDBNull(22) ? null : reader.GetString(22),
+            };
         }
 
         return result;

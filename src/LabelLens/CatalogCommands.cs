@@ -137,14 +137,16 @@ internal static class CatalogCommands
                     return Commands.ExitFatal;
                 }
 
-                var rows = table ? new List<ImageDetails>() : null;
+                var rows = table ? new List<ImageResponse>() : null;
                 using var stdout = table ? null : StandardOutput();
                 var printed = 0;
                 string? cursor = null;
                 do
                 {
                     var page = await catalog.SearchAsync(query with { Limit = Math.Min(PageSize, wanted - printed), Cursor = cursor }, cancellationToken);
-                    foreach (var image in page.Images)
+                    // As the API's search: videos say so and carry their segments of the searched labels.
+                    var found = await VideoEndpoints.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), [.. query.Labels, .. query.AnyLabels], cancellationToken, query.MinConfidence);
+                    foreach (var image in found)
                     {
                         if (rows is not null)
                         {
@@ -152,7 +154,7 @@ internal static class CatalogCommands
                         }
                         else
                         {
-                            await stdout!.WriteLineAsync(JsonSerializer.Serialize(ImageResponse.From(image), JsonOptions));
+                            await stdout!.WriteLineAsync(JsonSerializer.Serialize(image, JsonOptions));
                         }
                     }
 
@@ -242,15 +244,16 @@ internal static class CatalogCommands
             {
                 // One page in memory at a time; the cursor makes the walk immune to uploads arriving meanwhile.
                 var page = await catalog.SearchAsync(new ImageQuery { Limit = PageSize, Cursor = cursor }, cancellationToken);
-                foreach (var image in page.Images)
+                var responses = csv ? null : await VideoEndpoints.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), null, cancellationToken);
+                for (var i = 0; i < page.Images.Count; i++)
                 {
                     if (csv)
                     {
-                        WriteCsv(stdout, image);
+                        WriteCsv(stdout, page.Images[i]);
                     }
                     else
                     {
-                        await stdout.WriteLineAsync(JsonSerializer.Serialize(ImageResponse.From(image), JsonOptions));
+                        await stdout.WriteLineAsync(JsonSerializer.Serialize(responses![i], JsonOptions));
                     }
                 }
 
@@ -312,7 +315,7 @@ internal static class CatalogCommands
 
     private static StreamWriter StandardOutput() => new(Console.OpenStandardOutput(), new UTF8Encoding(false), 1 << 16) { AutoFlush = false };
 
-    private static void WriteTable(List<ImageDetails> images, ImageQuery query)
+    private static void WriteTable(List<ImageResponse> images, ImageQuery query)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
         if (Console.IsOutputRedirected)
@@ -329,11 +332,20 @@ internal static class CatalogCommands
         // The labels searched for come first, then the image's most confident others.
         var asked = query.Labels.Concat(query.AnyLabels).ToHashSet(StringComparer.OrdinalIgnoreCase);
         var table = new Table().AddColumns("Image", "Status", "Labels");
-        foreach (var (image, labels) in images)
+        foreach (var response in images)
         {
+            var (image, labels) = (response.Image, response.Labels);
             var shown = labels.OrderByDescending(l => asked.Contains(l.Name)).Take(TopLabels).Select(l => Invariant($"{l.Name} {l.Confidence:0.0}"));
             var more = labels.Count > TopLabels ? $" (+{labels.Count - TopLabels})" : "";
-            table.AddRow(Markup.Escape($"{image.Bucket}/{image.Key}"), Markup.Escape(image.Status), Markup.Escape(string.Join(", ", shown) + more));
+            var text = string.Join(", ", shown) + more;
+            // A video found by label: where in it (the first few segments of the searched labels).
+            if (response.Video is { } video && asked.Count > 0 && video.Segments.Count > 0)
+            {
+                var segments = video.Segments.Take(TopLabels).Select(s => $"{s.Name} {Clock(s.StartTimestampMillis)}-{Clock(s.EndTimestampMillis)}");
+                text += "\n" + string.Join(", ", segments) + (video.Segments.Count > TopLabels ? $" (+{video.Segments.Count - TopLabels} segments)" : "");
+            }
+
+            table.AddRow(Markup.Escape($"{image.Bucket}/{image.Key}"), Markup.Escape(image.Status), Markup.Escape(text));
         }
 
         console.Write(table);
@@ -377,6 +389,15 @@ internal static class CatalogCommands
     private static string Csv(string value) => LabelOutput.Csv(value);
 
     private static string Invariant(FormattableString value) => value.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>A video time as m:ss.f (h:mm:ss.f past an hour).</summary>
+    private static string Clock(long millis)
+    {
+        var time = TimeSpan.FromMilliseconds(millis);
+        return time.TotalHours >= 1
+            ? Invariant($"{(int)time.TotalHours}:{time.Minutes:00}:{time.Seconds:00}.{time.Milliseconds / 100}")
+            : Invariant($"{time.Minutes}:{time.Seconds:00}.{time.Milliseconds / 100}");
+    }
 }
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]

@@ -36,7 +36,7 @@ public sealed class VideoApiTests : IAsyncLifetime
 
         var result = await _server.GetJsonAsync($"/api/v1/videos/{id}/labels?aggregateBy=SEGMENTS");
         Assert.Equal("SUCCEEDED", result.GetProperty("JobStatus").GetString());
-        Assert.Equal("SEGMENTS", result.GetProperty("AggregateBy").GetString());
+        Assert.Equal("SEGMENTS", result.GetProperty("GetRequestMetadata").GetProperty("AggregateBy").GetString());
         Assert.StartsWith("yolox-nano:", result.GetProperty("LabelModelVersion").GetString(), StringComparison.Ordinal);
         var metadata = result.GetProperty("VideoMetadata");
         Assert.Equal("h264", metadata.GetProperty("Codec").GetString());
@@ -225,6 +225,96 @@ public sealed class VideoApiTests : IAsyncLifetime
         // The worker notices at its next checkpoint and moves on to the next video.
         var next = (await _server.UploadAsync("media", "after-delete.mp4", await VideoTestData.Still("giraffe.jpg", 4), "video/mp4")).GetProperty("imageId").GetString()!;
         Assert.Equal("labeled", (await WaitForVideoAsync(next)).GetProperty("image").GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Video_labels_have_the_GetLabelDetection_shape_and_search_frames_and_cli_show_the_right_segments()
+    {
+        var id = (await _server.UploadAsync("media", "shape/shots.mp4", await VideoTestData.ThreeShotsMp4(), "video/mp4")).GetProperty("imageId").GetString()!;
+        Assert.Equal("labeled", (await WaitForVideoAsync(id)).GetProperty("image").GetProperty("status").GetString());
+
+        // Rekognition: the request's sort and aggregation under GetRequestMetadata (defaults TIMESTAMP and TIMESTAMPS),
+        // VideoMetadata.Format the container (MP4, MOV, AVI), ColorRange FULL or LIMITED.
+        var byDefault = await _server.GetJsonAsync($"/api/v1/videos/{id}/labels");
+        Assert.Equal(("TIMESTAMP", "TIMESTAMPS"), (byDefault.GetProperty("GetRequestMetadata").GetProperty("SortBy").GetString(), byDefault.GetProperty("GetRequestMetadata").GetProperty("AggregateBy").GetString()));
+        Assert.False(byDefault.TryGetProperty("AggregateBy", out _));
+        var result = await _server.GetJsonAsync($"/api/v1/videos/{id}/labels?aggregateBy=SEGMENTS&sortBy=NAME&maxResults=5000");
+        Assert.Equal(("NAME", "SEGMENTS"), (result.GetProperty("GetRequestMetadata").GetProperty("SortBy").GetString(), result.GetProperty("GetRequestMetadata").GetProperty("AggregateBy").GetString()));
+        Assert.Equal("MP4", result.GetProperty("VideoMetadata").GetProperty("Format").GetString());
+        Assert.Equal("LIMITED", result.GetProperty("VideoMetadata").GetProperty("ColorRange").GetString());
+        // maxResults above 1000 is not an error in Rekognition: a page holds at most 1000.
+        Assert.Equal(JsonValueKind.Null, result.GetProperty("NextToken").ValueKind);
+        var mammals = result.GetProperty("Labels").EnumerateArray()
+            .Where(l => l.GetProperty("Label").GetProperty("Name").GetString() == "Mammal")
+            .Select(l => (Start: l.GetProperty("StartTimestampMillis").GetInt64(), Confidence: l.GetProperty("Label").GetProperty("Confidence").GetDouble()))
+            .ToList();
+        Assert.Equal(2, mammals.Count); // the dog shot and the giraffe shot, not the bird between them
+        Assert.NotEqual(mammals[0].Confidence, mammals[1].Confidence);
+
+        // Search with minConfidence: the video's segments shown are only those at least that confident.
+        var threshold = (mammals[0].Confidence + mammals[1].Confidence) / 2;
+        var strong = mammals.Single(m => m.Confidence > threshold);
+        var search = await _server.GetJsonAsync(FormattableString.Invariant($"/api/v1/images?label=Mammal&minConfidence={threshold:0.###}"));
+        var hit = Assert.Single(search.GetProperty("images").EnumerateArray());
+        var segment = Assert.Single(hit.GetProperty("video").GetProperty("segments").EnumerateArray());
+        Assert.Equal(strong.Start, segment.GetProperty("startTimestampMillis").GetInt64());
+
+        // The frame at a segment's end, which is the video's end, is the last frame (not "InvalidVideoFormat").
+        var end = result.GetProperty("Labels").EnumerateArray().Max(l => l.GetProperty("EndTimestampMillis").GetInt64());
+        Assert.Equal(9000, end);
+        foreach (var t in new[] { "9", "8.99" })
+        {
+            using var frame = await _server.Client.GetAsync($"/api/v1/videos/{id}/frame?t={t}");
+            Assert.True(frame.StatusCode == HttpStatusCode.OK, $"t={t}: {await frame.Content.ReadAsStringAsync()}");
+            Assert.Equal([0xFF, 0xD8], (await frame.Content.ReadAsByteArrayAsync())[..2]);
+        }
+
+        // `labellens search` on the same catalog: the video says it is one, with its Bird segment.
+        var (exit, stdout, stderr) = await RunCliAsync("search", "Bird", "--data", _server.DataFolder, "--format", "jsonl");
+        Assert.True(exit == 0, stderr);
+        var line = JsonDocument.Parse(Assert.Single(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))).RootElement;
+        Assert.Equal("video", line.GetProperty("mediaType").GetString());
+        var bird = Assert.Single(line.GetProperty("video").GetProperty("segments").EnumerateArray());
+        Assert.Equal("Bird", bird.GetProperty("name").GetString());
+        Assert.InRange(bird.GetProperty("startTimestampMillis").GetInt64(), 2500, 3500);
+        (exit, stdout, stderr) = await RunCliAsync("search", "Bird", "--data", _server.DataFolder, "--format", "table");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("Bird 0:03.0-0:06.0", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Video_bad_input_errors_name_the_problem_not_the_server_path()
+    {
+        var mp4 = await VideoTestData.ThreeShotsMp4();
+        // The MP4's ftyp box, then an mdat of zeros and no moov: ffprobe cannot read it.
+        var noise = new byte[100_000];
+        var ftyp = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(mp4);
+        mp4.AsSpan(0, ftyp).CopyTo(noise);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(noise.AsSpan(ftyp), noise.Length - ftyp);
+        "mdat"u8.CopyTo(noise.AsSpan(ftyp + 4));
+        var id = (await _server.UploadAsync("bad", "noise.mp4", noise, "video/mp4")).GetProperty("imageId").GetString()!;
+        var error = (await WaitForVideoAsync(id)).GetProperty("image").GetProperty("error").GetString()!;
+        Assert.StartsWith("InvalidVideoFormat: not a readable video (", error, StringComparison.Ordinal);
+        Assert.DoesNotContain(_server.DataFolder, error, StringComparison.Ordinal);
+        Assert.DoesNotContain("noise.mp4", error, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int Exit, string Stdout, string Stderr)> RunCliAsync(params string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(TestData.CliDll);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment.Remove("LABELLENS_DATA");
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout, await stderr);
     }
 
     private static void AssertSegment(List<(string Name, long Start, long End, long Duration)> segments, string name, long start, long end)

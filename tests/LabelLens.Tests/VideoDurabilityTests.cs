@@ -83,6 +83,9 @@ public sealed class VideoDurabilityTests : IDisposable
             var samples = Count(db, $"SELECT COUNT(*) FROM video_samples WHERE job_id = {job}");
             // One sample per 500 ms of the 120 s: nothing lost at the kill, nothing sampled twice.
             Assert.InRange(samples, 239, 241);
+            // The same frames an uninterrupted run samples: at 5 fps the first frame of each 500 ms interval is at
+            // x000 or x600 ms. A resumed ffmpeg whose clock restarted at the checkpoint sampled a shifted grid.
+            Assert.Equal(0, Count(db, $"SELECT COUNT(*) FROM video_samples WHERE job_id = {job} AND timestamp_ms % 1000 NOT IN (0, 600)"));
             Assert.Equal(samples, Count(db, $"SELECT frames_done FROM jobs WHERE id = {job}"));
             Assert.Equal(samples, Count(db, $"SELECT COUNT(*) FROM video_frames WHERE job_id = {job} AND name = 'Dog'"));
             Assert.Equal(0, Count(db, "SELECT COUNT(*) FROM (SELECT name, start_ms FROM video_segments GROUP BY name, start_ms HAVING COUNT(*) > 1)"));

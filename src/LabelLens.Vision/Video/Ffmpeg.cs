@@ -58,7 +58,8 @@ public sealed class Ffmpeg(IOptions<VideoOptions> options, ILogger<Ffmpeg> logge
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
         await process.WaitForExitAsync(cancellationToken);
         var output = await stdout;
-        var errors = (await stderr).Trim();
+        // ffprobe names the file; the server's own path means nothing to the user (and is not theirs to see).
+        var errors = (await stderr).Replace(path + ": ", "", StringComparison.Ordinal).Replace(path, "the file", StringComparison.Ordinal).Trim();
         if (process.ExitCode != 0)
         {
             throw new VideoRejectedException(VideoRejectedException.InvalidVideoFormat, $"not a readable video ({LastLine(errors, "ffprobe exit code " + process.ExitCode)})");
@@ -118,9 +119,14 @@ public sealed class Ffmpeg(IOptions<VideoOptions> options, ILogger<Ffmpeg> logge
         }
     }
 
+    /// <summary>ffmpeg's closing lines that only say that something before them failed.</summary>
+    private static readonly string[] Trailers = ["Conversion failed", "Error marking filters as finished", "Error while filtering", "Error while processing the decoded data", "Exiting normally"];
+
+    /// <summary>The last line of ffmpeg's stderr that says what went wrong (its generic closing lines skipped), at most 300 characters.</summary>
     internal static string LastLine(string text, string fallback)
     {
-        var last = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault();
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var last = lines.LastOrDefault(l => !Trailers.Any(t => l.StartsWith(t, StringComparison.Ordinal))) ?? lines.LastOrDefault();
         return string.IsNullOrEmpty(last) ? fallback : last.Length > 300 ? last[..300] : last;
     }
 
@@ -207,7 +213,7 @@ public sealed class Ffmpeg(IOptions<VideoOptions> options, ILogger<Ffmpeg> logge
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
         await process.StandardOutput.BaseStream.CopyToAsync(jpeg, cancellationToken);
         await process.WaitForExitAsync(cancellationToken);
-        var errors = await stderr;
+        var errors = (await stderr).Replace(path + ": ", "", StringComparison.Ordinal);
         if (process.ExitCode != 0 || jpeg.Length == 0)
         {
             throw new VideoRejectedException(VideoRejectedException.InvalidVideoFormat, $"no frame at {seconds.ToString(CultureInfo.InvariantCulture)} s ({LastLine(errors, "ffmpeg exit code " + process.ExitCode)})");

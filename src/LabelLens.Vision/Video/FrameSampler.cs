@@ -85,10 +85,10 @@ public static partial class FrameSampler
         using var kill = stop.Token.Register(() => Ffmpeg.KillQuietly(process));
         var timestamps = Channel.CreateUnbounded<long>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         var errors = new Queue<string>();
-        var stderr = Task.Run(() => ReadStderrAsync(process, timestamps.Writer, errors, startMillis, stop.Token), CancellationToken.None);
+        var stderr = Task.Run(() => ReadStderrAsync(process, timestamps.Writer, errors, stop.Token), CancellationToken.None);
         // A few frames in flight, so ffmpeg decodes the next frames while the model works on this one.
         var frames = Channel.CreateBounded<SampledFrame>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
-        var producer = Task.Run(() => ReadFramesAsync(process, geometry.FrameBytes, timestamps.Reader, frames.Writer, stderr, errors, stop.Token), CancellationToken.None);
+        var producer = Task.Run(() => ReadFramesAsync(process, path, geometry.FrameBytes, timestamps.Reader, frames.Writer, stderr, errors, stop.Token), CancellationToken.None);
         try
         {
             while (true)
@@ -149,7 +149,10 @@ public static partial class FrameSampler
 
         var filters = $"select='{select}',showinfo,scale={geometry.ContentWidth}:{geometry.ContentHeight}:flags=bilinear,setsar=1,"
             + $"pad={geometry.InputWidth}:{geometry.InputHeight}:0:0:color={PadColor},format=rgb24";
-        var args = new List<string> { "-hide_banner", "-nostdin", "-loglevel", "info" };
+        // -copyts -start_at_zero: frame times stay those of the whole video (0 at its start) even after the
+        // resume seek, so `select` keeps the same interval grid as an uninterrupted run and showinfo's pts is
+        // already the time from the start. Without them ffmpeg restarts the clock at the seek point.
+        var args = new List<string> { "-hide_banner", "-nostdin", "-loglevel", "info", "-copyts", "-start_at_zero" };
         if (startMillis > 0)
         {
             args.AddRange(["-ss", (startMillis / 1000.0).ToString("0.###", CultureInfo.InvariantCulture)]);
@@ -161,6 +164,7 @@ public static partial class FrameSampler
 
     private static async Task ReadFramesAsync(
         Process process,
+        string path,
         int frameBytes,
         ChannelReader<long> timestamps,
         ChannelWriter<SampledFrame> frames,
@@ -208,7 +212,7 @@ public static partial class FrameSampler
                 string detail;
                 lock (errors)
                 {
-                    detail = Ffmpeg.LastLine(string.Join('\n', errors), $"ffmpeg exit code {process.ExitCode}");
+                    detail = Ffmpeg.LastLine(string.Join('\n', errors).Replace(path + ": ", "", StringComparison.Ordinal), $"ffmpeg exit code {process.ExitCode}");
                 }
 
                 failure = new VideoRejectedException(VideoRejectedException.InvalidVideoFormat, $"the video could not be decoded ({detail})");
@@ -224,7 +228,7 @@ public static partial class FrameSampler
         }
     }
 
-    private static async Task ReadStderrAsync(Process process, ChannelWriter<long> timestamps, Queue<string> errors, long startMillis, CancellationToken cancellationToken)
+    private static async Task ReadStderrAsync(Process process, ChannelWriter<long> timestamps, Queue<string> errors, CancellationToken cancellationToken)
     {
         (long Num, long Den) timeBase = (0, 0);
         try
@@ -251,9 +255,10 @@ public static partial class FrameSampler
                 }
                 else if (FrameLine().Match(line) is { Success: true } frame && timeBase.Den > 0)
                 {
-                    // pts × time base is exact; pts_time is printed with six significant digits only.
+                    // pts × time base is exact; pts_time is printed with six significant digits only. With
+                    // -copyts -start_at_zero it is the time from the video's start, resumed or not.
                     var pts = long.Parse(frame.Groups[1].ValueSpan, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
-                    var millis = startMillis + (long)Math.Round(pts * 1000.0 * timeBase.Num / timeBase.Den);
+                    var millis = (long)Math.Round(pts * 1000.0 * timeBase.Num / timeBase.Den);
                     timestamps.TryWrite(millis);
                 }
             }
