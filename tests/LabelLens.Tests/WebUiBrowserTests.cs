@@ -234,6 +234,60 @@ public sealed class WebUiBrowserTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_broken_file_says_why_on_its_tile_a_retry_that_fails_again_says_so_and_toasts_show_over_the_detail_view()
+    {
+        var dog = (await _server.UploadAsync("reel", "dog.jpg", TestData.ImageBytes("dog.jpg"))).GetProperty("imageId").GetString()!;
+        var broken = (await _server.UploadAsync("reel", "broken.jpg", "not a picture at all"u8.ToArray())).GetProperty("imageId").GetString()!;
+        await _server.WaitForImageAsync(dog);
+        await _server.WaitForImageAsync(broken);
+        await _browser.RunAsync(nameof(A_broken_file_says_why_on_its_tile_a_retry_that_fails_again_says_so_and_toasts_show_over_the_detail_view), new() { ViewportSize = new() { Width = 1280, Height = 860 }, ColorScheme = ColorScheme.Dark }, async page =>
+        {
+            await page.GotoAsync(Base);
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(2);
+
+            // The broken file: a placeholder in the page's colours (not the server's light image) and the reason.
+            var brokenTile = page.Locator($".tile[data-id='{broken}']");
+            await Assertions.Expect(brokenTile.Locator(".tile-placeholder")).ToBeVisibleAsync();
+            await Assertions.Expect(brokenTile.Locator("img")).ToHaveCountAsync(0);
+            await Assertions.Expect(brokenTile.Locator(".tag-error")).ToHaveTextAsync("Not an image");
+
+            // A tile names what was found, not the parents it implies: Dog, not Animal or Mammal.
+            var dogTags = page.Locator($".tile[data-id='{dog}'] .tag");
+            await Assertions.Expect(dogTags.First).ToContainTextAsync("Dog");
+            Assert.DoesNotContain(await dogTags.AllInnerTextsAsync(), t => t.StartsWith("Animal", StringComparison.Ordinal) || t.StartsWith("Mammal", StringComparison.Ordinal));
+
+            // Part of a label and Enter takes the label suggested for it.
+            await page.Locator("#search-input").FillAsync("do");
+            await page.GetByRole(AriaRole.Option, new() { Name = "Dog" }).First.WaitForAsync();
+            await page.Locator("#search-input").PressAsync("Enter");
+            await Assertions.Expect(page).ToHaveURLAsync(new Regex("[?&]label=Dog(&|$)"));
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(1);
+
+            // The colour swatches are one tab stop; arrow keys move along them.
+            await Assertions.Expect(page.Locator(".swatch[tabindex='0']")).ToHaveCountAsync(1);
+            await page.Locator(".swatch[tabindex='0']").FocusAsync();
+            await page.Keyboard.PressAsync("ArrowRight");
+            await Assertions.Expect(page.Locator(".swatch").Nth(1)).ToBeFocusedAsync();
+            await Assertions.Expect(page.Locator(".swatch[tabindex='0']")).ToHaveCountAsync(1);
+
+            // Retry in the queue panel: the file is still broken, and the page says it failed again.
+            await page.GotoAsync(Base);
+            await page.Locator("#queue-button").ClickAsync();
+            await page.GetByRole(AriaRole.Button, new() { Name = "Retry broken.jpg" }).ClickAsync();
+            await Assertions.Expect(page.Locator(".toast-error", new() { HasText = "broken.jpg failed again: Not an image" })).ToBeVisibleAsync(new() { Timeout = 30_000 });
+            await page.Locator("#queue .panel-close").ClickAsync();
+
+            // A toast from the detail view is above the modal dialog, not hidden under it (toasts let clicks
+            // through, so the check makes this one hit-testable first).
+            await page.Locator($".tile[data-id='{dog}'] .tile-link").ClickAsync();
+            await page.Locator("#detail").GetByRole(AriaRole.Button, new() { Name = "Relabel" }).ClickAsync();
+            var toast = page.Locator(".toast", new() { HasText = "relabel" });
+            await Assertions.Expect(toast).ToBeVisibleAsync();
+            Assert.True(await toast.EvaluateAsync<bool>(@"t => { t.style.pointerEvents = 'auto'; const r = t.getBoundingClientRect(); return t.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)); }"), "the toast is covered by the detail view");
+        });
+    }
+
+    [Fact]
     public async Task A_video_uploaded_in_the_page_gets_a_timeline_whose_segments_seek_the_player()
     {
         // 9 s: dog.jpg for 3 s, eagle.jpg (Bird) for 3 s, giraffe.jpg for 3 s (made with ffmpeg now).

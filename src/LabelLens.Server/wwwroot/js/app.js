@@ -2,7 +2,7 @@
 // the detail view, the upload panel and the queue panel.
 import { api, ApiError, apiKey, setApiKey, setUnauthorizedHandler, thumbnailUrl, withKey } from './api.js';
 import { COLORS, isFiltered, matches, pageUrl, readQuery, searchParams } from './query.js';
-import { altText, debounce, el, fileName, formatDuration, icon, isVideo, labelHue, percent, primaryLabels, toast, videoRunning } from './dom.js';
+import { altText, debounce, el, fileName, formatDuration, icon, isVideo, labelHue, percent, shortError, tileLabels, toast, videoRunning } from './dom.js';
 import { createDetail } from './detail.js';
 import { createUploader } from './upload.js';
 import { createQueuePanel } from './queue.js';
@@ -100,6 +100,7 @@ const chips = $('chips');
 const input = $('search-input');
 const suggestions = $('suggestions');
 let suggestionItems = [];
+let suggestionsFor = null;
 let activeSuggestion = -1;
 
 function renderSearchControls() {
@@ -123,8 +124,12 @@ function renderSearchControls() {
   categorySelect.value = query.category;
   statusSelect.value = query.status;
   sortSelect.value = query.sort || (query.label.length ? 'confidence' : 'time');
-  for (const swatch of colorGroup.querySelectorAll('button')) {
-    swatch.setAttribute('aria-pressed', String(swatch.dataset.color === query.color));
+  // One tab stop for the twelve swatches (the chosen one, else the first); arrow keys move between them.
+  const swatches = [...colorGroup.querySelectorAll('button')];
+  for (const swatch of swatches) {
+    const pressed = swatch.dataset.color === query.color;
+    swatch.setAttribute('aria-pressed', String(pressed));
+    swatch.tabIndex = pressed || (!query.color && swatch === swatches[0]) ? 0 : -1;
   }
   const active = [query.minConfidence, query.bucket, query.prefix, query.category, query.status, query.color].filter(Boolean).length;
   $('filter-count').textContent = active ? String(active) : '';
@@ -179,6 +184,8 @@ const fetchSuggestions = debounce(async () => {
     if (text) params.set('prefix', text);
     const { labels } = await api(`/api/v1/labels?${params}`);
     const chosen = new Set([...state.query.label, ...state.query.notLabel].map((n) => n.toLowerCase()));
+    // Answers can come back out of order: show only the one for what the box says now.
+    if (text !== input.value.trim().replace(/^[-!]/, '')) return;
     showSuggestions(labels.filter((l) => !chosen.has(l.name.toLowerCase())), text);
   } catch {
     closeSuggestions();
@@ -187,6 +194,7 @@ const fetchSuggestions = debounce(async () => {
 
 function showSuggestions(labels, text) {
   suggestionItems = labels;
+  suggestionsFor = text;
   activeSuggestion = -1;
   if (!labels.length && !text) { closeSuggestions(); return; }
   const rows = labels.map((label, index) => el('li.suggestion', {
@@ -200,6 +208,22 @@ function showSuggestions(labels, text) {
   suggestions.replaceChildren(...rows);
   suggestions.hidden = false;
   input.setAttribute('aria-expanded', 'true');
+}
+
+/**
+ * What Enter means with no suggestion picked: labels are a fixed list, so "do" means the first label
+ * suggested for it (Dog), as in other galleries, rather than a search for a label "do" that cannot exist.
+ * Typed text that no label starts with is searched as typed.
+ */
+function completion(raw) {
+  const typed = raw.trim();
+  const text = typed.replace(/^[-!]/, '').trim();
+  const sign = typed.slice(0, typed.length - typed.replace(/^[-!]/, '').length);
+  if (suggestionsFor !== text || !suggestionItems.length) return typed;
+  const lower = text.toLowerCase();
+  const pick = suggestionItems.find((l) => l.name.toLowerCase() === lower)
+    ?? suggestionItems.find((l) => l.name.toLowerCase().startsWith(lower));
+  return pick ? sign + pick.name : typed;
 }
 
 function closeSuggestions() {
@@ -230,7 +254,7 @@ input.addEventListener('keydown', (e) => {
   } else if (e.key === 'Enter') {
     e.preventDefault();
     if (activeSuggestion >= 0) addLabel(suggestionItems[activeSuggestion].name, e.shiftKey);
-    else if (input.value.trim()) addLabel(input.value, e.shiftKey);
+    else if (input.value.trim()) addLabel(completion(input.value), e.shiftKey);
   } else if (e.key === 'Escape') {
     if (!suggestions.hidden) { e.preventDefault(); closeSuggestions(); } else { input.value = ''; }
   } else if (e.key === 'Backspace' && !input.value) {
@@ -277,6 +301,17 @@ colorGroup.append(...COLORS.map((color) => el('button.swatch', {
   onclick: () => setQuery({ color: state.query.color === color ? '' : color }),
 })));
 
+colorGroup.addEventListener('keydown', (e) => {
+  const swatches = [...colorGroup.querySelectorAll('button')];
+  const index = swatches.indexOf(document.activeElement);
+  const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key];
+  if (index < 0 || (step === undefined && e.key !== 'Home' && e.key !== 'End')) return;
+  e.preventDefault();
+  const next = e.key === 'Home' ? 0 : e.key === 'End' ? swatches.length - 1 : (index + step + swatches.length) % swatches.length;
+  swatches.forEach((s, i) => { s.tabIndex = i === next ? 0 : -1; });
+  swatches[next].focus();
+});
+
 async function loadFilterOptions() {
   try {
     const [{ buckets }, { categories }] = await Promise.all([api('/api/v1/buckets'), api('/api/v1/categories')]);
@@ -306,13 +341,16 @@ function statusBadge(details) {
     progress != null && image.status !== 'failed' ? el('span.status-pct', { text: ` ${Math.floor(progress)}%` }) : null);
 }
 
+function noPreview(details) {
+  return details.image.status === 'failed' && !details.image.width && !isVideo(details);
+}
+
 function renderTile(details) {
   const { image } = details;
   // The labels searched for come first on the tile: they are why the picture is here.
   const searched = new Set(state.query.label.map((n) => n.toLowerCase()));
-  const top = primaryLabels(details.labels)
-    .sort((a, b) => searched.has(b.name.toLowerCase()) - searched.has(a.name.toLowerCase()))
-    .slice(0, 3);
+  const hits = details.labels.filter((l) => searched.has(l.name.toLowerCase()));
+  const top = [...hits, ...tileLabels(details.labels).filter((l) => !hits.includes(l))].slice(0, 3);
   const query = new URLSearchParams(location.search);
   query.set('image', image.id);
   const link = el('a.tile-link', {
@@ -324,7 +362,11 @@ function renderTile(details) {
     },
   },
   el('span.tile-media', {},
-    el('img', { src: thumbnailUrl(image, 320), alt: altText(details), loading: 'lazy', decoding: 'async', width: 320, height: 320, onload: (e) => e.target.classList.add('loaded') }),
+    // A file that could not be decoded has no picture to show: say so in the page's own colours rather
+    // than load the server's light placeholder into a dark gallery.
+    noPreview(details)
+      ? el('span.tile-placeholder', { role: 'img', 'aria-label': altText(details) }, icon('image', 36), el('span', { text: 'No preview' }))
+      : el('img', { src: thumbnailUrl(image, 320), alt: altText(details), loading: 'lazy', decoding: 'async', width: 320, height: 320, onload: (e) => e.target.classList.add('loaded') }),
     isVideo(details)
       ? el('span.tile-video', { 'aria-hidden': 'true' },
         el('span.tile-play', {}, icon('play', 22)),
@@ -335,7 +377,9 @@ function renderTile(details) {
     el('span.tile-name', { text: fileName(image.key), title: `${image.bucket}/${image.key}` }),
     el('span.tile-labels', {}, top.length
       ? top.map((l) => el('span.tag', { style: { '--hue': labelHue(l.name) } }, l.name, el('span.tag-value', { text: ` ${percent(l.confidence)}` })))
-      : el('span.tag.tag-muted', { text: image.status === 'labeled' ? 'No labels' : image.status === 'failed' ? 'Labeling failed' : 'Waiting for labels…' }))));
+      : image.status === 'failed'
+        ? el('span.tag.tag-error', { text: shortError(image.error), title: image.error || 'Labeling failed' })
+        : el('span.tag.tag-muted', { text: image.status === 'labeled' ? 'No labels' : 'Waiting for labels…' }))));
   return el('div.tile', { role: 'listitem', dataset: { id: image.id, status: image.status, media: details.mediaType || 'image' } }, link);
 }
 

@@ -298,7 +298,7 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
 
   function segmentSummary(list) {
     const total = list.reduce((sum, s) => sum + s.durationMillis, 0);
-    return `${list.length} segment${list.length === 1 ? '' : 's'}, ${formatDuration(total)} in all`;
+    return `${list.length} segment${list.length === 1 ? '' : 's'}, ${total > 0 && total < 1000 ? 'under a second' : formatDuration(total)} in all`;
   }
 
   /** Segments by label name: the summary's, or every page of the labels endpoint when the summary was cut. */

@@ -97,10 +97,27 @@ export function formatTime(iso) {
 
 /**
  * The labels worth showing first: the model's detections (labels with boxes) before the parents inferred
- * from them (a dog photo also has Animal, Mammal, Pet...), each group by confidence.
+ * from them (a dog photo also has Animal, Mammal, Pet...), each group by confidence. A video's labels have
+ * no boxes in this list, so what sets a detection apart there is that no other label names it as a parent.
  */
 export function primaryLabels(labels) {
-  return [...labels].sort((a, b) => (b.instances.length > 0) - (a.instances.length > 0) || b.confidence - a.confidence);
+  const parents = new Set(labels.flatMap((l) => (l.parents || []).map((p) => p.name)));
+  const leaf = (l) => !parents.has(l.name);
+  return [...labels].sort((a, b) => (b.instances.length > 0) - (a.instances.length > 0) || leaf(b) - leaf(a) || b.confidence - a.confidence);
+}
+
+/** The labels a tile has room for: what was detected, not the parents it implies (Dog, not Dog and Animal). */
+export function tileLabels(labels) {
+  const sorted = primaryLabels(labels);
+  const parents = new Set(labels.flatMap((l) => (l.parents || []).map((p) => p.name)));
+  const leaves = sorted.filter((l) => !parents.has(l.name));
+  return leaves.length ? leaves : sorted;
+}
+
+/** "not an image" from "InvalidImageFormat: not an image (no supported image format recognised)". */
+export function shortError(error) {
+  const text = String(error || '').replace(/^[A-Za-z]+:\s*/, '').replace(/\s*\(.*$/, '').trim();
+  return text ? text[0].toUpperCase() + text.slice(1) : 'Labeling failed';
 }
 
 /** "dog.jpg: Dog, Bicycle" — what a screen reader says for a picture. */
@@ -123,13 +140,37 @@ export function labelHue(name) {
 
 let toastRoot;
 
+/**
+ * The toasts are a popover, in the top layer, so "Relabel queued" or an error is seen while a modal dialog
+ * (the detail view) is open. They move into that dialog while it is open: everything outside a modal dialog
+ * is inert, and an inert toast would not be read out. When it closes they move back to the page.
+ */
+function showToasts() {
+  const modal = document.querySelector('dialog:modal');
+  const host = modal ?? document.body;
+  if (toastRoot.parentElement !== host) {
+    host.append(toastRoot); // moving a popover closes it
+    modal?.addEventListener('close', () => {
+      document.body.append(toastRoot);
+      if (toastRoot.childElementCount) showToasts();
+    }, { once: true });
+  }
+  if (!toastRoot.showPopover) return;
+  if (toastRoot.matches(':popover-open') && modal) toastRoot.hidePopover(); // above anything opened since
+  if (!toastRoot.matches(':popover-open')) toastRoot.showPopover();
+}
+
 /** A short message at the bottom of the screen; `kind` is info, success or error. */
 export function toast(message, kind = 'info') {
   toastRoot ??= document.getElementById('toasts');
   const node = el(`div.toast.toast-${kind}`, { role: kind === 'error' ? 'alert' : 'status' }, icon(kind === 'error' ? 'alert' : 'check', 18), el('span', { text: message }));
   toastRoot.append(node);
+  showToasts();
   setTimeout(() => node.classList.add('leaving'), 4200);
-  setTimeout(() => node.remove(), 4600);
+  setTimeout(() => {
+    node.remove();
+    if (!toastRoot.childElementCount && toastRoot.matches(':popover-open')) toastRoot.hidePopover();
+  }, 4600);
 }
 
 export function debounce(fn, ms) {

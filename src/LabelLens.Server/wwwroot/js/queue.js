@@ -1,7 +1,7 @@
 // The queue panel: images by state, the videos being labeled (percent, frames, Cancel), labeling throughput,
 // and the failed images with their error and a retry.
 import { api, thumbnailUrl } from './api.js';
-import { debounce, el, fileName, formatDuration, formatTime, icon, toast } from './dom.js';
+import { debounce, el, fileName, formatDuration, formatTime, icon, shortError, toast } from './dom.js';
 
 export function createQueuePanel() {
   const panel = document.getElementById('queue');
@@ -12,6 +12,10 @@ export function createQueuePanel() {
   const videoSection = document.getElementById('queue-videos-section');
   const videoList = document.getElementById('queue-videos');
   let timer = null;
+  // Images retried from here, by id, with the number of the last load started before the retry: when one
+  // shows up as failed in a later load, it failed again, and the panel says so instead of looking unchanged.
+  const retried = new Map();
+  let loads = 0;
 
   function open() {
     if (!panel.open) panel.show();
@@ -35,7 +39,9 @@ export function createQueuePanel() {
   retryAll.addEventListener('click', async () => {
     retryAll.disabled = true;
     try {
+      const shown = [...failedList.querySelectorAll('.failed-item')].map((row) => [row.dataset.id, row.dataset.name]);
       const { queued } = await api('/api/v1/relabel', { method: 'POST', body: { scope: 'failed' } });
+      for (const [id, name] of shown) retried.set(id, { name, after: loads });
       toast(`${queued} image${queued === 1 ? '' : 's'} queued again`, 'success');
       load();
     } catch (error) {
@@ -51,6 +57,7 @@ export function createQueuePanel() {
 
   async function load() {
     if (!panel.open) return;
+    const number = ++loads;
     try {
       const [{ images, jobs, videos = [] }, throughput, failed] = await Promise.all([
         api('/api/v1/queue'),
@@ -69,6 +76,10 @@ export function createQueuePanel() {
         el('div', {}, el('dt', { text: 'Last hour' }), el('dd', { text: `${throughput.lastHour} images` })),
         el('div', {}, el('dt', { text: 'Mean labeling time' }), el('dd', { text: throughput.meanLabelingMs != null ? `${Math.round(throughput.meanLabelingMs)} ms` : '—' })),
         el('div', {}, el('dt', { text: 'Jobs waiting' }), el('dd', { text: String(jobs.depth) })));
+      const again = failed.images.filter(({ image }) => retried.get(image.id)?.after < number);
+      for (const { image } of again) retried.delete(image.id);
+      if (again.length === 1) toast(`${fileName(again[0].image.key)} failed again: ${shortError(again[0].image.error)}`, 'error');
+      else if (again.length > 1) toast(`${again.length} images failed again`, 'error');
       retryAll.hidden = failed.images.length === 0;
       failedList.replaceChildren(...(failed.images.length
         ? failed.images.map(failedRow)
@@ -127,6 +138,7 @@ export function createQueuePanel() {
         retry.disabled = true;
         try {
           await api(`/api/v1/images/${image.id}/relabel`, { method: 'POST' });
+          retried.set(image.id, { name: fileName(image.key), after: loads });
           toast(`${fileName(image.key)} queued again`, 'success');
           load();
         } catch (error) {
@@ -135,7 +147,7 @@ export function createQueuePanel() {
         }
       },
     }, icon('refresh', 16), 'Retry');
-    return el('li.failed-item', {},
+    return el('li.failed-item', { dataset: { id: image.id, name: fileName(image.key) } },
       el('img', { src: thumbnailUrl(image, 160), alt: '', width: 48, height: 48, loading: 'lazy' }),
       el('div.failed-text', {},
         el('span.failed-name', { text: `${image.bucket}/${image.key}` }),
