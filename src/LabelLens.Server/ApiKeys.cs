@@ -25,6 +25,18 @@ public static class ApiKeys
         };
     }
 
+    /// <summary>
+    /// Whether the request carries one of <paramref name="keys"/> (X-Api-Key or Bearer); true when no keys are
+    /// configured. For endpoints outside /api that must still honour Server:ApiKeys (Rekognition's POST /).
+    /// </summary>
+    public static bool Accepts(HttpRequest request, IReadOnlyList<string> keys)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(keys);
+        var expected = keys.Where(k => k.Length > 0).Select(k => Encoding.UTF8.GetBytes(k)).ToList();
+        return expected.Count == 0 || IsAllowed(request, expected);
+    }
+
     /// <summary>Thumbnails, object downloads and the event stream, read with GET or HEAD; never a write.</summary>
     private static bool AcceptsKeyInQuery(HttpRequest request)
     {

@@ -77,7 +77,9 @@ internal static class CatalogCommands
         var minBrightness = new Option<double?>("--min-brightness") { Description = "Image brightness at least this (0-100)." };
         var maxBrightness = new Option<double?>("--max-brightness") { Description = "Image brightness at most this (0-100)." };
         var minSharpness = new Option<double?>("--min-sharpness") { Description = "Image sharpness at least this (0-100)." };
+        var maxSharpness = new Option<double?>("--max-sharpness") { Description = "Image sharpness at most this (0-100)." };
         var minContrast = new Option<double?>("--min-contrast") { Description = "Image contrast at least this (0-100)." };
+        var maxContrast = new Option<double?>("--max-contrast") { Description = "Image contrast at most this (0-100)." };
         minConfidence.Validators.Add(r =>
         {
             if (r.GetValue(minConfidence) is < 0 or > 100)
@@ -103,7 +105,7 @@ internal static class CatalogCommands
         var command = new Command("search", "Search the catalog by label: matching images with their top labels.")
         {
             labels, any, not, minConfidence, bucket, prefix, status, category, count, minArea, color, minColorPercent, minBrightness, maxBrightness,
-            minSharpness, minContrast, sort, limit, format, DataOption,
+            minSharpness, maxSharpness, minContrast, maxContrast, sort, limit, format, DataOption,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -124,7 +126,9 @@ internal static class CatalogCommands
                 MinBrightness = parse.GetValue(minBrightness),
                 MaxBrightness = parse.GetValue(maxBrightness),
                 MinSharpness = parse.GetValue(minSharpness),
+                MaxSharpness = parse.GetValue(maxSharpness),
                 MinContrast = parse.GetValue(minContrast),
+                MaxContrast = parse.GetValue(maxContrast),
                 Sort = parse.GetValue(sort),
             };
             var wanted = parse.GetValue(limit);

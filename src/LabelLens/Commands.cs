@@ -96,7 +96,7 @@ internal static class Commands
         var noProgress = new Option<bool>("--no-progress") { Description = "No progress bar even on a terminal." };
         var features = new Option<string[]>("--features")
         {
-            Description = "GENERAL_LABELS and/or IMAGE_PROPERTIES (quality and dominant colours), as Rekognition's Features (default: GENERAL_LABELS).",
+            Description = "GENERAL_LABELS and/or IMAGE_PROPERTIES (quality and dominant colours), as Rekognition's Features (default: GENERAL_LABELS; a label filter implies it).",
             AllowMultipleArgumentsPerToken = true,
         };
         features.AcceptOnlyFromAmong("GENERAL_LABELS", "IMAGE_PROPERTIES");
@@ -164,7 +164,10 @@ internal static class Commands
                     {
                         MinConfidence = parse.GetValue(minConfidence),
                         MaxLabels = parse.GetValue(maxLabels),
-                        GeneralLabels = parse.GetValue(features) is not { Length: > 0 } asked || asked.Contains("GENERAL_LABELS"),
+                        // A label filter asks for labels: `--features IMAGE_PROPERTIES --include-category X` gives the
+                        // properties and the labels of X, not the properties alone with the filter silently ignored.
+                        GeneralLabels = parse.GetValue(features) is not { Length: > 0 } asked || asked.Contains("GENERAL_LABELS")
+                            || new[] { includeLabel, excludeLabel, includeCategory, excludeCategory }.Any(o => parse.GetValue(o) is { Length: > 0 }),
                         ImageProperties = parse.GetValue(features)?.Contains("IMAGE_PROPERTIES") == true,
                         MaxDominantColors = parse.GetValue(maxColors),
                         LabelInclusionFilters = parse.GetValue(includeLabel) ?? [],

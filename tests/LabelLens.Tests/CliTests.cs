@@ -136,6 +136,22 @@ public sealed class CliTests : IDisposable
         Assert.InRange(properties.GetProperty("DominantColors").GetArrayLength(), 1, 3);
         Assert.True(properties.GetProperty("Quality").GetProperty("Sharpness").GetDouble() > 0);
 
+        // The command: IMAGE_PROPERTIES with a category filter gives the properties and the filtered labels
+        // (the filter implies GENERAL_LABELS); it used to print no labels at all.
+        (exit, stdout, stderr) = await RunAsync(
+            "label", TestData.Image("dog.jpg"), "--features", "IMAGE_PROPERTIES", "--include-category", "Animals and Pets", "--models", TestData.ModelsFolder);
+        Assert.True(exit == 0, stderr);
+        var filtered = JsonDocument.Parse(stdout).RootElement;
+        names = filtered.GetProperty("Labels").EnumerateArray().Select(l => l.GetProperty("Name").GetString()).ToList();
+        Assert.Contains("Dog", names);
+        Assert.DoesNotContain("Bicycle", names);
+        Assert.True(filtered.TryGetProperty("ImageProperties", out _));
+
+        // IMAGE_PROPERTIES alone, without a label filter, is still properties only, as Rekognition's Features.
+        (exit, stdout, stderr) = await RunAsync("label", TestData.Image("dog.jpg"), "--features", "IMAGE_PROPERTIES", "--models", TestData.ModelsFolder);
+        Assert.True(exit == 0, stderr);
+        Assert.Equal(0, JsonDocument.Parse(stdout).RootElement.GetProperty("Labels").GetArrayLength());
+
         (exit, _, stderr) = await RunAsync("label", TestData.Image("dog.jpg"), "--features", "FACES", "--models", TestData.ModelsFolder);
         Assert.NotEqual(0, exit);
         Assert.Contains("FACES", stderr, StringComparison.Ordinal);

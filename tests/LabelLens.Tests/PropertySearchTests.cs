@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 
@@ -76,5 +77,38 @@ public sealed class PropertySearchTests : IAsyncLifetime
         using var range = await _server.Client.GetAsync("/api/v1/images?minBrightness=120");
         Assert.Equal(HttpStatusCode.BadRequest, range.StatusCode);
         Assert.Contains("InvalidProperty", await range.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_cli_search_has_the_same_property_and_category_filters()
+    {
+        await UploadSetAsync();
+        async Task<List<string>> Cli(params string[] args)
+        {
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var arg in new[] { TestData.CliDll, "search", "--data", _server.DataFolder, "--bucket", "props", "--format", "jsonl" }.Concat(args))
+            {
+                start.ArgumentList.Add(arg);
+            }
+
+            using var process = Process.Start(start)!;
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = await process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            Assert.True(process.ExitCode == 0, stderr);
+            return (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("image").GetProperty("key").GetString()!)
+                .Order(StringComparer.Ordinal).ToList();
+        }
+
+        Assert.Equal(await KeysAsync("color=red"), await Cli("--color", "red"));
+        Assert.Equal(await KeysAsync("category=Animals and Pets"), await Cli("--category", "Animals and Pets"));
+        Assert.Equal(["dog-dark.jpg"], await Cli("--prefix", "dog", "--max-brightness", "30"));
+        Assert.Equal(["dog-blurred.jpg", "dog.jpg"], await Cli("--prefix", "dog", "--min-brightness", "40"));
+        // --max-sharpness and --max-contrast were missing from the CLI although the REST API has them.
+        Assert.Equal(await KeysAsync("prefix=dog&maxSharpness=50"), await Cli("--prefix", "dog", "--max-sharpness", "50"));
+        Assert.Equal(["dog-blurred.jpg"], await Cli("--prefix", "dog", "--max-sharpness", "50"));
+        Assert.Equal(await KeysAsync("maxContrast=5"), await Cli("--max-contrast", "5"));
+        Assert.Contains("red.jpg", await Cli("--max-contrast", "5"));
     }
 }

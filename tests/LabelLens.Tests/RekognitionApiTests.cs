@@ -252,3 +252,57 @@ public sealed class RekognitionThrottlingTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, (await Call()).Item1);
     }
 }
+
+/// <summary>
+/// Server:ApiKeys without S3 credentials: POST / reads bucket objects and runs the model, so it needs an API key
+/// as every /api call does; before, an unsigned request could label any stored object.
+/// </summary>
+public sealed class RekognitionApiKeyTests : IAsyncLifetime
+{
+    private const string Key = "rekognition-key";
+    private readonly ServerFixture _server = new(new() { ["Server:ApiKeys:0"] = Key });
+
+    public Task InitializeAsync() => _server.InitializeAsync();
+
+    public Task DisposeAsync() => _server.DisposeAsync();
+
+    private async Task<(HttpStatusCode Status, JsonObject Body)> DetectAsync(string json, string? apiKey)
+    {
+        using var content = new StringContent(json, Encoding.UTF8);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-amz-json-1.1");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/") { Content = content };
+        request.Headers.Add("X-Amz-Target", "RekognitionService.DetectLabels");
+        if (apiKey is not null)
+        {
+            request.Headers.Add("X-Api-Key", apiKey);
+        }
+
+        using var response = await _server.Client.SendAsync(request);
+        return (response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject());
+    }
+
+    [Fact]
+    public async Task Without_S3_keys_the_api_keys_guard_DetectLabels_too()
+    {
+        using (var upload = new HttpRequestMessage(HttpMethod.Put, "/api/v1/buckets/private/objects/dog.jpg") { Content = new ByteArrayContent(TestData.ImageBytes("dog.jpg")) })
+        {
+            upload.Headers.Add("X-Api-Key", Key);
+            using var uploaded = await _server.Client.SendAsync(upload);
+            Assert.True(uploaded.IsSuccessStatusCode, uploaded.StatusCode.ToString());
+        }
+
+        var s3Object = JsonSerializer.Serialize(new { Image = new { S3Object = new { Bucket = "private", Name = "dog.jpg" } } });
+        var bytes = JsonSerializer.Serialize(new { Image = new { Bytes = Convert.ToBase64String(TestData.ImageBytes("dog.jpg")) } });
+        foreach (var json in new[] { s3Object, bytes })
+        {
+            var (status, body) = await DetectAsync(json, apiKey: null);
+            Assert.Equal((HttpStatusCode.BadRequest, "AccessDeniedException"), (status, body["__type"]!.GetValue<string>()));
+            (status, body) = await DetectAsync(json, apiKey: "wrong");
+            Assert.Equal((HttpStatusCode.BadRequest, "AccessDeniedException"), (status, body["__type"]!.GetValue<string>()));
+        }
+
+        var (ok, labels) = await DetectAsync(s3Object, Key);
+        Assert.Equal(HttpStatusCode.OK, ok);
+        Assert.Contains(labels["Labels"]!.AsArray(), l => l!["Name"]!.GetValue<string>() == "Dog");
+    }
+}

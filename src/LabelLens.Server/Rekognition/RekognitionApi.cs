@@ -38,6 +38,7 @@ public sealed class RekognitionApi : IDisposable
     private readonly RekognitionOptions _options;
     private readonly S3SigV4 _signatures;
     private readonly ILogger<RekognitionApi> _logger;
+    private readonly IReadOnlyList<string> _apiKeys;
     private readonly SemaphoreSlim _slots;
     private readonly int _maxInFlight;
     private int _inFlight;
@@ -51,6 +52,7 @@ public sealed class RekognitionApi : IDisposable
         _options = options.Value;
         _signatures = new S3SigV4(S3Setup.Secrets(serverOptions.Value), allowAnonymous: false, time);
         _logger = logger;
+        _apiKeys = serverOptions.Value.ApiKeys;
         var concurrent = _options.MaxConcurrent > 0 ? _options.MaxConcurrent : Environment.ProcessorCount;
         _slots = new SemaphoreSlim(concurrent, concurrent);
         _maxInFlight = concurrent + _options.MaxQueued;
@@ -78,6 +80,12 @@ public sealed class RekognitionApi : IDisposable
             if (_signatures.HasCredentials)
             {
                 Authenticate(context, body);
+            }
+            else if (!ApiKeys.Accepts(context.Request, _apiKeys))
+            {
+                // No SigV4 keys, but Server:ApiKeys is set: this endpoint reads bucket objects and runs the model, so
+                // it is no more open than /api. AWS clients cannot send an API key; configure S3Credentials for them.
+                throw RekognitionException.AccessDenied("This server needs an API key (Server:ApiKeys): send 'X-Api-Key: KEY' or 'Authorization: Bearer KEY', or configure S3 credentials to sign requests with SigV4.");
             }
 
             if (!string.Equals(target, DetectLabelsTarget, StringComparison.Ordinal))
