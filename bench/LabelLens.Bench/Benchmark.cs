@@ -245,16 +245,17 @@ public sealed class Benchmark : IDisposable
     /// runs timed after a warm-up of a few images were up to 25% slower (see bench/README.md).
     /// </summary>
     public static async Task<Rate> MeasureLabelCommandAsync(
-        ImageLabeler labeler, string folder, int workers, int expected, long maxBytes, CancellationToken cancellationToken, bool warmUp = true)
+        ImageLabeler labeler, string folder, int workers, int expected, long maxBytes, CancellationToken cancellationToken, bool warmUp = true, LabelRequest? request = null)
     {
         var command = new LabelCommand(labeler, TimeProvider.System);
+        request ??= LabelRequest.Default;
         if (warmUp)
         {
-            await LabelAsync(command, [folder], workers, maxBytes, cancellationToken);
+            await LabelAsync(command, [folder], workers, maxBytes, request, cancellationToken);
         }
 
         var meter = new CpuMeter();
-        var summary = await LabelAsync(command, [folder], workers, maxBytes, cancellationToken);
+        var summary = await LabelAsync(command, [folder], workers, maxBytes, request, cancellationToken);
         var rate = meter.Stop(summary.Labeled);
         if (summary.Failed > 0 || summary.Labeled != expected)
         {
@@ -264,9 +265,9 @@ public sealed class Benchmark : IDisposable
         return rate;
     }
 
-    private static async Task<LabelRunSummary> LabelAsync(LabelCommand command, IReadOnlyList<string> inputs, int workers, long maxBytes, CancellationToken cancellationToken)
+    private static async Task<LabelRunSummary> LabelAsync(LabelCommand command, IReadOnlyList<string> inputs, int workers, long maxBytes, LabelRequest request, CancellationToken cancellationToken)
     {
-        var options = new LabelRunOptions(inputs, Recursive: false, OutputFormat.Jsonl, LabelRequest.Default, workers, maxBytes, ShowProgress: false);
+        var options = new LabelRunOptions(inputs, Recursive: false, OutputFormat.Jsonl, request, workers, maxBytes, ShowProgress: false);
         // A StreamWriter like the CLI's, so serialising and encoding the JSON lines is part of the cost.
         await using var stdout = new StreamWriter(Stream.Null);
         return await command.RunAsync(options, stdout, Console.Error, cancellationToken);

@@ -238,14 +238,15 @@ public sealed class ServiceBenchmark(ServiceBenchSettings settings, TextWriter l
 
     /// <summary>
     /// (a) `labellens label FOLDER` with its default workers, as LabelLens.Bench measures it (the first round after a
-    /// warm-up pass over the folder). The server is running meanwhile, idle.
+    /// warm-up pass over the folder). The server is running meanwhile, idle. With IMAGE_PROPERTIES, as `serve` labels
+    /// by default (Labeling:ImageProperties), so (d) / (a) compares the same work.
     /// </summary>
     private async Task<Rate> MeasureOfflineAsync(ImageLabeler labeler, VipsImageDecoder decoder, string photoFolder, int round, CancellationToken cancellationToken)
     {
         await log.WriteLineAsync($"(a) round {round}: offline `label`, {Benchmark.LabelWorkers} workers");
         return await Quiet.RetryAsync(
             "offline label",
-            _ => Benchmark.MeasureLabelCommandAsync(labeler, photoFolder, Benchmark.LabelWorkers, settings.Count, decoder.Limits.MaxBytes, cancellationToken, warmUp: round == 1),
+            _ => Benchmark.MeasureLabelCommandAsync(labeler, photoFolder, Benchmark.LabelWorkers, settings.Count, decoder.Limits.MaxBytes, cancellationToken, warmUp: round == 1, LabelRequest.Default with { ImageProperties = true }),
             r => r.OthersBusy,
             log,
             cancellationToken);

@@ -74,7 +74,7 @@ public sealed class LabelingOptions
     /// <summary>The model to label with; empty uses Models:Default.</summary>
     public string? Model { get; set; }
 
-    /// <summary>Compute and store image properties (quality, dominant colours) with the labels; they cost about a millisecond an image.</summary>
+    /// <summary>Compute and store image properties (quality, dominant colours) with the labels; they cost about 3 ms of CPU an image (bench/README.md).</summary>
     public bool ImageProperties { get; set; } = true;
 
     /// <summary>Dominant colours stored per image, region and instance (0-20).</summary>
