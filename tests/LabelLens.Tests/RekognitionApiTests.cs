@@ -233,10 +233,24 @@ public sealed class RekognitionThrottlingTests : IAsyncLifetime
     public async Task A_burst_over_the_slots_is_throttled_and_the_rest_succeed()
     {
         // No keys are configured on this server, so signatures are not checked (as API keys, verification is opt-in).
-        var body = JsonSerializer.Serialize(new { Image = new { Bytes = Convert.ToBase64String(TestData.ImageBytes("horses.jpg")) }, Features = new[] { "GENERAL_LABELS", "IMAGE_PROPERTIES" } });
-        async Task<(HttpStatusCode, string)> Call()
+        var body = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { Image = new { Bytes = Convert.ToBase64String(TestData.ImageBytes("horses.jpg")) }, Features = new[] { "GENERAL_LABELS", "IMAGE_PROPERTIES" } }));
+        const int Burst = 12;
+        var sent = 0;
+        var allSent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async Task<(HttpStatusCode, string)> Call(bool gated)
         {
-            using var content = new StringContent(body, Encoding.UTF8);
+            // A gated body stops one byte short until the whole burst is that far, so the server gets every
+            // request at the same moment instead of one after another (a slow CI machine serialised them).
+            using var content = new GatedContent(body, gated ? async () =>
+            {
+                if (Interlocked.Increment(ref sent) == Burst)
+                {
+                    allSent.SetResult();
+                }
+
+                await release.Task;
+            } : null);
             content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-amz-json-1.1");
             using var request = new HttpRequestMessage(HttpMethod.Post, "/") { Content = content };
             request.Headers.Add("X-Amz-Target", "RekognitionService.DetectLabels");
@@ -245,11 +259,40 @@ public sealed class RekognitionThrottlingTests : IAsyncLifetime
             return (response.StatusCode, response.IsSuccessStatusCode ? "" : JsonNode.Parse(text)!["__type"]!.GetValue<string>());
         }
 
-        var results = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => Task.Run(Call)));
+        // The model loaded and the path warm first: "still loading" is a throttle too, but not the one under test,
+        // and the first requests of a process (JIT) were seen to trickle in one after another.
+        await _server.WaitForReadyAsync();
+        Assert.Equal(HttpStatusCode.OK, (await Call(gated: false)).Item1);
+        var calls = Enumerable.Range(0, Burst).Select(_ => Task.Run(() => Call(gated: true))).ToList();
+        await allSent.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        release.SetResult();
+        var results = await Task.WhenAll(calls);
         Assert.Contains(results, r => r.Item1 == HttpStatusCode.OK);
         Assert.Contains(results, r => r == (HttpStatusCode.InternalServerError, "ThrottlingException"));
         Assert.All(results, r => Assert.True(r.Item1 == HttpStatusCode.OK || r.Item2 == "ThrottlingException", r.ToString()));
-        Assert.Equal(HttpStatusCode.OK, (await Call()).Item1);
+        Assert.Equal(HttpStatusCode.OK, (await Call(gated: false)).Item1);
+    }
+
+    /// <summary>A fixed-length body whose last byte waits for <c>beforeLastByte</c>.</summary>
+    private sealed class GatedContent(byte[] bytes, Func<Task>? beforeLastByte) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            await stream.WriteAsync(bytes.AsMemory(0, bytes.Length - 1));
+            await stream.FlushAsync();
+            if (beforeLastByte is not null)
+            {
+                await beforeLastByte();
+            }
+
+            await stream.WriteAsync(bytes.AsMemory(bytes.Length - 1));
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = bytes.Length;
+            return true;
+        }
     }
 }
 

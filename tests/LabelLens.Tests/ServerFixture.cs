@@ -59,6 +59,17 @@ public sealed class ServerFixture : IAsyncLifetime
         Client = new HttpClient { BaseAddress = LabelLensServer.Address(_app), Timeout = TimeSpan.FromMinutes(2) };
     }
 
+    /// <summary>Until /readyz answers 200: the model is loaded.</summary>
+    public async Task WaitForReadyAsync()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!(await Client.GetAsync("/readyz")).IsSuccessStatusCode)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the server was not ready in 60 s");
+            await Task.Delay(50);
+        }
+    }
+
     public async Task DisposeAsync()
     {
         Client.Dispose();
