@@ -103,7 +103,8 @@ public static class VideoEndpoints
     private static VideoSummary Summary(VideoRecord video, IReadOnlyList<LabelSegment> segments) => new(
         video.Metadata?.DurationMillis,
         video.Metadata?.Codec,
-        video.Metadata?.Format,
+        // The container as the image record names it (mp4, mov...), not ffprobe's list ("mov,mp4,m4a,3gp,3g2,mj2").
+        video.Container is { Length: > 0 } and not "video" ? video.Container : video.Metadata?.Format,
         video.Metadata?.FrameRate,
         video.Metadata?.FrameWidth,
         video.Metadata?.FrameHeight,

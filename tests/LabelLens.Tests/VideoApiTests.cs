@@ -31,6 +31,7 @@ public sealed class VideoApiTests : IAsyncLifetime
         Assert.Equal(100, video.GetProperty("progress").GetProperty("percent").GetDouble());
         Assert.Equal(640, details.GetProperty("image").GetProperty("width").GetInt32());
         Assert.Equal("mp4", details.GetProperty("image").GetProperty("format").GetString());
+        Assert.Equal("mp4", details.GetProperty("video").GetProperty("format").GetString());
         // Video-level labels (best confidence) land with the image's labels, so search finds the video.
         Assert.Superset(new HashSet<string> { "Dog", "Bird", "Giraffe", "Animal" }, ServerFixture.LabelNames(details).ToHashSet());
 
