@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
 using static LabelLens.Tests.ServeProcess;
 
 namespace LabelLens.Tests;
@@ -12,17 +11,9 @@ namespace LabelLens.Tests;
 /// </summary>
 public sealed class DurabilityTests : IDisposable
 {
-    private readonly string _data = Directory.CreateTempSubdirectory("labellens-durable-").FullName;
-    private readonly ServeProcess _serve;
+    private readonly ServeProcess _serve = new("labellens-durable-");
 
-    public DurabilityTests() => _serve = new ServeProcess(_data);
-
-    public void Dispose()
-    {
-        _serve.Dispose();
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_data, recursive: true);
-    }
+    public void Dispose() => _serve.Dispose();
 
     [Fact]
     public async Task Uploads_acknowledged_before_a_SIGKILL_are_all_labeled_exactly_once_after_restart()

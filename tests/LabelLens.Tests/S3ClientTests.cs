@@ -3,7 +3,6 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 
 namespace LabelLens.Tests;
@@ -457,7 +456,6 @@ public sealed class S3ClientServeFixture : IAsyncLifetime
     /// <summary>With '/' and '+', the characters a signing bug trips on.</summary>
     public const string SecretKey = "cli/secret+key/0123456789abcdefghijKLMNOP";
 
-    private readonly string _data = Directory.CreateTempSubdirectory("labellens-s3cli-serve-").FullName;
     private ServeProcess _serve = null!;
 
     public HttpClient Http => _serve.Client;
@@ -467,7 +465,7 @@ public sealed class S3ClientServeFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var s3Port = ServeProcess.FreePort();
-        _serve = new ServeProcess(_data, s3Port);
+        _serve = new ServeProcess("labellens-s3cli-serve-", s3Port);
         S3Endpoint = $"http://127.0.0.1:{s3Port}";
         await _serve.StartAsync(new Dictionary<string, string?>
         {
@@ -486,8 +484,6 @@ public sealed class S3ClientServeFixture : IAsyncLifetime
     public Task DisposeAsync()
     {
         _serve.Dispose();
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_data, recursive: true);
         return Task.CompletedTask;
     }
 

@@ -8,9 +8,9 @@ using Microsoft.Data.Sqlite;
 namespace LabelLens.Tests;
 
 /// <summary>
-/// `labellens serve` as a real child process, as a user starts it: on a data folder that outlives the
-/// process (so a test can SIGKILL it and start it again on the same data), with its log kept for assertions
-/// and for failure messages.
+/// `labellens serve` as a real child process, as a user starts it: on a temporary data folder that outlives
+/// the process (so a test can SIGKILL it and start it again on the same data) and goes with Dispose, with its
+/// log kept for assertions and for failure messages.
 /// </summary>
 public sealed class ServeProcess : IDisposable
 {
@@ -19,10 +19,11 @@ public sealed class ServeProcess : IDisposable
     private readonly ConcurrentQueue<string> _output = new();
     private Process? _process;
 
+    /// <param name="name">Start of the data folder's name, under the system's temporary folder.</param>
     /// <param name="s3Port">The S3 listener's port; 0 leaves it to the system.</param>
-    public ServeProcess(string dataFolder, int s3Port = 0)
+    public ServeProcess(string name, int s3Port = 0)
     {
-        _data = dataFolder;
+        _data = Directory.CreateTempSubdirectory(name).FullName;
         _s3Port = s3Port;
         Port = FreePort();
         Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Port}"), Timeout = TimeSpan.FromSeconds(60) };
@@ -142,6 +143,8 @@ public sealed class ServeProcess : IDisposable
     {
         Stop();
         Client.Dispose();
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_data, recursive: true);
     }
 
     private void Keep(string? line)

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
 using static LabelLens.Tests.ServeProcess;
 
 namespace LabelLens.Tests;
@@ -13,17 +12,9 @@ namespace LabelLens.Tests;
 /// </summary>
 public sealed class VideoDurabilityTests : IDisposable
 {
-    private readonly string _data = Directory.CreateTempSubdirectory("labellens-video-durable-").FullName;
-    private readonly ServeProcess _serve;
+    private readonly ServeProcess _serve = new("labellens-video-durable-");
 
-    public VideoDurabilityTests() => _serve = new ServeProcess(_data);
-
-    public void Dispose()
-    {
-        _serve.Dispose();
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_data, recursive: true);
-    }
+    public void Dispose() => _serve.Dispose();
 
     [Fact]
     public async Task Video_job_killed_mid_video_resumes_from_its_checkpoint_without_duplicates()
