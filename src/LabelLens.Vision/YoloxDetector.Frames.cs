@@ -1,6 +1,4 @@
-using System.Buffers;
 using LabelLens.Detection;
-using Microsoft.ML.OnnxRuntime;
 
 namespace LabelLens.Vision;
 
@@ -22,26 +20,13 @@ public sealed partial class YoloxDetector : IFrameDetector
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        // Same pooled tensor and SIMD fill as for images.
-        var tensor = ArrayPool<float>.Shared.Rent(expected);
-        try
-        {
-            VipsImageDecoder.FillPlanarBgr(frame.Pixels.Span, tensor);
-            using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, tensor.AsMemory(0, expected), _inputShape);
-            using var runOptions = new RunOptions();
-            using var outputs = _session.Run(runOptions, _inputNames, [input], _outputNames);
-            var candidates = YoloxPostprocessor.Decode(
-                outputs[0].GetTensorDataAsSpan<float>(),
-                _grid,
-                ClassCount,
-                minScore,
-                frame.SourceWidth / (float)frame.ContentWidth,
-                frame.SourceHeight / (float)frame.ContentHeight);
-            return YoloxPostprocessor.NonMaxSuppression(candidates, (float)_options.NmsIou, _options.MaxDetections);
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(tensor);
-        }
+        return Infer(
+            frame.Pixels.Span,
+            minScore,
+            frame.SourceWidth / (float)frame.ContentWidth,
+            frame.SourceHeight / (float)frame.ContentHeight,
+            cancellationToken,
+            out _,
+            out _);
     }
 }

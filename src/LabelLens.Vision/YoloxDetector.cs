@@ -123,37 +123,48 @@ public sealed partial class YoloxDetector : IObjectDetector
         using var image = _decoder.DecodeLetterboxed(encodedImage, InputWidth, InputHeight, PadValue);
         var decoded = _time.GetTimestamp();
 
+        var detections = Infer(
+            image.Pixels.Span,
+            minScore,
+            image.OrientedWidth / (float)image.ResizedWidth,
+            image.OrientedHeight / (float)image.ResizedHeight,
+            cancellationToken,
+            out var filled,
+            out var inferred);
+        var done = _time.GetTimestamp();
+        return new DetectionOutput(
+            detections,
+            new ImageInfo(image.OrientedWidth, image.OrientedHeight, image.Format, encodedImage.LongLength),
+            new StageTimings(Ms(start, decoded), Ms(decoded, filled), Ms(filled, inferred), Ms(inferred, done)))
+        {
+            Pixels = keepPixels ? CopyContent(image) : null,
+        };
+    }
+
+    /// <summary>
+    /// The model on letterboxed rgb24 input (images and video frames alike): tensor fill, inference, box decoding
+    /// scaled back to the source by <paramref name="scaleX"/>/<paramref name="scaleY"/>, NMS. <paramref name="filled"/>
+    /// and <paramref name="inferred"/> are timestamps for the stage timings.
+    /// </summary>
+    private List<Detection.Detection> Infer(
+        ReadOnlySpan<byte> pixels, float minScore, float scaleX, float scaleY, CancellationToken cancellationToken, out long filled, out long inferred)
+    {
         // Tensors are 2 MB (416x416) to 4.9 MB (640x640): pooled, so labeling does not churn the large-object heap.
         var elements = 3 * InputWidth * InputHeight;
         var tensor = ArrayPool<float>.Shared.Rent(elements);
         try
         {
-            VipsImageDecoder.FillPlanarBgr(image.Pixels.Span, tensor);
-            var filled = _time.GetTimestamp();
+            VipsImageDecoder.FillPlanarBgr(pixels, tensor);
+            filled = _time.GetTimestamp();
             cancellationToken.ThrowIfCancellationRequested();
 
             using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, tensor.AsMemory(0, elements), _inputShape);
             using var runOptions = new RunOptions();
             using var outputs = _session.Run(runOptions, _inputNames, [input], _outputNames);
-            var inferred = _time.GetTimestamp();
+            inferred = _time.GetTimestamp();
 
-            var candidates = YoloxPostprocessor.Decode(
-                outputs[0].GetTensorDataAsSpan<float>(),
-                _grid,
-                ClassCount,
-                minScore,
-                image.OrientedWidth / (float)image.ResizedWidth,
-                image.OrientedHeight / (float)image.ResizedHeight);
-            var detections = YoloxPostprocessor.NonMaxSuppression(candidates, (float)_options.NmsIou, _options.MaxDetections);
-            var done = _time.GetTimestamp();
-
-            return new DetectionOutput(
-                detections,
-                new ImageInfo(image.OrientedWidth, image.OrientedHeight, image.Format, encodedImage.LongLength),
-                new StageTimings(Ms(start, decoded), Ms(decoded, filled), Ms(filled, inferred), Ms(inferred, done)))
-            {
-                Pixels = keepPixels ? CopyContent(image) : null,
-            };
+            var candidates = YoloxPostprocessor.Decode(outputs[0].GetTensorDataAsSpan<float>(), _grid, ClassCount, minScore, scaleX, scaleY);
+            return YoloxPostprocessor.NonMaxSuppression(candidates, (float)_options.NmsIou, _options.MaxDetections);
         }
         finally
         {
