@@ -79,8 +79,13 @@ public static class ImageEndpoints
                 return Problems.BadRequest("InvalidScope", "scope is one of: failed, all, model-older.");
             }
 
-            var version = holder.IsReady ? (await holder.Labeler).Detector.ModelVersion : "";
-            var queued = await catalog.EnqueueRelabelAsync(scope, version, ct);
+            if (scope == RelabelScope.ModelOlder && !holder.IsReady)
+            {
+                return Problems.Problem(StatusCodes.Status503ServiceUnavailable, "ModelNotReady", "The models are still loading (or failed to load: see /readyz); model-older compares with them.");
+            }
+
+            var models = scope == RelabelScope.ModelOlder ? (await holder.Labeler).Models : new Dictionary<LabelLens.Analysis.AnalysisTask, LabelLens.Analysis.ModelIdentity>();
+            var queued = await catalog.EnqueueRelabelAsync(scope, models, ct);
             signal.Notify(queued.Count);
             return Results.Accepted("/api/v1/queue", new { scope = request.Scope, queued = queued.Count });
         }).WithTags("Images");

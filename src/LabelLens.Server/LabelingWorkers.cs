@@ -1,3 +1,4 @@
+using LabelLens.Analysis;
 using LabelLens.Detection;
 using LabelLens.Labels;
 using LabelLens.Server.External;
@@ -25,7 +26,7 @@ public sealed class LabelerHolder(LabelerLoader loader, IOptions<LabelingOptions
         try
         {
             var labeler = await loader.LoadAsync(options.Value.Model is { Length: > 0 } model ? model : null, null, cancellationToken);
-            logger.LogInformation("Labeling with {Model}", labeler.Detector.ModelVersion);
+            logger.LogInformation("Labeling with {Analyses}: {Model}", string.Join(", ", labeler.Analyses.Select(a => a.Task.Name())), labeler.ModelVersion);
             _ready.TrySetResult(labeler);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
@@ -42,7 +43,7 @@ public sealed class LabelerHolder(LabelerLoader loader, IOptions<LabelingOptions
     {
         if (_ready.Task.IsCompletedSuccessfully)
         {
-            _ready.Task.Result.Detector.Dispose();
+            _ready.Task.Result.Dispose();
         }
     }
 }
@@ -153,7 +154,9 @@ public sealed class JobRunner(
         try
         {
             var bytes = await ReadObjectAsync(job, cancellationToken);
-            var result = labeler.Label(bytes, labeling.Request, cancellationToken);
+            var result = job.Analyses is { } only
+                ? labeler.Label(bytes, labeling.Request, new PartialRun(only, await catalog.GetAnalysisLabelsAsync(job.ImageId, cancellationToken)), cancellationToken)
+                : labeler.Label(bytes, labeling.Request, cancellationToken);
             return await catalog.CompleteJobAsync(job, result, labeling.MinConfidence, cancellationToken) ? "labeled" : "superseded";
         }
         catch (ImageRejectedException ex)

@@ -114,7 +114,6 @@ public sealed class VideoJobRunner(
     SqliteCatalog catalog,
     IObjectStore store,
     Ffmpeg ffmpeg,
-    LabelBuilder labelBuilder,
     IOptions<VideoOptions> videoOptions,
     IOptions<QueueOptions> queueOptions,
     IOptions<LabelingOptions> labelingOptions,
@@ -217,17 +216,12 @@ public sealed class VideoJobRunner(
             throw new VideoRejectedException(VideoRejectedException.VideoTooLarge, $"{image.Size:N0} bytes is over the {options.MaxBytes:N0}-byte limit (Video:MaxBytes)");
         }
 
-        if (await catalog.GetImageSourceAsync(job.ImageId, cancellationToken) is not null)
-        {
-            throw new VideoRejectedException(VideoRejectedException.InvalidVideoFormat, "videos in external stores are not labeled yet; upload the video to LabelLens");
-        }
-
         // ffmpeg reads the stored file itself (MP4s need seeking, so no pipe); holding it open keeps the bytes
-        // readable even if the key is overwritten meanwhile (the rename leaves this inode alone).
-        await using var stream = await store.OpenReadAsync(job.Bucket, job.Key, cancellationToken)
+        // readable even if the key is overwritten meanwhile.
+        await using var file = await store.OpenLocalFileAsync(job.Bucket, job.Key, cancellationToken)
             ?? throw new InvalidOperationException("the object is missing from the store");
-        var path = (stream as FileStream)?.Name ?? throw new InvalidOperationException("videos need the local file store");
-        var format = await VideoFormat.SniffAsync(stream, cancellationToken) ?? "video";
+        var path = file.Path;
+        var format = await VideoFormat.SniffAsync(file.Stream, cancellationToken) ?? "video";
 
         var (metadata, probeJson) = await ffmpeg.ProbeAsync(path, cancellationToken);
         if (metadata.DurationMillis is { } duration && duration > options.MaxDurationSeconds * 1000)
@@ -242,9 +236,7 @@ public sealed class VideoJobRunner(
             return "superseded";
         }
 
-        var detector = labeler.Detector as IFrameDetector
-            ?? throw new InvalidOperationException($"the detector {labeler.Detector.ModelVersion} cannot label video frames");
-        var geometry = FrameGeometry.For(metadata, detector);
+        var geometry = FrameGeometry.For(metadata, labeler.Needs);
         var (checkpoint, framesDone) = await catalog.GetVideoCheckpointAsync(job, cancellationToken);
         if (checkpoint is { } resumeAt)
         {
@@ -252,7 +244,6 @@ public sealed class VideoJobRunner(
         }
 
         var request = labeling.Request;
-        var minScore = Math.Max(ImageLabeler.ScoreFloor, (float)(request.MinConfidence / 100.0));
         var last = checkpoint ?? -1;
         var pending = new List<FrameLabels>(options.CheckpointFrames);
         await foreach (var frame in FrameSampler.SampleAsync(ffmpegPath, path, geometry, options, checkpoint ?? 0, cancellationToken))
@@ -265,8 +256,8 @@ public sealed class VideoJobRunner(
                     continue;
                 }
 
-                var detections = detector.DetectFrame(geometry.Frame(frame), minScore, cancellationToken);
-                var labels = labelBuilder.Build(detections, labeler.Detector.ClassNames, metadata.FrameWidth, metadata.FrameHeight, request);
+                using var picture = geometry.Picture(frame);
+                var labels = labeler.LabelFrame(picture, request, cancellationToken);
                 pending.Add(new FrameLabels(frame.TimestampMillis, labels));
                 framesDone++;
                 last = frame.TimestampMillis;
@@ -302,7 +293,7 @@ public sealed class VideoJobRunner(
                 $"the video is truncated or corrupt: frames end at {last / 1000.0:0.###} s of {length / 1000.0:0.###} s");
         }
 
-        var completion = new VideoCompletion(format, options.IntervalMillis, options.EffectiveSegmentGapMillis, labeler.Detector.ModelVersion, labeling.MinConfidence, time.GetElapsedTime(started).TotalMilliseconds);
+        var completion = new VideoCompletion(format, options.IntervalMillis, options.EffectiveSegmentGapMillis, labeler.ModelVersion, labeling.MinConfidence, time.GetElapsedTime(started).TotalMilliseconds);
         if (lost() || !await catalog.CompleteVideoJobAsync(job, completion, cancellationToken))
         {
             return "superseded";

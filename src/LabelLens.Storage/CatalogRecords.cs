@@ -58,6 +58,9 @@ public sealed record ImageDetails(ImageRecord Image, IReadOnlyList<StoredLabel> 
 {
     /// <summary>Quality and colours, once labeled (images labeled before properties existed have none until relabeled).</summary>
     public ImageProperties? Properties { get; init; }
+
+    /// <summary>Which analyses produced the labels, with which model and threshold (provenance).</summary>
+    public IReadOnlyList<AnalysisProvenance> Analyses { get; init; } = [];
 }
 
 /// <summary>The result of recording an upload: the image row, and whether a labeling job was queued.</summary>
@@ -65,7 +68,8 @@ public sealed record ImageDetails(ImageRecord Image, IReadOnlyList<StoredLabel> 
 public sealed record UploadOutcome(ImageRecord Image, bool Enqueued);
 
 /// <summary>A job a worker holds under lease.</summary>
-public sealed record ClaimedJob(long Id, string ImageId, string Bucket, string Key, string Sha256, int Attempt, string Owner);
+/// <param name="Analyses">The analyses this job runs (a relabel of one analysis); null runs every configured one.</param>
+public sealed record ClaimedJob(long Id, string ImageId, string Bucket, string Key, string Sha256, int Attempt, string Owner, IReadOnlyList<LabelLens.Analysis.AnalysisTask>? Analyses = null);
 
 /// <summary>Jobs by state and the age of the oldest waiting one.</summary>
 public sealed record QueueCounts(long Queued, long Running, long Done, long Failed, long Superseded)

@@ -109,5 +109,8 @@ internal static class CatalogSchema
 
         // 5: videos — media type, job kind and resume point, frame detections, segments (VideoSchema.cs).
         VideoSchema.Step5,
+
+        // 6: results per analysis with their models (SqliteCatalog.Analyses.cs); jobs.analyses.
+        AnalysisSchema.Step6,
     ];
 }

@@ -133,6 +133,20 @@ public sealed class FileSystemObjectStore : IObjectStore
         }
     }
 
+    public Task<LocalObjectFile?> OpenLocalFileAsync(string bucket, string key, CancellationToken cancellationToken)
+    {
+        var path = ObjectPath(bucket, key);
+        try
+        {
+            var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16, FileOptions.Asynchronous);
+            return Task.FromResult<LocalObjectFile?>(new LocalObjectFile(path, stream, temporary: false));
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
+        {
+            return Task.FromResult<LocalObjectFile?>(null);
+        }
+    }
+
     public Task<bool> DeleteAsync(string bucket, string key, CancellationToken cancellationToken)
     {
         var path = ObjectPath(bucket, key);

@@ -35,4 +35,52 @@ public interface IObjectStore
 
     /// <summary>Deletes the object; false when it did not exist.</summary>
     Task<bool> DeleteAsync(string bucket, string key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The object as a file on this machine, for a child process that reads by path (ffmpeg seeks in MP4s, so
+    /// no pipe), or null when the object does not exist. A store whose objects are files hands out the file
+    /// itself; any other store copies the object to a temporary file that disposing deletes.
+    /// </summary>
+    Task<LocalObjectFile?> OpenLocalFileAsync(string bucket, string key, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// An object readable by path. <see cref="Stream"/> stays open while it is used, so the bytes at
+/// <see cref="Path"/> stay the ones opened even if the key is overwritten meanwhile (a rename leaves this inode alone).
+/// </summary>
+public sealed class LocalObjectFile(string path, Stream stream, bool temporary) : IAsyncDisposable
+{
+    public string Path { get; } = path;
+
+    public Stream Stream { get; } = stream;
+
+    public async ValueTask DisposeAsync()
+    {
+        await Stream.DisposeAsync();
+        if (temporary)
+        {
+            File.Delete(Path);
+        }
+    }
+
+    /// <summary>Copies <paramref name="source"/> to a new temporary file (for stores that are not local files).</summary>
+    public static async Task<LocalObjectFile> CopyToTemporaryAsync(Stream source, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"labellens-{Guid.NewGuid():N}.tmp");
+        var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete, 1 << 16, FileOptions.Asynchronous);
+        try
+        {
+            await source.CopyToAsync(file, cancellationToken);
+            await file.FlushAsync(cancellationToken);
+            file.Position = 0;
+            return new LocalObjectFile(path, file, temporary: true);
+        }
+        catch
+        {
+            await file.DisposeAsync();
+            File.Delete(path);
+            throw;
+        }
+    }
 }

@@ -1,3 +1,4 @@
+using LabelLens.Analysis;
 using LabelLens.Labels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
@@ -13,7 +14,7 @@ public enum RelabelScope
     /// <summary>Every image.</summary>
     All,
 
-    /// <summary>Images labeled by a model version other than the current one.</summary>
+    /// <summary>Images with an analysis result from a model version other than the current one (or none yet).</summary>
     ModelOlder,
 }
 
@@ -34,7 +35,7 @@ public sealed partial class SqliteCatalog
         await using var transaction = connection.BeginTransaction(deferred: false);
         await FailAbandonedAsync(connection, transaction, options.MaxAttempts, now, cancellationToken);
 
-        var claimed = new List<(long Id, string ImageId, string Sha, int Attempt)>();
+        var claimed = new List<(long Id, string ImageId, string Sha, int Attempt, string? Analyses)>();
         await using (var command = Command(
             connection,
             transaction,
@@ -45,19 +46,19 @@ public sealed partial class SqliteCatalog
                 UNION ALL
                 SELECT id FROM jobs WHERE state = 'running' AND lease_until <= $now AND kind = $kind
                 ORDER BY id LIMIT $max)
-            RETURNING id, image_id, sha256, attempts
+            RETURNING id, image_id, sha256, attempts, analyses
             """,
             ("$owner", owner), ("$until", now + (long)options.Lease.TotalMilliseconds), ("$now", now), ("$max", max), ("$kind", kind)))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                claimed.Add((reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3)));
+                claimed.Add((reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3), reader.IsDBNull(4) ? null : reader.GetString(4)));
             }
         }
 
         var jobs = new List<ClaimedJob>(claimed.Count);
-        foreach (var (id, imageId, sha, attempt) in claimed.OrderBy(c => c.Id))
+        foreach (var (id, imageId, sha, attempt, analyses) in claimed.OrderBy(c => c.Id))
         {
             var image = await GetImageAsync(connection, transaction, imageId, cancellationToken);
             if (image is null)
@@ -67,7 +68,7 @@ public sealed partial class SqliteCatalog
             }
 
             Execute(connection, transaction, "UPDATE images SET status = 'labeling', attempts = $attempt WHERE id = $id", ("$id", imageId), ("$attempt", attempt));
-            jobs.Add(new ClaimedJob(id, imageId, image.Bucket, image.Key, sha, attempt, owner));
+            jobs.Add(new ClaimedJob(id, imageId, image.Bucket, image.Key, sha, attempt, owner, analyses is null ? null : AnalysisTasks.ParseList(analyses)));
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -130,7 +131,13 @@ public sealed partial class SqliteCatalog
             }
         }
 
-        SaveProperties(connection, transaction, job.ImageId, result.ImageProperties);
+        // A relabel of some analyses keeps the stored properties unless it computed them again.
+        if (job.Analyses is null || result.ImageProperties is not null)
+        {
+            SaveProperties(connection, transaction, job.ImageId, result.ImageProperties);
+        }
+
+        SaveAnalyses(connection, transaction, job.ImageId, result.Analyses, replaceAll: job.Analyses is null, now);
         Execute(
             connection,
             transaction,
@@ -215,32 +222,58 @@ public sealed partial class SqliteCatalog
         return true;
     }
 
-    /// <summary>Queues relabels in bulk; returns the ids queued.</summary>
-    public async Task<IReadOnlyList<string>> EnqueueRelabelAsync(RelabelScope scope, string currentModelVersion, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queues relabels in bulk; returns the ids queued. <see cref="RelabelScope.ModelOlder"/> compares each
+    /// analysis's stored model with <paramref name="current"/>: an image whose detector result is current but
+    /// that has no classifier result gets a job for the classifier alone. Videos are relabeled whole.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> EnqueueRelabelAsync(RelabelScope scope, IReadOnlyDictionary<AnalysisTask, ModelIdentity> current, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(current);
+        var combined = string.Join('+', current.OrderBy(c => c.Key).Select(c => c.Value.Version));
         var where = scope switch
         {
             RelabelScope.Failed => "status = 'failed'",
             RelabelScope.All => "1 = 1",
-            RelabelScope.ModelOlder => "status = 'labeled' AND (model_version IS NULL OR model_version <> $model)",
+            RelabelScope.ModelOlder => "status = 'labeled' AND media_type = 'video' AND (model_version IS NULL OR model_version <> $model)",
             _ => throw new ArgumentOutOfRangeException(nameof(scope)),
         };
         var now = Now;
         await using var connection = Open();
         await using var transaction = connection.BeginTransaction(deferred: false);
-        var images = new List<(string Id, string Sha)>();
-        await using (var command = Command(connection, transaction, $"SELECT id, sha256 FROM images WHERE {where}", ("$model", currentModelVersion)))
+        var images = new List<(string Id, string Sha, IReadOnlyList<AnalysisTask>? Analyses)>();
+        await using (var command = Command(connection, transaction, $"SELECT id, sha256 FROM images WHERE {where}", ("$model", combined)))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                images.Add((reader.GetString(0), reader.GetString(1)));
+                images.Add((reader.GetString(0), reader.GetString(1), null));
             }
         }
 
-        foreach (var (id, sha) in images)
+        if (scope == RelabelScope.ModelOlder)
         {
-            EnqueueJob(connection, transaction, id, sha, now);
+            var stale = await StaleAnalysesAsync(connection, transaction, current, cancellationToken);
+            var shas = new Dictionary<string, string>(StringComparer.Ordinal);
+            await using (var command = Command(connection, transaction, "SELECT id, sha256 FROM images WHERE status = 'labeled' AND media_type = 'image'"))
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    shas[reader.GetString(0)] = reader.GetString(1);
+                }
+            }
+
+            foreach (var (id, tasks) in stale.Where(s => s.Value.Count > 0))
+            {
+                // Every analysis out of date is a whole relabel; otherwise only the stale ones run.
+                images.Add((id, shas[id], tasks.Count == current.Count ? null : tasks));
+            }
+        }
+
+        foreach (var (id, sha, analyses) in images)
+        {
+            EnqueueJob(connection, transaction, id, sha, now, analyses);
             Execute(connection, transaction, "UPDATE images SET status = 'queued', attempts = 0 WHERE id = $id", ("$id", id));
         }
 

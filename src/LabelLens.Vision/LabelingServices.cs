@@ -1,3 +1,4 @@
+using LabelLens.Analysis;
 using LabelLens.Labels;
 using LabelLens.Models;
 using LabelLens.Taxonomy;
@@ -8,20 +9,45 @@ using Microsoft.Extensions.Options;
 
 namespace LabelLens.Vision;
 
-/// <summary>Loads the configured model (fetching it first when allowed) and builds the labeler around it.</summary>
+/// <summary>
+/// Builds the analysis pipeline: for each configured task (or the ones asked for), the task's model is found
+/// (fetched first when allowed) and loaded by the module registered for that task.
+/// </summary>
 public sealed class LabelerLoader(
     ModelStore models,
     VipsImageDecoder decoder,
-    IOptions<DetectorOptions> detectorOptions,
-    LabelBuilder labelBuilder,
-    TimeProvider time,
-    ILoggerFactory loggerFactory)
+    IEnumerable<IAnalysisModule> modules,
+    IOptions<AnalysisOptions> analysisOptions,
+    LabelBuilder labelBuilder)
 {
-    public async Task<ImageLabeler> LoadAsync(string? modelName, IProgress<DownloadProgress>? progress, CancellationToken cancellationToken)
+    /// <param name="objectsModel">The detector to use (the CLI's --model, Labeling:Model); null uses the configured one.</param>
+    /// <param name="tasks">The analyses to run; null runs Analysis:Tasks.</param>
+    public async Task<ImageLabeler> LoadAsync(string? objectsModel, IProgress<DownloadProgress>? progress, CancellationToken cancellationToken, IReadOnlyList<AnalysisTask>? tasks = null)
     {
-        var model = await models.EnsureAsync(modelName ?? models.DefaultModel, progress, cancellationToken);
-        var detector = new YoloxDetector(model, decoder, detectorOptions.Value, time, loggerFactory.CreateLogger<YoloxDetector>());
-        return new ImageLabeler(detector, labelBuilder);
+        var options = analysisOptions.Value;
+        var analyses = new List<IPictureAnalysis>();
+        try
+        {
+            foreach (var task in tasks ?? options.TaskList)
+            {
+                var module = modules.FirstOrDefault(m => m.Task == task)
+                    ?? throw new InvalidOperationException($"No analysis module is registered for '{task.Name()}'.");
+                var name = options.ModelFor(task, objectsModel ?? models.DefaultModel);
+                var model = await models.EnsureAsync(name, progress, cancellationToken);
+                analyses.Add(module.Load(model));
+            }
+
+            return new ImageLabeler(analyses, decoder, labelBuilder);
+        }
+        catch
+        {
+            foreach (var analysis in analyses)
+            {
+                analysis.Dispose();
+            }
+
+            throw;
+        }
     }
 }
 
@@ -59,6 +85,7 @@ public static class LabelingServices
         services.AddOptions<ModelOptions>().Bind(configuration.GetSection(ModelOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<ImageOptions>().Bind(configuration.GetSection(ImageOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<DetectorOptions>().Bind(configuration.GetSection(DetectorOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<AnalysisOptions>().Bind(configuration.GetSection(AnalysisOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddHttpClient(ModelStore.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(20) });
         services.AddSingleton(TimeProvider.System);
@@ -66,6 +93,10 @@ public static class LabelingServices
         services.AddSingleton<VipsImageDecoder>();
         services.AddSingleton(sp => LoadTaxonomy(configuration));
         services.AddSingleton<LabelBuilder>();
+        services.AddSingleton<IPictureDecoder>(sp => sp.GetRequiredService<VipsImageDecoder>());
+        // One module per kind of model; a new kind of analysis is one more line here.
+        services.AddSingleton<IAnalysisModule, YoloxModule>();
+        services.AddSingleton<IAnalysisModule, ImageNetClassifierModule>();
         services.AddSingleton<LabelerLoader>();
         return services;
     }

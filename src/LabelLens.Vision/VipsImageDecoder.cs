@@ -1,5 +1,9 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using LabelLens.Analysis;
 using LabelLens.Detection;
+using LabelLens.Labels;
 using Microsoft.Extensions.Options;
 using NetVips;
 using Image = NetVips.Image;
@@ -59,7 +63,7 @@ public sealed class VipsBuffer(IntPtr pointer, long length) : IDisposable
 /// pixel is decoded, applies EXIF orientation, shrinks on load (a 12 MP JPEG is decoded at 1/8 scale when
 /// that is enough), flattens alpha, converts grayscale/CMYK/16-bit to 8-bit sRGB and pads to the input size.
 /// </summary>
-public sealed class VipsImageDecoder
+public sealed class VipsImageDecoder : IPictureDecoder
 {
     /// <summary>Formats accepted, keyed by a fragment of libvips' loader name. Anything else (SVG, PDF...) is refused.</summary>
     private static readonly (string LoaderFragment, string Format)[] AllowedLoaders =
@@ -122,6 +126,46 @@ public sealed class VipsImageDecoder
         }
 
         throw new ImageRejectedException(ImageError.InvalidImageFormat, $"unsupported image format ({loader.Replace("VipsForeignLoad", "", StringComparison.Ordinal)})");
+    }
+
+    /// <summary>
+    /// Decodes once, at the smallest size every analysis's <paramref name="needs"/> can take its input from
+    /// (shrink-on-load for JPEG), into a pooled rgb24 buffer the picture returns when disposed.
+    /// </summary>
+    public Picture Decode(byte[] encoded, IReadOnlyList<PictureNeeds> needs, out ImageInfo info)
+    {
+        var format = DetectFormat(encoded);
+        var header = ReadHeader(encoded);
+        var (width, height) = PictureNeeds.WorkingSize(header.OrientedWidth, header.OrientedHeight, needs);
+        try
+        {
+            using var fitted = format == "jpeg" ? LoadJpegFitted(encoded, header, width, height) : LoadFitted(encoded, width, height);
+            using var rgb = ToSrgb8(fitted);
+            var picture = ToPicture(rgb, header.OrientedWidth, header.OrientedHeight);
+            info = new ImageInfo(header.OrientedWidth, header.OrientedHeight, format, encoded.LongLength);
+            return picture;
+        }
+        catch (VipsException ex)
+        {
+            throw new ImageRejectedException(ImageError.InvalidImageFormat, $"corrupt or truncated {format} image ({FirstLine(ex.Message)})", ex);
+        }
+    }
+
+    /// <summary>Writes an 8-bit sRGB image (decoding happens here) into a pooled buffer owned by the returned picture.</summary>
+    internal static Picture ToPicture(Image rgb, int sourceWidth, int sourceHeight)
+    {
+        var pointer = rgb.WriteToMemory(out var size);
+        try
+        {
+            var length = checked((int)size);
+            var buffer = ArrayPool<byte>.Shared.Rent(length);
+            Marshal.Copy(pointer, buffer, 0, length);
+            return new Picture(buffer, rgb.Width, rgb.Height, sourceWidth, sourceHeight, b => ArrayPool<byte>.Shared.Return(b));
+        }
+        finally
+        {
+            NetVips.NetVips.Free(pointer);
+        }
     }
 
     /// <summary>Decodes and letterboxes for a model input of <paramref name="width"/> x <paramref name="height"/>.</summary>

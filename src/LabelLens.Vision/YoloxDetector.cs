@@ -1,6 +1,5 @@
 using System.Buffers;
-using System.Security.Cryptography;
-using LabelLens.Detection;
+using LabelLens.Analysis;
 using LabelLens.Labels;
 using LabelLens.Models;
 using Microsoft.Extensions.Logging;
@@ -13,13 +12,12 @@ namespace LabelLens.Vision;
 /// (ONNX Runtime sessions are safe for concurrent Run calls). Input size, row count and class count are
 /// read from the model, so any YOLOX export (nano to x, 416 or 640, custom classes) works.
 /// </summary>
-public sealed partial class YoloxDetector : IObjectDetector
+public sealed class YoloxDetector : IPictureAnalysis
 {
     /// <summary>YOLOX pads the letterbox with this grey (its training preprocessing).</summary>
     private const double PadValue = 114;
 
     private readonly InferenceSession _session;
-    private readonly VipsImageDecoder _decoder;
     private readonly DetectorOptions _options;
     private readonly TimeProvider _time;
     private readonly string[] _inputNames;
@@ -27,32 +25,14 @@ public sealed partial class YoloxDetector : IObjectDetector
     private readonly long[] _inputShape;
     private readonly YoloxGrid _grid;
 
-    public YoloxDetector(LocalModel model, VipsImageDecoder decoder, DetectorOptions options, TimeProvider time, ILogger<YoloxDetector> logger)
+    public YoloxDetector(LocalModel model, DetectorOptions options, TimeProvider time, ILogger<YoloxDetector> logger)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
-        _decoder = decoder;
         _options = options;
         _time = time;
 
-        using var sessionOptions = new SessionOptions
-        {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            IntraOpNumThreads = options.IntraOpThreads,
-            InterOpNumThreads = 1,
-        };
-        // Spinning threads burn a core waiting for work that the other labeling worker needs.
-        sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
-        try
-        {
-            _session = new InferenceSession(model.Path, sessionOptions);
-        }
-        catch (OnnxRuntimeException ex)
-        {
-            throw new InvalidDataException($"{model.Path} is not a loadable ONNX model: {ex.Message}", ex);
-        }
-
+        _session = ModelFiles.OpenSession(model.Path, options.IntraOpThreads);
         try
         {
             var input = _session.InputMetadata.Single();
@@ -88,7 +68,8 @@ public sealed partial class YoloxDetector : IObjectDetector
             ClassNames = model.Classes;
             ModelName = model.Name;
             ModelSha256 = Sha256(model.Path);
-            ModelVersion = $"{model.Name}:{ModelSha256[..12]}";
+            Model = new ModelIdentity(model.Name, ModelSha256);
+            ModelVersion = Model.Version;
         }
         catch
         {
@@ -115,30 +96,67 @@ public sealed partial class YoloxDetector : IObjectDetector
 
     public int ClassCount { get; }
 
-    public DetectionOutput Detect(byte[] encodedImage, float minScore, bool keepPixels = false, CancellationToken cancellationToken = default)
+    public AnalysisTask Task => AnalysisTask.Objects;
+
+    public ModelIdentity Model { get; }
+
+    /// <summary>The picture fitted inside the model input; the rest is padded here.</summary>
+    public PictureNeeds Needs => new(InputWidth, InputHeight, 0);
+
+    public AnalysisResult Analyze(Picture picture, float minScore, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(encodedImage);
+        ArgumentNullException.ThrowIfNull(picture);
         cancellationToken.ThrowIfCancellationRequested();
         var start = _time.GetTimestamp();
-        using var image = _decoder.DecodeLetterboxed(encodedImage, InputWidth, InputHeight, PadValue);
-        var decoded = _time.GetTimestamp();
-
-        var detections = Infer(
-            image.Pixels.Span,
-            minScore,
-            image.OrientedWidth / (float)image.ResizedWidth,
-            image.OrientedHeight / (float)image.ResizedHeight,
-            cancellationToken,
-            out var filled,
-            out var inferred);
-        var done = _time.GetTimestamp();
-        return new DetectionOutput(
-            detections,
-            new ImageInfo(image.OrientedWidth, image.OrientedHeight, image.Format, encodedImage.LongLength),
-            new StageTimings(Ms(start, decoded), Ms(decoded, filled), Ms(filled, inferred), Ms(inferred, done)))
+        var elements = 3 * InputWidth * InputHeight;
+        var letterbox = ArrayPool<byte>.Shared.Rent(elements);
+        try
         {
-            Pixels = keepPixels ? CopyContent(image) : null,
-        };
+            var (contentWidth, contentHeight) = Letterbox(picture, letterbox.AsSpan(0, elements));
+            var detections = Infer(
+                letterbox.AsSpan(0, elements),
+                minScore,
+                picture.SourceWidth / (float)contentWidth,
+                picture.SourceHeight / (float)contentHeight,
+                cancellationToken,
+                out var filled,
+                out var inferred);
+            var done = _time.GetTimestamp();
+            return new DetectedObjects(Model, detections, ClassNames) { Timing = new AnalysisTiming(Ms(start, filled), Ms(filled, inferred), Ms(inferred, done)) };
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(letterbox);
+        }
+    }
+
+    /// <summary>
+    /// The picture at the top left of the model input, padded with YOLOX's grey: as is when the decode already
+    /// fitted it to this input (the usual case), else resized to fit first.
+    /// </summary>
+    private (int Width, int Height) Letterbox(Picture picture, Span<byte> letterbox)
+    {
+        letterbox.Fill((byte)PadValue);
+        var fitted = picture.Width <= InputWidth && picture.Height <= InputHeight && (picture.Width == InputWidth || picture.Height == InputHeight);
+        if (fitted)
+        {
+            CopyRows(picture.Rgb, picture.Width, picture.Height, letterbox);
+            return (picture.Width, picture.Height);
+        }
+
+        var scale = Math.Min(InputWidth / (double)picture.Width, InputHeight / (double)picture.Height);
+        using var resized = PictureResampler.Resample(picture, scale, 0, 0, InputWidth, InputHeight);
+        CopyRows(resized.Rgb, resized.Width, resized.Height, letterbox);
+        return (resized.Width, resized.Height);
+    }
+
+    private void CopyRows(ReadOnlySpan<byte> rgb, int width, int height, Span<byte> letterbox)
+    {
+        var rowBytes = width * 3;
+        for (var y = 0; y < height; y++)
+        {
+            rgb.Slice(y * rowBytes, rowBytes).CopyTo(letterbox.Slice(y * InputWidth * 3));
+        }
     }
 
     /// <summary>
@@ -172,24 +190,10 @@ public sealed partial class YoloxDetector : IObjectDetector
         }
     }
 
-    /// <summary>The letterbox without its padding (the image sits at the top left), as tight RGB rows.</summary>
-    private static RgbImage CopyContent(LetterboxedImage image)
-    {
-        var rowBytes = image.ResizedWidth * 3;
-        var pixels = new byte[rowBytes * image.ResizedHeight];
-        var source = image.Pixels.Span;
-        for (var y = 0; y < image.ResizedHeight; y++)
-        {
-            source.Slice(y * image.Width * 3, rowBytes).CopyTo(pixels.AsSpan(y * rowBytes));
-        }
-
-        return new RgbImage(image.ResizedWidth, image.ResizedHeight, pixels);
-    }
-
     /// <summary>Runs the model alone on an input-sized tensor (for benchmarks: the inference-only limit).</summary>
-    public void RunInferenceOnly(float[] planarBgr)
+    public void RunInferenceOnly()
     {
-        ArgumentNullException.ThrowIfNull(planarBgr);
+        var planarBgr = new float[3 * InputWidth * InputHeight];
         using var input = OrtValue.CreateTensorValueFromMemory(planarBgr, _inputShape);
         using var runOptions = new RunOptions();
         using var outputs = _session.Run(runOptions, _inputNames, [input], _outputNames);
@@ -199,9 +203,5 @@ public sealed partial class YoloxDetector : IObjectDetector
 
     private double Ms(long from, long to) => _time.GetElapsedTime(from, to).TotalMilliseconds;
 
-    private static string Sha256(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
-    }
+    private static string Sha256(string path) => ModelFiles.Sha256(path);
 }

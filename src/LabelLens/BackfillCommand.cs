@@ -139,7 +139,7 @@ internal static class BackfillCommand
             return Commands.ExitFatal;
         }
 
-        using (labeler.Detector)
+        using (labeler)
         {
             var catalog = services.GetRequiredService<SqliteCatalog>();
             var runner = services.GetRequiredService<JobRunner>();

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using LabelLens.Analysis;
 using LabelLens.Labels;
 using LabelLens.Models;
 using LabelLens.Vision;
@@ -134,10 +135,25 @@ internal static class Commands
             }
         });
 
+        var tasks = new Option<string?>("--tasks") { Description = "Analyses to run, comma-separated: objects (YOLOX, boxes), classes (ImageNet classifier). Default: Analysis:Tasks (objects,classes)." };
+        tasks.Validators.Add(r =>
+        {
+            try
+            {
+                if (AnalysisTasks.ParseList(r.GetValue(tasks)).Count == 0 && r.GetValue(tasks) is not null)
+                {
+                    r.AddError("--tasks names no analysis; give objects, classes or both.");
+                }
+            }
+            catch (ArgumentException ex)
+            {
+                r.AddError($"--tasks: {ex.Message}");
+            }
+        });
         var command = new Command("label", "Label images; one JSON object per file on stdout, errors per file on stderr.")
         {
             paths, recursive, format, minConfidence, maxLabels, features, includeLabel, excludeLabel, includeCategory, excludeCategory, maxColors,
-            model, workers, noProgress, ModelsOption, VerboseOption,
+            model, tasks, workers, noProgress, ModelsOption, VerboseOption,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -146,7 +162,8 @@ internal static class Commands
             ImageLabeler labeler;
             try
             {
-                labeler = await services.GetRequiredService<LabelerLoader>().LoadAsync(parse.GetValue(model), DownloadProgressOnTerminal(), cancellationToken);
+                var asked = parse.GetValue(tasks) is { Length: > 0 } list ? AnalysisTasks.ParseList(list) : null;
+                labeler = await services.GetRequiredService<LabelerLoader>().LoadAsync(parse.GetValue(model), DownloadProgressOnTerminal(), cancellationToken, asked);
             }
             catch (Exception ex) when (ex is ModelMissingException or InvalidDataException or ArgumentException)
             {
@@ -154,7 +171,7 @@ internal static class Commands
                 return ExitFatal;
             }
 
-            using (labeler.Detector)
+            using (labeler)
             {
                 var options = new LabelRunOptions(
                     parse.GetValue(paths) ?? [],
@@ -203,15 +220,20 @@ internal static class Commands
         {
             using var host = BuildHost(parse);
             var store = host.Services.GetRequiredService<ModelStore>();
-            var table = new Table().AddColumns("Model", "Input", "Params (M)", "COCO mAP", "Present", "Source");
+            var analysis = host.Services.GetRequiredService<IOptions<AnalysisOptions>>().Value;
+            var configured = analysis.TaskList;
+            var table = new Table().AddColumns("Model", "Kind", "Task", "Input", "Params (M)", "COCO mAP", "Present", "Source");
             foreach (var entry in ModelCatalog.All)
             {
                 var local = store.Find(entry.Name);
+                var inUse = configured.Contains(entry.Task) && string.Equals(analysis.ModelFor(entry.Task, store.DefaultModel), entry.Name, StringComparison.OrdinalIgnoreCase);
                 table.AddRow(
-                    entry.Name + (entry.Name == store.DefaultModel ? " (default)" : ""),
+                    entry.Name + (inUse ? " (default)" : ""),
+                    entry.Kind,
+                    entry.Task.Name(),
                     $"{entry.InputSize}x{entry.InputSize}",
                     entry.ParametersMillions.ToString("0.##"),
-                    entry.CocoMap.ToString("0.0"),
+                    entry.CocoMap > 0 ? entry.CocoMap.ToString("0.0") : "-",
                     local is null ? "no" : Markup.Escape(local.Path),
                     Markup.Escape(store.SourceUrl(entry).ToString()));
             }

@@ -19,7 +19,7 @@ internal static class RelabelCommand
     {
         var failed = new Option<bool>("--failed") { Description = "Images whose labeling failed." };
         var all = new Option<bool>("--all") { Description = "Every image." };
-        var older = new Option<bool>("--model-older") { Description = "Images labeled by another model version than the current one." };
+        var older = new Option<bool>("--model-older") { Description = "Images with an analysis result from another model version than the configured one, or none yet: only those analyses run again." };
         var data = new Option<string?>("--data") { Description = "Data folder (default ./data, or $LABELLENS_DATA)." };
         var queueOnly = new Option<bool>("--queue-only") { Description = "Only queue the jobs; let a running server do them." };
         var command = new Command("relabel", "Label images again.") { failed, all, older, data, queueOnly, modelsOption, verboseOption };
@@ -67,11 +67,11 @@ internal static class RelabelCommand
                 return Commands.ExitFatal;
             }
 
-            using (labeler.Detector)
+            using (labeler)
             {
                 var scope = parse.GetValue(failed) ? RelabelScope.Failed : parse.GetValue(all) ? RelabelScope.All : RelabelScope.ModelOlder;
-                var ids = await catalog.EnqueueRelabelAsync(scope, labeler.Detector.ModelVersion, cancellationToken);
-                Console.WriteLine($"Queued {ids.Count} image(s) for relabeling with {labeler.Detector.ModelVersion}.");
+                var ids = await catalog.EnqueueRelabelAsync(scope, labeler.Models, cancellationToken);
+                Console.WriteLine($"Queued {ids.Count} image(s) for relabeling with {labeler.ModelVersion}.");
                 if (ids.Count == 0 || parse.GetValue(queueOnly))
                 {
                     return 0;

@@ -62,8 +62,7 @@ public sealed class BadInputTests(DetectorFixture fixture)
     [Fact]
     public void Byte_and_pixel_limits_are_configurable()
     {
-        using var detector = TestData.CreateDetector(new ImageOptions { MaxBytes = 150_000, MaxPixels = 300_000 });
-        var labeler = TestData.CreateLabeler(detector);
+        using var labeler = TestData.CreateLabeler(new ImageOptions { MaxBytes = 150_000, MaxPixels = 300_000 }, TestData.CreateDetector());
 
         // dog.jpg: 163,759 bytes.
         var tooManyBytes = Assert.Throws<ImageRejectedException>(() => labeler.Label(TestData.ImageBytes("dog.jpg"), new()));

@@ -1,3 +1,4 @@
+using LabelLens.Analysis;
 using LabelLens.Labels;
 using LabelLens.Models;
 using LabelLens.Taxonomy;
@@ -33,18 +34,23 @@ public static class TestData
     /// <summary>The built `labellens` executable of the same configuration.</summary>
     public static string CliDll => Path.Combine(RepositoryRoot, "src", "LabelLens", "bin", Configuration, "net10.0", "labellens.dll");
 
-    public static YoloxDetector CreateDetector(ImageOptions? imageOptions = null, DetectorOptions? detectorOptions = null)
+    public static string ClassifierPath => Path.Combine(ModelsFolder, "mobilenetv2-int8", "mobilenetv2-12-int8.onnx");
+
+    public static YoloxDetector CreateDetector(DetectorOptions? detectorOptions = null)
     {
         var model = new LocalModel("yolox-nano", ModelPath, ModelStore.ReadClasses("yolox-nano", ModelPath));
-        return new YoloxDetector(
-            model,
-            new VipsImageDecoder(Options.Create(imageOptions ?? new ImageOptions())),
-            detectorOptions ?? new DetectorOptions(),
-            TimeProvider.System,
-            NullLogger<YoloxDetector>.Instance);
+        return new YoloxDetector(model, detectorOptions ?? new DetectorOptions(), TimeProvider.System, NullLogger<YoloxDetector>.Instance);
     }
 
-    public static ImageLabeler CreateLabeler(YoloxDetector detector) => new(detector, new LabelBuilder(LabelTaxonomy.BuiltIn));
+    public static ImageNetClassifier CreateClassifier()
+    {
+        var model = new LocalModel("mobilenetv2-int8", ClassifierPath, ModelStore.ReadClasses("mobilenetv2-int8", ClassifierPath));
+        return new ImageNetClassifier(model, new DetectorOptions(), TimeProvider.System, NullLogger<ImageNetClassifier>.Instance);
+    }
+
+    /// <summary>The analysis pipeline over <paramref name="analyses"/> (the detector alone, or detector and classifier).</summary>
+    public static ImageLabeler CreateLabeler(ImageOptions? imageOptions = null, params IPictureAnalysis[] analyses) =>
+        new(analyses, new VipsImageDecoder(Options.Create(imageOptions ?? new ImageOptions())), new LabelBuilder(LabelTaxonomy.BuiltIn));
 
     private static string FindRepositoryRoot()
     {
@@ -64,13 +70,13 @@ public static class TestData
         : throw new DirectoryNotFoundException($"Test data folder {path} is missing: the tests need ../shared (models and photos) beside the checkout.");
 }
 
-/// <summary>One detector for all tests that label real photos: loading the session once, as the product does.</summary>
+/// <summary>One detector for all tests that label real photos with YOLOX alone: loading the session once, as the product does.</summary>
 public sealed class DetectorFixture : IDisposable
 {
     public DetectorFixture()
     {
         Detector = TestData.CreateDetector();
-        Labeler = TestData.CreateLabeler(Detector);
+        Labeler = TestData.CreateLabeler(null, Detector);
     }
 
     public YoloxDetector Detector { get; }
@@ -79,7 +85,25 @@ public sealed class DetectorFixture : IDisposable
 
     public LabelsResult Label(byte[] bytes, LabelRequest? request = null) => Labeler.Label(bytes, request ?? LabelRequest.Default);
 
-    public void Dispose() => Detector.Dispose();
+    public void Dispose() => Labeler.Dispose();
+}
+
+/// <summary>The default pipeline (YOLOX and the ImageNet classifier) on the real models, loaded once.</summary>
+public sealed class PipelineFixture : IDisposable
+{
+    public PipelineFixture()
+    {
+        Classifier = TestData.CreateClassifier();
+        Labeler = TestData.CreateLabeler(null, TestData.CreateDetector(), Classifier);
+    }
+
+    public ImageNetClassifier Classifier { get; }
+
+    public ImageLabeler Labeler { get; }
+
+    public LabelsResult Label(byte[] bytes, LabelRequest? request = null) => Labeler.Label(bytes, request ?? LabelRequest.Default);
+
+    public void Dispose() => Labeler.Dispose();
 }
 
 [CollectionDefinition(Name)]

@@ -58,7 +58,7 @@ public sealed class VideoPipelineTests
         await VideoTestData.ThreeShotsMp4();
         using var detector = TestData.CreateDetector();
         var (metadata, _) = await Tools.ProbeAsync(VideoTestData.PathOf("shots.mp4"), CancellationToken.None);
-        var geometry = FrameGeometry.For(metadata, detector);
+        var geometry = FrameGeometry.For(metadata, [detector.Needs]);
         Assert.Equal((416, 312), (geometry.ContentWidth, geometry.ContentHeight));
 
         var times = new List<long>();
@@ -99,17 +99,16 @@ public sealed class VideoPipelineTests
     public async Task Video_frames_detect_what_the_photos_show_with_boxes_relative_to_the_frame()
     {
         await VideoTestData.ThreeShotsMp4();
-        using var detector = TestData.CreateDetector();
-        var builder = new LabelBuilder(LabelTaxonomy.BuiltIn);
+        using var labeler = TestData.CreateLabeler(null, TestData.CreateDetector());
         var (metadata, _) = await Tools.ProbeAsync(VideoTestData.PathOf("shots.mp4"), CancellationToken.None);
-        var geometry = FrameGeometry.For(metadata, detector);
+        var geometry = FrameGeometry.For(metadata, labeler.Needs);
         var found = new Dictionary<long, IReadOnlyList<Label>>();
         await foreach (var frame in FrameSampler.SampleAsync(Tools.FfmpegPath, VideoTestData.PathOf("shots.mp4"), geometry, new VideoOptions(), 0, CancellationToken.None))
         {
             using (frame)
             {
-                var detections = detector.DetectFrame(geometry.Frame(frame), 0.55f);
-                found[frame.TimestampMillis] = builder.Build(detections, detector.ClassNames, metadata.FrameWidth, metadata.FrameHeight, LabelRequest.Default);
+                using var picture = geometry.Picture(frame);
+                found[frame.TimestampMillis] = labeler.LabelFrame(picture, LabelRequest.Default);
             }
         }
 
@@ -120,7 +119,7 @@ public sealed class VideoPipelineTests
         Assert.DoesNotContain(found[3000], l => l.Name == "Dog");
 
         // The same photo through the image pipeline: the frame's box is the same share of the picture.
-        var image = TestData.CreateLabeler(detector).Label(TestData.ImageBytes("dog.jpg"), LabelRequest.Default);
+        var image = labeler.Label(TestData.ImageBytes("dog.jpg"), LabelRequest.Default);
         var photoBox = image.Labels.Single(l => l.Name == "Dog").Instances[0].BoundingBox;
         var frameBox = dog.Instances[0].BoundingBox;
         Assert.InRange(frameBox.Left, photoBox.Left - 0.05, photoBox.Left + 0.05);
@@ -170,7 +169,7 @@ public sealed class VideoPipelineTests
         var before = FfmpegProcesses();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
         {
-            await foreach (var frame in FrameSampler.SampleAsync(Tools.FfmpegPath, VideoTestData.PathOf("two-hours.mp4"), FrameGeometry.For(metadata, detector), new VideoOptions(), 0, cancel.Token))
+            await foreach (var frame in FrameSampler.SampleAsync(Tools.FfmpegPath, VideoTestData.PathOf("two-hours.mp4"), FrameGeometry.For(metadata, [detector.Needs]), new VideoOptions(), 0, cancel.Token))
             {
                 frame.Dispose();
                 if (++count == 5)

@@ -1,44 +1,143 @@
 using System.Diagnostics;
-using LabelLens.Detection;
+using LabelLens.Analysis;
 using LabelLens.Properties;
 
 namespace LabelLens.Labels;
 
-/// <summary>Encoded image in, Rekognition-shaped labels (and, when asked, image properties) out: the detector plus the taxonomy.</summary>
-public sealed class ImageLabeler(IObjectDetector detector, LabelBuilder labelBuilder)
+/// <summary>
+/// The analysis pipeline: a picture is decoded once, every configured analysis runs on it (each taking the
+/// pixels it needs), their labels are merged into one Rekognition-shaped result and, when asked, the image
+/// properties are computed from the same pixels. Photos come in encoded (<see cref="Label"/>); video frames
+/// come in already decoded by ffmpeg (<see cref="LabelFrame"/>) and go through the very same analyses.
+/// Safe to call from many threads at once. Disposing it disposes the analyses (their model sessions).
+/// </summary>
+public sealed class ImageLabeler : IDisposable
 {
-    /// <summary>Detector scores below this are never worth decoding into boxes, even when MinConfidence is 0.</summary>
+    /// <summary>Model scores below this are never worth decoding into labels, even when MinConfidence is 0.</summary>
     public const float ScoreFloor = 0.01f;
 
-    public IObjectDetector Detector => detector;
+    private readonly IPictureDecoder _decoder;
+    private readonly LabelBuilder _labelBuilder;
 
-    /// <exception cref="ImageRejectedException">The input is not a usable image or is over a limit.</exception>
-    public LabelsResult Label(byte[] encodedImage, LabelRequest request, CancellationToken cancellationToken = default)
+    public ImageLabeler(IReadOnlyList<IPictureAnalysis> analyses, IPictureDecoder decoder, LabelBuilder labelBuilder)
     {
-        ArgumentNullException.ThrowIfNull(request);
-        request.Validate();
-        var minScore = Math.Max(ScoreFloor, (float)(request.MinConfidence / 100.0));
-        var output = detector.Detect(encodedImage, minScore, request.ImageProperties, cancellationToken);
-        var labels = request.GeneralLabels
-            ? labelBuilder.Build(output.Detections, detector.ClassNames, output.Image.Width, output.Image.Height, request)
-            : [];
-        if (!request.ImageProperties || output.Pixels is not { } pixels)
+        ArgumentNullException.ThrowIfNull(analyses);
+        if (analyses.Count == 0)
         {
-            return new LabelsResult(labels, detector.ModelVersion, output.Image, output.Timings);
+            throw new ArgumentException("At least one analysis is needed.", nameof(analyses));
         }
 
+        // Task order (objects, then classes), whatever the configuration's order: versions compare equal.
+        Analyses = analyses.OrderBy(a => a.Task).ToList();
+        _decoder = decoder;
+        _labelBuilder = labelBuilder;
+        Needs = Analyses.Select(a => a.Needs).ToList();
+        ModelVersion = string.Join('+', Analyses.Select(a => a.Model.Version));
+    }
+
+    public IReadOnlyList<IPictureAnalysis> Analyses { get; }
+
+    public IReadOnlyList<PictureNeeds> Needs { get; }
+
+    /// <summary>Every analysis's model version, joined by '+' ("yolox-nano:695e750a5d57+mobilenetv2-int8:cc028fe6cae7").</summary>
+    public string ModelVersion { get; }
+
+    public LabelBuilder LabelBuilder => _labelBuilder;
+
+    /// <summary>The model version of each configured analysis.</summary>
+    public IReadOnlyDictionary<AnalysisTask, ModelIdentity> Models => Analyses.ToDictionary(a => a.Task, a => a.Model);
+
+    /// <summary>
+    /// Labels an encoded image with every analysis, or only those in <paramref name="only"/> (a relabel of one
+    /// analysis). <see cref="LabelsResult.Analyses"/> holds each analysis's own labels for the catalog.
+    /// </summary>
+    /// <exception cref="Detection.ImageRejectedException">The input is not a usable image or is over a limit.</exception>
+    public LabelsResult Label(byte[] encodedImage, LabelRequest request, CancellationToken cancellationToken = default) =>
+        Label(encodedImage, request, null, cancellationToken);
+
+    /// <inheritdoc cref="Label(byte[], LabelRequest, CancellationToken)"/>
+    /// <param name="partial">Run only some analyses and merge with the others' stored labels (a relabel of one analysis); null runs all.</param>
+    public LabelsResult Label(byte[] encodedImage, LabelRequest request, PartialRun? partial, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(encodedImage);
+        ArgumentNullException.ThrowIfNull(request);
+        request.Validate();
+        cancellationToken.ThrowIfCancellationRequested();
+        var analyses = partial is null ? Analyses : Analyses.Where(a => partial.Run.Contains(a.Task)).ToList();
+        // What is kept: stored results of the configured analyses this run does not redo.
+        var kept = partial is null ? [] : partial.Stored.Where(s => !partial.Run.Contains(s.Task) && Analyses.Any(a => a.Task == s.Task)).ToList();
         var started = Stopwatch.GetTimestamp();
-        // The foreground is every confident detection, whatever the label filters keep.
-        var foreground = output.Detections
-            .Where(d => LabelBuilder.ToConfidence(d.Score) >= request.MinConfidence)
-            .Select(d => LabelBuilder.ToBox(d, output.Image.Width, output.Image.Height))
+        using var picture = _decoder.Decode(encodedImage, analyses.Count > 0 ? analyses.Select(a => a.Needs).ToList() : Needs, out var info);
+        var decodeMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+
+        var found = Analyze(analyses, picture, request, cancellationToken);
+        var labels = request.GeneralLabels ? LabelBuilder.Merge(found.Concat(kept).Select(f => f.Labels), request) : [];
+        var timings = new StageTimings(
+            decodeMs,
+            found.Sum(f => f.Timing.PrepareMs),
+            found.Sum(f => f.Timing.InferenceMs),
+            found.Sum(f => f.Timing.PostprocessMs));
+        var version = string.Join('+', found.Concat(kept).OrderBy(f => f.Task).Select(f => f.Model.Version));
+        if (!request.ImageProperties)
+        {
+            return new LabelsResult(labels, version, info, timings) { Analyses = found };
+        }
+
+        var propertiesStarted = Stopwatch.GetTimestamp();
+        // The foreground is every confident box any analysis found, whatever the label filters keep.
+        var foreground = found.Concat(kept)
+            .SelectMany(f => f.Labels)
+            .Where(l => l.Direct)
+            .SelectMany(l => l.Label.Instances)
+            .Where(i => i.Confidence >= request.MinConfidence)
+            .Select(i => i.BoundingBox)
             .ToList();
+        var pixels = picture.Image;
         var properties = ImagePropertiesAnalyzer.Analyze(pixels, foreground, request.MaxDominantColors);
         labels = labels.Select(label => label.Instances.Count == 0 ? label : label with
         {
             Instances = label.Instances.Select(i => i with { DominantColors = ImagePropertiesAnalyzer.ColorsIn(pixels, i.BoundingBox, request.MaxDominantColors) }).ToList(),
         }).ToList();
-        var timings = output.Timings with { PropertiesMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds };
-        return new LabelsResult(labels, detector.ModelVersion, output.Image, timings) { ImageProperties = properties };
+        timings = timings with { PropertiesMs = Stopwatch.GetElapsedTime(propertiesStarted).TotalMilliseconds };
+        return new LabelsResult(labels, version, info, timings) { ImageProperties = properties, Analyses = found };
+    }
+
+    /// <summary>A decoded video frame through every analysis: the frame's merged labels (boxes against the source frame).</summary>
+    public IReadOnlyList<Label> LabelFrame(Picture frame, LabelRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        ArgumentNullException.ThrowIfNull(request);
+        var found = Analyze(Analyses, frame, request, cancellationToken);
+        return LabelBuilder.Merge(found.Select(f => f.Labels), request);
+    }
+
+    private List<AnalysisLabels> Analyze(IReadOnlyList<IPictureAnalysis> analyses, Picture picture, LabelRequest request, CancellationToken cancellationToken)
+    {
+        var minScore = Math.Max(ScoreFloor, (float)(request.MinConfidence / 100.0));
+        var found = new List<AnalysisLabels>(analyses.Count);
+        foreach (var analysis in analyses)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var result = analysis.Analyze(picture, minScore, cancellationToken);
+            var started = Stopwatch.GetTimestamp();
+            var labels = result.ToLabels(_labelBuilder, picture.SourceWidth, picture.SourceHeight, request.MinConfidence);
+            var timing = result.Timing with { PostprocessMs = result.Timing.PostprocessMs + Stopwatch.GetElapsedTime(started).TotalMilliseconds };
+            found.Add(new AnalysisLabels(analysis.Task, analysis.Model, request.MinConfidence, labels) { Timing = timing });
+        }
+
+        return found;
+    }
+
+    public void Dispose()
+    {
+        foreach (var analysis in Analyses)
+        {
+            analysis.Dispose();
+        }
     }
 }
+
+/// <summary>A run of some analyses only, merged with what the others stored before.</summary>
+/// <param name="Run">The analyses to run.</param>
+/// <param name="Stored">Every analysis's stored labels for the picture (those in <paramref name="Run"/> are replaced).</param>
+public sealed record PartialRun(IReadOnlyCollection<AnalysisTask> Run, IReadOnlyList<AnalysisLabels> Stored);

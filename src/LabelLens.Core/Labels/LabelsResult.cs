@@ -51,4 +51,8 @@ public sealed record LabelsResult(
     /// <summary>Quality and colours; only with the IMAGE_PROPERTIES feature.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public ImageProperties? ImageProperties { get; init; }
+
+    /// <summary>Each analysis's own labels, model and threshold: what the catalog stores per analysis (provenance).</summary>
+    [JsonIgnore]
+    public IReadOnlyList<LabelLens.Analysis.AnalysisLabels> Analyses { get; init; } = [];
 }

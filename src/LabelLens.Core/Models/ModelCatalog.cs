@@ -1,6 +1,9 @@
+using LabelLens.Analysis;
+
 namespace LabelLens.Models;
 
 /// <summary>A model LabelLens knows how to fetch and run.</summary>
+/// <param name="Task">The analysis it serves: objects (a detector) or classes (a classifier).</param>
 /// <param name="Name">Folder name under the models folder, e.g. "yolox-nano".</param>
 /// <param name="FileName">The ONNX file inside that folder.</param>
 /// <param name="Url">The official release download.</param>
@@ -8,6 +11,7 @@ namespace LabelLens.Models;
 /// <param name="Bytes">Exact size of the official file when known; verified after download.</param>
 /// <param name="Sha256">Lower-case hex SHA-256 of the official file when known; verified after download.</param>
 public sealed record ModelEntry(
+    AnalysisTask Task,
     string Name,
     string FileName,
     Uri Url,
@@ -17,12 +21,27 @@ public sealed record ModelEntry(
     long? Bytes,
     string? Sha256,
     IReadOnlyList<string> Classes,
-    string Description);
+    string Description)
+{
+    /// <summary>What kind of model it is, for listings: "object detector", "image classifier".</summary>
+    public string Kind => Task switch
+    {
+        AnalysisTask.Objects => "object detector",
+        AnalysisTask.Classes => "image classifier",
+        _ => Task.Name(),
+    };
+}
 
-/// <summary>The YOLOX family (Megvii-BaseDetection/YOLOX, Apache-2.0), release 0.1.1rc0, all trained on COCO.</summary>
+/// <summary>
+/// The models LabelLens can fetch: the YOLOX family (Megvii-BaseDetection/YOLOX, Apache-2.0, release 0.1.1rc0,
+/// trained on COCO) for objects, and MobileNetV2 (ONNX Model Zoo, Apache-2.0, ImageNet-1k) for classes.
+/// </summary>
 public static class ModelCatalog
 {
     public const string DefaultModel = "yolox-nano";
+
+    /// <summary>The default model of the classes analysis.</summary>
+    public const string DefaultClassifier = "mobilenetv2-int8";
 
     private const string ReleaseBase = "https://github.com/Megvii-BaseDetection/YOLOX/releases/download/0.1.1rc0/";
 
@@ -42,6 +61,9 @@ public static class ModelCatalog
     // Sizes and hashes of the official release files are not recorded here because they could not be
     // checked from this project's build machines; the download verifies whatever is known (Content-Length
     // always) and a mirror or user can pin a hash with `models pull --sha256`.
+    /// <summary>ImageNet-1k's classes in model index order, as WordNet 3.0 noun ids ("n02110063" = malamute).</summary>
+    public static IReadOnlyList<string> ImageNetClasses { get; } = LoadImageNetClasses();
+
     public static IReadOnlyList<ModelEntry> All { get; } =
     [
         Yolox("yolox-nano", "yolox_nano.onnx", 416, 0.91, 25.8, "smallest and fastest; the default"),
@@ -50,11 +72,34 @@ public static class ModelCatalog
         Yolox("yolox-m", "yolox_m.onnx", 640, 25.3, 47.2, "slow on CPU"),
         Yolox("yolox-l", "yolox_l.onnx", 640, 54.2, 50.1, "GPU class"),
         Yolox("yolox-x", "yolox_x.onnx", 640, 99.1, 51.5, "GPU class, largest"),
+        new(
+            AnalysisTask.Classes,
+            DefaultClassifier,
+            "mobilenetv2-12-int8.onnx",
+            new Uri("https://github.com/onnx/models/raw/main/validated/vision/classification/mobilenet/model/mobilenetv2-12-int8.onnx"),
+            224,
+            3.4,
+            0,
+            3_655_033,
+            "cc028fe6cae7bc11a4ff53cfc9b79c920e8be65ce33a904ec3e2a8f66d77f95f",
+            ImageNetClasses,
+            "ImageNet-1k classes (breeds, food, scenes), no boxes; the default classifier"),
     ];
+
+    /// <summary>The default model of each analysis.</summary>
+    public static string DefaultFor(AnalysisTask task) => task == AnalysisTask.Classes ? DefaultClassifier : DefaultModel;
+
+    private static List<string> LoadImageNetClasses()
+    {
+        using var stream = typeof(ModelCatalog).Assembly.GetManifestResourceStream("LabelLens.imagenet_wordnet_ids.txt")
+            ?? throw new InvalidOperationException("The built-in ImageNet class list is missing from the assembly.");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+    }
 
     public static ModelEntry? Find(string name) =>
         All.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase));
 
     private static ModelEntry Yolox(string name, string file, int inputSize, double parameters, double map, string description) =>
-        new(name, file, new Uri(ReleaseBase + file), inputSize, parameters, map, null, null, CocoClasses, description);
+        new(AnalysisTask.Objects, name, file, new Uri(ReleaseBase + file), inputSize, parameters, map, null, null, CocoClasses, description);
 }

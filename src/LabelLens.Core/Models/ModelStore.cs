@@ -165,7 +165,8 @@ public sealed class ModelStore(IOptions<ModelOptions> options, IHttpClientFactor
 
     /// <summary>
     /// Class names: a <c>classes.txt</c> (or <c>coco_classes.txt</c>) beside the model wins, one name per line,
-    /// so any YOLOX export with its own classes works; otherwise the catalog's list, otherwise COCO.
+    /// so any YOLOX export with its own classes works; then a classifier's <c>synset_words.txt</c> (WordNet ids);
+    /// otherwise the catalog's list, otherwise COCO.
     /// </summary>
     public static IReadOnlyList<string> ReadClasses(string name, string modelPath)
     {
@@ -177,6 +178,13 @@ public sealed class ModelStore(IOptions<ModelOptions> options, IHttpClientFactor
             {
                 return File.ReadAllLines(file).Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
             }
+        }
+
+        // A classifier's WordNet-keyed list (Caffe's and OpenCV's file): the id is the first word of each line.
+        var synsets = Path.Combine(folder, "synset_words.txt");
+        if (File.Exists(synsets))
+        {
+            return File.ReadAllLines(synsets).Select(l => l.Trim()).Where(l => l.Length > 0).Select(l => l.Split(' ', 2)[0]).ToList();
         }
 
         return ModelCatalog.Find(name)?.Classes ?? ModelCatalog.CocoClasses;

@@ -11,6 +11,9 @@ public sealed record TaxonomyLabel(
     IReadOnlyList<string> Aliases,
     IReadOnlyList<string> Categories);
 
+/// <summary>A class of a WordNet-keyed classifier mapped to a label, with the fine name to keep as an alias.</summary>
+public sealed record SynsetLabel(TaxonomyLabel Label, string? Alias);
+
 /// <summary>
 /// Maps model class names to display labels (Rekognition naming) and gives each label its parents,
 /// aliases and categories. Data-driven: the built-in table is <c>taxonomy.json</c>; another file with the
@@ -24,11 +27,19 @@ public sealed class LabelTaxonomy
     private readonly Dictionary<string, string> _classToLabel;
     private readonly Dictionary<string, TaxonomyLabel> _labels;
 
-    private LabelTaxonomy(Dictionary<string, string> classToLabel, Dictionary<string, TaxonomyLabel> labels)
+    private readonly Dictionary<string, SynsetLabel> _synsets;
+
+    private LabelTaxonomy(Dictionary<string, string> classToLabel, Dictionary<string, TaxonomyLabel> labels, Dictionary<string, SynsetLabel> synsets)
     {
         _classToLabel = classToLabel;
         _labels = labels;
+        _synsets = synsets;
     }
+
+    /// <summary>WordNet id (an ImageNet class, "n02110063") to its label and fine-name alias.</summary>
+    public IReadOnlyDictionary<string, SynsetLabel> Synsets => _synsets;
+
+    public bool TryGetSynset(string wordNetId, out SynsetLabel label) => _synsets.TryGetValue(wordNetId, out label!);
 
     public IReadOnlyCollection<TaxonomyLabel> Labels => _labels.Values;
 
@@ -101,7 +112,18 @@ public sealed class LabelTaxonomy
             throw new InvalidDataException($"Taxonomy class '{className}' maps to an undefined label '{label}'.");
         }
 
-        return new LabelTaxonomy(new Dictionary<string, string>(file.Classes, StringComparer.Ordinal), resolved);
+        var synsets = new Dictionary<string, SynsetLabel>(StringComparer.Ordinal);
+        foreach (var (id, synset) in file.Synsets)
+        {
+            if (!resolved.TryGetValue(synset.Label, out var label))
+            {
+                throw new InvalidDataException($"Taxonomy synset '{id}' maps to an undefined label '{synset.Label}'.");
+            }
+
+            synsets[id] = new SynsetLabel(label, string.IsNullOrWhiteSpace(synset.Alias) ? null : synset.Alias);
+        }
+
+        return new LabelTaxonomy(new Dictionary<string, string>(file.Classes, StringComparer.Ordinal), resolved, synsets);
     }
 
     /// <summary>Breadth-first over parents, so nearer ancestors come first; a cycle is an error.</summary>
@@ -137,6 +159,15 @@ internal sealed class TaxonomyFile
     public Dictionary<string, string> Classes { get; set; } = [];
 
     public Dictionary<string, LabelDefinition> Labels { get; set; } = [];
+
+    public Dictionary<string, SynsetDefinition> Synsets { get; set; } = [];
+}
+
+internal sealed class SynsetDefinition
+{
+    public string Label { get; set; } = "";
+
+    public string? Alias { get; set; }
 }
 
 internal sealed class LabelDefinition

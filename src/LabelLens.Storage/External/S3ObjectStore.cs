@@ -165,6 +165,12 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     }
 
     /// <summary>Downloads the object into a seekable stream (memory up to 32 MiB, a self-deleting temporary file above).</summary>
+    public async Task<LocalObjectFile?> OpenLocalFileAsync(string bucket, string key, CancellationToken cancellationToken)
+    {
+        await using var stream = await OpenReadAsync(bucket, key, cancellationToken);
+        return stream is null ? null : await LocalObjectFile.CopyToTemporaryAsync(stream, cancellationToken);
+    }
+
     public async Task<Stream?> OpenReadAsync(string bucket, string key, CancellationToken cancellationToken)
     {
         await using var source = await OpenStreamAsync(bucket, key, cancellationToken);

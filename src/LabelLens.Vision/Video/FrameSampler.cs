@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 using System.Threading.Channels;
-using LabelLens.Detection;
+using LabelLens.Analysis;
 using LabelLens.Video;
 
 namespace LabelLens.Vision.Video;
@@ -16,7 +16,10 @@ public sealed class SampledFrame(long timestampMillis, byte[] buffer, int length
 
     public long TimestampMillis { get; } = timestampMillis;
 
-    public ReadOnlyMemory<byte> Pixels => (_buffer ?? throw new ObjectDisposedException(nameof(SampledFrame))).AsMemory(0, length);
+    public ReadOnlyMemory<byte> Pixels => Buffer.AsMemory(0, length);
+
+    /// <summary>The pooled buffer itself (at least the frame's length).</summary>
+    public byte[] Buffer => _buffer ?? throw new ObjectDisposedException(nameof(SampledFrame));
 
     public void Dispose()
     {
@@ -27,38 +30,38 @@ public sealed class SampledFrame(long timestampMillis, byte[] buffer, int length
     }
 }
 
-/// <summary>Where the picture sits in the letterboxed model input, and the frame size boxes refer to.</summary>
-public readonly record struct FrameGeometry(int InputWidth, int InputHeight, int ContentWidth, int ContentHeight, int SourceWidth, int SourceHeight)
+/// <summary>The size ffmpeg scales sampled frames to (the working size every analysis takes its input from), and the frame size boxes refer to.</summary>
+public readonly record struct FrameGeometry(int ContentWidth, int ContentHeight, int SourceWidth, int SourceHeight)
 {
-    public int FrameBytes => 3 * InputWidth * InputHeight;
+    public int FrameBytes => 3 * ContentWidth * ContentHeight;
 
-    /// <summary>Fits the displayed frame (pixel aspect applied) into the model input, keeping its aspect ratio.</summary>
-    public static FrameGeometry For(VideoMetadata video, IFrameDetector detector)
+    /// <summary>The displayed frame (pixel aspect applied) at the working size of the analyses' <paramref name="needs"/>.</summary>
+    public static FrameGeometry For(VideoMetadata video, IReadOnlyList<PictureNeeds> needs)
     {
         ArgumentNullException.ThrowIfNull(video);
-        ArgumentNullException.ThrowIfNull(detector);
-        var displayWidth = video.FrameWidth * video.SampleAspectRatio;
-        var ratio = Math.Min(detector.InputWidth / displayWidth, detector.InputHeight / (double)video.FrameHeight);
-        var width = Math.Clamp((int)Math.Round(displayWidth * ratio), 1, detector.InputWidth);
-        var height = Math.Clamp((int)Math.Round(video.FrameHeight * ratio), 1, detector.InputHeight);
-        return new FrameGeometry(detector.InputWidth, detector.InputHeight, width, height, video.FrameWidth, video.FrameHeight);
+        ArgumentNullException.ThrowIfNull(needs);
+        var displayWidth = Math.Max(1, (int)Math.Round(video.FrameWidth * video.SampleAspectRatio));
+        var (width, height) = PictureNeeds.WorkingSize(displayWidth, video.FrameHeight, needs);
+        return new FrameGeometry(width, height, video.FrameWidth, video.FrameHeight);
     }
 
-    public RgbFrame Frame(SampledFrame frame) => new(frame.Pixels, ContentWidth, ContentHeight, SourceWidth, SourceHeight);
+    /// <summary>The frame as a picture for the analyses (it borrows the frame's buffer: dispose the frame after the picture).</summary>
+    public Picture Picture(SampledFrame frame)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        return new Picture(frame.Buffer, ContentWidth, ContentHeight, SourceWidth, SourceHeight);
+    }
 }
 
 /// <summary>
 /// Samples a video with ffmpeg, run as a child process: one frame per sampling interval (the first frame of
-/// each interval of the video's timeline) plus frames where the scene changes, decoded, scaled to fit the
-/// model input and padded (top-left, grey 114, like the image letterbox) by ffmpeg, and piped out as raw
+/// each interval of the video's timeline) plus frames where the scene changes, decoded and scaled by ffmpeg to
+/// the working size the analyses take their input from (as a photo's decode is), and piped out as raw
 /// rgb24 — no temporary files. Each frame's time comes from ffmpeg's showinfo filter on stderr (its exact
 /// pts and time base, in frame order), so variable frame rates and scene frames get their true time.
 /// </summary>
 public static partial class FrameSampler
 {
-    /// <summary>YOLOX's letterbox grey.</summary>
-    private const string PadColor = "0x727272";
-
     /// <summary>
     /// Frames at or after <paramref name="startMillis"/> (ffmpeg seeks there first: a resumed job does not
     /// decode what it already did). The process is killed (with its children) when the enumeration stops
@@ -147,8 +150,7 @@ public static partial class FrameSampler
             select += $"+gt(scene,{options.SceneThreshold.ToString("0.###", CultureInfo.InvariantCulture)})";
         }
 
-        var filters = $"select='{select}',showinfo,scale={geometry.ContentWidth}:{geometry.ContentHeight}:flags=bilinear,setsar=1,"
-            + $"pad={geometry.InputWidth}:{geometry.InputHeight}:0:0:color={PadColor},format=rgb24";
+        var filters = $"select='{select}',showinfo,scale={geometry.ContentWidth}:{geometry.ContentHeight}:flags=bilinear,setsar=1,format=rgb24";
         // -copyts -start_at_zero: frame times stay those of the whole video (0 at its start) even after the
         // resume seek, so `select` keeps the same interval grid as an uninterrupted run and showinfo's pts is
         // already the time from the start. Without them ffmpeg restarts the clock at the seek point.

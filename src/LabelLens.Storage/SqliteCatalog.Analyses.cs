@@ -1,0 +1,170 @@
+using System.Text.Json;
+using LabelLens.Analysis;
+using LabelLens.Labels;
+using Microsoft.Data.Sqlite;
+
+namespace LabelLens.Storage;
+
+/// <summary>Schema step 6: results per analysis, with provenance (SqliteCatalog.Analyses.cs).</summary>
+internal static class AnalysisSchema
+{
+    /// <summary>
+    /// One row per image and analysis: which model (name, file hash, version) at which threshold produced which
+    /// labels (JSON, before merging), so one analysis can be relabeled alone and merged with the others' stored
+    /// results. jobs.analyses names the analyses a job runs (NULL: all configured). Images labeled before this
+    /// step were labeled by the detector alone: they get an 'objects' row whose labels are 'legacy', meaning
+    /// "the model's labels in the labels table".
+    /// </summary>
+    public const string Step6 =
+        """
+        CREATE TABLE analysis_results (
+            image_id       TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+            analysis       TEXT NOT NULL,
+            model          TEXT NOT NULL,
+            model_sha256   TEXT NOT NULL,
+            model_version  TEXT NOT NULL,
+            min_confidence REAL NOT NULL,
+            labels         TEXT NOT NULL,
+            produced_at    INTEGER NOT NULL,
+            PRIMARY KEY (image_id, analysis)
+        ) WITHOUT ROWID;
+        ALTER TABLE jobs ADD COLUMN analyses TEXT;
+        INSERT INTO analysis_results (image_id, analysis, model, model_sha256, model_version, min_confidence, labels, produced_at)
+        SELECT id, 'objects', substr(model_version, 1, instr(model_version, ':') - 1), substr(model_version, instr(model_version, ':') + 1),
+               model_version, COALESCE(min_confidence, 55), 'legacy', COALESCE(labeled_at, updated_at)
+        FROM images WHERE status = 'labeled' AND media_type = 'image' AND instr(model_version, ':') > 0;
+        """;
+}
+
+/// <summary>What produced one analysis's part of an image's labels (the image record shows it).</summary>
+public sealed record AnalysisProvenance(string Analysis, string Model, string ModelSha256, string ModelVersion, double MinConfidence, DateTimeOffset ProducedAt);
+
+public sealed partial class SqliteCatalog
+{
+    private const string LegacyLabels = "legacy";
+
+    private static readonly JsonSerializerOptions AnalysisJson = new(JsonSerializerDefaults.General);
+
+    /// <summary>Each analysis's stored labels for an image (what a relabel of another analysis merges with).</summary>
+    public async Task<IReadOnlyList<AnalysisLabels>> GetAnalysisLabelsAsync(string imageId, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var rows = new List<(string Analysis, string Model, string Sha, double Min, string Labels)>();
+        await using (var command = Command(connection, null, "SELECT analysis, model, model_sha256, min_confidence, labels FROM analysis_results WHERE image_id = $id", ("$id", imageId)))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                rows.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetDouble(3), reader.GetString(4)));
+            }
+        }
+
+        var results = new List<AnalysisLabels>(rows.Count);
+        foreach (var row in rows)
+        {
+            if (!AnalysisTasks.TryParse(row.Analysis, out var task))
+            {
+                continue;
+            }
+
+            var labels = row.Labels == LegacyLabels
+                ? await LegacyLabelsAsync(connection, imageId, cancellationToken)
+                : JsonSerializer.Deserialize<List<FoundLabel>>(row.Labels, AnalysisJson) ?? [];
+            results.Add(new AnalysisLabels(task, new ModelIdentity(row.Model, row.Sha), row.Min, labels));
+        }
+
+        return results;
+    }
+
+    /// <summary>Which analyses produced an image's labels, with which models.</summary>
+    public async Task<IReadOnlyList<AnalysisProvenance>> GetAnalysisProvenanceAsync(string imageId, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        await using var command = Command(
+            connection,
+            null,
+            "SELECT analysis, model, model_sha256, model_version, min_confidence, produced_at FROM analysis_results WHERE image_id = $id ORDER BY analysis",
+            ("$id", imageId));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var results = new List<AnalysisProvenance>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            results.Add(new AnalysisProvenance(
+                reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetDouble(4), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5))));
+        }
+
+        return results;
+    }
+
+    /// <summary>
+    /// Stores each analysis's own labels. <paramref name="replaceAll"/> (a job that ran every configured
+    /// analysis) first drops rows of analyses no longer configured, so they stop counting.
+    /// </summary>
+    private static void SaveAnalyses(SqliteConnection connection, SqliteTransaction transaction, string imageId, IReadOnlyList<AnalysisLabels> analyses, bool replaceAll, long now)
+    {
+        if (replaceAll)
+        {
+            Execute(connection, transaction, "DELETE FROM analysis_results WHERE image_id = $id", ("$id", imageId));
+        }
+
+        foreach (var analysis in analyses)
+        {
+            Execute(
+                connection,
+                transaction,
+                """
+                INSERT OR REPLACE INTO analysis_results (image_id, analysis, model, model_sha256, model_version, min_confidence, labels, produced_at)
+                VALUES ($id, $analysis, $model, $sha, $version, $min, $labels, $now)
+                """,
+                ("$id", imageId), ("$analysis", analysis.Task.Name()), ("$model", analysis.Model.Name), ("$sha", analysis.Model.Sha256),
+                ("$version", analysis.Model.Version), ("$min", analysis.MinConfidence), ("$labels", JsonSerializer.Serialize(analysis.Labels, AnalysisJson)), ("$now", now));
+        }
+    }
+
+    /// <summary>A pre-analysis catalog's model labels, read back as the detector's result (a label with boxes was detected, the rest are ancestors).</summary>
+    private static async Task<List<FoundLabel>> LegacyLabelsAsync(SqliteConnection connection, string imageId, CancellationToken cancellationToken)
+    {
+        var labels = (await ReadLabelsAsync(connection, [imageId], cancellationToken)).GetValueOrDefault(imageId) ?? [];
+        return labels
+            .Where(l => l.Source == LabelSource.Model)
+            .Select(l => new FoundLabel(new Label(l.Name, l.Confidence, l.Instances, l.Parents, l.Aliases, l.Categories), l.Instances.Count > 0, l.Parents.Count))
+            .ToList();
+    }
+
+    /// <summary>
+    /// For `relabel --model-older`: per labeled image, the configured analyses whose stored result is missing or
+    /// came from another model version. An empty list means the image is current.
+    /// </summary>
+    private static async Task<Dictionary<string, List<AnalysisTask>>> StaleAnalysesAsync(
+        SqliteConnection connection, SqliteTransaction transaction, IReadOnlyDictionary<AnalysisTask, ModelIdentity> current, CancellationToken cancellationToken)
+    {
+        var stored = new Dictionary<string, Dictionary<string, string>>(StringComparer.Ordinal);
+        await using (var command = Command(
+            connection,
+            transaction,
+            """
+            SELECT i.id, r.analysis, r.model_version FROM images i LEFT JOIN analysis_results r ON r.image_id = i.id
+            WHERE i.status = 'labeled' AND i.media_type = 'image'
+            """))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var id = reader.GetString(0);
+                if (!stored.TryGetValue(id, out var rows))
+                {
+                    stored[id] = rows = new Dictionary<string, string>(StringComparer.Ordinal);
+                }
+
+                if (!reader.IsDBNull(1))
+                {
+                    rows[reader.GetString(1)] = reader.GetString(2);
+                }
+            }
+        }
+
+        return stored.ToDictionary(
+            s => s.Key,
+            s => current.Where(c => s.Value.GetValueOrDefault(c.Key.Name()) != c.Value.Version).Select(c => c.Key).ToList());
+    }
+}

@@ -1,0 +1,68 @@
+using System.ComponentModel.DataAnnotations;
+using LabelLens.Analysis;
+using LabelLens.Models;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace LabelLens.Vision;
+
+/// <summary>Objects with boxes: YOLOX exports.</summary>
+public sealed class YoloxModule(IOptions<DetectorOptions> options, TimeProvider time, ILoggerFactory loggers) : IAnalysisModule
+{
+    public AnalysisTask Task => AnalysisTask.Objects;
+
+    public IPictureAnalysis Load(LocalModel model) => new YoloxDetector(model, options.Value, time, loggers.CreateLogger<YoloxDetector>());
+}
+
+/// <summary>Whole-image classes: ImageNet-1k classifiers with WordNet ids.</summary>
+public sealed class ImageNetClassifierModule(IOptions<DetectorOptions> options, TimeProvider time, ILoggerFactory loggers) : IAnalysisModule
+{
+    public AnalysisTask Task => AnalysisTask.Classes;
+
+    public IPictureAnalysis Load(LocalModel model) => new ImageNetClassifier(model, options.Value, time, loggers.CreateLogger<ImageNetClassifier>());
+}
+
+/// <summary>
+/// Which analyses run and with which model. Section "Analysis": <c>Tasks</c> is a comma-separated list
+/// ("objects,classes"; set it whole, e.g. LABELLENS_Analysis__Tasks=objects), <c>Models</c> maps a task to a
+/// model name (Analysis:Models:classes=mobilenetv2-int8); a task without one uses the catalog default
+/// (objects: Models:Default, or Labeling:Model).
+/// </summary>
+public sealed class AnalysisOptions : IValidatableObject
+{
+    public const string Section = "Analysis";
+
+    public string Tasks { get; set; } = "objects,classes";
+
+    public Dictionary<string, string> Models { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    public IReadOnlyList<AnalysisTask> TaskList => AnalysisTasks.ParseList(Tasks);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        IReadOnlyList<AnalysisTask> tasks;
+        try
+        {
+            tasks = TaskList;
+        }
+        catch (ArgumentException ex)
+        {
+            return [new ValidationResult($"Analysis:Tasks: {ex.Message}", [nameof(Tasks)])];
+        }
+
+        if (tasks.Count == 0)
+        {
+            return [new ValidationResult("Analysis:Tasks names no analysis; give at least one of objects, classes.", [nameof(Tasks)])];
+        }
+
+        return Models.Keys.Where(k => !AnalysisTasks.TryParse(k, out _))
+            .Select(k => new ValidationResult($"Analysis:Models:{k}: '{k}' is not an analysis (objects, classes).", [nameof(Models)]))
+            .ToList();
+    }
+
+    /// <summary>The model a task uses: configured, else <paramref name="objectsModel"/> for objects, else the catalog default.</summary>
+    public string ModelFor(AnalysisTask task, string? objectsModel) =>
+        Models.TryGetValue(task.Name(), out var configured) && configured.Length > 0 ? configured
+        : task == AnalysisTask.Objects && objectsModel is { Length: > 0 } ? objectsModel
+        : ModelCatalog.DefaultFor(task);
+}

@@ -1,0 +1,174 @@
+using System.Buffers;
+using LabelLens.Analysis;
+using LabelLens.Models;
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
+
+namespace LabelLens.Vision;
+
+/// <summary>
+/// An ImageNet-1k classifier on ONNX Runtime (MobileNetV2 from the ONNX Model Zoo by default): whole-image
+/// class probabilities, no boxes. Preprocessing as the model was trained: the short side resized to 256,
+/// the centre 224 × 224 cropped, RGB scaled to 0-1 and normalised with ImageNet's mean and deviation.
+/// Classes are WordNet ids, mapped to searchable labels by the taxonomy. One shared session, thread-safe.
+/// </summary>
+public sealed class ImageNetClassifier : IPictureAnalysis
+{
+    /// <summary>ImageNet's training resize: the short side to 256, then the centre crop.</summary>
+    public const int ResizeShortSide = 256;
+
+    private static readonly float[] Mean = [0.485f, 0.456f, 0.406f];
+    private static readonly float[] Deviation = [0.229f, 0.224f, 0.225f];
+
+    private readonly InferenceSession _session;
+    private readonly TimeProvider _time;
+    private readonly string[] _inputNames;
+    private readonly string[] _outputNames;
+    private readonly long[] _inputShape;
+
+    public ImageNetClassifier(LocalModel model, DetectorOptions options, TimeProvider time, ILogger<ImageNetClassifier> logger)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        _time = time;
+        _session = ModelFiles.OpenSession(model.Path, options.IntraOpThreads);
+        try
+        {
+            var input = _session.InputMetadata.Single();
+            var dimensions = input.Value.Dimensions;
+            if (dimensions.Length != 4 || dimensions[1] != 3)
+            {
+                throw new InvalidDataException($"{model.Path}: input '{input.Key}' has shape [{string.Join(", ", dimensions)}]; an image classifier takes [1, 3, H, W].");
+            }
+
+            InputHeight = dimensions[2] > 0 ? dimensions[2] : 224;
+            InputWidth = dimensions[3] > 0 ? dimensions[3] : 224;
+            _inputNames = [input.Key];
+            _inputShape = [1, 3, InputHeight, InputWidth];
+            var output = _session.OutputMetadata.First();
+            _outputNames = [output.Key];
+            var classCount = output.Value.Dimensions[^1];
+            if (model.Classes.Count != classCount)
+            {
+                throw new InvalidDataException($"{model.Path} scores {classCount} classes but its class list has {model.Classes.Count} ids.");
+            }
+
+            ClassNames = model.Classes;
+            Model = new ModelIdentity(model.Name, ModelFiles.Sha256(model.Path));
+        }
+        catch
+        {
+            _session.Dispose();
+            throw;
+        }
+
+        logger.LogInformation("Loaded {Model} from {Path}: input {Width}x{Height}, {Classes} classes", model.Name, model.Path, InputWidth, InputHeight, ClassNames.Count);
+    }
+
+    public AnalysisTask Task => AnalysisTask.Classes;
+
+    public ModelIdentity Model { get; }
+
+    public IReadOnlyList<string> ClassNames { get; }
+
+    public int InputWidth { get; }
+
+    public int InputHeight { get; }
+
+    /// <summary>The short side at <see cref="ResizeShortSide"/> (scaled for a model with another input size).</summary>
+    public PictureNeeds Needs => new(0, 0, ShortSide);
+
+    private int ShortSide => (int)Math.Round(Math.Max(InputWidth, InputHeight) * ResizeShortSide / 224.0);
+
+    public AnalysisResult Analyze(Picture picture, float minScore, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(picture);
+        cancellationToken.ThrowIfCancellationRequested();
+        var start = _time.GetTimestamp();
+        var scale = ShortSide / (double)Math.Min(picture.Width, picture.Height);
+        var scaledWidth = (int)Math.Round(picture.Width * scale);
+        var scaledHeight = (int)Math.Round(picture.Height * scale);
+        using var crop = PictureResampler.Resample(picture, scale, (scaledWidth - InputWidth) / 2, (scaledHeight - InputHeight) / 2, InputWidth, InputHeight);
+        var elements = 3 * InputWidth * InputHeight;
+        var tensor = ArrayPool<float>.Shared.Rent(elements);
+        try
+        {
+            FillNormalized(crop, tensor.AsSpan(0, elements));
+            var filled = _time.GetTimestamp();
+            cancellationToken.ThrowIfCancellationRequested();
+            using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, tensor.AsMemory(0, elements), _inputShape);
+            using var runOptions = new RunOptions();
+            using var outputs = _session.Run(runOptions, _inputNames, [input], _outputNames);
+            var inferred = _time.GetTimestamp();
+            var probabilities = Softmax(outputs[0].GetTensorDataAsSpan<float>());
+            var done = _time.GetTimestamp();
+            return new ClassScores(Model, probabilities, ClassNames) { Timing = new AnalysisTiming(Ms(start, filled), Ms(filled, inferred), Ms(inferred, done)) };
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(tensor);
+        }
+    }
+
+    /// <summary>
+    /// Planar R, G, B; (x/255 - mean) / deviation. A crop smaller than the input (a tiny picture) sits at the
+    /// top left on zeros, which is the mean colour after normalisation.
+    /// </summary>
+    private void FillNormalized(ResampledPixels crop, Span<float> tensor)
+    {
+        tensor.Clear();
+        var plane = InputWidth * InputHeight;
+        var rgb = crop.Rgb;
+        for (var c = 0; c < 3; c++)
+        {
+            var scale = 1f / (255f * Deviation[c]);
+            var offset = Mean[c] / Deviation[c];
+            var destination = tensor.Slice(c * plane, plane);
+            for (var y = 0; y < crop.Height; y++)
+            {
+                var row = destination.Slice(y * InputWidth, crop.Width);
+                var source = rgb.Slice(y * crop.Width * 3);
+                for (var x = 0; x < row.Length; x++)
+                {
+                    row[x] = (source[(3 * x) + c] * scale) - offset;
+                }
+            }
+        }
+    }
+
+    private static float[] Softmax(ReadOnlySpan<float> logits)
+    {
+        var probabilities = new float[logits.Length];
+        var max = float.NegativeInfinity;
+        foreach (var logit in logits)
+        {
+            max = Math.Max(max, logit);
+        }
+
+        var sum = 0.0;
+        for (var i = 0; i < logits.Length; i++)
+        {
+            probabilities[i] = MathF.Exp(logits[i] - max);
+            sum += probabilities[i];
+        }
+
+        for (var i = 0; i < probabilities.Length; i++)
+        {
+            probabilities[i] = (float)(probabilities[i] / sum);
+        }
+
+        return probabilities;
+    }
+
+    public void RunInferenceOnly()
+    {
+        var tensor = new float[3 * InputWidth * InputHeight];
+        using var input = OrtValue.CreateTensorValueFromMemory(tensor, _inputShape);
+        using var runOptions = new RunOptions();
+        using var outputs = _session.Run(runOptions, _inputNames, [input], _outputNames);
+    }
+
+    public void Dispose() => _session.Dispose();
+
+    private double Ms(long from, long to) => _time.GetElapsedTime(from, to).TotalMilliseconds;
+}
