@@ -3,6 +3,7 @@ using LabelLens.Detection;
 using LabelLens.Labels;
 using LabelLens.Server.External;
 using LabelLens.Storage;
+using LabelLens.Taxonomy;
 using LabelLens.Vision;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -20,6 +21,15 @@ public sealed class LabelerHolder(LabelerLoader loader, IOptions<LabelingOptions
     public string? LoadError { get; private set; }
 
     public Task<ImageLabeler> Labeler => _ready.Task;
+
+    private LabelVocabulary? _vocabulary;
+
+    /// <summary>What the loaded analyses can find (built once, on first use after the models loaded).</summary>
+    public LabelVocabulary Vocabulary(LabelTaxonomy taxonomy)
+    {
+        var labeler = _ready.Task.IsCompletedSuccessfully ? _ready.Task.Result : throw new InvalidOperationException("The models are not loaded.");
+        return _vocabulary ??= LabelVocabulary.Build(taxonomy, labeler.Analyses.Select(a => (a.Task, a.ClassNames)));
+    }
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {

@@ -1,5 +1,7 @@
 using System.Globalization;
+using LabelLens.Analysis;
 using LabelLens.Storage;
+using LabelLens.Taxonomy;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -9,6 +11,12 @@ namespace LabelLens.Server;
 
 /// <summary>A page of search results: images with their labels, and the cursor of the next page (null on the last).</summary>
 public sealed record SearchResponse(IReadOnlyList<ImageResponse> Images, string? NextCursor);
+
+/// <summary>An analysis of the vocabulary: its task, model and how many classes the model has.</summary>
+public sealed record VocabularyAnalysis(string Task, string Model, string ModelVersion, int Classes);
+
+/// <summary>What the configured analyses can find.</summary>
+public sealed record VocabularyResponse(IReadOnlyList<VocabularyAnalysis> Analyses, IReadOnlyList<VocabularyLabel> Labels);
 
 /// <summary>Label names with the number of images having each, most common first.</summary>
 public sealed record LabelFacetsResponse(IReadOnlyList<LabelFacet> Labels);
@@ -39,7 +47,7 @@ public static class SearchEndpoints
                 + "previous page); from the image properties: color= (repeatable: red, orange, yellow, green, teal, blue, purple, pink, brown, black, "
                 + "white, gray; each covering at least minColorPercent=, default 10, of the image), minBrightness=/maxBrightness=, "
                 + "minSharpness=/maxSharpness=, minContrast=/maxContrast= (0-100). Label names match case-insensitively; a parent label "
-                + "(Animal) matches its descendants (Dog).")
+                + "(Animal) matches its descendants (Dog); an alias matches its label (Puppy and Alaskan Malamute find Dog, Seashore finds Beach).")
             .Produces<SearchResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest);
 
@@ -49,6 +57,42 @@ public static class SearchEndpoints
             .WithDescription("prefix= (case-insensitive name prefix), limit= (1-1000, default 100), labeledOnly=true (count only images with status labeled).")
             .Produces<LabelFacetsResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest);
+
+        app.MapGet("/api/v1/labels/vocabulary", VocabularyAsync)
+            .WithTags("Search")
+            .WithSummary("Every label the configured analyses can produce")
+            .WithDescription(
+                "The labels each configured analysis (objects, classes) can produce with their parents, categories, aliases and the analyses "
+                + "that produce them; q= narrows to one label by name or alias (404 when no configured model finds it), prefix= to names or aliases "
+                + "starting with it. 503 while the models load.")
+            .Produces<VocabularyResponse>()
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+    }
+
+    private static async Task<IResult> VocabularyAsync(HttpRequest request, LabelerHolder holder, LabelTaxonomy taxonomy, CancellationToken ct)
+    {
+        RefuseUnknown(request.Query, ["q", "prefix"]);
+        if (!holder.IsReady)
+        {
+            return Problems.Problem(StatusCodes.Status503ServiceUnavailable, "ModelNotReady", holder.LoadError is { } error ? $"No model is loaded: {error}" : "The models are still loading.");
+        }
+
+        var labeler = await holder.Labeler.WaitAsync(ct);
+        var vocabulary = holder.Vocabulary(taxonomy);
+        var analyses = labeler.Analyses.Select(a => new VocabularyAnalysis(a.Task.Name(), a.Model.Name, a.Model.Version, a.ClassNames.Count)).ToList();
+        if (request.Query["q"].FirstOrDefault() is { Length: > 0 } term)
+        {
+            return vocabulary.Find(term) is { } found
+                ? Results.Ok(new VocabularyResponse(analyses, [found]))
+                : Problems.NotFound("NotInVocabulary", $"No configured model finds '{term}' (analyses: {string.Join(", ", analyses.Select(a => $"{a.Task} with {a.Model}"))}).");
+        }
+
+        var prefix = request.Query["prefix"].FirstOrDefault() ?? "";
+        var labels = vocabulary.Labels
+            .Where(l => l.Name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) || l.Aliases.Any(a => a.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)))
+            .ToList();
+        return Results.Ok(new VocabularyResponse(analyses, labels));
     }
 
     /// <summary>Reads a search from query parameters.</summary>
@@ -105,11 +149,11 @@ public static class SearchEndpoints
         };
     }
 
-    private static async Task<IResult> SearchAsync(HttpRequest request, SqliteCatalog catalog, CancellationToken ct)
+    private static async Task<IResult> SearchAsync(HttpRequest request, SqliteCatalog catalog, LabelTaxonomy taxonomy, CancellationToken ct)
     {
         try
         {
-            var query = ParseQuery(request.Query);
+            var query = ParseQuery(request.Query).WithAliasesResolved(taxonomy);
             var page = await catalog.SearchAsync(query, ct);
             // Videos come with their segments of the searched labels.
             var images = await VideoEndpoints.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), [.. query.Labels, .. query.AnyLabels], ct, query.MinConfidence);

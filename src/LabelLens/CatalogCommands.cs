@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using LabelLens.Server;
 using LabelLens.Storage;
+using LabelLens.Taxonomy;
 using LabelLens.Vision;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
@@ -130,7 +131,7 @@ internal static class CatalogCommands
                 MinContrast = parse.GetValue(minContrast),
                 MaxContrast = parse.GetValue(maxContrast),
                 Sort = parse.GetValue(sort),
-            };
+            }.WithAliasesResolved(LabelTaxonomy.BuiltIn);
             var wanted = parse.GetValue(limit);
             var table = (parse.GetValue(format) ?? (Console.IsOutputRedirected ? SearchOutputFormat.Jsonl : SearchOutputFormat.Table)) == SearchOutputFormat.Table;
             try

@@ -34,12 +34,41 @@ public sealed class LabelTaxonomy
         _classToLabel = classToLabel;
         _labels = labels;
         _synsets = synsets;
+        _labelNames = new HashSet<string>(labels.Keys, StringComparer.OrdinalIgnoreCase);
+        // First come, first kept: the taxonomy's own aliases, then a classifier's fine class names.
+        _aliases = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var label in labels.Values)
+        {
+            foreach (var alias in label.Aliases.Where(a => !_labelNames.Contains(a)))
+            {
+                _aliases.TryAdd(alias, label.Name);
+            }
+        }
+
+        foreach (var synset in synsets.Values.Where(s => s.Alias is not null && !_labelNames.Contains(s.Alias)))
+        {
+            _aliases.TryAdd(synset.Alias!, synset.Label.Name);
+        }
     }
+
+    private readonly HashSet<string> _labelNames;
+    private readonly Dictionary<string, string> _aliases;
 
     /// <summary>WordNet id (an ImageNet class, "n02110063") to its label and fine-name alias.</summary>
     public IReadOnlyDictionary<string, SynsetLabel> Synsets => _synsets;
 
     public bool TryGetSynset(string wordNetId, out SynsetLabel label) => _synsets.TryGetValue(wordNetId, out label!);
+
+    /// <summary>
+    /// The label a search term means: the term itself when it names a label (or is no alias), else the label it
+    /// is an alias of ("Puppy" and "Alaskan Malamute" mean Dog, "Seashore" Beach). Case-insensitive.
+    /// </summary>
+    public string ResolveAlias(string term)
+    {
+        ArgumentNullException.ThrowIfNull(term);
+        var trimmed = term.Trim();
+        return _labelNames.Contains(trimmed) ? trimmed : _aliases.GetValueOrDefault(trimmed) ?? trimmed;
+    }
 
     public IReadOnlyCollection<TaxonomyLabel> Labels => _labels.Values;
 

@@ -182,11 +182,18 @@ const fetchSuggestions = debounce(async () => {
   try {
     const params = new URLSearchParams({ limit: '8' });
     if (text) params.set('prefix', text);
-    const { labels } = await api(`/api/v1/labels?${params}`);
+    const [{ labels }, vocabulary] = await Promise.all([
+      api(`/api/v1/labels?${params}`),
+      // Labels the configured models can find but no image has yet (Beach before any beach is uploaded).
+      text ? api(`/api/v1/labels/vocabulary?${new URLSearchParams({ prefix: text })}`).catch(() => ({ labels: [] })) : { labels: [] },
+    ]);
     const chosen = new Set([...state.query.label, ...state.query.notLabel].map((n) => n.toLowerCase()));
     // Answers can come back out of order: show only the one for what the box says now.
     if (text !== input.value.trim().replace(/^[-!]/, '')) return;
-    showSuggestions(labels.filter((l) => !chosen.has(l.name.toLowerCase())), text);
+    const seen = new Set(labels.map((l) => l.name.toLowerCase()));
+    const more = vocabulary.labels.filter((l) => !seen.has(l.name.toLowerCase())).slice(0, Math.max(0, 8 - labels.length))
+      .map((l) => ({ name: l.name, images: 0 }));
+    showSuggestions([...labels, ...more].filter((l) => !chosen.has(l.name.toLowerCase())), text);
   } catch {
     closeSuggestions();
   }
@@ -396,6 +403,7 @@ function renderEmpty() {
   const filtered = isFiltered(state.query);
   emptyState.hidden = state.order.length > 0 || state.loading;
   if (emptyState.hidden) return;
+  if (filtered) explainUnfindable(state.generation);
   emptyState.replaceChildren(filtered
     ? el('div.empty-inner', {},
       el('div.empty-art', {}, icon('search', 40)),
@@ -407,6 +415,25 @@ function renderEmpty() {
       el('h2', { text: 'Your library is empty' }),
       el('p', { text: 'Drop photos or whole folders anywhere on this page, or choose them. LabelLens finds what is in each picture — dogs, cars, people, food — so you can search by it.' }),
       el('button.button.primary', { type: 'button', onclick: () => uploader.open() }, icon('upload', 18), 'Upload photos')));
+}
+
+/**
+ * An empty search for a label no configured model can produce says so, instead of suggesting the library
+ * lacks it: "No configured model finds “Beach”" (the vocabulary answers 404 for such a name or alias).
+ */
+async function explainUnfindable(generation) {
+  for (const name of state.query.label) {
+    try {
+      await api(`/api/v1/labels/vocabulary?${new URLSearchParams({ q: name })}`);
+    } catch (error) {
+      if (error?.status !== 404 || generation !== state.generation || emptyState.hidden) return;
+      const heading = emptyState.querySelector('h2');
+      const hint = emptyState.querySelector('p');
+      if (heading) heading.textContent = `No configured model finds “${name}”`;
+      if (hint) hint.textContent = 'LabelLens only finds what its analyses can recognise; search for a related label, or add a label by hand on an image.';
+      return;
+    }
+  }
 }
 
 async function runSearch() {
