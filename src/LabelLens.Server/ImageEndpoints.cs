@@ -7,23 +7,6 @@ using Microsoft.AspNetCore.Routing;
 
 namespace LabelLens.Server;
 
-/// <summary>An image with its labels (and, once labeled, its Rekognition-shaped image properties) as the API returns it.</summary>
-public sealed record ImageResponse(ImageRecord Image, IReadOnlyList<StoredLabel> Labels)
-{
-    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
-    public ImageProperties? ImageProperties { get; init; }
-
-
-    /// <summary>"image" or "video" (decided from the bytes at upload).</summary>
-    public string MediaType { get; init; } = MediaTypes.Image;
-
-    /// <summary>For videos: metadata, job status and progress, segments (VideoEndpoints.AttachAsync).</summary>
-    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
-    public VideoSummary? Video { get; init; }
-
-    public static ImageResponse From(ImageDetails details) => new(details.Image, details.Labels) { ImageProperties = details.Properties };
-}
-
 public sealed record LabelEdit(string Name);
 
 public sealed record RelabelRequest(string Scope);
@@ -36,7 +19,7 @@ public static class ImageEndpoints
         var images = app.MapGroup("/api/v1/images").WithTags("Images");
         images.MapGet("/{id}", async (string id, SqliteCatalog catalog, CancellationToken ct) =>
             await catalog.GetDetailsAsync(id, ct) is { } details
-                ? Results.Ok((await VideoEndpoints.AttachAsync(catalog, [ImageResponse.From(details)], null, ct))[0])
+                ? Results.Ok((await ImageViews.AttachAsync(catalog, [ImageResponse.From(details)], null, ct))[0])
                 : Problems.NotFound("NoSuchImage", $"No image with id '{id}'."));
 
         images.MapPost("/{id}/relabel", async (string id, SqliteCatalog catalog, QueueSignal signal, CancellationToken ct) =>

@@ -23,21 +23,6 @@ namespace LabelLens.Server;
 /// <summary>Builds the `serve` web application: configuration, services, endpoints.</summary>
 public static class LabelLensServer
 {
-    /// <summary>
-    /// The data folder's object store, catalog and job runner, with the labeling and queue options: what
-    /// the server and the catalog commands of the CLI share.
-    /// </summary>
-    public static IServiceCollection AddCatalog(this IServiceCollection services, IConfiguration configuration, string dataFolder)
-    {
-        services.AddOptions<LabelingOptions>().Bind(configuration.GetSection(LabelingOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<QueueOptions>().Bind(configuration.GetSection(QueueOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<IObjectStore>(sp => new FileSystemObjectStore(dataFolder, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<FileSystemObjectStore>>()));
-        services.AddSingleton(sp => new SqliteCatalog(dataFolder, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<SqliteCatalog>>()));
-        services.AddExternalStores(configuration);
-        services.AddSingleton<JobRunner>();
-        return services;
-    }
-
     /// <summary>The server with its configuration (<see cref="LabelingServices.AddLabelLensSources"/>), services and endpoints.</summary>
     public static WebApplication Create(IDictionary<string, string?> overrides, TimeProvider? time = null)
     {
@@ -146,27 +131,3 @@ public static class LabelLensServer
     };
 }
 
-/// <summary>
-/// One server per data folder: an exclusive lock on data/serve.lock, held for the process's life. It is
-/// what lets a new server take back the jobs of a dead one at once instead of waiting out their leases.
-/// </summary>
-public sealed class DataFolderLock : IDisposable
-{
-    private readonly FileStream _lock;
-
-    public DataFolderLock(string dataFolder)
-    {
-        Directory.CreateDirectory(dataFolder);
-        var path = Path.Combine(dataFolder, "serve.lock");
-        try
-        {
-            _lock = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException ex)
-        {
-            throw new InvalidOperationException($"Another LabelLens server is using {dataFolder} ({path} is locked).", ex);
-        }
-    }
-
-    public void Dispose() => _lock.Dispose();
-}

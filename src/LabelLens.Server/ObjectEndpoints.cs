@@ -168,36 +168,6 @@ public static class ObjectEndpoints
     }
 }
 
-/// <summary>Stores an upload and records it in the catalog with its labeling job; shared by every upload path.</summary>
-public sealed class Uploader(IObjectStore store, SqliteCatalog catalog, QueueSignal signal, ServerMetrics metrics, IOptions<ServerOptions> options)
-{
-    public async Task<UploadOutcome> StoreAsync(string bucket, string key, Stream content, string? contentType, CancellationToken cancellationToken)
-    {
-        try
-        {
-            ObjectNames.ValidateBucket(bucket);
-            ObjectNames.ValidateKey(key);
-            await store.CreateBucketAsync(bucket, cancellationToken);
-            var stored = await store.PutAsync(bucket, key, content, options.Value.MaxObjectBytes, cancellationToken);
-            // Videos are recognised by their bytes (never the name) and go to the video worker.
-            var mediaType = await VideoServices.MediaTypeAsync(store, stored, cancellationToken);
-            var outcome = await catalog.RecordUploadAsync(stored, string.IsNullOrWhiteSpace(contentType) ? null : contentType, cancellationToken, mediaType);
-            if (outcome.Enqueued)
-            {
-                signal.Notify();
-            }
-
-            metrics.Upload(outcome.Enqueued);
-            return outcome;
-        }
-        catch (StorageException)
-        {
-            metrics.UploadRefused();
-            throw;
-        }
-    }
-}
-
 /// <summary>Opaque pagination token: the last key of the previous page.</summary>
 public static class ContinuationToken
 {

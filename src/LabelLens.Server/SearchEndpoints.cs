@@ -156,7 +156,7 @@ public static class SearchEndpoints
             var query = ParseQuery(request.Query).WithAliasesResolved(taxonomy);
             var page = await catalog.SearchAsync(query, ct);
             // Videos come with their segments of the searched labels.
-            var images = await VideoEndpoints.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), [.. query.Labels, .. query.AnyLabels], ct, query.MinConfidence);
+            var images = await ImageViews.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), [.. query.Labels, .. query.AnyLabels], ct, query.MinConfidence);
             return Results.Ok(new SearchResponse(images, page.NextCursor));
         }
         catch (InvalidQueryException ex)

@@ -11,26 +11,6 @@ using Microsoft.AspNetCore.WebUtilities;
 
 namespace LabelLens.Server;
 
-/// <summary>A video's state and a summary of its segments, as the image details and search return it (camelCase).</summary>
-public sealed record VideoSummary(
-    long? DurationMillis,
-    string? Codec,
-    string? Format,
-    double? FrameRate,
-    int? FrameWidth,
-    int? FrameHeight,
-    string JobStatus,
-    string? StatusMessage,
-    VideoProgress Progress,
-    int? SampledFrames,
-    int? IntervalMillis,
-    IReadOnlyList<SegmentSummary> Segments,
-    bool SegmentsTruncated);
-
-public sealed record VideoProgress(double? Percent, int FramesDone, long? ProcessedMillis);
-
-public sealed record SegmentSummary(string Name, long StartTimestampMillis, long EndTimestampMillis, long DurationMillis, double Confidence);
-
 /// <summary>Rekognition Video's VideoMetadata: Format is the container (MP4, MOV, AVI, MKV, WEBM), ColorRange FULL or LIMITED.</summary>
 public sealed record VideoMetadataResponse(string Codec, long? DurationMillis, string Format, double? FrameRate, int FrameHeight, int FrameWidth, string? ColorRange);
 
@@ -60,7 +40,6 @@ public sealed record LabelDetectionResponse(
 public static class VideoEndpoints
 {
     public const int DefaultMaxResults = 1000;
-    public const int SummarySegments = 200;
 
     /// <summary>Rekognition's field names, as declared (PascalCase).</summary>
     private static readonly JsonSerializerOptions RekognitionJson = new() { PropertyNamingPolicy = null };
@@ -75,57 +54,6 @@ public static class VideoEndpoints
         videos.MapPost("/{id}/cancel", CancelAsync).WithSummary("Cancel the video's queued or running labeling job");
     }
 
-    /// <summary>
-    /// Adds media type and (for videos) the video summary to API image responses; <paramref name="labels"/> narrows the
-    /// segments to those labels and <paramref name="minConfidence"/> to segments at least that confident (search).
-    /// </summary>
-    public static async Task<List<ImageResponse>> AttachAsync(SqliteCatalog catalog, IReadOnlyList<ImageResponse> images, IReadOnlyCollection<string>? labels, CancellationToken cancellationToken, double minConfidence = 0)
-    {
-        ArgumentNullException.ThrowIfNull(catalog);
-        ArgumentNullException.ThrowIfNull(images);
-        var videos = await catalog.GetVideosAsync(images.Select(i => i.Image.Id).ToList(), cancellationToken);
-        var result = new List<ImageResponse>(images.Count);
-        foreach (var image in images)
-        {
-            if (!videos.TryGetValue(image.Image.Id, out var video))
-            {
-                result.Add(image);
-                continue;
-            }
-
-            var segments = await catalog.GetVideoSegmentsAsync(video.ImageId, labels is { Count: > 0 } ? labels : null, byName: false, 0, SummarySegments + 1, cancellationToken, minConfidence);
-            result.Add(image with { MediaType = MediaTypes.Video, Video = Summary(video, segments) });
-        }
-
-        return result;
-    }
-
-    private static VideoSummary Summary(VideoRecord video, IReadOnlyList<LabelSegment> segments) => new(
-        video.Metadata?.DurationMillis,
-        video.Metadata?.Codec,
-        // The container as the image record names it (mp4, mov...), not ffprobe's list ("mov,mp4,m4a,3gp,3g2,mj2").
-        video.Container is { Length: > 0 } and not "video" ? video.Container : video.Metadata?.Format,
-        video.Metadata?.FrameRate,
-        video.Metadata?.FrameWidth,
-        video.Metadata?.FrameHeight,
-        JobStatus(video),
-        video.Job?.Error,
-        Progress(video),
-        video.Frames,
-        video.IntervalMillis,
-        segments.Take(SummarySegments).Select(s => new SegmentSummary(s.Name, s.StartTimestampMillis, s.EndTimestampMillis, s.DurationMillis, s.Confidence)).ToList(),
-        segments.Count > SummarySegments);
-
-    private static VideoProgress Progress(VideoRecord video) => new(video.Percent, video.Job?.FramesDone ?? 0, video.Job?.ProcessedMillis);
-
-    /// <summary>IN_PROGRESS while queued or running, SUCCEEDED when the latest job is done, FAILED otherwise (StatusMessage says why).</summary>
-    private static string JobStatus(VideoRecord video) => video.Job?.State switch
-    {
-        "queued" or "running" => "IN_PROGRESS",
-        "done" => "SUCCEEDED",
-        null => video.ResultJobId is null ? "IN_PROGRESS" : "SUCCEEDED",
-        _ => "FAILED",
-    };
 
     private static async Task<IResult> GetLabelsAsync(string id, string? aggregateBy, string? sortBy, int? maxResults, string? nextToken, SqliteCatalog catalog, CancellationToken ct)
     {
@@ -167,7 +95,7 @@ public static class VideoEndpoints
         var limit = Math.Min(maxResults ?? DefaultMaxResults, DefaultMaxResults);
         var labels = new List<LabelDetection>();
         var more = false;
-        if (video.ResultJobId is { } result && JobStatus(video) == "SUCCEEDED")
+        if (video.ResultJobId is { } result && ImageViews.JobStatus(video) == "SUCCEEDED")
         {
             if (segments.Value)
             {
@@ -192,14 +120,14 @@ public static class VideoEndpoints
             ? new VideoMetadataResponse(m.Codec, m.DurationMillis, RekognitionFormat(video.Container, m.Format), m.FrameRate, m.FrameHeight, m.FrameWidth, RekognitionColorRange(m.ColorRange))
             : null;
         var response = new LabelDetectionResponse(
-            JobStatus(video),
+            ImageViews.JobStatus(video),
             video.Job?.Error,
             metadata,
             labels,
             more ? EncodeOffset(offset + limit) : null,
             video.ModelVersion,
             new GetLabelDetectionRequestMetadata(byName.Value ? "NAME" : "TIMESTAMP", segments.Value ? "SEGMENTS" : "TIMESTAMPS"),
-            Progress(video));
+            ImageViews.Progress(video));
         return Results.Json(response, RekognitionJson);
     }
 

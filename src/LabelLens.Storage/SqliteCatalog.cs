@@ -12,7 +12,7 @@ namespace LabelLens.Storage;
 /// edits, the event log and jobs. An upload's image row, its ObjectCreated event and its job are written in
 /// one transaction, so an acknowledged upload cannot miss its job.
 /// </summary>
-public sealed partial class SqliteCatalog
+public sealed partial class SqliteCatalog : ICatalog
 {
     private readonly string _connectionString;
     private readonly TimeProvider _time;

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using LabelLens.Cli;
 
-var root = new RootCommand("LabelLens: label images with a local object detector, Rekognition-style.");
-root.Subcommands.Add(Commands.Serve());
+var root = new RootCommand("LabelLens: label images and videos with local models (objects, classes), Rekognition-style.");
+root.Subcommands.Add(LabelLens.ServeCommand.Create());
 root.Subcommands.Add(Commands.Label());
 root.Subcommands.Add(Commands.ModelsCommand());
 root.Subcommands.Add(CatalogCommands.Search());

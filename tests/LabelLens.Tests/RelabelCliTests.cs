@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Http.Json;
 using LabelLens.Storage;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -39,6 +40,63 @@ public sealed class RelabelCliTests : IAsyncLifetime
         (exit, _, var usage) = await RunAsync("relabel", "--all", "--failed", "--data", _server.DataFolder);
         Assert.NotEqual(0, exit);
         Assert.Contains("exactly one of --failed, --all, --model-older", usage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Adding_the_classifier_relabels_only_its_part_and_manual_edits_survive()
+    {
+        // A catalog labeled by YOLOX alone, as every catalog was before the classifier existed.
+        var detectorOnly = new ServerFixture(new() { ["Analysis:Tasks"] = "objects" });
+        await detectorOnly.InitializeAsync();
+        try
+        {
+            var dog = (await detectorOnly.UploadAsync("photos", "dog.jpg", TestData.ImageBytes("dog.jpg"))).GetProperty("imageId").GetString()!;
+            await detectorOnly.WaitForImageAsync(dog);
+            using (var remove = await detectorOnly.Client.DeleteAsync($"/api/v1/images/{dog}/labels/Bicycle"))
+            {
+                remove.EnsureSuccessStatusCode();
+            }
+
+            using (var add = await detectorOnly.Client.PostAsJsonAsync($"/api/v1/images/{dog}/labels", new { name = "Good Boy" }))
+            {
+                add.EnsureSuccessStatusCode();
+            }
+
+            await detectorOnly.App.StopAsync();
+            var catalog = new SqliteCatalog(detectorOnly.DataFolder, TimeProvider.System, NullLogger<SqliteCatalog>.Instance);
+            var before = await catalog.GetDetailsAsync(dog, default);
+            var objects = Assert.Single(before!.Analyses);
+            Assert.Equal(("objects", "yolox-nano:695e750a5d57"), (objects.Analysis, objects.ModelVersion));
+            Assert.DoesNotContain(before.Labels, l => l.Aliases.Any(a => a.Name == "Alaskan Malamute"));
+
+            // The default configuration adds the classifier: only its part is missing, so only it runs.
+            var (exit, stdout, stderr) = await RunAsync("relabel", "--model-older", "--data", detectorOnly.DataFolder, "--models", TestData.ModelsFolder);
+            Assert.True(exit == 0, $"exit {exit}: {stdout} {stderr}");
+            Assert.Contains("Queued 1 image(s) for relabeling with yolox-nano:695e750a5d57+mobilenetv2-int8:cc028fe6cae7", stdout, StringComparison.Ordinal);
+            Assert.Contains("1 labeled", stdout, StringComparison.Ordinal);
+
+            var after = (await catalog.GetDetailsAsync(dog, default))!;
+            Assert.Equal(["classes", "objects"], after.Analyses.Select(a => a.Analysis));
+            var kept = after.Analyses.Single(a => a.Analysis == "objects");
+            Assert.Equal(objects.ProducedAt, kept.ProducedAt); // the detector's result was not produced again
+            Assert.Equal("mobilenetv2-int8:cc028fe6cae7", after.Analyses.Single(a => a.Analysis == "classes").ModelVersion);
+            // The merged labels: YOLOX's Dog keeps its box, the classifier's breed is its alias; edits still win.
+            var dogLabel = Assert.Single(after.Labels, l => l.Name == "Dog");
+            Assert.Single(dogLabel.Instances);
+            Assert.Contains(dogLabel.Aliases, a => a.Name == "Alaskan Malamute");
+            Assert.DoesNotContain(after.Labels, l => l.Name == "Bicycle");
+            Assert.Equal("manual", Assert.Single(after.Labels, l => l.Name == "Good Boy").Source);
+            Assert.StartsWith("yolox-nano:695e750a5d57+mobilenetv2-int8:", after.Image.ModelVersion, StringComparison.Ordinal);
+
+            // Now every analysis is current.
+            (exit, stdout, _) = await RunAsync("relabel", "--model-older", "--data", detectorOnly.DataFolder, "--models", TestData.ModelsFolder);
+            Assert.Equal(0, exit);
+            Assert.Contains("Queued 0 image(s)", stdout, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await detectorOnly.DisposeAsync();
+        }
     }
 
     private static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(params string[] args)

@@ -7,16 +7,6 @@ namespace LabelLens.Server.External;
 /// <summary>Registration of external stores, S3 events, backfill and outbound webhooks.</summary>
 public static class ExternalServices
 {
-    /// <summary>The configured external stores (ExternalStores:&lt;name&gt;) and the backfiller: what both `serve` and the CLI need.</summary>
-    public static IServiceCollection AddExternalStores(this IServiceCollection services, IConfiguration configuration)
-    {
-        var configured = configuration.GetSection(ExternalStoreOptions.Section).GetChildren()
-            .ToDictionary(s => s.Key, s => s.Get<ExternalStoreOptions>() ?? new ExternalStoreOptions(), StringComparer.Ordinal);
-        services.AddSingleton(sp => new ExternalStores(configured, sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<Backfiller>();
-        return services;
-    }
-
     /// <summary>`serve` only: the S3 events endpoint's settings and the webhook dispatcher (when a webhook is configured).</summary>
     public static IServiceCollection AddEventsAndWebhooks(this IServiceCollection services, IConfiguration configuration)
     {

@@ -2,7 +2,7 @@ using LabelLens.Storage;
 using LabelLens.Storage.External;
 using Microsoft.Extensions.Logging;
 
-namespace LabelLens.Server.External;
+namespace LabelLens.Application;
 
 /// <summary>What to backfill: a bucket of an external store (found by bucket name when no store is named), under a prefix.</summary>
 /// <param name="MaxObjects">Stop after listing about this many (the rest on the next run); null for all.</param>
@@ -52,7 +52,7 @@ public sealed class BackfillException : Exception
 /// position, so a run that is interrupted continues after the last recorded page, and a run over a bucket
 /// already done queues nothing.
 /// </summary>
-public sealed class Backfiller(ExternalStores stores, SqliteCatalog catalog, ILogger<Backfiller> logger)
+public sealed class Backfiller(ExternalStores stores, ICatalog catalog, ILogger<Backfiller> logger)
 {
     public const int PageSize = 1000;
 

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace LabelLens.Server;
+namespace LabelLens.Application;
 
 /// <summary>
 /// Labels videos: its own small pool (Video:Workers, one by default) claiming only video jobs, so a long
@@ -20,11 +20,10 @@ namespace LabelLens.Server;
 public sealed class VideoWorker(
     LabelerHolder holder,
     LabelingWorkers imageWorkers,
-    SqliteCatalog catalog,
     VideoJobRunner runner,
+    JobLoop loop,
     Ffmpeg ffmpeg,
     IOptions<VideoOptions> videoOptions,
-    IOptions<QueueOptions> queueOptions,
     TimeProvider time,
     ILogger<VideoWorker> logger) : BackgroundService
 {
@@ -60,47 +59,24 @@ public sealed class VideoWorker(
             return;
         }
 
-        var loops = Enumerable.Range(0, videoOptions.Value.Workers).Select(_ => Task.Run(() => RunLoopAsync(labeler, stoppingToken), stoppingToken));
+        var loops = Enumerable.Range(0, videoOptions.Value.Workers).Select(_ => Task.Run(
+            () => loop.RunAsync(_owner, JobKinds.Video, 1, (job, ct) => RunAsync(labeler, job, ct), (poll, ct) => Task.Delay(poll, time, ct), null, stoppingToken),
+            stoppingToken));
         await Task.WhenAll(loops);
     }
 
-    private async Task RunLoopAsync(ImageLabeler labeler, CancellationToken stoppingToken)
+    /// <summary>Runs one video job, cancellable from the API while it runs.</summary>
+    private async Task<JobOutcome> RunAsync(ImageLabeler labeler, ClaimedJob job, CancellationToken stoppingToken)
     {
-        var queue = queueOptions.Value;
-        while (!stoppingToken.IsCancellationRequested)
+        using var cancel = new CancellationTokenSource();
+        _running[job.ImageId] = cancel;
+        try
         {
-            try
-            {
-                var jobs = await catalog.ClaimJobsAsync(_owner, 1, queue, stoppingToken, JobKinds.Video);
-                if (jobs.Count == 0)
-                {
-                    await Task.Delay(TimeSpan.FromSeconds(queue.PollSeconds), time, stoppingToken);
-                    continue;
-                }
-
-                foreach (var job in jobs)
-                {
-                    using var cancel = new CancellationTokenSource();
-                    _running[job.ImageId] = cancel;
-                    try
-                    {
-                        await runner.RunAsync(labeler, job, cancel.Token, stoppingToken);
-                    }
-                    finally
-                    {
-                        _running.TryRemove(new KeyValuePair<string, CancellationTokenSource>(job.ImageId, cancel));
-                    }
-                }
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                logger.LogError(ex, "Video worker error; retrying in {Seconds} s", queue.PollSeconds);
-                await Task.Delay(TimeSpan.FromSeconds(queue.PollSeconds), time, stoppingToken);
-            }
+            return await runner.RunAsync(labeler, job, cancel.Token, stoppingToken);
+        }
+        finally
+        {
+            _running.TryRemove(new KeyValuePair<string, CancellationTokenSource>(job.ImageId, cancel));
         }
     }
 }
@@ -111,7 +87,7 @@ public sealed class VideoWorker(
 /// video-level labels in one completing transaction. A resumed job starts ffmpeg at its checkpoint.
 /// </summary>
 public sealed class VideoJobRunner(
-    SqliteCatalog catalog,
+    ICatalog catalog,
     IObjectStore store,
     Ffmpeg ffmpeg,
     IOptions<VideoOptions> videoOptions,
@@ -120,8 +96,8 @@ public sealed class VideoJobRunner(
     TimeProvider time,
     ILogger<VideoJobRunner> logger)
 {
-    /// <returns>"labeled", "superseded", "cancelled", "rejected" (input error) or "error" (will retry).</returns>
-    public async Task<string> RunAsync(ImageLabeler labeler, ClaimedJob job, CancellationToken cancelled, CancellationToken stoppingToken)
+    /// <returns>Labeled, Superseded, Cancelled, Rejected (input error) or Error (will retry).</returns>
+    public async Task<JobOutcome> RunAsync(ImageLabeler labeler, ClaimedJob job, CancellationToken cancelled, CancellationToken stoppingToken)
     {
         ArgumentNullException.ThrowIfNull(labeler);
         ArgumentNullException.ThrowIfNull(job);
@@ -166,13 +142,13 @@ public sealed class VideoJobRunner(
         {
             logger.LogInformation("Video {Bucket}/{Key} rejected: {Error}", job.Bucket, ObjectNames.Printable(job.Key), ex.ToString());
             await catalog.FailJobAsync(job, ex.ToString(), permanent: true, queue, CancellationToken.None);
-            return "rejected";
+            return JobOutcome.Rejected;
         }
         catch (FfmpegMissingException ex)
         {
             logger.LogWarning("Video {Bucket}/{Key} not labeled: {Error}", job.Bucket, ObjectNames.Printable(job.Key), ex.Message);
             await catalog.FailJobAsync(job, ex.Message, permanent: false, queue, CancellationToken.None);
-            return "error";
+            return JobOutcome.Error;
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -182,13 +158,13 @@ public sealed class VideoJobRunner(
         catch (OperationCanceledException) when (cancelled.IsCancellationRequested || lost)
         {
             logger.LogInformation("Video {Bucket}/{Key}: job stopped ({Reason})", job.Bucket, ObjectNames.Printable(job.Key), lost ? "superseded" : "cancelled");
-            return lost ? "superseded" : "cancelled";
+            return lost ? JobOutcome.Superseded : JobOutcome.Cancelled;
         }
         catch (Exception ex)
         {
             logger.LogWarning("Labeling video {Bucket}/{Key} failed on attempt {Attempt}: {Error}", job.Bucket, ObjectNames.Printable(job.Key), job.Attempt, ex.Message);
             await catalog.FailJobAsync(job, $"InternalError: {ex.Message}", permanent: false, queue, CancellationToken.None);
-            return "error";
+            return JobOutcome.Error;
         }
         finally
         {
@@ -197,7 +173,7 @@ public sealed class VideoJobRunner(
         }
     }
 
-    private async Task<string> LabelAsync(ImageLabeler labeler, ClaimedJob job, long started, Func<bool> lost, CancellationToken cancellationToken)
+    private async Task<JobOutcome> LabelAsync(ImageLabeler labeler, ClaimedJob job, long started, Func<bool> lost, CancellationToken cancellationToken)
     {
         var options = videoOptions.Value;
         var labeling = labelingOptions.Value;
@@ -208,7 +184,7 @@ public sealed class VideoJobRunner(
         var image = await catalog.GetImageAsync(job.ImageId, cancellationToken);
         if (image is null)
         {
-            return "superseded";
+            return JobOutcome.Superseded;
         }
 
         if (image.Size > options.MaxBytes)
@@ -233,7 +209,7 @@ public sealed class VideoJobRunner(
 
         if (!await catalog.SaveVideoMetadataAsync(job, metadata, probeJson, format, cancellationToken))
         {
-            return "superseded";
+            return JobOutcome.Superseded;
         }
 
         var geometry = FrameGeometry.For(metadata, labeler.Needs);
@@ -267,7 +243,7 @@ public sealed class VideoJobRunner(
             {
                 if (!await catalog.SaveVideoCheckpointAsync(job, pending, last, framesDone, queue.Lease, cancellationToken))
                 {
-                    return "superseded";
+                    return JobOutcome.Superseded;
                 }
 
                 pending.Clear();
@@ -276,7 +252,7 @@ public sealed class VideoJobRunner(
 
         if (!await catalog.SaveVideoCheckpointAsync(job, pending, Math.Max(last, 0), framesDone, queue.Lease, cancellationToken))
         {
-            return "superseded";
+            return JobOutcome.Superseded;
         }
 
         if (framesDone == 0)
@@ -296,11 +272,11 @@ public sealed class VideoJobRunner(
         var completion = new VideoCompletion(format, options.IntervalMillis, options.EffectiveSegmentGapMillis, labeler.ModelVersion, labeling.MinConfidence, time.GetElapsedTime(started).TotalMilliseconds);
         if (lost() || !await catalog.CompleteVideoJobAsync(job, completion, cancellationToken))
         {
-            return "superseded";
+            return JobOutcome.Superseded;
         }
 
         logger.LogInformation("Video {Bucket}/{Key} labeled: {Frames} frames in {Seconds:0.0} s", job.Bucket, ObjectNames.Printable(job.Key), framesDone, time.GetElapsedTime(started).TotalSeconds);
-        return "labeled";
+        return JobOutcome.Labeled;
     }
 }
 

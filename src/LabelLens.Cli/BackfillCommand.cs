@@ -1,7 +1,5 @@
 using System.CommandLine;
 using LabelLens.Labels;
-using LabelLens.Server;
-using LabelLens.Server.External;
 using LabelLens.Storage;
 using LabelLens.Vision;
 using Microsoft.Extensions.DependencyInjection;
@@ -16,7 +14,7 @@ namespace LabelLens.Cli;
 /// this process (unless --queue-only, for a running server to do). Re-running resumes an interrupted
 /// listing and skips what is done.
 /// </summary>
-internal static class BackfillCommand
+public static class BackfillCommand
 {
     public static Command Create(Option<string?> modelsOption, Option<bool> verboseOption)
     {
@@ -141,56 +139,7 @@ internal static class BackfillCommand
 
         using (labeler)
         {
-            var catalog = services.GetRequiredService<SqliteCatalog>();
-            var runner = services.GetRequiredService<JobRunner>();
-            var queue = services.GetRequiredService<IOptions<QueueOptions>>().Value;
-            var owner = $"cli:{Environment.ProcessId}:{Guid.NewGuid():N}";
-            var outcomes = new Dictionary<string, int>();
-
-            async Task WorkAsync(Action<int>? onProgress)
-            {
-                var workers = Enumerable.Range(0, Environment.ProcessorCount).Select(_ => Task.Run(
-                    async () =>
-                    {
-                        while (!cancellationToken.IsCancellationRequested)
-                        {
-                            var jobs = await catalog.ClaimJobsAsync(owner, 1, queue, cancellationToken);
-                            if (jobs.Count == 0)
-                            {
-                                return;
-                            }
-
-                            foreach (var job in jobs)
-                            {
-                                var outcome = await runner.RunAsync(labeler, job, cancellationToken);
-                                lock (outcomes)
-                                {
-                                    outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
-                                    onProgress?.Invoke(outcomes.Values.Sum());
-                                }
-                            }
-                        }
-                    },
-                    cancellationToken));
-                await Task.WhenAll(workers);
-            }
-
-            if (!Console.IsErrorRedirected)
-            {
-                var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-                await console.Progress().AutoClear(true).StartAsync(async context =>
-                {
-                    var task = context.AddTask("Labeling", maxValue: queued);
-                    await WorkAsync(done => task.Value = Math.Min(done, queued));
-                });
-            }
-            else
-            {
-                await WorkAsync(null);
-            }
-
-            Console.WriteLine("Labeled: " + string.Join(", ", outcomes.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Value} {o.Key}")));
-            return outcomes.GetValueOrDefault("error") + outcomes.GetValueOrDefault("rejected") > 0 ? Commands.ExitFilesFailed : 0;
+            return await QueuedJobs.LabelAsync(services, labeler, queued, "Labeling", "Labeled: ", cancellationToken);
         }
     }
 }

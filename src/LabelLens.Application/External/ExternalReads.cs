@@ -2,7 +2,7 @@ using LabelLens.Detection;
 using LabelLens.Storage;
 using LabelLens.Storage.External;
 
-namespace LabelLens.Server.External;
+namespace LabelLens.Application;
 
 /// <summary>Reads the bytes of an image that lives in an external store, for the labeling worker.</summary>
 public static class ExternalReads

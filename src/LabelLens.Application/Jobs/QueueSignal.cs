@@ -1,4 +1,4 @@
-namespace LabelLens.Server;
+namespace LabelLens.Application;
 
 /// <summary>Wakes idle workers as soon as a job is queued, so an upload does not wait for the next poll.</summary>
 public sealed class QueueSignal : IDisposable

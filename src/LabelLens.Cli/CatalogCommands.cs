@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using LabelLens.Server;
 using LabelLens.Storage;
 using LabelLens.Taxonomy;
 using LabelLens.Vision;
@@ -40,7 +39,7 @@ public sealed record CatalogStatus(string Catalog, ImageCounts Images, QueueCoun
 /// Commands that read the catalog directly (no server needed; SQLite's WAL lets them run beside a live
 /// <c>serve</c>): search, status, export. The data folder is found as <c>serve</c> finds it.
 /// </summary>
-internal static class CatalogCommands
+public static class CatalogCommands
 {
     /// <summary>Images per catalog read when output is streamed (export, long searches).</summary>
     public const int PageSize = ImageQuery.MaxLimit;
@@ -150,7 +149,7 @@ internal static class CatalogCommands
                 {
                     var page = await catalog.SearchAsync(query with { Limit = Math.Min(PageSize, wanted - printed), Cursor = cursor }, cancellationToken);
                     // As the API's search: videos say so and carry their segments of the searched labels.
-                    var found = await VideoEndpoints.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), [.. query.Labels, .. query.AnyLabels], cancellationToken, query.MinConfidence);
+                    var found = await ImageViews.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), [.. query.Labels, .. query.AnyLabels], cancellationToken, query.MinConfidence);
                     foreach (var image in found)
                     {
                         if (rows is not null)
@@ -249,7 +248,7 @@ internal static class CatalogCommands
             {
                 // One page in memory at a time; the cursor makes the walk immune to uploads arriving meanwhile.
                 var page = await catalog.SearchAsync(new ImageQuery { Limit = PageSize, Cursor = cursor }, cancellationToken);
-                var responses = csv ? null : await VideoEndpoints.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), null, cancellationToken);
+                var responses = csv ? null : await ImageViews.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), null, cancellationToken);
                 for (var i = 0; i < page.Images.Count; i++)
                 {
                     if (csv)

@@ -1,7 +1,7 @@
 using LabelLens.Storage;
 using Prometheus;
 
-namespace LabelLens.Server;
+namespace LabelLens.Application;
 
 /// <summary>
 /// Prometheus metrics (prometheus-net, exposed at /metrics). Counters and the latency histogram are
@@ -14,7 +14,7 @@ public sealed class ServerMetrics
     private readonly Counter _labeled;
     private readonly Histogram _labelingSeconds;
 
-    public ServerMetrics(SqliteCatalog catalog)
+    public ServerMetrics(ICatalog catalog)
     {
         // A registry per server (not prometheus-net's process-wide default), so two servers in one process
         // (tests) never mix their numbers.
@@ -52,9 +52,9 @@ public sealed class ServerMetrics
 
     public void UploadRefused() => _uploads.WithLabels("refused").Inc();
 
-    public void LabelingDone(string outcome, TimeSpan elapsed)
+    public void LabelingDone(JobOutcome outcome, TimeSpan elapsed)
     {
-        _labeled.WithLabels(outcome).Inc();
+        _labeled.WithLabels(outcome.Name()).Inc();
         _labelingSeconds.Observe(elapsed.TotalSeconds);
     }
 }

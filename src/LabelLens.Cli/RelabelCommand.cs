@@ -1,6 +1,5 @@
 using System.CommandLine;
 using LabelLens.Labels;
-using LabelLens.Server;
 using LabelLens.Storage;
 using LabelLens.Vision;
 using Microsoft.Extensions.DependencyInjection;
@@ -13,7 +12,7 @@ namespace LabelLens.Cli;
 /// this process with a progress bar. A server running on the same data may take some of the jobs too
 /// (leases keep them from being done twice); the old labels stay searchable until the new ones land.
 /// </summary>
-internal static class RelabelCommand
+public static class RelabelCommand
 {
     public static Command Create(Option<string?> modelsOption, Option<bool> verboseOption)
     {
@@ -77,54 +76,7 @@ internal static class RelabelCommand
                     return 0;
                 }
 
-                var runner = host.Services.GetRequiredService<JobRunner>();
-                var queue = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<QueueOptions>>().Value;
-                var owner = $"cli:{Environment.ProcessId}:{Guid.NewGuid():N}";
-                var pending = ids.ToHashSet();
-                var outcomes = new Dictionary<string, int>();
-
-                async Task WorkAsync(Action<int>? onProgress)
-                {
-                    var workers = Enumerable.Range(0, Environment.ProcessorCount).Select(_ => Task.Run(async () =>
-                    {
-                        while (!cancellationToken.IsCancellationRequested)
-                        {
-                            var jobs = await catalog.ClaimJobsAsync(owner, 1, queue, cancellationToken);
-                            if (jobs.Count == 0)
-                            {
-                                return;
-                            }
-
-                            foreach (var job in jobs)
-                            {
-                                var outcome = await runner.RunAsync(labeler, job, cancellationToken);
-                                lock (outcomes)
-                                {
-                                    outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
-                                    onProgress?.Invoke(outcomes.Values.Sum());
-                                }
-                            }
-                        }
-                    }, cancellationToken));
-                    await Task.WhenAll(workers);
-                }
-
-                if (!Console.IsErrorRedirected)
-                {
-                    var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-                    await console.Progress().AutoClear(true).StartAsync(async context =>
-                    {
-                        var task = context.AddTask("Relabeling", maxValue: pending.Count);
-                        await WorkAsync(done => task.Value = Math.Min(done, pending.Count));
-                    });
-                }
-                else
-                {
-                    await WorkAsync(null);
-                }
-
-                Console.WriteLine(string.Join(", ", outcomes.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Value} {o.Key}")));
-                return outcomes.GetValueOrDefault("error") + outcomes.GetValueOrDefault("rejected") > 0 ? Commands.ExitFilesFailed : 0;
+                return await QueuedJobs.LabelAsync(host.Services, labeler, ids.Count, "Relabeling", "", cancellationToken);
             }
         });
         return command;

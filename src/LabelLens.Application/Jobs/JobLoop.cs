@@ -1,0 +1,97 @@
+using LabelLens.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace LabelLens.Application;
+
+/// <summary>
+/// The one claim / run / wait / back-off loop every worker uses: the server's image and video workers and the
+/// CLI's relabel and backfill. A loop claims a batch under its owner's lease and runs each job; with nothing
+/// to claim it waits for <c>idle</c> (a wake-up or the poll interval), or returns when there is no <c>idle</c>
+/// (the CLI works through what is queued, then stops). A failing catalog (disk full, locked too long) is
+/// logged and retried after the poll interval; cancellation ends the loop.
+/// </summary>
+public sealed class JobLoop(ILabelingJobs jobs, IOptions<QueueOptions> queueOptions, TimeProvider time, ILogger<JobLoop> logger)
+{
+    /// <param name="owner">The lease owner: this process and worker pool ("serve:1234:...", "cli:...").</param>
+    /// <param name="kind">Which jobs: <see cref="JobKinds.Image"/> or <see cref="JobKinds.Video"/>.</param>
+    /// <param name="batchSize">Jobs claimed at once.</param>
+    /// <param name="run">Runs one job and says how it ended.</param>
+    /// <param name="idle">Waits while the queue is empty (returns early on a wake-up); null stops the loop instead.</param>
+    /// <param name="done">Told of every finished job with its outcome and how long it took.</param>
+    public async Task RunAsync(
+        string owner,
+        string kind,
+        int batchSize,
+        Func<ClaimedJob, CancellationToken, Task<JobOutcome>> run,
+        Func<TimeSpan, CancellationToken, Task>? idle,
+        Action<JobOutcome, TimeSpan>? done,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        var queue = queueOptions.Value;
+        var poll = TimeSpan.FromSeconds(queue.PollSeconds);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var claimed = await jobs.ClaimJobsAsync(owner, batchSize, queue, cancellationToken, kind);
+                if (claimed.Count == 0)
+                {
+                    if (idle is null)
+                    {
+                        return;
+                    }
+
+                    await idle(poll, cancellationToken);
+                    continue;
+                }
+
+                foreach (var job in claimed)
+                {
+                    var started = time.GetTimestamp();
+                    var outcome = await run(job, cancellationToken);
+                    done?.Invoke(outcome, time.GetElapsedTime(started));
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                logger.LogError(ex, "Worker {Owner}: the catalog failed; retrying in {Seconds} s", owner, queue.PollSeconds);
+                try
+                {
+                    await Task.Delay(poll, time, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The CLI's way: <paramref name="workers"/> loops work through the queued image jobs and stop when none is
+    /// left; the outcomes are counted (and reported to <paramref name="progress"/> as they come).
+    /// </summary>
+    public async Task<IReadOnlyDictionary<JobOutcome, int>> DrainAsync(
+        string owner, int workers, Func<ClaimedJob, CancellationToken, Task<JobOutcome>> run, Action<int>? progress, CancellationToken cancellationToken)
+    {
+        var outcomes = new Dictionary<JobOutcome, int>();
+        void Done(JobOutcome outcome, TimeSpan elapsed)
+        {
+            lock (outcomes)
+            {
+                outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
+                progress?.Invoke(outcomes.Values.Sum());
+            }
+        }
+
+        var loops = Enumerable.Range(0, workers).Select(_ => Task.Run(() => RunAsync(owner, JobKinds.Image, 1, run, null, Done, cancellationToken), cancellationToken));
+        await Task.WhenAll(loops);
+        return outcomes;
+    }
+}

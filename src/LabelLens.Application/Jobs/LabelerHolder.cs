@@ -1,0 +1,58 @@
+using LabelLens.Analysis;
+using LabelLens.Detection;
+using LabelLens.Labels;
+using LabelLens.Storage;
+using LabelLens.Taxonomy;
+using LabelLens.Vision;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace LabelLens.Application;
+
+/// <summary>Loads the model once at start; workers and /readyz wait for it.</summary>
+public sealed class LabelerHolder(LabelerLoader loader, IOptions<LabelingOptions> options, ILogger<LabelerHolder> logger) : IHostedService, IDisposable
+{
+    private readonly TaskCompletionSource<ImageLabeler> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public bool IsReady => _ready.Task.IsCompletedSuccessfully;
+
+    public string? LoadError { get; private set; }
+
+    public Task<ImageLabeler> Labeler => _ready.Task;
+
+    private LabelVocabulary? _vocabulary;
+
+    /// <summary>What the loaded analyses can find (built once, on first use after the models loaded).</summary>
+    public LabelVocabulary Vocabulary(LabelTaxonomy taxonomy)
+    {
+        var labeler = _ready.Task.IsCompletedSuccessfully ? _ready.Task.Result : throw new InvalidOperationException("The models are not loaded.");
+        return _vocabulary ??= LabelVocabulary.Build(taxonomy, labeler.Analyses.Select(a => (a.Task, a.ClassNames)));
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var labeler = await loader.LoadAsync(options.Value.Model is { Length: > 0 } model ? model : null, null, cancellationToken);
+            logger.LogInformation("Labeling with {Analyses}: {Model}", string.Join(", ", labeler.Analyses.Select(a => a.Task.Name())), labeler.ModelVersion);
+            _ready.TrySetResult(labeler);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Keep serving (uploads are stored and queued); /readyz says why nothing gets labeled.
+            LoadError = ex.Message;
+            logger.LogError("No model loaded, uploads will queue until one is: {Reason}", ex.Message);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public void Dispose()
+    {
+        if (_ready.Task.IsCompletedSuccessfully)
+        {
+            _ready.Task.Result.Dispose();
+        }
+    }
+}

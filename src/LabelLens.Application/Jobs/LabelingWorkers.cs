@@ -1,0 +1,66 @@
+using LabelLens.Analysis;
+using LabelLens.Detection;
+using LabelLens.Labels;
+using LabelLens.Storage;
+using LabelLens.Taxonomy;
+using LabelLens.Vision;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace LabelLens.Application;
+
+/// <summary>
+/// The labeling worker pool: one loop per worker claims a small batch of jobs under a lease, labels each
+/// (read object, decode, model, store labels in one transaction) and reports failures for retry with
+/// backoff. Loops sleep on <see cref="QueueSignal"/> and wake on new uploads or on the poll interval.
+/// </summary>
+public sealed class LabelingWorkers(
+    DataFolderLock dataLock,
+    LabelerHolder holder,
+    ILabelingJobs catalog,
+    JobRunner runner,
+    JobLoop loop,
+    QueueSignal signal,
+    ServerMetrics metrics,
+    IOptions<QueueOptions> queueOptions,
+    ILogger<LabelingWorkers> logger) : BackgroundService
+{
+    /// <summary>Jobs held by a server carry this prefix, so the next server on the same data can take them back at once.</summary>
+    public const string OwnerPrefix = "serve:";
+
+    private readonly QueueOptions _queue = queueOptions.Value;
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly string _owner = $"{OwnerPrefix}{Environment.ProcessId}:{Guid.NewGuid():N}";
+
+    /// <summary>One more than the cores by default, as for `label`: I/O and libvips hand-offs leave gaps a spare worker fills.</summary>
+    public int WorkerCount => _queue.Workers > 0 ? _queue.Workers : Environment.ProcessorCount + 1;
+
+    /// <summary>Completes once a dead server's jobs have been taken back (the video worker waits for it before claiming).</summary>
+    public Task Ready => _ready.Task;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        ImageLabeler labeler;
+        try
+        {
+            labeler = await holder.Labeler.WaitAsync(stoppingToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        // This server holds the data folder's lock, so any job still leased to a server is a dead one's.
+        GC.KeepAlive(dataLock);
+        await catalog.ReleaseJobsAsync(OwnerPrefix, stoppingToken);
+        _ready.TrySetResult();
+        logger.LogInformation("{Workers} labeling worker(s) started", WorkerCount);
+        var loops = Enumerable.Range(0, WorkerCount).Select(_ => Task.Run(
+            () => loop.RunAsync(_owner, JobKinds.Image, _queue.BatchSize, (job, ct) => runner.RunAsync(labeler, job, ct), WaitForWorkAsync, metrics.LabelingDone, stoppingToken),
+            stoppingToken));
+        await Task.WhenAll(loops);
+    }
+
+    private async Task WaitForWorkAsync(TimeSpan poll, CancellationToken cancellationToken) => await signal.WaitAsync(poll, cancellationToken);
+}

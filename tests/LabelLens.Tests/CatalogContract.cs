@@ -1,0 +1,264 @@
+using System.Security.Cryptography;
+using LabelLens.Analysis;
+using LabelLens.Detection;
+using LabelLens.Labels;
+using LabelLens.Models;
+using LabelLens.Storage;
+using LabelLens.Taxonomy;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace LabelLens.Tests;
+
+/// <summary>
+/// The catalog contract suite: what every catalog provider must do, exercised only through the contracts
+/// (<see cref="ICatalog"/>). Each provider gets a subclass that says how to make an empty catalog; the embedded
+/// SQLite catalog is <see cref="SqliteCatalogContractTests"/>. Results are built by the real label builder and
+/// taxonomy from model-shaped outputs (YOLOX detections, ImageNet probabilities), not from hand-written labels.
+/// </summary>
+public abstract class CatalogContractTests : IAsyncLifetime
+{
+    private static readonly ModelIdentity Yolox = new("yolox-nano", "695e750a5d57" + new string('0', 52));
+    private static readonly ModelIdentity YoloxNext = new("yolox-tiny", "1234567890ab" + new string('0', 52));
+    private static readonly ModelIdentity MobileNet = new("mobilenetv2-int8", "cc028fe6cae7bc11a4ff53cfc9b79c920e8be65ce33a904ec3e2a8f66d77f95f");
+    private static readonly QueueOptions Queue = new() { LeaseSeconds = 60, MaxAttempts = 3, RetryBaseSeconds = 0.01, RetryMaxSeconds = 0.01 };
+    private readonly LabelBuilder _builder = new(LabelTaxonomy.BuiltIn);
+
+    protected ICatalog Catalog { get; private set; } = null!;
+
+    /// <summary>A new, empty catalog of the provider under test.</summary>
+    protected abstract Task<ICatalog> CreateCatalogAsync();
+
+    public async Task InitializeAsync() => Catalog = await CreateCatalogAsync();
+
+    public virtual Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    public async Task Contract_an_upload_is_an_image_a_job_and_an_event_and_the_same_bytes_again_queue_nothing()
+    {
+        var first = await Catalog.RecordUploadAsync(Stored("photos", "a/dog.jpg", "v1"), "image/jpeg", default);
+        Assert.True(first.Enqueued);
+        Assert.Equal(ImageStatus.Queued, first.Image.Status);
+        Assert.Equal(first.Image.Id, (await Catalog.GetImageAsync("photos", "a/dog.jpg", default))!.Id);
+
+        var again = await Catalog.RecordUploadAsync(Stored("photos", "a/dog.jpg", "v1"), "image/jpeg", default);
+        Assert.False(again.Enqueued);
+        Assert.Equal(1, (await Catalog.GetQueueCountsAsync(default)).Queued);
+
+        var changes = await Catalog.ReadChangesAsync(0, 100, default);
+        Assert.Equal("ObjectCreated", Assert.Single(changes).Type);
+        Assert.Equal(changes[0].Id, await Catalog.LastChangeIdAsync(default));
+        Assert.Single(await Catalog.ListObjectsAsync("photos", "a/", null, 10, default));
+    }
+
+    [Fact]
+    public async Task Contract_a_completed_job_stores_merged_labels_each_analysis_and_its_model()
+    {
+        var id = (await Catalog.RecordUploadAsync(Stored("photos", "dog.jpg", "v1"), null, default)).Image.Id;
+        var job = Assert.Single(await Catalog.ClaimJobsAsync("worker-1", 5, Queue, default));
+        Assert.Equal(ImageStatus.Labeling, (await Catalog.GetImageAsync(id, default))!.Status);
+
+        Assert.True(await Catalog.CompleteJobAsync(job, Result(Objects(Yolox), Classes()), 55, default));
+
+        var details = (await Catalog.GetDetailsAsync(id, default))!;
+        Assert.Equal(ImageStatus.Labeled, details.Image.Status);
+        var dog = Assert.Single(details.Labels, l => l.Name == "Dog");
+        Assert.Single(dog.Instances);
+        Assert.Contains(dog.Aliases, a => a.Name == "Alaskan Malamute");
+        Assert.Equal(["classes", "objects"], details.Analyses.Select(a => a.Analysis));
+        Assert.Equal(MobileNet.Version, details.Analyses[0].ModelVersion);
+        Assert.Equal(MobileNet.Sha256, details.Analyses[0].ModelSha256);
+        var stored = await Catalog.GetAnalysisLabelsAsync(id, default);
+        Assert.Contains(stored.Single(s => s.Task == AnalysisTask.Objects).Labels, l => l.Label.Name == "Bicycle" && l.Direct);
+        Assert.Contains("LabelsReady", (await Catalog.ReadChangesAsync(0, 100, default)).Select(c => c.Type));
+    }
+
+    [Fact]
+    public async Task Contract_a_result_counts_only_while_its_job_is_current_and_held()
+    {
+        await Catalog.RecordUploadAsync(Stored("photos", "dog.jpg", "v1"), null, default);
+        var job = Assert.Single(await Catalog.ClaimJobsAsync("worker-1", 5, Queue, default));
+        Assert.Empty(await Catalog.ClaimJobsAsync("worker-2", 5, Queue, default)); // leased
+
+        // New bytes under the key while the job runs: the old job's result is dropped, the new job waits.
+        await Catalog.RecordUploadAsync(Stored("photos", "dog.jpg", "v2"), null, default);
+        Assert.False(await Catalog.CompleteJobAsync(job, Result(Objects(Yolox)), 55, default));
+        var current = Assert.Single(await Catalog.ClaimJobsAsync("worker-2", 5, Queue, default));
+        Assert.NotEqual(job.Id, current.Id);
+        Assert.True(await Catalog.CompleteJobAsync(current, Result(Objects(Yolox)), 55, default));
+        Assert.False(await Catalog.CompleteJobAsync(current, Result(Objects(Yolox)), 55, default)); // exactly once
+        Assert.Equal(1, (await Catalog.GetQueueCountsAsync(default)).Done);
+    }
+
+    [Fact]
+    public async Task Contract_failures_retry_then_fail_the_image_with_the_reason()
+    {
+        var id = (await Catalog.RecordUploadAsync(Stored("photos", "bad.jpg", "v1"), null, default)).Image.Id;
+        var job = Assert.Single(await Catalog.ClaimJobsAsync("worker-1", 5, Queue, default));
+        await Catalog.FailJobAsync(job, "InternalError: disk hiccup", permanent: false, Queue, default);
+        await Task.Delay(50);
+        job = Assert.Single(await Catalog.ClaimJobsAsync("worker-1", 5, Queue, default));
+        Assert.Equal(2, job.Attempt);
+
+        await Catalog.FailJobAsync(job, "InvalidImageFormat: not an image", permanent: true, Queue, default);
+        var image = (await Catalog.GetImageAsync(id, default))!;
+        Assert.Equal(ImageStatus.Failed, image.Status);
+        Assert.Equal("InvalidImageFormat: not an image", image.Error);
+        Assert.Equal(1, (await Catalog.GetImageCountsAsync(default)).Failed);
+    }
+
+    [Fact]
+    public async Task Contract_manual_edits_win_over_every_relabel()
+    {
+        var id = (await Catalog.RecordUploadAsync(Stored("photos", "dog.jpg", "v1"), null, default)).Image.Id;
+        var job = Assert.Single(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
+        await Catalog.CompleteJobAsync(job, Result(Objects(Yolox)), 55, default);
+        Assert.True(await Catalog.RemoveManualLabelAsync(id, "Bicycle", default));
+        Assert.True(await Catalog.AddManualLabelAsync(id, "Good Boy", [new NamedItem("Dog")], [new NamedItem("Animals and Pets")], default));
+
+        Assert.True(await Catalog.EnqueueRelabelAsync(id, default));
+        job = Assert.Single(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
+        await Catalog.CompleteJobAsync(job, Result(Objects(Yolox)), 55, default);
+
+        var labels = (await Catalog.GetDetailsAsync(id, default))!.Labels;
+        Assert.DoesNotContain(labels, l => l.Name == "Bicycle");
+        Assert.Equal(LabelSource.Manual, Assert.Single(labels, l => l.Name == "Good Boy").Source);
+        Assert.Contains(labels, l => l.Name == "Dog" && l.Source == LabelSource.Model);
+    }
+
+    [Fact]
+    public async Task Contract_model_older_relabels_only_the_analyses_whose_model_changed()
+    {
+        var id = (await Catalog.RecordUploadAsync(Stored("photos", "dog.jpg", "v1"), null, default)).Image.Id;
+        var job = Assert.Single(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
+        await Catalog.CompleteJobAsync(job, Result(Objects(Yolox)), 55, default);
+
+        // Nothing changed: nothing queued.
+        Assert.Empty(await Catalog.EnqueueRelabelAsync(RelabelScope.ModelOlder, Current((AnalysisTask.Objects, Yolox)), default));
+
+        // The classifier is added: a job for the classifier alone, and the detector's stored result stays readable.
+        Assert.Equal([id], await Catalog.EnqueueRelabelAsync(RelabelScope.ModelOlder, Current((AnalysisTask.Objects, Yolox), (AnalysisTask.Classes, MobileNet)), default));
+        job = Assert.Single(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
+        Assert.Equal([AnalysisTask.Classes], job.Analyses);
+        var kept = Assert.Single(await Catalog.GetAnalysisLabelsAsync(id, default));
+        Assert.Equal(AnalysisTask.Objects, kept.Task);
+        // The pipeline merges the kept result with the new one; the catalog stores the new analysis only.
+        var classes = Classes();
+        await Catalog.CompleteJobAsync(job, Result(kept, classes) with { Analyses = [classes] }, 55, default);
+        Assert.Contains(kept.Labels, l => l.Label.Name == "Bicycle" && l.Label.Instances.Count == 1);
+        Assert.Equal(["classes", "objects"], (await Catalog.GetAnalysisProvenanceAsync(id, default)).Select(a => a.Analysis));
+
+        // Old results stay searchable while a relabel waits.
+        Assert.Equal([id], await Catalog.EnqueueRelabelAsync(RelabelScope.ModelOlder, Current((AnalysisTask.Objects, YoloxNext), (AnalysisTask.Classes, MobileNet)), default));
+        Assert.Single((await Catalog.SearchAsync(new ImageQuery { Labels = ["Bicycle"] }, default)).Images);
+        job = Assert.Single(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
+        Assert.Equal([AnalysisTask.Objects], job.Analyses);
+    }
+
+    [Fact]
+    public async Task Contract_search_by_label_parent_alias_and_exclusion_in_keyset_pages()
+    {
+        var ids = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            var id = (await Catalog.RecordUploadAsync(Stored("photos", $"dog-{i}.jpg", $"v{i}"), null, default)).Image.Id;
+            var job = Assert.Single(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
+            await Catalog.CompleteJobAsync(job, Result(i % 2 == 0 ? [Objects(Yolox), Classes()] : [Objects(Yolox, withBicycle: false)]), 55, default);
+            ids.Add(id);
+        }
+
+        Assert.Equal(5, (await Catalog.SearchAsync(new ImageQuery { Labels = ["animal"] }, default)).Images.Count);
+        Assert.Equal(3, (await Catalog.SearchAsync(new ImageQuery { Labels = ["Dog", "Bicycle"] }, default)).Images.Count);
+        Assert.Equal(2, (await Catalog.SearchAsync(new ImageQuery { Labels = ["Dog"], NotLabels = ["Bicycle"] }, default)).Images.Count);
+        var puppy = new ImageQuery { Labels = ["Puppy"] }.WithAliasesResolved(LabelTaxonomy.BuiltIn);
+        Assert.Equal(5, (await Catalog.SearchAsync(puppy, default)).Images.Count);
+
+        var seen = new List<string>();
+        string? cursor = null;
+        do
+        {
+            var page = await Catalog.SearchAsync(new ImageQuery { Labels = ["Dog"], Limit = 2, Cursor = cursor }, default);
+            seen.AddRange(page.Images.Select(i => i.Image.Id));
+            cursor = page.NextCursor;
+        }
+        while (cursor is not null);
+        Assert.Equal(ids.Order(), seen.Order());
+        Assert.Equal(5, seen.Distinct().Count());
+
+        var facets = await Catalog.LabelFacetsAsync("do", 10, labeledOnly: true, default);
+        Assert.Equal(5, Assert.Single(facets, f => f.Name == "Dog").Images);
+    }
+
+    [Fact]
+    public async Task Contract_a_deleted_image_leaves_search_and_says_so_in_the_feed()
+    {
+        var id = (await Catalog.RecordUploadAsync(Stored("photos", "dog.jpg", "v1"), null, default)).Image.Id;
+        var job = Assert.Single(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
+        await Catalog.CompleteJobAsync(job, Result(Objects(Yolox)), 55, default);
+
+        Assert.True(await Catalog.DeleteImageAsync("photos", "dog.jpg", default));
+        Assert.False(await Catalog.DeleteImageAsync("photos", "dog.jpg", default));
+        Assert.Null(await Catalog.GetDetailsAsync(id, default));
+        Assert.Empty((await Catalog.SearchAsync(new ImageQuery { Labels = ["Dog"] }, default)).Images);
+        Assert.Empty(await Catalog.GetAnalysisLabelsAsync(id, default));
+        Assert.Equal(["ObjectCreated", "LabelsReady", "ObjectRemoved"], (await Catalog.ReadChangesAsync(0, 100, default)).Select(c => c.Type));
+    }
+
+    private static StoredObject Stored(string bucket, string key, string content)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(content);
+        return new StoredObject(bucket, key, bytes.Length, Convert.ToHexStringLower(MD5.HashData(bytes)), Convert.ToHexStringLower(SHA256.HashData(bytes)), DateTimeOffset.UtcNow);
+    }
+
+    private static Dictionary<AnalysisTask, ModelIdentity> Current(params (AnalysisTask Task, ModelIdentity Model)[] models) =>
+        models.ToDictionary(m => m.Task, m => m.Model);
+
+    /// <summary>What YOLOX finds on dog.jpg: a dog and (unless left out) a bicycle, boxes in pixels of a 768 × 576 photo.</summary>
+    private AnalysisLabels Objects(ModelIdentity model, bool withBicycle = true)
+    {
+        List<Detection.Detection> detections = [new(16, 0.85f, 130, 205, 320, 542)];
+        if (withBicycle)
+        {
+            detections.Add(new(1, 0.81f, 120, 120, 570, 420));
+        }
+
+        return new AnalysisLabels(AnalysisTask.Objects, model, 55, _builder.FromDetections(detections, ModelCatalog.CocoClasses, 768, 576, 55));
+    }
+
+    /// <summary>What MobileNetV2 says of dog.jpg: malamute 0.71, Eskimo dog 0.08, Siberian husky 0.04, dogsled 0.07, the rest spread.</summary>
+    private AnalysisLabels Classes()
+    {
+        var classes = ModelCatalog.ImageNetClasses.ToList();
+        var probabilities = new float[classes.Count];
+        Array.Fill(probabilities, 0.10f / classes.Count);
+        probabilities[classes.IndexOf("n02110063")] += 0.71f;
+        probabilities[classes.IndexOf("n02109961")] += 0.08f;
+        probabilities[classes.IndexOf("n02110185")] += 0.04f;
+        probabilities[classes.IndexOf("n03218198")] += 0.07f;
+        return new AnalysisLabels(AnalysisTask.Classes, MobileNet, 55, _builder.FromClassScores(probabilities, classes, 55));
+    }
+
+    private static LabelsResult Result(params AnalysisLabels[] analyses) => new(
+        LabelBuilder.Merge(analyses.Select(a => a.Labels), LabelRequest.Default),
+        string.Join('+', analyses.OrderBy(a => a.Task).Select(a => a.Model.Version)),
+        new ImageInfo(768, 576, "jpeg", 1000),
+        new StageTimings(1, 1, 1, 1))
+    {
+        Analyses = analyses,
+    };
+}
+
+/// <summary>The contract suite on the embedded catalog: a real SQLite file in a temporary folder.</summary>
+public sealed class SqliteCatalogContractTests : CatalogContractTests
+{
+    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("labellens-contract-");
+
+    protected override Task<ICatalog> CreateCatalogAsync() =>
+        Task.FromResult<ICatalog>(new SqliteCatalog(_folder.FullName, TimeProvider.System, NullLogger<SqliteCatalog>.Instance));
+
+    public override Task DisposeAsync()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        _folder.Delete(recursive: true);
+        return Task.CompletedTask;
+    }
+}
