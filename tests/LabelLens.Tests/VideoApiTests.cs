@@ -101,6 +101,26 @@ public sealed class VideoApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Video_frames_go_through_the_classifier_too_Cat_then_Coffee()
+    {
+        var id = (await _server.UploadAsync("media", "cat-coffee.mp4", await VideoTestData.CatThenCoffeeMp4(), "video/mp4")).GetProperty("imageId").GetString()!;
+        var details = await WaitForVideoAsync(id);
+        Assert.Equal("labeled", details.GetProperty("image").GetProperty("status").GetString());
+        var result = await _server.GetJsonAsync($"/api/v1/videos/{id}/labels?aggregateBy=SEGMENTS");
+        Assert.Equal("yolox-nano:695e750a5d57+mobilenetv2-int8:cc028fe6cae7", result.GetProperty("LabelModelVersion").GetString());
+        var segments = result.GetProperty("Labels").EnumerateArray()
+            .Select(s => (Name: s.GetProperty("Label").GetProperty("Name").GetString()!, Start: s.GetProperty("StartTimestampMillis").GetInt64(), End: s.GetProperty("EndTimestampMillis").GetInt64(), Duration: s.GetProperty("DurationMillis").GetInt64()))
+            .ToList();
+        // Cat while the cat is on screen (detector and classifier agree), Coffee (a classifier-only label) after it.
+        AssertSegment(segments, "Cat", 0, 3000);
+        AssertSegment(segments, "Coffee", 3000, 6000);
+
+        var found = await _server.GetJsonAsync("/api/v1/images?label=Espresso");
+        var hit = Assert.Single(found.GetProperty("images").EnumerateArray());
+        Assert.Equal(id, hit.GetProperty("image").GetProperty("id").GetString());
+    }
+
+    [Fact]
     public async Task Video_webm_and_images_are_labeled_side_by_side()
     {
         var webm = await _server.UploadAsync("media", "clip.webm", await VideoTestData.ThreeShotsWebm(), "video/webm");

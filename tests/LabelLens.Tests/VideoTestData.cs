@@ -23,6 +23,17 @@ public static class VideoTestData
     /// <summary>The three shots as WebM (VP8).</summary>
     public static Task<byte[]> ThreeShotsWebm() => MakeAsync("shots.webm", ThreeShots("-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "1M"));
 
+    /// <summary>6 s, 640x480 H.264 MP4: extra/chelsea.png (a cat) for 3 s, then extra/coffee.png (an espresso), each letterboxed.</summary>
+    public static Task<byte[]> CatThenCoffeeMp4() => MakeAsync("cat-coffee.mp4",
+    [
+        "-loop", "1", "-framerate", "25", "-t", "3", "-i", Path.Combine(TestData.ImagesFolder, "extra", "chelsea.png"),
+        "-loop", "1", "-framerate", "25", "-t", "3", "-i", Path.Combine(TestData.ImagesFolder, "extra", "coffee.png"),
+        "-filter_complex",
+        "[0]scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,setsar=1,format=yuv420p[a];"
+            + "[1]scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,setsar=1,format=yuv420p[b];[a][b]concat=n=2:v=1[v]",
+        "-map", "[v]", "-r", "25", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart",
+    ]);
+
     /// <summary>2 s of a sine tone in an MP4 (M4A) container: no video stream.</summary>
     public static Task<byte[]> AudioOnly() => MakeAsync("tone.m4a", ["-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:a", "aac"]);
 
