@@ -5,7 +5,6 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using LabelLens.Storage;
-using LabelLens.Taxonomy;
 using LabelLens.Vision;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
@@ -73,7 +72,7 @@ public static class CatalogCommands
         var limit = new Option<int>("--limit", "-n") { Description = "Print at most this many images.", DefaultValueFactory = _ => ImageQuery.DefaultLimit };
         var format = new Option<SearchOutputFormat?>("--format", "-f") { Description = "table (default on a terminal) or jsonl (default when piped: one {image, labels} object per line)." };
         var color = new Option<string[]>("--color") { Description = "A simple colour covering at least --min-color-percent of the image (repeatable): red, orange, yellow, green, teal, blue, purple, pink, brown, black, white, gray." };
-        var minColorPercent = new Option<double>("--min-color-percent") { Description = "Share of the image (0-100) a --color must cover.", DefaultValueFactory = _ => SqliteCatalog.DefaultMinColorPercent };
+        var minColorPercent = new Option<double>("--min-color-percent") { Description = "Share of the image (0-100) a --color must cover.", DefaultValueFactory = _ => ImageQuery.DefaultMinColorPercent };
         var minBrightness = new Option<double?>("--min-brightness") { Description = "Image brightness at least this (0-100)." };
         var maxBrightness = new Option<double?>("--max-brightness") { Description = "Image brightness at most this (0-100)." };
         var minSharpness = new Option<double?>("--min-sharpness") { Description = "Image sharpness at least this (0-100)." };
@@ -130,7 +129,7 @@ public static class CatalogCommands
                 MinContrast = parse.GetValue(minContrast),
                 MaxContrast = parse.GetValue(maxContrast),
                 Sort = parse.GetValue(sort),
-            }.WithAliasesResolved(LabelTaxonomy.BuiltIn);
+            }.WithAliasesResolved(LabelingServices.LoadTaxonomy(new ConfigurationBuilder().AddLabelLensSources(new Dictionary<string, string?>()).Build()));
             var wanted = parse.GetValue(limit);
             var table = (parse.GetValue(format) ?? (Console.IsOutputRedirected ? SearchOutputFormat.Jsonl : SearchOutputFormat.Table)) == SearchOutputFormat.Table;
             try

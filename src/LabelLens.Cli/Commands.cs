@@ -96,11 +96,26 @@ public static class Commands
                 r.AddError($"--tasks: {ex.Message}");
             }
         });
+
         var command = new Command("label", "Label images; one JSON object per file on stdout, errors per file on stderr.")
         {
             paths, recursive, format, minConfidence, maxLabels, features, includeLabel, excludeLabel, includeCategory, excludeCategory, maxColors,
             model, tasks, workers, noProgress, ModelsOption, VerboseOption,
         };
+        command.Validators.Add(r =>
+        {
+            try
+            {
+                if (r.GetValue(model) is { Length: > 0 } && r.GetValue(tasks) is { Length: > 0 } list && !AnalysisTasks.ParseList(list).Contains(AnalysisTask.Objects))
+                {
+                    r.AddError("--model names the objects detector, but --tasks leaves objects out.");
+                }
+            }
+            catch (ArgumentException)
+            {
+                // --tasks reports its own error.
+            }
+        });
         command.SetAction(async (parse, cancellationToken) =>
         {
             using var host = BuildHost(parse);
@@ -167,12 +182,12 @@ public static class Commands
             using var host = BuildHost(parse);
             var store = host.Services.GetRequiredService<ModelStore>();
             var analysis = host.Services.GetRequiredService<IOptions<AnalysisOptions>>().Value;
-            var configured = analysis.TaskList;
+            var configured = analysis.ParseTasks();
             var table = new Table().AddColumns("Model", "Kind", "Task", "Input", "Params (M)", "COCO mAP", "Present", "Source");
             foreach (var entry in ModelCatalog.All)
             {
                 var local = store.Find(entry.Name);
-                var inUse = configured.Contains(entry.Task) && string.Equals(analysis.ModelFor(entry.Task, store.DefaultModel), entry.Name, StringComparison.OrdinalIgnoreCase);
+                var inUse = configured.Contains(entry.Task) && string.Equals(analysis.ModelFor(entry.Task, null, store.DefaultModel), entry.Name, StringComparison.OrdinalIgnoreCase);
                 table.AddRow(
                     entry.Name + (inUse ? " (default)" : ""),
                     entry.Kind,

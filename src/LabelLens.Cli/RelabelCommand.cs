@@ -54,7 +54,7 @@ public static class RelabelCommand
                 return Commands.ExitFatal;
             }
 
-            var catalog = host.Services.GetRequiredService<SqliteCatalog>();
+            var catalog = host.Services.GetRequiredService<ICatalog>();
             ImageLabeler labeler;
             try
             {

@@ -22,11 +22,11 @@ public sealed record ImageChange(long Id, string Type, string ImageId, string Bu
         ArgumentNullException.ThrowIfNull(change);
         var type = change.Type switch
         {
-            "ObjectCreated" => "created",
-            "LabelsReady" => "labeled",
-            "LabelingFailed" => "failed",
-            "ObjectRemoved" => "deleted",
-            var other => other,
+            CatalogEventType.ObjectCreated => "created",
+            CatalogEventType.LabelsReady => "labeled",
+            CatalogEventType.LabelingFailed => "failed",
+            CatalogEventType.ObjectRemoved => "deleted",
+            var other => other.ToString(),
         };
         return new ImageChange(change.Id, type, change.ImageId, change.Bucket, change.Key, change.CreatedAt);
     }
@@ -38,7 +38,7 @@ public sealed record ImageChange(long Id, string Type, string ImageId, string Bu
 /// source, so uploads over S3, external events and CLI relabels show up as well as REST uploads. It also
 /// drops the cached thumbnails of deleted images.
 /// </summary>
-public sealed class ImageChangeHub(SqliteCatalog catalog, ThumbnailCache thumbnails, TimeProvider time, ILogger<ImageChangeHub> logger) : BackgroundService
+public sealed class ImageChangeHub(ICatalog catalog, ThumbnailCache thumbnails, TimeProvider time, ILogger<ImageChangeHub> logger) : BackgroundService
 {
     /// <summary>How often the events table is read while a stream is open; the delay a browser sees at most.</summary>
     public static readonly TimeSpan LivePoll = TimeSpan.FromMilliseconds(250);
@@ -187,7 +187,7 @@ public static class EventStreamEndpoints
                 + "Send Last-Event-ID (or ?after=ID) to resume after an event.");
     }
 
-    private static async Task StreamAsync(HttpContext context, long? after, SqliteCatalog catalog, ImageChangeHub hub, IHostApplicationLifetime lifetime, CancellationToken requestAborted)
+    private static async Task StreamAsync(HttpContext context, long? after, ICatalog catalog, ImageChangeHub hub, IHostApplicationLifetime lifetime, CancellationToken requestAborted)
     {
         // A stream never ends by itself: end it when the server stops, or shutdown would wait for every open page.
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, lifetime.ApplicationStopping);

@@ -17,12 +17,12 @@ public static class ImageEndpoints
     public static void MapImages(this IEndpointRouteBuilder app)
     {
         var images = app.MapGroup("/api/v1/images").WithTags("Images");
-        images.MapGet("/{id}", async (string id, SqliteCatalog catalog, CancellationToken ct) =>
+        images.MapGet("/{id}", async (string id, ICatalog catalog, CancellationToken ct) =>
             await catalog.GetDetailsAsync(id, ct) is { } details
                 ? Results.Ok((await ImageViews.AttachAsync(catalog, [ImageResponse.From(details)], null, ct))[0])
                 : Problems.NotFound("NoSuchImage", $"No image with id '{id}'."));
 
-        images.MapPost("/{id}/relabel", async (string id, SqliteCatalog catalog, QueueSignal signal, CancellationToken ct) =>
+        images.MapPost("/{id}/relabel", async (string id, ICatalog catalog, QueueSignal signal, CancellationToken ct) =>
         {
             if (!await catalog.EnqueueRelabelAsync(id, ct))
             {
@@ -33,7 +33,7 @@ public static class ImageEndpoints
             return Results.Accepted($"/api/v1/images/{id}", new { id, status = ImageStatus.Queued });
         });
 
-        images.MapPost("/{id}/labels", async (string id, LabelEdit edit, SqliteCatalog catalog, LabelTaxonomy taxonomy, CancellationToken ct) =>
+        images.MapPost("/{id}/labels", async (string id, LabelEdit edit, ICatalog catalog, LabelTaxonomy taxonomy, CancellationToken ct) =>
         {
             var name = edit.Name?.Trim();
             if (string.IsNullOrEmpty(name) || name.Length > 200 || name.Any(char.IsControl) || name.Contains('|', StringComparison.Ordinal))
@@ -50,12 +50,12 @@ public static class ImageEndpoints
                 : Problems.NotFound("NoSuchImage", $"No image with id '{id}'.");
         });
 
-        images.MapDelete("/{id}/labels/{name}", async (string id, string name, SqliteCatalog catalog, CancellationToken ct) =>
+        images.MapDelete("/{id}/labels/{name}", async (string id, string name, ICatalog catalog, CancellationToken ct) =>
             await catalog.RemoveManualLabelAsync(id, name, ct)
                 ? Results.Ok(ImageResponse.From((await catalog.GetDetailsAsync(id, ct))!))
                 : Problems.NotFound("NoSuchImage", $"No image with id '{id}'."));
 
-        app.MapPost("/api/v1/relabel", async (RelabelRequest request, SqliteCatalog catalog, LabelerHolder holder, QueueSignal signal, CancellationToken ct) =>
+        app.MapPost("/api/v1/relabel", async (RelabelRequest request, ICatalog catalog, LabelerHolder holder, QueueSignal signal, CancellationToken ct) =>
         {
             if (!Enum.TryParse<RelabelScope>(request.Scope?.Replace("-", "", StringComparison.Ordinal), ignoreCase: true, out var scope))
             {
@@ -73,7 +73,7 @@ public static class ImageEndpoints
             return Results.Accepted("/api/v1/queue", new { scope = request.Scope, queued = queued.Count });
         }).WithTags("Images");
 
-        app.MapGet("/api/v1/queue", async (SqliteCatalog catalog, CancellationToken ct) =>
+        app.MapGet("/api/v1/queue", async (ICatalog catalog, CancellationToken ct) =>
             Results.Ok(new { jobs = await catalog.GetQueueCountsAsync(ct), images = await catalog.GetImageCountsAsync(ct), videos = await catalog.GetVideoQueueAsync(ct) })).WithTags("Queue");
     }
 }

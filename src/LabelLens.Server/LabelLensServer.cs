@@ -1,8 +1,8 @@
 using System.Net;
 using System.Text.Json.Serialization;
 using LabelLens.Server.External;
-using LabelLens.Server.Rekognition;
-using LabelLens.Server.S3;
+using LabelLens.Server.Aws.Rekognition;
+using LabelLens.Server.Aws.S3;
 using LabelLens.Storage;
 using LabelLens.Vision;
 using Microsoft.AspNetCore.Builder;
@@ -112,11 +112,11 @@ public static class LabelLensServer
     {
         // Resolving these at start makes a bad data folder or catalog fail now, not on the first request.
         app.Services.GetRequiredService<DataFolderLock>();
-        var catalog = app.Services.GetRequiredService<SqliteCatalog>();
+        var catalog = app.Services.GetRequiredService<ICatalog>();
         app.Services.GetRequiredService<ServerMetrics>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("LabelLens.Server");
         logger.LogInformation("LabelLens listening on {Address}", Address(app));
-        logger.LogInformation("Data in {Folder} (catalog {Catalog})", dataFolder, catalog.DatabasePath);
+        logger.LogInformation("Data in {Folder} (catalog {Catalog})", dataFolder, catalog.Location);
         if (!options.IsLoopback && options.ApiKeys.Count == 0)
         {
             logger.LogWarning("!!! Listening on {Host} with NO API KEYS: anyone who can reach this address can read, upload and delete. Set Server:ApiKeys.", options.Host);

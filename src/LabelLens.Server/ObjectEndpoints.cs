@@ -101,7 +101,7 @@ public static class ObjectEndpoints
             : Results.Ok(new { files = results });
     }
 
-    private static async Task<IResult> ListObjectsAsync(string bucket, string? prefix, string? continuationToken, int? maxKeys, IObjectStore store, SqliteCatalog catalog, CancellationToken ct)
+    private static async Task<IResult> ListObjectsAsync(string bucket, string? prefix, string? continuationToken, int? maxKeys, IObjectStore store, ICatalog catalog, CancellationToken ct)
     {
         if (!await store.BucketExistsAsync(bucket, ct))
         {
@@ -116,7 +116,7 @@ public static class ObjectEndpoints
         return Results.Ok(new ObjectListResponse(bucket, prefix, items, more ? ContinuationToken.Encode(items[^1].Key) : null));
     }
 
-    private static async Task<IResult> GetObjectAsync(string bucket, string key, HttpContext context, IObjectStore store, SqliteCatalog catalog, CancellationToken ct)
+    private static async Task<IResult> GetObjectAsync(string bucket, string key, HttpContext context, IObjectStore store, ICatalog catalog, CancellationToken ct)
     {
         key = RequestGuards.ObjectKey(context, bucket, key);
         var image = await catalog.GetImageAsync(bucket, key, ct);
@@ -131,7 +131,7 @@ public static class ObjectEndpoints
         return Results.File(stream, image.ContentType ?? "application/octet-stream", lastModified: image.UpdatedAt, entityTag: new EntityTagHeaderValue($"\"{image.ETag}\""), enableRangeProcessing: true);
     }
 
-    private static async Task<IResult> HeadObjectAsync(string bucket, string key, HttpContext context, SqliteCatalog catalog, CancellationToken ct)
+    private static async Task<IResult> HeadObjectAsync(string bucket, string key, HttpContext context, ICatalog catalog, CancellationToken ct)
     {
         key = RequestGuards.ObjectKey(context, bucket, key);
         var image = await catalog.GetImageAsync(bucket, key, ct);
@@ -150,7 +150,7 @@ public static class ObjectEndpoints
         return Results.Empty;
     }
 
-    private static async Task<IResult> DeleteObjectAsync(string bucket, string key, HttpContext context, IObjectStore store, SqliteCatalog catalog, CancellationToken ct)
+    private static async Task<IResult> DeleteObjectAsync(string bucket, string key, HttpContext context, IObjectStore store, ICatalog catalog, CancellationToken ct)
     {
         key = RequestGuards.ObjectKey(context, bucket, key);
         // Catalog first: once the row is gone nobody can find the object, and a worker holding its job drops the result.

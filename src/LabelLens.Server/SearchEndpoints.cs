@@ -72,7 +72,15 @@ public static class SearchEndpoints
 
     private static async Task<IResult> VocabularyAsync(HttpRequest request, LabelerHolder holder, LabelTaxonomy taxonomy, CancellationToken ct)
     {
-        RefuseUnknown(request.Query, ["q", "prefix"]);
+        try
+        {
+            RefuseUnknown(request.Query, ["q", "prefix"]);
+        }
+        catch (InvalidQueryException ex)
+        {
+            return Problems.BadRequest(ex.Code, ex.Message);
+        }
+
         if (!holder.IsReady)
         {
             return Problems.Problem(StatusCodes.Status503ServiceUnavailable, "ModelNotReady", holder.LoadError is { } error ? $"No model is loaded: {error}" : "The models are still loading.");
@@ -139,7 +147,7 @@ public static class SearchEndpoints
                 : ImageQuery.DefaultLimit,
             Cursor = Single(query, "cursor", "InvalidCursor"),
             Colors = Values(query, "color"),
-            MinColorPercent = Number(query, "minColorPercent", "InvalidProperty") ?? SqliteCatalog.DefaultMinColorPercent,
+            MinColorPercent = Number(query, "minColorPercent", "InvalidProperty") ?? ImageQuery.DefaultMinColorPercent,
             MinBrightness = Number(query, "minBrightness", "InvalidProperty"),
             MaxBrightness = Number(query, "maxBrightness", "InvalidProperty"),
             MinSharpness = Number(query, "minSharpness", "InvalidProperty"),
@@ -149,7 +157,7 @@ public static class SearchEndpoints
         };
     }
 
-    private static async Task<IResult> SearchAsync(HttpRequest request, SqliteCatalog catalog, LabelTaxonomy taxonomy, CancellationToken ct)
+    private static async Task<IResult> SearchAsync(HttpRequest request, ICatalog catalog, LabelTaxonomy taxonomy, CancellationToken ct)
     {
         try
         {
@@ -165,7 +173,7 @@ public static class SearchEndpoints
         }
     }
 
-    private static async Task<IResult> LabelsAsync(HttpRequest request, SqliteCatalog catalog, CancellationToken ct)
+    private static async Task<IResult> LabelsAsync(HttpRequest request, ICatalog catalog, CancellationToken ct)
     {
         try
         {

@@ -26,7 +26,7 @@ public sealed class ThumbnailCache(
     string dataFolder,
     Thumbnailer thumbnailer,
     IObjectStore store,
-    SqliteCatalog catalog,
+    ICatalog catalog,
     ExternalStores externalStores,
     IOptions<ImageOptions> imageOptions,
     Ffmpeg ffmpeg,
@@ -278,7 +278,7 @@ public static class ThumbnailEndpoints
                 + "placeholder (200) with the header X-LabelLens-Placeholder naming the reason.");
     }
 
-    private static async Task<IResult> GetAsync(string id, int? size, string? v, HttpContext context, SqliteCatalog catalog, ThumbnailCache cache, CancellationToken ct)
+    private static async Task<IResult> GetAsync(string id, int? size, string? v, HttpContext context, ICatalog catalog, ThumbnailCache cache, CancellationToken ct)
     {
         if (await catalog.GetImageAsync(id, ct) is not { } image)
         {

@@ -55,7 +55,7 @@ public static class VideoEndpoints
     }
 
 
-    private static async Task<IResult> GetLabelsAsync(string id, string? aggregateBy, string? sortBy, int? maxResults, string? nextToken, SqliteCatalog catalog, CancellationToken ct)
+    private static async Task<IResult> GetLabelsAsync(string id, string? aggregateBy, string? sortBy, int? maxResults, string? nextToken, ICatalog catalog, CancellationToken ct)
     {
         var segments = (aggregateBy ?? "TIMESTAMPS").ToUpperInvariant() switch
         {
@@ -131,7 +131,7 @@ public static class VideoEndpoints
         return Results.Json(response, RekognitionJson);
     }
 
-    private static async Task<IResult> GetFrameAsync(string id, double? t, int? width, SqliteCatalog catalog, IObjectStore store, Ffmpeg ffmpeg, CancellationToken ct)
+    private static async Task<IResult> GetFrameAsync(string id, double? t, int? width, ICatalog catalog, IObjectStore store, Ffmpeg ffmpeg, CancellationToken ct)
     {
         var seconds = t ?? 0;
         var pixels = width ?? 320;
@@ -178,7 +178,7 @@ public static class VideoEndpoints
         }
     }
 
-    private static async Task<IResult> CancelAsync(string id, SqliteCatalog catalog, VideoWorker worker, CancellationToken ct)
+    private static async Task<IResult> CancelAsync(string id, ICatalog catalog, VideoWorker worker, CancellationToken ct)
     {
         switch (await catalog.CancelVideoAsync(id, ct))
         {

@@ -29,7 +29,7 @@ public static class WebUi
             dataFolder,
             sp.GetRequiredService<Thumbnailer>(),
             sp.GetRequiredService<IObjectStore>(),
-            sp.GetRequiredService<SqliteCatalog>(),
+            sp.GetRequiredService<ICatalog>(),
             sp.GetRequiredService<Storage.External.ExternalStores>(),
             sp.GetRequiredService<IOptions<ImageOptions>>(),
             sp.GetRequiredService<LabelLens.Vision.Video.Ffmpeg>(),
@@ -71,7 +71,7 @@ public static class WebUi
     {
         app.MapThumbnails();
         app.MapEventStream();
-        app.MapGet("/api/v1/queue/throughput", async (SqliteCatalog catalog, CancellationToken ct) => Results.Ok(await catalog.GetThroughputAsync(ct)))
+        app.MapGet("/api/v1/queue/throughput", async (ICatalog catalog, CancellationToken ct) => Results.Ok(await catalog.GetThroughputAsync(ct)))
             .WithTags("Queue")
             .WithSummary("Images labeled in the last minute, 5 minutes and hour, and their mean labeling time (ms)");
         // The taxonomy's categories, for the category filter (a custom taxonomy has its own).

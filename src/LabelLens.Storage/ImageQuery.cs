@@ -27,6 +27,9 @@ public sealed record LabelCount(string Label, int Minimum);
 public sealed record ImageQuery
 {
     public const int DefaultLimit = 50;
+
+    /// <summary>A colour filter's default: the colour covers at least this share (percent) of the image.</summary>
+    public const double DefaultMinColorPercent = 10;
     public const int MaxLimit = 1000;
 
     /// <summary>Most values a list filter (Labels, AnyLabels, NotLabels, Counts) may hold.</summary>
@@ -69,7 +72,7 @@ public sealed record ImageQuery
     /// <summary>Simple colour names (red, blue, ...) that must each cover at least <see cref="MinColorPercent"/> of the image.</summary>
     public IReadOnlyList<string> Colors { get; init; } = [];
 
-    public double MinColorPercent { get; init; } = SqliteCatalog.DefaultMinColorPercent;
+    public double MinColorPercent { get; init; } = DefaultMinColorPercent;
 
     /// <summary>Quality ranges (0-100), from the image properties.</summary>
     public double? MinBrightness { get; init; }

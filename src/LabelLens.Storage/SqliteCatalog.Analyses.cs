@@ -36,9 +36,6 @@ internal static class AnalysisSchema
         """;
 }
 
-/// <summary>What produced one analysis's part of an image's labels (the image record shows it).</summary>
-public sealed record AnalysisProvenance(string Analysis, string Model, string ModelSha256, string ModelVersion, double MinConfidence, DateTimeOffset ProducedAt);
-
 public sealed partial class SqliteCatalog
 {
     private const string LegacyLabels = "legacy";
@@ -133,7 +130,8 @@ public sealed partial class SqliteCatalog
 
     /// <summary>
     /// For `relabel --model-older`: per labeled image, the configured analyses whose stored result is missing or
-    /// came from another model version. An empty list means the image is current.
+    /// came from another model version (all of them when a stored result is of an analysis no longer configured).
+    /// An empty list means the image is current.
     /// </summary>
     private static async Task<Dictionary<string, List<AnalysisTask>>> StaleAnalysesAsync(
         SqliteConnection connection, SqliteTransaction transaction, IReadOnlyDictionary<AnalysisTask, ModelIdentity> current, CancellationToken cancellationToken)
@@ -163,8 +161,12 @@ public sealed partial class SqliteCatalog
             }
         }
 
+        var configured = current.Keys.Select(k => k.Name()).ToHashSet(StringComparer.Ordinal);
         return stored.ToDictionary(
             s => s.Key,
-            s => current.Where(c => s.Value.GetValueOrDefault(c.Key.Name()) != c.Value.Version).Select(c => c.Key).ToList());
+            // A stored result of an analysis no longer configured makes the whole image stale: a full run replaces every result.
+            s => s.Value.Keys.Any(a => !configured.Contains(a))
+                ? current.Keys.ToList()
+                : current.Where(c => s.Value.GetValueOrDefault(c.Key.Name()) != c.Value.Version).Select(c => c.Key).ToList());
     }
 }

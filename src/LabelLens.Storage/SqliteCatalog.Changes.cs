@@ -1,11 +1,5 @@
 namespace LabelLens.Storage;
 
-/// <summary>One row of the events table: an image was created, labeled, failed or removed.</summary>
-public sealed record CatalogChange(long Id, string Type, string ImageId, string Bucket, string Key, DateTimeOffset CreatedAt);
-
-/// <summary>How fast labeling goes: images labeled in recent windows and their mean labeling time.</summary>
-public sealed record LabelingThroughput(long LastMinute, long Last5Minutes, long LastHour, double? MeanLabelingMs);
-
 public sealed partial class SqliteCatalog
 {
     /// <summary>
@@ -25,7 +19,7 @@ public sealed partial class SqliteCatalog
         var changes = new List<CatalogChange>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            changes.Add(new CatalogChange(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5))));
+            changes.Add(new CatalogChange(reader.GetInt64(0), Enum.Parse<CatalogEventType>(reader.GetString(1)), reader.GetString(2), reader.GetString(3), reader.GetString(4), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5))));
         }
 
         return changes;

@@ -2,40 +2,6 @@ using Microsoft.Data.Sqlite;
 
 namespace LabelLens.Storage;
 
-/// <summary>An object of an external store to be cataloged (from an S3 event or a backfill listing); its bytes stay where they are.</summary>
-/// <param name="Source">The external store's configuration name.</param>
-/// <param name="ETag">Normalized (no quotes, lower case).</param>
-/// <param name="Sequencer">The S3 event's sequencer (hex); null for listings.</param>
-public sealed record ExternalObjectRecord(string Source, string Bucket, string Key, string ETag, long Size, string? Sequencer, string? ContentType = null);
-
-/// <summary>What recording an external event or listed object did.</summary>
-public enum ExternalOutcome
-{
-    /// <summary>Cataloged (new or changed ETag) and a labeling job queued.</summary>
-    Queued,
-
-    /// <summary>The same ETag is already cataloged (labeled, queued or failed): nothing to do.</summary>
-    Unchanged,
-
-    /// <summary>The image and its labels were removed.</summary>
-    Deleted,
-
-    /// <summary>A removal for an image the catalog does not have (from this store).</summary>
-    NotFound,
-
-    /// <summary>The same sequencer was already applied (a redelivery).</summary>
-    Duplicate,
-
-    /// <summary>An older sequencer than the last one applied for the key (an out-of-order delivery): ignored.</summary>
-    Stale,
-}
-
-/// <summary>One LabelsReady or LabelingFailed row of the events table, as the webhook outbox reads it.</summary>
-public sealed record OutboxEvent(long Id, string Type, string ImageId, string Bucket, string Key, DateTimeOffset CreatedAt);
-
-/// <summary>A webhook's delivery position in the outbox and its retry state.</summary>
-public sealed record WebhookCursor(long LastEventId, int Attempts, DateTimeOffset NextAttemptAt, string? LastError, long Delivered, long GivenUp);
-
 public sealed partial class SqliteCatalog
 {
     /// <summary>The image's source: null for the local object store, else the external store's name.</summary>
@@ -128,7 +94,7 @@ public sealed partial class SqliteCatalog
         if (deleted)
         {
             Execute(connection, transaction, "UPDATE jobs SET state = 'superseded', updated_at = $now WHERE image_id = $id AND state IN ('queued', 'running')", ("$id", id), ("$now", now));
-            InsertEvent(connection, transaction, "ObjectRemoved", id, bucket, key, null, now);
+            InsertEvent(connection, transaction, CatalogEventType.ObjectRemoved, id, bucket, key, null, now);
         }
 
         SaveExternalState(connection, transaction, source, bucket, key, sequencer, null, deleted: true, now);
@@ -172,16 +138,16 @@ public sealed partial class SqliteCatalog
     }
 
     /// <summary>The next event of one of <paramref name="types"/> after <paramref name="afterId"/>, or null.</summary>
-    public async Task<OutboxEvent?> NextOutboxEventAsync(long afterId, IReadOnlyCollection<string> types, CancellationToken cancellationToken)
+    public async Task<OutboxEvent?> NextOutboxEventAsync(long afterId, IReadOnlyCollection<CatalogEventType> types, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(types);
-        var parameters = types.Select((t, i) => ($"$t{i}", (object?)t)).Append(("$after", afterId)).ToArray();
+        var parameters = types.Select((t, i) => ($"$t{i}", (object?)t.ToString())).Append(("$after", afterId)).ToArray();
         var list = string.Join(", ", parameters.Take(types.Count).Select(p => p.Item1));
         await using var connection = Open();
         await using var command = Command(connection, null, $"SELECT id, type, image_id, bucket, key, created_at FROM events WHERE id > $after AND type IN ({list}) ORDER BY id LIMIT 1", parameters);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken)
-            ? new OutboxEvent(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)))
+            ? new OutboxEvent(reader.GetInt64(0), Enum.Parse<CatalogEventType>(reader.GetString(1)), reader.GetString(2), reader.GetString(3), reader.GetString(4), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)))
             : null;
     }
 
@@ -255,7 +221,7 @@ public sealed partial class SqliteCatalog
             """,
             ("$id", id), ("$bucket", record.Bucket), ("$key", record.Key), ("$etag", record.ETag), ("$sha", contentId),
             ("$size", record.Size), ("$ct", record.ContentType), ("$now", now), ("$source", record.Source));
-        InsertEvent(connection, transaction, "ObjectCreated", id, record.Bucket, record.Key, record.ETag, now);
+        InsertEvent(connection, transaction, CatalogEventType.ObjectCreated, id, record.Bucket, record.Key, record.ETag, now);
         EnqueueJob(connection, transaction, id, contentId, now);
         return ExternalOutcome.Queued;
     }

@@ -9,8 +9,6 @@ namespace LabelLens.Storage;
 /// <summary>Image properties in the catalog: the whole result as JSON, plus the columns search filters on.</summary>
 public sealed partial class SqliteCatalog
 {
-    /// <summary>Default share of the pixels (percent) a colour needs for `color=` to match.</summary>
-    public const double DefaultMinColorPercent = 10;
 
     private static readonly JsonSerializerOptions PropertiesJson = new();
 

@@ -5,19 +5,6 @@ using Microsoft.Extensions.Logging;
 
 namespace LabelLens.Storage;
 
-/// <summary>What a bulk relabel covers.</summary>
-public enum RelabelScope
-{
-    /// <summary>Images whose labeling failed.</summary>
-    Failed,
-
-    /// <summary>Every image.</summary>
-    All,
-
-    /// <summary>Images with an analysis result from a model version other than the current one (or none yet).</summary>
-    ModelOlder,
-}
-
 public sealed partial class SqliteCatalog
 {
     /// <summary>
@@ -26,8 +13,8 @@ public sealed partial class SqliteCatalog
     /// Running jobs that already used every attempt are failed instead of claimed again, so an input that
     /// crashes the process cannot loop forever.
     /// </summary>
-    /// <param name="kind">Which jobs: <see cref="JobKinds.Image"/> (the image workers, the CLI) or <see cref="JobKinds.Video"/> (the video worker).</param>
-    public async Task<IReadOnlyList<ClaimedJob>> ClaimJobsAsync(string owner, int max, QueueOptions options, CancellationToken cancellationToken, string kind = JobKinds.Image)
+    /// <param name="kind">Which jobs: <see cref="JobKind.Image"/> (the image workers, the CLI) or <see cref="JobKind.Video"/> (the video worker).</param>
+    public async Task<IReadOnlyList<ClaimedJob>> ClaimJobsAsync(string owner, int max, QueueOptions options, CancellationToken cancellationToken, JobKind kind = JobKind.Image)
     {
         ArgumentNullException.ThrowIfNull(options);
         var now = Now;
@@ -48,7 +35,7 @@ public sealed partial class SqliteCatalog
                 ORDER BY id LIMIT $max)
             RETURNING id, image_id, sha256, attempts, analyses
             """,
-            ("$owner", owner), ("$until", now + (long)options.Lease.TotalMilliseconds), ("$now", now), ("$max", max), ("$kind", kind)))
+            ("$owner", owner), ("$until", now + (long)options.Lease.TotalMilliseconds), ("$now", now), ("$max", max), ("$kind", kind.Stored())))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
@@ -149,7 +136,7 @@ public sealed partial class SqliteCatalog
             ("$id", job.ImageId), ("$w", result.Image.Width), ("$h", result.Image.Height), ("$format", result.Image.Format),
             ("$model", result.LabelModelVersion), ("$min", minConfidence), ("$now", now), ("$ms", result.Timings.TotalMs));
         Execute(connection, transaction, "UPDATE jobs SET state = 'done', error = NULL, lease_until = NULL, updated_at = $now WHERE id = $job", ("$job", job.Id), ("$now", now));
-        InsertEvent(connection, transaction, "LabelsReady", job.ImageId, job.Bucket, job.Key, null, now);
+        InsertEvent(connection, transaction, CatalogEventType.LabelsReady, job.ImageId, job.Bucket, job.Key, null, now);
         await transaction.CommitAsync(cancellationToken);
         return true;
     }
@@ -171,7 +158,7 @@ public sealed partial class SqliteCatalog
             {
                 Execute(connection, transaction, "UPDATE jobs SET state = 'failed', error = $error, lease_until = NULL, updated_at = $now WHERE id = $job", ("$job", job.Id), ("$error", error), ("$now", now));
                 Execute(connection, transaction, "UPDATE images SET status = 'failed', error = $error WHERE id = $id", ("$id", job.ImageId), ("$error", error));
-                InsertEvent(connection, transaction, "LabelingFailed", job.ImageId, job.Bucket, job.Key, null, now);
+                InsertEvent(connection, transaction, CatalogEventType.LabelingFailed, job.ImageId, job.Bucket, job.Key, null, now);
             }
             else
             {

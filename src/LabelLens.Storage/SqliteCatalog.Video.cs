@@ -5,55 +5,6 @@ using Microsoft.Data.Sqlite;
 
 namespace LabelLens.Storage;
 
-/// <summary>What an object is, decided from its bytes at upload.</summary>
-public static class MediaTypes
-{
-    public const string Image = "image";
-    public const string Video = "video";
-}
-
-/// <summary>Which workers a job is for.</summary>
-public static class JobKinds
-{
-    public const string Image = "image";
-    public const string Video = "video";
-}
-
-/// <summary>A video's latest labeling job: its state, error and progress.</summary>
-public sealed record VideoJobProgress(long JobId, string State, string? Error, long? ProcessedMillis, int FramesDone, int Attempts, DateTimeOffset UpdatedAt);
-
-/// <summary>A video as the catalog knows it: metadata (once probed), its latest job, and which job's result is current.</summary>
-public sealed record VideoRecord(
-    string ImageId,
-    string Bucket,
-    string Key,
-    string Status,
-    VideoMetadata? Metadata,
-    VideoJobProgress? Job,
-    long? ResultJobId,
-    int? IntervalMillis,
-    int? Frames,
-    string? ModelVersion)
-{
-    /// <summary>The container recognised from the bytes at upload: mp4, mov, mkv, webm or avi (null before the first probe).</summary>
-    public string? Container { get; init; }
-
-    /// <summary>0-100 for a running job whose duration is known.</summary>
-    public double? Percent =>
-        Job?.State == "done" ? 100
-        : Job is { ProcessedMillis: { } done } && Metadata?.DurationMillis is { } total && total > 0 ? Math.Round(Math.Clamp(100.0 * done / total, 0, 100), 1)
-        : null;
-}
-
-/// <summary>One label on one sampled frame.</summary>
-public sealed record VideoFrameLabel(long TimestampMillis, Label Label);
-
-/// <summary>A running or queued video job, for the queue view.</summary>
-public sealed record VideoQueueEntry(string ImageId, string Bucket, string Key, string State, long? ProcessedMillis, long? DurationMillis, int FramesDone, double? Percent);
-
-/// <summary>What a finished video job stores besides its frames.</summary>
-public sealed record VideoCompletion(string Format, int IntervalMillis, int SegmentGapMillis, string ModelVersion, double MinConfidence, double LabelingMs);
-
 /// <summary>
 /// Videos: metadata, checkpoints (frame detections and the resume point, committed together), completion
 /// (segments and video-level labels, in one transaction with the job), cancellation and reads for the API.
@@ -272,7 +223,7 @@ public sealed partial class SqliteCatalog
             """,
             ("$id", job.ImageId), ("$format", completion.Format), ("$model", completion.ModelVersion), ("$min", completion.MinConfidence), ("$now", now), ("$ms", completion.LabelingMs));
         Execute(connection, transaction, "UPDATE jobs SET state = 'done', error = NULL, lease_until = NULL, updated_at = $now WHERE id = $job", ("$job", job.Id), ("$now", now));
-        InsertEvent(connection, transaction, "LabelsReady", job.ImageId, job.Bucket, job.Key, null, now);
+        InsertEvent(connection, transaction, CatalogEventType.LabelsReady, job.ImageId, job.Bucket, job.Key, null, now);
         await transaction.CommitAsync(cancellationToken);
         return true;
     }
@@ -320,7 +271,7 @@ public sealed partial class SqliteCatalog
         }
 
         Execute(connection, transaction, "UPDATE images SET status = 'failed', error = 'cancelled' WHERE id = $id", ("$id", imageId));
-        InsertEvent(connection, transaction, "LabelingFailed", imageId, image.Bucket, image.Key, null, now);
+        InsertEvent(connection, transaction, CatalogEventType.LabelingFailed, imageId, image.Bucket, image.Key, null, now);
         await transaction.CommitAsync(cancellationToken);
         return true;
     }
@@ -407,7 +358,7 @@ public sealed partial class SqliteCatalog
                 reader.GetString(0),
                 reader.GetString(1),
                 reader.GetString(2),
-                reader.GetString(3),
+                JobStates.Parse(reader.GetString(3)),
                 done,
                 duration,
                 reader.GetInt32(6),
@@ -455,7 +406,7 @@ public sealed partial class SqliteCatalog
                 reader.IsDBNull(10) ? null : reader.GetString(10));
             var job = reader.IsDBNull(15) ? null : new VideoJobProgress(
                 reader.GetInt64(15),
-                reader.GetString(16),
+                JobStates.Parse(reader.GetString(16)),
                 reader.IsDBNull(17) ? null : reader.GetString(17),
                 reader.IsDBNull(18) ? null : reader.GetInt64(18),
                 reader.GetInt32(19),

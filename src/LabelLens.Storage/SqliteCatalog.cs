@@ -36,9 +36,10 @@ public sealed partial class SqliteCatalog : ICatalog
 
     public string DatabasePath { get; }
 
-    /// <summary>Stable id of the object at bucket/key: the same key always maps to the same image, so retries never duplicate.</summary>
-    public static string ImageId(string bucket, string key) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{bucket}/{key}")).AsSpan(0, 16));
+    public string Location => DatabasePath;
+
+    /// <inheritdoc cref="ImageIds.For"/>
+    public static string ImageId(string bucket, string key) => ImageIds.For(bucket, key);
 
     internal long Now => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -81,7 +82,7 @@ public sealed partial class SqliteCatalog : ICatalog
             """,
             ("$id", id), ("$bucket", stored.Bucket), ("$key", stored.Key), ("$etag", stored.ETag), ("$sha", stored.Sha256),
             ("$size", stored.Size), ("$ct", contentType), ("$now", now), ("$media", mediaType));
-        InsertEvent(connection, transaction, "ObjectCreated", id, stored.Bucket, stored.Key, stored.ETag, now);
+        InsertEvent(connection, transaction, CatalogEventType.ObjectCreated, id, stored.Bucket, stored.Key, stored.ETag, now);
         EnqueueJob(connection, transaction, id, stored.Sha256, now);
         var image = await GetImageAsync(connection, transaction, id, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -99,7 +100,7 @@ public sealed partial class SqliteCatalog : ICatalog
         {
             // A worker holding one of these jobs finds it superseded when it reports back and drops its result.
             Execute(connection, transaction, "UPDATE jobs SET state = 'superseded', updated_at = $now WHERE image_id = $id AND state IN ('queued', 'running')", ("$id", id), ("$now", Now));
-            InsertEvent(connection, transaction, "ObjectRemoved", id, bucket, key, null, Now);
+            InsertEvent(connection, transaction, CatalogEventType.ObjectRemoved, id, bucket, key, null, Now);
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -210,12 +211,12 @@ public sealed partial class SqliteCatalog : ICatalog
             ("$id", imageId), ("$sha", sha256), ("$now", now), ("$analyses", analyses is null ? null : string.Join(',', analyses.Select(a => a.Name()))));
     }
 
-    private static void InsertEvent(SqliteConnection connection, SqliteTransaction transaction, string type, string imageId, string bucket, string key, string? etag, long now) =>
+    private static void InsertEvent(SqliteConnection connection, SqliteTransaction transaction, CatalogEventType type, string imageId, string bucket, string key, string? etag, long now) =>
         Execute(
             connection,
             transaction,
             "INSERT INTO events (type, image_id, bucket, key, etag, created_at) VALUES ($type, $id, $bucket, $key, $etag, $now)",
-            ("$type", type), ("$id", imageId), ("$bucket", bucket), ("$key", key), ("$etag", etag), ("$now", now));
+            ("$type", type.ToString()), ("$id", imageId), ("$bucket", bucket), ("$key", key), ("$etag", etag), ("$now", now));
 
     private static async Task<ImageRecord?> GetImageAsync(SqliteConnection connection, SqliteTransaction? transaction, string id, CancellationToken cancellationToken)
     {

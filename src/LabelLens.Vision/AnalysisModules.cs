@@ -36,14 +36,15 @@ public sealed class AnalysisOptions : IValidatableObject
 
     public Dictionary<string, string> Models { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
-    public IReadOnlyList<AnalysisTask> TaskList => AnalysisTasks.ParseList(Tasks);
+    /// <summary>The configured tasks, parsed (a method, not a property: the configuration binder reads properties).</summary>
+    public IReadOnlyList<AnalysisTask> ParseTasks() => AnalysisTasks.ParseList(Tasks);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         IReadOnlyList<AnalysisTask> tasks;
         try
         {
-            tasks = TaskList;
+            tasks = ParseTasks();
         }
         catch (ArgumentException ex)
         {
@@ -60,9 +61,14 @@ public sealed class AnalysisOptions : IValidatableObject
             .ToList();
     }
 
-    /// <summary>The model a task uses: configured, else <paramref name="objectsModel"/> for objects, else the catalog default.</summary>
-    public string ModelFor(AnalysisTask task, string? objectsModel) =>
-        Models.TryGetValue(task.Name(), out var configured) && configured.Length > 0 ? configured
-        : task == AnalysisTask.Objects && objectsModel is { Length: > 0 } ? objectsModel
+    /// <summary>
+    /// The model a task uses: for objects an explicit <paramref name="objectsModel"/> (the CLI's --model) first; then
+    /// Analysis:Models:&lt;task&gt; (Labeling:Model fills it for objects); then <paramref name="defaultObjectsModel"/>
+    /// (Models:Default) for objects, or the catalog's default for the task.
+    /// </summary>
+    public string ModelFor(AnalysisTask task, string? objectsModel, string defaultObjectsModel) =>
+        task == AnalysisTask.Objects && objectsModel is { Length: > 0 } ? objectsModel
+        : Models.TryGetValue(task.Name(), out var configured) && configured.Length > 0 ? configured
+        : task == AnalysisTask.Objects ? defaultObjectsModel
         : ModelCatalog.DefaultFor(task);
 }

@@ -28,11 +28,11 @@ public sealed class LabelerLoader(
         var analyses = new List<IPictureAnalysis>();
         try
         {
-            foreach (var task in tasks ?? options.TaskList)
+            foreach (var task in tasks ?? options.ParseTasks())
             {
                 var module = modules.FirstOrDefault(m => m.Task == task)
                     ?? throw new InvalidOperationException($"No analysis module is registered for '{task.Name()}'.");
-                var name = options.ModelFor(task, objectsModel ?? models.DefaultModel);
+                var name = options.ModelFor(task, objectsModel, models.DefaultModel);
                 var model = await models.EnsureAsync(name, progress, cancellationToken);
                 analyses.Add(module.Load(model));
             }
@@ -85,7 +85,15 @@ public static class LabelingServices
         services.AddOptions<ModelOptions>().Bind(configuration.GetSection(ModelOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<ImageOptions>().Bind(configuration.GetSection(ImageOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<DetectorOptions>().Bind(configuration.GetSection(DetectorOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<AnalysisOptions>().Bind(configuration.GetSection(AnalysisOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<AnalysisOptions>().Bind(configuration.GetSection(AnalysisOptions.Section)).ValidateDataAnnotations().ValidateOnStart()
+            // Labeling:Model (older configurations) names the detector, unless Analysis:Models:objects does.
+            .PostConfigure(o =>
+            {
+                if (configuration["Labeling:Model"] is { Length: > 0 } model)
+                {
+                    o.Models.TryAdd(AnalysisTask.Objects.Name(), model);
+                }
+            });
         services.AddHttpClient(ModelStore.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(20) });
         services.AddSingleton(TimeProvider.System);
@@ -102,6 +110,6 @@ public static class LabelingServices
     }
 
     /// <summary>The built-in taxonomy, or the file named by "Taxonomy:File".</summary>
-    private static LabelTaxonomy LoadTaxonomy(IConfiguration configuration) =>
+    public static LabelTaxonomy LoadTaxonomy(IConfiguration configuration) =>
         configuration["Taxonomy:File"] is { Length: > 0 } file ? LabelTaxonomy.LoadFile(file) : LabelTaxonomy.BuiltIn;
 }

@@ -61,7 +61,7 @@ public sealed class VipsBuffer(IntPtr pointer, long length) : IDisposable
 /// <summary>
 /// Decodes encoded images with libvips for a model: checks byte and pixel limits from the header before any
 /// pixel is decoded, applies EXIF orientation, shrinks on load (a 12 MP JPEG is decoded at 1/8 scale when
-/// that is enough), flattens alpha, converts grayscale/CMYK/16-bit to 8-bit sRGB and pads to the input size.
+/// that is enough), flattens alpha, converts grayscale/CMYK/16-bit to 8-bit sRGB and, for a model that wants one (DecodeLetterboxed), pads to its input size; Decode gives the picture at the working size every analysis can take its input from.
 /// </summary>
 public sealed class VipsImageDecoder : IPictureDecoder
 {

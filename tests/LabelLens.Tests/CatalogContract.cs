@@ -45,7 +45,7 @@ public abstract class CatalogContractTests : IAsyncLifetime
         Assert.Equal(1, (await Catalog.GetQueueCountsAsync(default)).Queued);
 
         var changes = await Catalog.ReadChangesAsync(0, 100, default);
-        Assert.Equal("ObjectCreated", Assert.Single(changes).Type);
+        Assert.Equal(CatalogEventType.ObjectCreated, Assert.Single(changes).Type);
         Assert.Equal(changes[0].Id, await Catalog.LastChangeIdAsync(default));
         Assert.Single(await Catalog.ListObjectsAsync("photos", "a/", null, 10, default));
     }
@@ -69,7 +69,7 @@ public abstract class CatalogContractTests : IAsyncLifetime
         Assert.Equal(MobileNet.Sha256, details.Analyses[0].ModelSha256);
         var stored = await Catalog.GetAnalysisLabelsAsync(id, default);
         Assert.Contains(stored.Single(s => s.Task == AnalysisTask.Objects).Labels, l => l.Label.Name == "Bicycle" && l.Direct);
-        Assert.Contains("LabelsReady", (await Catalog.ReadChangesAsync(0, 100, default)).Select(c => c.Type));
+        Assert.Contains(CatalogEventType.LabelsReady, (await Catalog.ReadChangesAsync(0, 100, default)).Select(c => c.Type));
     }
 
     [Fact]
@@ -152,6 +152,14 @@ public abstract class CatalogContractTests : IAsyncLifetime
         Assert.Single((await Catalog.SearchAsync(new ImageQuery { Labels = ["Bicycle"] }, default)).Images);
         job = Assert.Single(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
         Assert.Equal([AnalysisTask.Objects], job.Analyses);
+        await Catalog.CompleteJobAsync(job, Result(Objects(YoloxNext), kept with { Model = MobileNet, Task = AnalysisTask.Classes }) with { Analyses = [Objects(YoloxNext)] }, 55, default);
+
+        // The classifier is taken out of the configuration: its stored result no longer counts, so the image is relabeled whole.
+        Assert.Equal([id], await Catalog.EnqueueRelabelAsync(RelabelScope.ModelOlder, Current((AnalysisTask.Objects, YoloxNext)), default));
+        job = Assert.Single(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
+        Assert.Null(job.Analyses);
+        await Catalog.CompleteJobAsync(job, Result(Objects(YoloxNext)), 55, default);
+        Assert.Equal(["objects"], (await Catalog.GetAnalysisProvenanceAsync(id, default)).Select(a => a.Analysis));
     }
 
     [Fact]
@@ -200,7 +208,7 @@ public abstract class CatalogContractTests : IAsyncLifetime
         Assert.Null(await Catalog.GetDetailsAsync(id, default));
         Assert.Empty((await Catalog.SearchAsync(new ImageQuery { Labels = ["Dog"] }, default)).Images);
         Assert.Empty(await Catalog.GetAnalysisLabelsAsync(id, default));
-        Assert.Equal(["ObjectCreated", "LabelsReady", "ObjectRemoved"], (await Catalog.ReadChangesAsync(0, 100, default)).Select(c => c.Type));
+        Assert.Equal([CatalogEventType.ObjectCreated, CatalogEventType.LabelsReady, CatalogEventType.ObjectRemoved], (await Catalog.ReadChangesAsync(0, 100, default)).Select(c => c.Type));
     }
 
     private static StoredObject Stored(string bucket, string key, string content)

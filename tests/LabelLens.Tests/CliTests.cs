@@ -117,6 +117,33 @@ public sealed class CliTests : IDisposable
         var (exit, _, stderr) = await RunAsync("label", TestData.Image("dog.jpg"), "--min-confidence", "150");
         Assert.NotEqual(0, exit);
         Assert.Contains("--min-confidence must be between 0 and 100", stderr, StringComparison.Ordinal);
+
+        (exit, _, stderr) = await RunAsync("label", TestData.Image("dog.jpg"), "--tasks", "objects,faces");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("'faces' is not an analysis; the analyses are objects, classes", stderr, StringComparison.Ordinal);
+
+        (exit, _, stderr) = await RunAsync("label", TestData.Image("dog.jpg"), "--tasks", "classes", "--model", "yolox-s");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("--model names the objects detector, but --tasks leaves objects out", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Label_runs_the_analyses_asked_for_and_models_list_shows_each_models_kind_and_task()
+    {
+        var (exit, stdout, stderr) = await RunAsync("label", Path.Combine(TestData.ImagesFolder, "extra", "coffee.png"), "--tasks", "classes", "--models", TestData.ModelsFolder);
+        Assert.True(exit == 0, stderr);
+        var labels = JsonDocument.Parse(stdout).RootElement.GetProperty("Labels").EnumerateArray().ToList();
+        Assert.Contains(labels, l => l.GetProperty("Name").GetString() == "Coffee");
+        Assert.DoesNotContain(labels, l => l.GetProperty("Name").GetString() == "Cup"); // a YOLOX label: the detector did not run
+        Assert.StartsWith("mobilenetv2-int8:cc028fe6cae7", JsonDocument.Parse(stdout).RootElement.GetProperty("LabelModelVersion").GetString(), StringComparison.Ordinal);
+
+        (exit, stdout, stderr) = await RunAsync("models", "list", "--models", TestData.ModelsFolder);
+        Assert.True(exit == 0, stderr);
+        var classifier = stdout.Split('\n').Single(l => l.Contains("mobilenetv2-int8", StringComparison.Ordinal));
+        Assert.Contains("image classifier", classifier, StringComparison.Ordinal);
+        Assert.Contains("classes", classifier, StringComparison.Ordinal);
+        Assert.Contains("(default)", classifier, StringComparison.Ordinal);
+        Assert.Contains("object detector", stdout.Split('\n').Single(l => l.Contains("yolox-nano", StringComparison.Ordinal)), StringComparison.Ordinal);
     }
 
     [Fact]

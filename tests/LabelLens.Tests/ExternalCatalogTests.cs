@@ -71,14 +71,14 @@ public sealed class ExternalCatalogTests : IDisposable
         await _catalog.FailJobAsync(old, "InvalidImageFormat: no", permanent: true, new QueueOptions(), default);
 
         var cursor = await _catalog.InitWebhookCursorAsync("hook", default);
-        Assert.Null(await _catalog.NextOutboxEventAsync(cursor.LastEventId, ["LabelsReady", "LabelingFailed"], default));
+        Assert.Null(await _catalog.NextOutboxEventAsync(cursor.LastEventId, [CatalogEventType.LabelsReady, CatalogEventType.LabelingFailed], default));
 
         await RecordAsync("new.jpg", "e1", null);
         var job = Assert.Single(await _catalog.ClaimJobsAsync("w", 1, new QueueOptions(), default));
         await _catalog.FailJobAsync(job, "InvalidImageFormat: no", permanent: true, new QueueOptions(), default);
-        var next = await _catalog.NextOutboxEventAsync(cursor.LastEventId, ["LabelsReady", "LabelingFailed"], default);
-        Assert.Equal(("LabelingFailed", "new.jpg"), (next!.Type, next.Key));
-        Assert.Null(await _catalog.NextOutboxEventAsync(cursor.LastEventId, ["LabelsReady"], default));
+        var next = await _catalog.NextOutboxEventAsync(cursor.LastEventId, [CatalogEventType.LabelsReady, CatalogEventType.LabelingFailed], default);
+        Assert.Equal((CatalogEventType.LabelingFailed, "new.jpg"), (next!.Type, next.Key));
+        Assert.Null(await _catalog.NextOutboxEventAsync(cursor.LastEventId, [CatalogEventType.LabelsReady], default));
 
         await _catalog.WebhookAttemptFailedAsync("hook", 1, _time.GetUtcNow().AddSeconds(2), "HTTP 500", default);
         cursor = (await _catalog.GetWebhookCursorAsync("hook", default))!;
@@ -86,7 +86,7 @@ public sealed class ExternalCatalogTests : IDisposable
         await _catalog.WebhookDeliveredAsync("hook", next.Id, default);
         cursor = (await _catalog.InitWebhookCursorAsync("hook", default))!;
         Assert.Equal((next.Id, 0, 1L), (cursor.LastEventId, cursor.Attempts, cursor.Delivered));
-        Assert.Null(await _catalog.NextOutboxEventAsync(cursor.LastEventId, ["LabelsReady", "LabelingFailed"], default));
+        Assert.Null(await _catalog.NextOutboxEventAsync(cursor.LastEventId, [CatalogEventType.LabelsReady, CatalogEventType.LabelingFailed], default));
     }
 
     [Fact]

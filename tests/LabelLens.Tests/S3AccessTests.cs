@@ -3,7 +3,7 @@ using System.Text;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
-using LabelLens.Server.S3;
+using LabelLens.Server.Aws.S3;
 
 namespace LabelLens.Tests;
 

@@ -33,6 +33,11 @@ public sealed class VocabularyTests : IAsyncLifetime
         using var unicorn = await _server.Client.GetAsync("/api/v1/labels/vocabulary?q=Unicorn");
         Assert.Equal(HttpStatusCode.NotFound, unicorn.StatusCode);
         Assert.Contains("No configured model finds 'Unicorn'", await unicorn.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using (var misspelt = await _server.Client.GetAsync("/api/v1/labels/vocabulary?query=Beach"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, misspelt.StatusCode);
+        }
+
         var prefix = await VocabularyAsync(_server, "?prefix=mounta");
         Assert.Contains("Mountain", prefix.GetProperty("labels").EnumerateArray().Select(l => l.GetProperty("name").GetString()));
     }

@@ -55,8 +55,8 @@ public static class ImageViews
     /// <summary>IN_PROGRESS while queued or running, SUCCEEDED when the latest job is done, FAILED otherwise (StatusMessage says why).</summary>
     public static string JobStatus(VideoRecord video) => video.Job?.State switch
     {
-        "queued" or "running" => "IN_PROGRESS",
-        "done" => "SUCCEEDED",
+        JobState.Queued or JobState.Running => "IN_PROGRESS",
+        JobState.Done => "SUCCEEDED",
         null => video.ResultJobId is null ? "IN_PROGRESS" : "SUCCEEDED",
         _ => "FAILED",
     };

@@ -14,14 +14,14 @@ namespace LabelLens.Application;
 public sealed class JobLoop(ILabelingJobs jobs, IOptions<QueueOptions> queueOptions, TimeProvider time, ILogger<JobLoop> logger)
 {
     /// <param name="owner">The lease owner: this process and worker pool ("serve:1234:...", "cli:...").</param>
-    /// <param name="kind">Which jobs: <see cref="JobKinds.Image"/> or <see cref="JobKinds.Video"/>.</param>
+    /// <param name="kind">Which jobs: <see cref="JobKind.Image"/> or <see cref="JobKind.Video"/>.</param>
     /// <param name="batchSize">Jobs claimed at once.</param>
     /// <param name="run">Runs one job and says how it ended.</param>
     /// <param name="idle">Waits while the queue is empty (returns early on a wake-up); null stops the loop instead.</param>
     /// <param name="done">Told of every finished job with its outcome and how long it took.</param>
     public async Task RunAsync(
         string owner,
-        string kind,
+        JobKind kind,
         int batchSize,
         Func<ClaimedJob, CancellationToken, Task<JobOutcome>> run,
         Func<TimeSpan, CancellationToken, Task>? idle,
@@ -90,7 +90,7 @@ public sealed class JobLoop(ILabelingJobs jobs, IOptions<QueueOptions> queueOpti
             }
         }
 
-        var loops = Enumerable.Range(0, workers).Select(_ => Task.Run(() => RunAsync(owner, JobKinds.Image, 1, run, null, Done, cancellationToken), cancellationToken));
+        var loops = Enumerable.Range(0, workers).Select(_ => Task.Run(() => RunAsync(owner, JobKind.Image, 1, run, null, Done, cancellationToken), cancellationToken));
         await Task.WhenAll(loops);
         return outcomes;
     }

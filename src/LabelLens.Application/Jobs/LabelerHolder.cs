@@ -11,7 +11,7 @@ using Microsoft.Extensions.Options;
 namespace LabelLens.Application;
 
 /// <summary>Loads the model once at start; workers and /readyz wait for it.</summary>
-public sealed class LabelerHolder(LabelerLoader loader, IOptions<LabelingOptions> options, ILogger<LabelerHolder> logger) : IHostedService, IDisposable
+public sealed class LabelerHolder(LabelerLoader loader, ILogger<LabelerHolder> logger) : IHostedService, IDisposable
 {
     private readonly TaskCompletionSource<ImageLabeler> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -34,7 +34,8 @@ public sealed class LabelerHolder(LabelerLoader loader, IOptions<LabelingOptions
     {
         try
         {
-            var labeler = await loader.LoadAsync(options.Value.Model is { Length: > 0 } model ? model : null, null, cancellationToken);
+            // Labeling:Model reaches the loader through Analysis:Models:objects (LabelingServices).
+            var labeler = await loader.LoadAsync(null, null, cancellationToken);
             logger.LogInformation("Labeling with {Analyses}: {Model}", string.Join(", ", labeler.Analyses.Select(a => a.Task.Name())), labeler.ModelVersion);
             _ready.TrySetResult(labeler);
         }

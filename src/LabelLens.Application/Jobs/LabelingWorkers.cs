@@ -57,7 +57,7 @@ public sealed class LabelingWorkers(
         _ready.TrySetResult();
         logger.LogInformation("{Workers} labeling worker(s) started", WorkerCount);
         var loops = Enumerable.Range(0, WorkerCount).Select(_ => Task.Run(
-            () => loop.RunAsync(_owner, JobKinds.Image, _queue.BatchSize, (job, ct) => runner.RunAsync(labeler, job, ct), WaitForWorkAsync, metrics.LabelingDone, stoppingToken),
+            () => loop.RunAsync(_owner, JobKind.Image, _queue.BatchSize, (job, ct) => runner.RunAsync(labeler, job, ct), WaitForWorkAsync, metrics.LabelingDone, stoppingToken),
             stoppingToken));
         await Task.WhenAll(loops);
     }

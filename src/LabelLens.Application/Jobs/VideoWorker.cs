@@ -60,7 +60,7 @@ public sealed class VideoWorker(
         }
 
         var loops = Enumerable.Range(0, videoOptions.Value.Workers).Select(_ => Task.Run(
-            () => loop.RunAsync(_owner, JobKinds.Video, 1, (job, ct) => RunAsync(labeler, job, ct), (poll, ct) => Task.Delay(poll, time, ct), null, stoppingToken),
+            () => loop.RunAsync(_owner, JobKind.Video, 1, (job, ct) => RunAsync(labeler, job, ct), (poll, ct) => Task.Delay(poll, time, ct), null, stoppingToken),
             stoppingToken));
         await Task.WhenAll(loops);
     }

@@ -67,7 +67,8 @@ public sealed class ImageLabeler : IDisposable
         // What is kept: stored results of the configured analyses this run does not redo.
         var kept = partial is null ? [] : partial.Stored.Where(s => !partial.Run.Contains(s.Task) && Analyses.Any(a => a.Task == s.Task)).ToList();
         var started = Stopwatch.GetTimestamp();
-        using var picture = _decoder.Decode(encodedImage, analyses.Count > 0 ? analyses.Select(a => a.Needs).ToList() : Needs, out var info);
+        // Always the working size of every configured analysis: a relabel of one analysis sees the same pixels as a full run.
+        using var picture = _decoder.Decode(encodedImage, Needs, out var info);
         var decodeMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
 
         var found = Analyze(analyses, picture, request, cancellationToken);

@@ -36,7 +36,7 @@ public static class ExternalEndpoints
     /// Redeliveries and out-of-order deliveries are recognised by the per-key sequencer (and ETag).
     /// </summary>
     private static async Task<IResult> HandleS3EventsAsync(
-        HttpContext context, string? store, IOptions<EventsOptions> options, ExternalStores stores, SqliteCatalog catalog, QueueSignal signal, ILoggerFactory loggers, CancellationToken ct)
+        HttpContext context, string? store, IOptions<EventsOptions> options, ExternalStores stores, ICatalog catalog, QueueSignal signal, ILoggerFactory loggers, CancellationToken ct)
     {
         var settings = options.Value;
         if (string.IsNullOrEmpty(settings.Token))
@@ -90,14 +90,14 @@ public static class ExternalEndpoints
         return Results.Ok(new S3EventsResponse(results.Count, queued, results.Count(r => r.Outcome == "deleted"), results));
     }
 
-    private static async Task<S3EventResult> ApplyAsync(S3EventRecord? record, string? problem, string? storeName, ExternalStores stores, SqliteCatalog catalog, ILogger logger, CancellationToken ct)
+    private static async Task<S3EventResult> ApplyAsync(S3EventRecord? record, string? problem, string? storeName, ExternalStores stores, ICatalog catalog, ILogger logger, CancellationToken ct)
     {
         if (record is null)
         {
             return new S3EventResult(null, null, null, null, "invalid", problem);
         }
 
-        var imageId = SqliteCatalog.ImageId(record.Bucket, record.Key);
+        var imageId = ImageIds.For(record.Bucket, record.Key);
         S3EventResult Result(string outcome, string? detail = null) => new(record.EventName, record.Bucket, record.Key, imageId, outcome, detail);
         if (!record.IsCreated && !record.IsRemoved)
         {

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using LabelLens.Storage;
 
 namespace LabelLens.Server.External;
 
@@ -52,7 +53,9 @@ public sealed class WebhookOptions
 
     public string Key => string.IsNullOrEmpty(Name) ? Url : Name;
 
-    public IReadOnlyList<string> EventTypes => Events.Count == 0 ? [LabelsReady, LabelingFailed] : Events;
+    public IReadOnlyList<CatalogEventType> EventTypes => Events.Count == 0
+        ? [CatalogEventType.LabelsReady, CatalogEventType.LabelingFailed]
+        : Events.Select(Enum.Parse<CatalogEventType>).ToList();
 
     public TimeSpan Backoff(int attempt) =>
         TimeSpan.FromSeconds(Math.Min(RetryMaxSeconds, RetryBaseSeconds * Math.Pow(2, Math.Max(0, attempt - 1))));

@@ -24,7 +24,7 @@ public static class ExternalServices
 
         if (webhooks.Count > 0)
         {
-            services.AddSingleton(sp => new WebhookDispatcher(webhooks, sp.GetRequiredService<LabelLens.Storage.SqliteCatalog>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<WebhookDispatcher>>()));
+            services.AddSingleton(sp => new WebhookDispatcher(webhooks, sp.GetRequiredService<LabelLens.Storage.ICatalog>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<WebhookDispatcher>>()));
             services.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
         }
 

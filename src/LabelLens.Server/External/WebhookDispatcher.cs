@@ -32,12 +32,12 @@ public sealed class WebhookDispatcher : BackgroundService
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
 
     private readonly IReadOnlyList<WebhookOptions> _webhooks;
-    private readonly SqliteCatalog _catalog;
+    private readonly ICatalog _catalog;
     private readonly TimeProvider _time;
     private readonly ILogger<WebhookDispatcher> _logger;
     private readonly HttpClient _http;
 
-    public WebhookDispatcher(IReadOnlyList<WebhookOptions> webhooks, SqliteCatalog catalog, TimeProvider time, ILogger<WebhookDispatcher> logger)
+    public WebhookDispatcher(IReadOnlyList<WebhookOptions> webhooks, ICatalog catalog, TimeProvider time, ILogger<WebhookDispatcher> logger)
     {
         _webhooks = webhooks;
         _catalog = catalog;
@@ -139,12 +139,12 @@ public sealed class WebhookDispatcher : BackgroundService
     private async Task<string?> DeliverAsync(WebhookOptions webhook, OutboxEvent outboxEvent, CancellationToken stoppingToken)
     {
         var details = await _catalog.GetDetailsAsync(outboxEvent.ImageId, stoppingToken);
-        var payload = new WebhookPayload(outboxEvent.Id, outboxEvent.Type, outboxEvent.CreatedAt, outboxEvent.ImageId, outboxEvent.Bucket, outboxEvent.Key, details?.Image, details?.Labels ?? []);
+        var payload = new WebhookPayload(outboxEvent.Id, outboxEvent.Type.ToString(), outboxEvent.CreatedAt, outboxEvent.ImageId, outboxEvent.Bucket, outboxEvent.Key, details?.Image, details?.Labels ?? []);
         var body = JsonSerializer.SerializeToUtf8Bytes(payload, Json);
         var timestamp = _time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         using var request = new HttpRequestMessage(HttpMethod.Post, webhook.Url) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
-        request.Headers.Add(EventHeader, outboxEvent.Type);
+        request.Headers.Add(EventHeader, outboxEvent.Type.ToString());
         request.Headers.Add(DeliveryHeader, outboxEvent.Id.ToString(CultureInfo.InvariantCulture));
         request.Headers.Add(TimestampHeader, timestamp);
         if (!string.IsNullOrEmpty(webhook.Secret))

@@ -46,7 +46,7 @@ public interface IImageCatalog
 /// </summary>
 public interface ILabelingJobs
 {
-    Task<IReadOnlyList<ClaimedJob>> ClaimJobsAsync(string owner, int max, QueueOptions options, CancellationToken cancellationToken, string kind = JobKinds.Image);
+    Task<IReadOnlyList<ClaimedJob>> ClaimJobsAsync(string owner, int max, QueueOptions options, CancellationToken cancellationToken, JobKind kind = JobKind.Image);
 
     /// <summary>Stores the result (merged labels, each analysis's own, properties); false when the job no longer counts.</summary>
     Task<bool> CompleteJobAsync(ClaimedJob job, LabelsResult result, double minConfidence, CancellationToken cancellationToken);
@@ -94,7 +94,7 @@ public interface IChangeFeed
 
     Task<LabelingThroughput> GetThroughputAsync(CancellationToken cancellationToken);
 
-    Task<OutboxEvent?> NextOutboxEventAsync(long afterId, IReadOnlyCollection<string> types, CancellationToken cancellationToken);
+    Task<OutboxEvent?> NextOutboxEventAsync(long afterId, IReadOnlyCollection<CatalogEventType> types, CancellationToken cancellationToken);
 
     Task<WebhookCursor> InitWebhookCursorAsync(string webhook, CancellationToken cancellationToken);
 
@@ -124,6 +124,8 @@ public interface IVideoCatalog
 
     Task<Dictionary<string, VideoRecord>> GetVideosAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken);
 
+    Task<IReadOnlyList<VideoFrameLabel>> GetVideoFrameLabelsAsync(string imageId, long resultJobId, bool byName, int offset, int limit, CancellationToken cancellationToken);
+
     Task<IReadOnlyList<LabelSegment>> GetVideoSegmentsAsync(string imageId, IReadOnlyCollection<string>? names, bool byName, int offset, int limit, CancellationToken cancellationToken, double minConfidence = 0);
 
     Task<IReadOnlyList<VideoQueueEntry>> GetVideoQueueAsync(CancellationToken cancellationToken);
@@ -144,4 +146,8 @@ public interface IExternalSources
 }
 
 /// <summary>Every contract of the catalog, as one provider offers them (what DI registers per interface).</summary>
-public interface ICatalog : IImageCatalog, ILabelingJobs, IAnalysisResults, ISearchCatalog, IChangeFeed, IVideoCatalog, IExternalSources;
+public interface ICatalog : IImageCatalog, ILabelingJobs, IAnalysisResults, ISearchCatalog, IChangeFeed, IVideoCatalog, IExternalSources
+{
+    /// <summary>Where the catalog lives, for logs ("/data/catalog.db").</summary>
+    string Location { get; }
+}

@@ -9,7 +9,7 @@ using LabelLens.Video;
 
 namespace LabelLens.Vision.Video;
 
-/// <summary>A sampled frame: its time from the start of the video and its letterboxed rgb24 pixels (a pooled buffer; dispose to return it).</summary>
+/// <summary>A sampled frame: its time from the start of the video and its rgb24 pixels at the analyses' working size (a pooled buffer; dispose to return it).</summary>
 public sealed class SampledFrame(long timestampMillis, byte[] buffer, int length) : IDisposable
 {
     private byte[]? _buffer = buffer;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
 
-namespace LabelLens.Server.S3;
+namespace LabelLens.Server.Aws.S3;
 
 /// <summary>
 /// A request body as content: aws-chunked decoded, and every digest the client sent (signed SHA-256,

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace LabelLens.Server.Rekognition;
+namespace LabelLens.Server.Aws.Rekognition;
 
 /// <summary>The Rekognition-compatible API (POST / with X-Amz-Target). Section "Rekognition".</summary>
 public sealed class RekognitionOptions

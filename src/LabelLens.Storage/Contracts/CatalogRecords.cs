@@ -1,6 +1,15 @@
+using LabelLens.Analysis;
 using LabelLens.Labels;
 
 namespace LabelLens.Storage;
+
+/// <summary>Image ids, the same in every catalog provider.</summary>
+public static class ImageIds
+{
+    /// <summary>Stable id of the object at bucket/key: the same key always maps to the same image, so retries never duplicate.</summary>
+    public static string For(string bucket, string key) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{bucket}/{key}")).AsSpan(0, 16));
+}
 
 /// <summary>Where an image is in its life: waiting for a worker, being labeled, done, or given up on.</summary>
 public static class ImageStatus
@@ -82,3 +91,19 @@ public sealed record ImageCounts(long Queued, long Labeling, long Labeled, long 
 {
     public long Total => Queued + Labeling + Labeled + Failed;
 }
+
+/// <summary>What a bulk relabel covers.</summary>
+public enum RelabelScope
+{
+    /// <summary>Images whose labeling failed.</summary>
+    Failed,
+
+    /// <summary>Every image.</summary>
+    All,
+
+    /// <summary>Images with an analysis result from a model version other than the current one (or none yet).</summary>
+    ModelOlder,
+}
+
+/// <summary>What produced one analysis's part of an image's labels (the image record shows it).</summary>
+public sealed record AnalysisProvenance(string Analysis, string Model, string ModelSha256, string ModelVersion, double MinConfidence, DateTimeOffset ProducedAt);

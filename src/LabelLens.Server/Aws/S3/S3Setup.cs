@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace LabelLens.Server.S3;
+namespace LabelLens.Server.Aws.S3;
 
 /// <summary>The S3 listener's endpoint: set when Kestrel binds it (the real port when 0 was asked for).</summary>
 public sealed class S3Listener
@@ -55,7 +55,7 @@ public static class S3Setup
         builder.Services.AddSingleton(sp => new S3SigV4(Secrets(options), options.S3AllowAnonymous, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton(sp => new S3Handler(
             sp.GetRequiredService<IObjectStore>(),
-            sp.GetRequiredService<SqliteCatalog>(),
+            sp.GetRequiredService<ICatalog>(),
             sp.GetRequiredService<Uploader>(),
             sp.GetRequiredService<S3MetadataStore>(),
             sp.GetRequiredService<S3Multipart>(),

@@ -1,7 +1,7 @@
 using LabelLens.Storage;
 using Microsoft.AspNetCore.Http;
 
-namespace LabelLens.Server.S3;
+namespace LabelLens.Server.Aws.S3;
 
 /// <summary>A request the S3 endpoint refuses, with S3's error code and HTTP status.</summary>
 public sealed class S3Exception : Exception

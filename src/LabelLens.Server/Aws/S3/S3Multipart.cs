@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 
-namespace LabelLens.Server.S3;
+namespace LabelLens.Server.Aws.S3;
 
 /// <summary>A multipart upload in progress: where it will land and what the object will carry.</summary>
 public sealed record MultipartUpload(string UploadId, string Bucket, string Key, DateTimeOffset Initiated, string? ContentType, Dictionary<string, string> Metadata, Dictionary<string, string> Headers);

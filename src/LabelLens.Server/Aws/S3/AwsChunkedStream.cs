@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace LabelLens.Server.S3;
+namespace LabelLens.Server.Aws.S3;
 
 /// <summary>
 /// Decodes an aws-chunked body (<c>hex-size[;chunk-signature=sig]\r\n data \r\n ... 0...\r\n trailers \r\n</c>)

@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using LabelLens.Detection;
 using LabelLens.Labels;
-using LabelLens.Server.S3;
+using LabelLens.Server.Aws.S3;
 using LabelLens.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -12,7 +12,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace LabelLens.Server.Rekognition;
+namespace LabelLens.Server.Aws.Rekognition;
 
 /// <summary>DetectLabels' answer, exactly the service's shape (PascalCase members; absent members left out).</summary>
 public sealed record DetectLabelsResponse(

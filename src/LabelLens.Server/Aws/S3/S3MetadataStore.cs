@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 
-namespace LabelLens.Server.S3;
+namespace LabelLens.Server.Aws.S3;
 
 /// <summary>What S3 keeps about an object beyond the catalog: user metadata (x-amz-meta-*), a few stored
 /// headers, and the multipart ETag. Valid only for the bytes it was written with (its SHA-256).</summary>

@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Http;
 
-namespace LabelLens.Server.Rekognition;
+namespace LabelLens.Server.Aws.Rekognition;
 
 /// <summary>An error as Rekognition returns it: the exception name in "__type", a message, and the service's status code.</summary>
 public sealed class RekognitionException : Exception

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 
-namespace LabelLens.Server.S3;
+namespace LabelLens.Server.Aws.S3;
 
 /// <summary>
 /// The S3 REST API (path-style) over the same buckets, objects and catalog as the LabelLens API. Every
@@ -16,7 +16,7 @@ namespace LabelLens.Server.S3;
 /// </summary>
 public sealed partial class S3Handler(
     IObjectStore store,
-    SqliteCatalog catalog,
+    ICatalog catalog,
     Uploader uploader,
     S3MetadataStore metadata,
     S3Multipart multipart,

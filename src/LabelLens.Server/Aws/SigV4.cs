@@ -1,10 +1,11 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.AspNetCore.Http;
+using LabelLens.Server.Aws.S3;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http;
 
-namespace LabelLens.Server.S3;
+namespace LabelLens.Server.Aws;
 
 /// <summary>How the request body is protected, from x-amz-content-sha256.</summary>
 public enum S3PayloadMode

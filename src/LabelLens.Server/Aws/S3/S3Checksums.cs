@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 
-namespace LabelLens.Server.S3;
+namespace LabelLens.Server.Aws.S3;
 
 /// <summary>A running checksum of a body: the algorithms S3 accepts in x-amz-checksum-* and Content-MD5.</summary>
 public interface IS3Checksum : IDisposable

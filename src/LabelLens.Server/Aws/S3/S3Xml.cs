@@ -4,7 +4,7 @@ using System.Xml;
 using System.Xml.Linq;
 using Microsoft.AspNetCore.Http;
 
-namespace LabelLens.Server.S3;
+namespace LabelLens.Server.Aws.S3;
 
 /// <summary>S3's XML: responses in the 2006-03-01 namespace, and request documents parsed safely (no DTDs, bounded size).</summary>
 public static class S3Xml
