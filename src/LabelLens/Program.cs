@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LabelLens.Cli;
+using Microsoft.Extensions.Options;
 
 var root = new RootCommand("LabelLens: label images and videos with local models (objects, classes), Rekognition-style.");
 root.Subcommands.Add(LabelLens.ServeCommand.Create());
@@ -10,4 +11,14 @@ root.Subcommands.Add(CatalogCommands.Status());
 root.Subcommands.Add(CatalogCommands.Export());
 root.Subcommands.Add(RelabelCommand.Create(Commands.ModelsOption, Commands.VerboseOption));
 root.Subcommands.Add(BackfillCommand.Create(Commands.ModelsOption, Commands.VerboseOption));
-return await root.Parse(args).InvokeAsync();
+try
+{
+    // Exceptions reach this handler (not System.CommandLine's, which prints a stack trace).
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (OptionsValidationException ex)
+{
+    // A bad setting (labellens.json, LABELLENS_* variables): say which, without a stack trace.
+    await Console.Error.WriteLineAsync($"labellens: invalid configuration: {string.Join(" ", ex.Failures)}");
+    return Commands.ExitFatal;
+}
