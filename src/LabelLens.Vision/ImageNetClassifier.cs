@@ -160,13 +160,7 @@ public sealed class ImageNetClassifier : IPictureAnalysis
         return probabilities;
     }
 
-    public void RunInferenceOnly()
-    {
-        var tensor = new float[3 * InputWidth * InputHeight];
-        using var input = OrtValue.CreateTensorValueFromMemory(tensor, _inputShape);
-        using var runOptions = new RunOptions();
-        using var outputs = _session.Run(runOptions, _inputNames, [input], _outputNames);
-    }
+    public void RunInferenceOnly() => ModelFiles.RunOnZeros(_session, _inputNames, _outputNames, _inputShape);
 
     public void Dispose() => _session.Dispose();
 

@@ -191,13 +191,7 @@ public sealed class YoloxDetector : IPictureAnalysis
     }
 
     /// <summary>Runs the model alone on an input-sized tensor (for benchmarks: the inference-only limit).</summary>
-    public void RunInferenceOnly()
-    {
-        var planarBgr = new float[3 * InputWidth * InputHeight];
-        using var input = OrtValue.CreateTensorValueFromMemory(planarBgr, _inputShape);
-        using var runOptions = new RunOptions();
-        using var outputs = _session.Run(runOptions, _inputNames, [input], _outputNames);
-    }
+    public void RunInferenceOnly() => ModelFiles.RunOnZeros(_session, _inputNames, _outputNames, _inputShape);
 
     public void Dispose() => _session.Dispose();
 

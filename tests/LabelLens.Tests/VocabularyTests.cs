@@ -95,6 +95,10 @@ public sealed class VocabularyTests : IAsyncLifetime
                 // Autocomplete offers vocabulary labels that no image has yet.
                 await page.Locator("#search-input").FillAsync("Zeb");
                 await Assertions.Expect(page.GetByRole(AriaRole.Option, new() { Name = "Zebra" })).ToBeVisibleAsync();
+
+                // The picture's details name the analyses and models that labeled it.
+                await page.GotoAsync(detectorOnly.Client.BaseAddress + $"?image={dog}");
+                await Assertions.Expect(page.Locator("#detail dl.meta")).ToContainTextAsync("objects: yolox-nano");
             });
         }
         finally

@@ -1,12 +1,9 @@
 using LabelLens.Analysis;
-using LabelLens.Detection;
 using LabelLens.Labels;
-using LabelLens.Storage;
 using LabelLens.Taxonomy;
 using LabelLens.Vision;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
 namespace LabelLens.Application;
 

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using LabelLens.Detection;
 using LabelLens.Labels;
 using LabelLens.Storage;
 using LabelLens.Video;

@@ -3,7 +3,7 @@
 // in a <video> element with a timeline under it (one row per label, its segments as buttons that seek), and
 // its job's progress with a Cancel button while it is labeled.
 import { api, objectUrl, thumbnailUrl, encodeKey } from './api.js';
-import { altText, el, fileName, formatBytes, formatDuration, formatTime, icon, isVideo, labelHue, percent, primaryLabels, toast, videoRunning } from './dom.js';
+import { altText, el, fileName, foundDirectly, formatBytes, formatDuration, formatTime, icon, isVideo, labelHue, percent, primaryLabels, toast, videoRunning } from './dom.js';
 
 export function createDetail({ neighbours, go, close, deleted, edited, searched = () => [] }) {
   const dialog = document.getElementById('detail');
@@ -138,7 +138,7 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
     if (!video) renderBoxes(labels);
 
     const sorted = primaryLabels(labels);
-    const detected = sorted.filter((l) => l.instances.length > 0 || l.source === 'manual');
+    const detected = sorted.filter(foundDirectly(labels));
     const inferred = sorted.filter((l) => !detected.includes(l));
     body.replaceChildren(...[
       video ? videoStatus(record, video) : statusBlock(record),
@@ -150,7 +150,7 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
           ? el('ul.label-list', {}, detected.map((l) => labelRow(l, false, !video)), inferred.map((l) => labelRow(l, true, !video)))
           : el('p.muted', { text: record.status === 'labeled' ? `Nothing recognised in this ${video ? 'video' : 'picture'}.` : `Labels appear here as soon as the ${video ? 'video' : 'picture'} is labeled.` }),
         addLabelForm()),
-      video ? videoMetadata(record, video) : metadata(record),
+      video ? videoMetadata(record, video, details.analyses) : metadata(record, details.analyses),
       actions(record)].filter(Boolean));
   }
 
@@ -247,7 +247,17 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
     boxes.replaceChildren(...nodes);
   }
 
-  function metadata(record) {
+  /** Which analyses produced the labels: "objects: yolox-nano", "classes: mobilenetv2-int8" (version and threshold on hover). */
+  function analysesText(record, analyses) {
+    if (!analyses?.length) return record.modelVersion || '—';
+    return analyses.map((a) => `${a.analysis}: ${a.model}`).join(', ');
+  }
+
+  function analysesTitle(analyses) {
+    return (analyses || []).map((a) => `${a.analysis}: ${a.modelVersion}, threshold ${a.minConfidence}%`).join('\n');
+  }
+
+  function metadata(record, analyses) {
     const rows = [
       ['Dimensions', record.width && record.height ? `${record.width} × ${record.height}` : '—'],
       ['File size', formatBytes(record.size)],
@@ -257,14 +267,14 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
       ['Uploaded', formatTime(record.createdAt)],
       ['Labeled', record.labeledAt ? formatTime(record.labeledAt) : '—'],
       ['Labeling time', record.labelingMs != null ? `${Math.round(record.labelingMs)} ms` : '—'],
-      ['Model', record.modelVersion || '—'],
+      ['Models', analysesText(record, analyses), analysesTitle(analyses)],
       ['Threshold', record.minConfidence != null ? `${record.minConfidence}%` : '—'],
       ['Attempts', String(record.attempts)],
       ['Image id', record.id],
     ];
     return el('section.detail-section', { 'aria-labelledby': 'meta-heading' },
       el('h3', { id: 'meta-heading', text: 'Details' }),
-      el('dl.meta', {}, rows.flatMap(([name, value]) => [el('dt', { text: name }), el('dd', { text: value, title: value })])));
+      el('dl.meta', {}, rows.flatMap(([name, value, title]) => [el('dt', { text: name }), el('dd', { text: value, title: title || value })])));
   }
 
   // ------------------------------------------------------------ video
@@ -461,7 +471,7 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
     return null;
   }
 
-  function videoMetadata(record, video) {
+  function videoMetadata(record, video, analyses) {
     const rows = [
       ['Duration', video.durationMillis != null ? formatDuration(video.durationMillis) : '—'],
       ['Resolution', video.frameWidth && video.frameHeight ? `${video.frameWidth} × ${video.frameHeight}` : '—'],
@@ -475,13 +485,13 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
       ['Uploaded', formatTime(record.createdAt)],
       ['Labeled', record.labeledAt ? formatTime(record.labeledAt) : '—'],
       ['Labeling time', record.labelingMs != null ? `${(record.labelingMs / 1000).toFixed(1)} s` : '—'],
-      ['Model', record.modelVersion || '—'],
+      ['Models', analysesText(record, analyses), analysesTitle(analyses)],
       ['Threshold', record.minConfidence != null ? `${record.minConfidence}%` : '—'],
       ['Video id', record.id],
     ];
     return el('section.detail-section', { 'aria-labelledby': 'meta-heading' },
       el('h3', { id: 'meta-heading', text: 'Details' }),
-      el('dl.meta', {}, rows.flatMap(([name, value]) => [el('dt', { text: name }), el('dd', { text: value, title: value })])));
+      el('dl.meta', {}, rows.flatMap(([name, value, title]) => [el('dt', { text: name }), el('dd', { text: value, title: title || value })])));
   }
 
   /** While a video's job runs its progress moves without events: re-read the details every 1.5 s. */

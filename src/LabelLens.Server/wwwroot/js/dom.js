@@ -106,6 +106,15 @@ export function primaryLabels(labels) {
   return [...labels].sort((a, b) => (b.instances.length > 0) - (a.instances.length > 0) || leaf(b) - leaf(a) || b.confidence - a.confidence);
 }
 
+/**
+ * Whether a label is one of the picture's own findings rather than a parent it implies: a box (Dog), a hand-made
+ * label, or a label no other label descends from (Coffee from the classifier: no box, but not an ancestor either).
+ */
+export function foundDirectly(labels) {
+  const parents = new Set(labels.flatMap((l) => (l.parents || []).map((p) => p.name)));
+  return (l) => l.instances.length > 0 || l.source === 'manual' || !parents.has(l.name);
+}
+
 /** The labels a tile has room for: what was detected, not the parents it implies (Dog, not Dog and Animal). */
 export function tileLabels(labels) {
   const sorted = primaryLabels(labels);
@@ -126,7 +135,7 @@ export function altText(details) {
   const { status } = details.image;
   if (status === 'queued' || status === 'labeling') return `${name}: not labeled yet`;
   if (status === 'failed') return `${name}: labeling failed`;
-  const labels = primaryLabels(details.labels).filter((l) => l.instances.length > 0 || l.source === 'manual');
+  const labels = primaryLabels(details.labels).filter(foundDirectly(details.labels));
   const names = (labels.length ? labels : details.labels).slice(0, 5).map((l) => l.name);
   return names.length ? `${name}: ${[...new Set(names)].join(', ')}` : `${name}: no labels found`;
 }
