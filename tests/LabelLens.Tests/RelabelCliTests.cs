@@ -65,7 +65,7 @@ public sealed class RelabelCliTests : IAsyncLifetime
             await detectorOnly.App.StopAsync();
             var catalog = new SqliteCatalog(detectorOnly.DataFolder, TimeProvider.System, NullLogger<SqliteCatalog>.Instance);
             var before = await catalog.GetDetailsAsync(dog, default);
-            var objects = Assert.Single(before!.Analyses);
+            var objects = Assert.Single(before!.Analyses!);
             Assert.Equal(("objects", "yolox-nano:695e750a5d57"), (objects.Analysis, objects.ModelVersion));
             Assert.DoesNotContain(before.Labels, l => l.Aliases.Any(a => a.Name == "Alaskan Malamute"));
 
@@ -76,10 +76,11 @@ public sealed class RelabelCliTests : IAsyncLifetime
             Assert.Contains("1 labeled", stdout, StringComparison.Ordinal);
 
             var after = (await catalog.GetDetailsAsync(dog, default))!;
-            Assert.Equal(["classes", "objects"], after.Analyses.Select(a => a.Analysis));
-            var kept = after.Analyses.Single(a => a.Analysis == "objects");
+            var analyses = after.Analyses!;
+            Assert.Equal(["classes", "objects"], analyses.Select(a => a.Analysis));
+            var kept = analyses.Single(a => a.Analysis == "objects");
             Assert.Equal(objects.ProducedAt, kept.ProducedAt); // the detector's result was not produced again
-            Assert.Equal("mobilenetv2-int8:cc028fe6cae7", after.Analyses.Single(a => a.Analysis == "classes").ModelVersion);
+            Assert.Equal("mobilenetv2-int8:cc028fe6cae7", analyses.Single(a => a.Analysis == "classes").ModelVersion);
             // The merged labels: YOLOX's Dog keeps its box, the classifier's breed is its alias; edits still win.
             var dogLabel = Assert.Single(after.Labels, l => l.Name == "Dog");
             Assert.Single(dogLabel.Instances);

@@ -9,8 +9,9 @@ public sealed record ImageResponse(ImageRecord Image, IReadOnlyList<StoredLabel>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public ImageProperties? ImageProperties { get; init; }
 
-    /// <summary>Which analyses produced the labels: analysis, model name, file hash, version, threshold, when.</summary>
-    public IReadOnlyList<AnalysisProvenance> Analyses { get; init; } = [];
+    /// <summary>Which analyses produced the labels: analysis, model name, file hash, version, threshold, when (the image's details only).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<AnalysisProvenance>? Analyses { get; init; }
 
     /// <summary>"image" or "video" (decided from the bytes at upload).</summary>
     public string MediaType { get; init; } = MediaTypes.Image;

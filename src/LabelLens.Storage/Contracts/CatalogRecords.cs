@@ -68,8 +68,8 @@ public sealed record ImageDetails(ImageRecord Image, IReadOnlyList<StoredLabel> 
     /// <summary>Quality and colours, once labeled (images labeled before properties existed have none until relabeled).</summary>
     public ImageProperties? Properties { get; init; }
 
-    /// <summary>Which analyses produced the labels, with which model and threshold (provenance).</summary>
-    public IReadOnlyList<AnalysisProvenance> Analyses { get; init; } = [];
+    /// <summary>Which analyses produced the labels, with which model and threshold (provenance); read for one image's details, null in search pages.</summary>
+    public IReadOnlyList<AnalysisProvenance>? Analyses { get; init; }
 }
 
 /// <summary>The result of recording an upload: the image row, and whether a labeling job was queued.</summary>
