@@ -323,7 +323,7 @@ public static class CatalogCommands
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
         if (Console.IsOutputRedirected)
         {
-            console.Profile.Width = 250;
+            console.Profile.Width = 4096;
         }
 
         if (images.Count == 0)

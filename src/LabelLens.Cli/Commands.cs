@@ -203,7 +203,7 @@ public static class Commands
             if (Console.IsOutputRedirected)
             {
                 // Piped output has no terminal width; do not let the table wrap URLs and paths.
-                console.Profile.Width = 250;
+                console.Profile.Width = 4096;
             }
 
             console.Write(table);

@@ -86,7 +86,7 @@ public static class LabelLensServer
         app.MapGet("/healthz", () => Results.Text("ok")).ExcludeFromDescription();
         app.MapGet("/readyz", (LabelerHolder holder) => holder.IsReady
             ? Results.Text("ready")
-            : Results.Text(holder.LoadError is null ? "loading model" : $"no model: {holder.LoadError}", statusCode: StatusCodes.Status503ServiceUnavailable)).ExcludeFromDescription();
+            : Results.Text(holder.LoadError is null ? "loading models" : $"not labeling: {holder.LoadError}", statusCode: StatusCodes.Status503ServiceUnavailable)).ExcludeFromDescription();
         app.MapMetrics("/metrics", app.Services.GetRequiredService<ServerMetrics>().Registry);
 
         app.Lifetime.ApplicationStarted.Register(() => LogStarted(app, serverOptions, dataFolder));

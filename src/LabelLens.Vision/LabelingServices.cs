@@ -33,7 +33,19 @@ public sealed class LabelerLoader(
                 var module = modules.FirstOrDefault(m => m.Task == task)
                     ?? throw new InvalidOperationException($"No analysis module is registered for '{task.Name()}'.");
                 var name = options.ModelFor(task, objectsModel, models.DefaultModel);
-                var model = await models.EnsureAsync(name, progress, cancellationToken);
+                LocalModel model;
+                try
+                {
+                    model = await models.EnsureAsync(name, progress, cancellationToken);
+                }
+                catch (ModelMissingException ex)
+                {
+                    // Say which analysis wants it and how to do without: a missing classifier should not read as "no model at all".
+                    var others = (tasks ?? options.ParseTasks()).Where(t => t != task).Select(t => t.Name()).ToList();
+                    var without = others.Count > 0 ? $" To label without it, run only {string.Join(",", others)}: Analysis:Tasks={string.Join(",", others)} (LABELLENS_Analysis__Tasks={string.Join(",", others)})." : "";
+                    throw new ModelMissingException($"The {task.Name()} analysis needs its model: {ex.Message}{without}", ex);
+                }
+
                 analyses.Add(module.Load(model));
             }
 

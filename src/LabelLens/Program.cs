@@ -19,6 +19,8 @@ try
 catch (OptionsValidationException ex)
 {
     // A bad setting (labellens.json, LABELLENS_* variables): say which, without a stack trace.
-    await Console.Error.WriteLineAsync($"labellens: invalid configuration: {string.Join(" ", ex.Failures)}");
+    // "DataAnnotation validation failed for 'X' members: 'Y' with the error: 'Z'." says Z, the part meant for people.
+    var reasons = ex.Failures.Select(f => System.Text.RegularExpressions.Regex.Match(f, "with the error: '(.*)'\\.?$") is { Success: true } m ? m.Groups[1].Value : f);
+    await Console.Error.WriteLineAsync($"labellens: invalid configuration: {string.Join(" ", reasons)}");
     return Commands.ExitFatal;
 }

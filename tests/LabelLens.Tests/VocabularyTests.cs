@@ -107,6 +107,67 @@ public sealed class VocabularyTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task A_missing_classifier_says_which_analysis_needs_it_and_the_page_says_nothing_is_labeled()
+    {
+        // A models folder with the detector only, while the default tasks want the classifier too.
+        var models = Directory.CreateTempSubdirectory("labellens-models-").FullName;
+        Directory.CreateSymbolicLink(Path.Combine(models, "yolox-nano"), Path.Combine(TestData.ModelsFolder, "yolox-nano"));
+        var server = new ServerFixture(new() { ["Models:Folder"] = models });
+        await server.InitializeAsync();
+        await using var browser = await Browser.LaunchAsync();
+        try
+        {
+            string ready;
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            do
+            {
+                await Task.Delay(100);
+                ready = await (await server.Client.GetAsync("/readyz")).Content.ReadAsStringAsync();
+            }
+            while (ready == "loading models" && DateTime.UtcNow < deadline);
+            Assert.StartsWith("not labeling: The classes analysis needs its model: Model 'mobilenetv2-int8' is not in", ready, StringComparison.Ordinal);
+            Assert.Contains("Analysis:Tasks=objects", ready, StringComparison.Ordinal);
+            Assert.False(Directory.Exists(Path.Combine(models, "mobilenetv2-int8"))); // no empty folder left by the failed lookup
+
+            await browser.RunAsync(nameof(A_missing_classifier_says_which_analysis_needs_it_and_the_page_says_nothing_is_labeled), new() { ViewportSize = new() { Width = 1280, Height = 860 } }, async page =>
+            {
+                await page.GotoAsync(server.Client.BaseAddress!.ToString());
+                var banner = page.Locator("#health");
+                await Assertions.Expect(banner).ToBeVisibleAsync();
+                await Assertions.Expect(banner).ToContainTextAsync("Nothing is being labeled: The classes analysis needs its model");
+            });
+        }
+        finally
+        {
+            await server.DisposeAsync();
+            Directory.Delete(models, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task An_alias_search_keeps_its_tiles_when_they_are_labeled_again_live()
+    {
+        var dog = (await _server.UploadAsync("photos", "dog.jpg", TestData.ImageBytes("dog.jpg"))).GetProperty("imageId").GetString()!;
+        await _server.WaitForImageAsync(dog);
+        await using var browser = await Browser.LaunchAsync();
+        await browser.RunAsync(nameof(An_alias_search_keeps_its_tiles_when_they_are_labeled_again_live), new() { ViewportSize = new() { Width = 1280, Height = 860 } }, async page =>
+        {
+            await page.GotoAsync(_server.Client.BaseAddress + "?label=Puppy");
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(1);
+            using (var relabel = await _server.Client.PostAsync($"/api/v1/images/{dog}/relabel", null))
+            {
+                relabel.EnsureSuccessStatusCode();
+            }
+
+            // The relabel's LabelsReady reaches the page, which checks the tile against the search again: Puppy is
+            // Dog's alias, so the tile stays (it was dropped when only label names were compared).
+            await _server.WaitForImageAsync(dog);
+            await page.WaitForTimeoutAsync(1500);
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(1);
+        });
+    }
+
     private static async Task<JsonElement> VocabularyAsync(ServerFixture server, string query)
     {
         // The models load in the background: the vocabulary answers 503 until they have.

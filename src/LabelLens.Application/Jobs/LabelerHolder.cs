@@ -40,7 +40,7 @@ public sealed class LabelerHolder(LabelerLoader loader, ILogger<LabelerHolder> l
         {
             // Keep serving (uploads are stored and queued); /readyz says why nothing gets labeled.
             LoadError = ex.Message;
-            logger.LogError("No model loaded, uploads will queue until one is: {Reason}", ex.Message);
+            logger.LogError("The analyses could not be loaded, so nothing is labeled; uploads are stored and queue until they can be: {Reason}", ex.Message);
         }
     }
 

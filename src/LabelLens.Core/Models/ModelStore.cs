@@ -160,6 +160,13 @@ public sealed class ModelStore(IOptions<ModelOptions> options, IHttpClientFactor
             {
                 File.Delete(temp);
             }
+
+            // A failed first download leaves no empty model folder behind (it would look like a broken model).
+            var folder = Path.GetDirectoryName(target)!;
+            if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any())
+            {
+                Directory.Delete(folder);
+            }
         }
     }
 

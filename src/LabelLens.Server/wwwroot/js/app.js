@@ -14,6 +14,7 @@ const grid = $('grid');
 const emptyState = $('empty');
 const resultCount = $('result-count');
 const notice = $('notice');
+const health = $('health');
 const sentinel = $('sentinel');
 
 /** What the gallery shows: ids in order, details by id, the next page's cursor. */
@@ -191,8 +192,12 @@ const fetchSuggestions = debounce(async () => {
     // Answers can come back out of order: show only the one for what the box says now.
     if (text !== input.value.trim().replace(/^[-!]/, '')) return;
     const seen = new Set(labels.map((l) => l.name.toLowerCase()));
-    const more = vocabulary.labels.filter((l) => !seen.has(l.name.toLowerCase())).slice(0, Math.max(0, 8 - labels.length))
-      .map((l) => ({ name: l.name, images: 0 }));
+    // Their counts are not known here (the facets count by name): no number, and the alias that matched, if any.
+    const typed = text.toLowerCase();
+    const more = vocabulary.labels.filter((l) => !seen.has(l.name.toLowerCase()))
+      .sort((a, b) => b.name.toLowerCase().startsWith(typed) - a.name.toLowerCase().startsWith(typed))
+      .slice(0, Math.max(0, 8 - labels.length))
+      .map((l) => ({ name: l.name, images: null, alias: l.name.toLowerCase().startsWith(typed) ? null : l.aliases.find((a) => a.toLowerCase().startsWith(typed)) }));
     showSuggestions([...labels, ...more].filter((l) => !chosen.has(l.name.toLowerCase())), text);
   } catch {
     closeSuggestions();
@@ -209,7 +214,9 @@ function showSuggestions(labels, text) {
     id: `suggestion-${index}`,
     'aria-selected': 'false',
     onmousedown: (e) => { e.preventDefault(); addLabel(label.name, e.shiftKey); },
-  }, el('span.chip-dot', { 'aria-hidden': 'true', style: { '--hue': labelHue(label.name) } }), el('span.suggestion-name', { text: label.name }), el('span.suggestion-count', { text: `${label.images}` })));
+  }, el('span.chip-dot', { 'aria-hidden': 'true', style: { '--hue': labelHue(label.name) } }),
+  el('span.suggestion-name', { text: label.alias ? `${label.name} (${label.alias})` : label.name }),
+  el('span.suggestion-count', { text: label.images == null ? '' : `${label.images}` })));
   if (!labels.length) rows.push(el('li.suggestion-empty', { role: 'presentation', text: `No label starts with “${text}”. Enter searches for it anyway.` }));
   rows.push(el('li.suggestion-hint', { role: 'presentation' }, el('kbd', { text: 'Enter' }), ' include  ', el('kbd', { text: 'Shift+Enter' }), ' exclude  ', el('kbd', { text: 'Esc' }), ' close'));
   suggestions.replaceChildren(...rows);
@@ -655,6 +662,26 @@ function connectLive() {
 }
 
 const rerunSearch = debounce(() => { if (!state.loading) runSearch(); }, 800);
+
+/**
+ * Whether the server labels at all: when its analyses could not load (a model missing), uploads only queue.
+ * The page says so, with the server's reason, until that changes; /readyz is the same check a load balancer uses.
+ */
+async function checkHealth() {
+  let text = '';
+  try {
+    const response = await fetch('/readyz', { cache: 'no-store' });
+    if (response.status === 503) text = await response.text();
+  } catch {
+    // The live-update dot already says when the server is unreachable.
+  }
+  const broken = text.startsWith('not labeling:');
+  health.hidden = !broken;
+  health.className = broken ? 'health notice notice-error' : 'health';
+  if (broken) health.replaceChildren(icon('alert', 16), el('span', { text: `Nothing is being labeled: ${text.slice('not labeling:'.length).trim()}` }));
+  if (broken || text) setTimeout(checkHealth, 20_000);
+}
+checkHealth();
 
 async function onChange(change) {
   uploader.labeled(change);

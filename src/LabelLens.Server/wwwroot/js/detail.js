@@ -167,6 +167,7 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
     const hasBoxes = withBoxes && label.instances.length > 0;
     const id = `toggle-${label.name.replace(/\W+/g, '-')}`;
     const meta = [
+      label.aliases?.length ? `also ${label.aliases.map((a) => a.name).join(', ')}` : null,
       label.parents.length ? `${label.parents.map((p) => p.name).join(' › ')}` : null,
       label.categories.length ? label.categories.map((c) => c.name).join(', ') : null,
       hasBoxes ? `${label.instances.length} box${label.instances.length === 1 ? '' : 'es'}` : null,

@@ -96,14 +96,12 @@ export function formatTime(iso) {
 }
 
 /**
- * The labels worth showing first: the model's detections (labels with boxes) before the parents inferred
- * from them (a dog photo also has Animal, Mammal, Pet...), each group by confidence. A video's labels have
- * no boxes in this list, so what sets a detection apart there is that no other label names it as a parent.
+ * The labels worth showing first: the picture's findings (see foundDirectly) before the parents inferred from
+ * them (a dog photo also has Animal, Mammal, Pet...), each group by confidence.
  */
 export function primaryLabels(labels) {
-  const parents = new Set(labels.flatMap((l) => (l.parents || []).map((p) => p.name)));
-  const leaf = (l) => !parents.has(l.name);
-  return [...labels].sort((a, b) => (b.instances.length > 0) - (a.instances.length > 0) || leaf(b) - leaf(a) || b.confidence - a.confidence);
+  const found = foundDirectly(labels);
+  return [...labels].sort((a, b) => found(b) - found(a) || b.confidence - a.confidence);
 }
 
 /**

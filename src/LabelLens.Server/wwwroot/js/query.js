@@ -52,7 +52,9 @@ export function matches(query, details) {
   if (query.prefix && !image.key.startsWith(query.prefix)) return false;
   if (query.status && image.status !== query.status) return false;
   const min = Number(query.minConfidence || 0);
-  const names = new Set(labels.filter((l) => l.confidence >= min).map((l) => l.name.toLowerCase()));
+  // A label answers to its name and its aliases, as the search API resolves them (Puppy finds Dog).
+  const names = new Set(labels.filter((l) => l.confidence >= min)
+    .flatMap((l) => [l.name, ...(l.aliases || []).map((a) => a.name)]).map((n) => n.toLowerCase()));
   if (query.label.some((name) => !names.has(name.toLowerCase()))) return false;
   if (query.notLabel.some((name) => names.has(name.toLowerCase()))) return false;
   if (query.category && !labels.some((l) => l.confidence >= min && l.categories.some((c) => c.name === query.category))) return false;
