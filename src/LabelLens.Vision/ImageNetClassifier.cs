@@ -10,7 +10,9 @@ namespace LabelLens.Vision;
 /// An ImageNet-1k classifier on ONNX Runtime (MobileNetV2 from the ONNX Model Zoo by default): whole-image
 /// class probabilities, no boxes. Preprocessing as the model was trained: the short side resized to 256,
 /// the centre 224 × 224 cropped, RGB scaled to 0-1 and normalised with ImageNet's mean and deviation.
-/// Classes are WordNet ids, mapped to searchable labels by the taxonomy. One shared session, thread-safe.
+/// The crop is taken from the decoded picture and resized once with an antialiasing bilinear filter, as
+/// torchvision's reference preprocessing does. Classes are WordNet ids, mapped to searchable labels by the
+/// taxonomy. One shared session, thread-safe.
 /// </summary>
 public sealed class ImageNetClassifier : IPictureAnalysis
 {
@@ -85,15 +87,28 @@ public sealed class ImageNetClassifier : IPictureAnalysis
         ArgumentNullException.ThrowIfNull(picture);
         cancellationToken.ThrowIfCancellationRequested();
         var start = _time.GetTimestamp();
+        // The centre crop of the short-side-256 resize, taken in the picture's own pixels and resized once.
         var scale = ShortSide / (double)Math.Min(picture.Width, picture.Height);
-        var scaledWidth = (int)Math.Round(picture.Width * scale);
-        var scaledHeight = (int)Math.Round(picture.Height * scale);
-        using var crop = PictureResampler.Resample(picture, scale, (scaledWidth - InputWidth) / 2, (scaledHeight - InputHeight) / 2, InputWidth, InputHeight);
+        var areaWidth = Math.Min(picture.Width, (int)Math.Round(InputWidth / scale));
+        var areaHeight = Math.Min(picture.Height, (int)Math.Round(InputHeight / scale));
+        var left = (picture.Width - areaWidth) / 2;
+        var top = (picture.Height - areaHeight) / 2;
         var elements = 3 * InputWidth * InputHeight;
         var tensor = ArrayPool<float>.Shared.Rent(elements);
         try
         {
-            FillNormalized(crop, tensor.AsSpan(0, elements));
+            if (areaWidth > 2 * InputWidth || areaHeight > 2 * InputHeight)
+            {
+                // A large reduction (a big detector input beside the classifier) needs an antialiasing filter: libvips.
+                using var crop = PictureResampler.ResampleArea(picture, left, top, areaWidth, areaHeight, InputWidth, InputHeight);
+                FillBilinear(crop.Rgb, crop.Width, crop.Height, 0, 0, crop.Width, crop.Height, tensor.AsSpan(0, elements));
+            }
+            else
+            {
+                // The usual case (reduction under 2x): bilinear sampling, normalised, straight into the tensor.
+                FillBilinear(picture.Rgb, picture.Width, picture.Height, left, top, areaWidth, areaHeight, tensor.AsSpan(0, elements));
+            }
+
             var filled = _time.GetTimestamp();
             cancellationToken.ThrowIfCancellationRequested();
             using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, tensor.AsMemory(0, elements), _inputShape);
@@ -111,29 +126,62 @@ public sealed class ImageNetClassifier : IPictureAnalysis
     }
 
     /// <summary>
-    /// Planar R, G, B; (x/255 - mean) / deviation. A crop smaller than the input (a tiny picture) sits at the
-    /// top left on zeros, which is the mean colour after normalisation.
+    /// The <paramref name="areaWidth"/> × <paramref name="areaHeight"/> area at <paramref name="left"/>, <paramref name="top"/>
+    /// of an rgb24 picture, sampled bilinearly (pixel centres aligned) to the model input, as planar R, G, B with
+    /// (x/255 - mean) / deviation. One pass, no intermediate image.
     /// </summary>
-    private void FillNormalized(ResampledPixels crop, Span<float> tensor)
+    private void FillBilinear(ReadOnlySpan<byte> rgb, int width, int height, int left, int top, int areaWidth, int areaHeight, Span<float> tensor)
     {
-        tensor.Clear();
         var plane = InputWidth * InputHeight;
-        var rgb = crop.Rgb;
+        var stepX = areaWidth / (float)InputWidth;
+        var stepY = areaHeight / (float)InputHeight;
+        Span<float> scale = stackalloc float[3];
+        Span<float> offset = stackalloc float[3];
         for (var c = 0; c < 3; c++)
         {
-            var scale = 1f / (255f * Deviation[c]);
-            var offset = Mean[c] / Deviation[c];
-            var destination = tensor.Slice(c * plane, plane);
-            for (var y = 0; y < crop.Height; y++)
+            scale[c] = 1f / (255f * Deviation[c]);
+            offset[c] = Mean[c] / Deviation[c];
+        }
+
+        // Horizontal sample positions are the same for every row.
+        var columns = new (int Offset, float Weight)[InputWidth];
+        for (var x = 0; x < InputWidth; x++)
+        {
+            columns[x] = Sample(left + ((x + 0.5f) * stepX) - 0.5f, width);
+            columns[x].Offset *= 3;
+        }
+
+        var rowBytes = width * 3;
+        for (var y = 0; y < InputHeight; y++)
+        {
+            var (row, g) = Sample(top + ((y + 0.5f) * stepY) - 0.5f, height);
+            var upper = rgb.Slice(row * rowBytes, rowBytes);
+            var lower = rgb.Slice(Math.Min(row + 1, height - 1) * rowBytes, rowBytes);
+            var output = y * InputWidth;
+            for (var x = 0; x < InputWidth; x++)
             {
-                var row = destination.Slice(y * InputWidth, crop.Width);
-                var source = rgb.Slice(y * crop.Width * 3);
-                for (var x = 0; x < row.Length; x++)
+                var (i, f) = columns[x];
+                var j = Math.Min(i + 3, rowBytes - 3);
+                for (var c = 0; c < 3; c++)
                 {
-                    row[x] = (source[(3 * x) + c] * scale) - offset;
+                    var a = upper[i + c] + ((upper[j + c] - upper[i + c]) * f);
+                    var b = lower[i + c] + ((lower[j + c] - lower[i + c]) * f);
+                    tensor[(c * plane) + output + x] = ((a + ((b - a) * g)) * scale[c]) - offset[c];
                 }
             }
         }
+    }
+
+    /// <summary>The pixel before <paramref name="position"/> and the weight of the one after it, clamped to the edges.</summary>
+    private static (int Index, float Weight) Sample(float position, int size)
+    {
+        if (position <= 0)
+        {
+            return (0, 0);
+        }
+
+        var index = (int)position;
+        return index >= size - 1 ? (size - 1, 0) : (index, position - index);
     }
 
     private static float[] Softmax(ReadOnlySpan<float> logits)
