@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
+using LabelLens.Analysis;
 using LabelLens.Cli;
 using LabelLens.Labels;
 using LabelLens.Models;
@@ -10,13 +12,25 @@ using Microsoft.ML.OnnxRuntime;
 
 namespace LabelLens.Bench;
 
-public sealed record BenchSettings(string ModelsFolder, string ImagesFolder, int Count, IReadOnlyList<double> Megapixels);
+/// <param name="Tasks">The analyses the labeler runs (`label`'s default: objects and classes).</param>
+/// <param name="Rounds">Rounds of limit then end-to-end per photo size, alternating; the ratio uses their means.</param>
+public sealed record BenchSettings(string ModelsFolder, string ImagesFolder, int Count, IReadOnlyList<double> Megapixels, IReadOnlyList<AnalysisTask> Tasks, int Rounds);
 
 /// <summary>Everything one run measured; written as-is to the --out JSON.</summary>
+/// <param name="Analyses">The analyses the labeler runs, in its order (objects, then classes).</param>
 /// <param name="LabelWorkers">Workers of the end-to-end `label` run (its default, cores + 1); every other measurement uses one thread per core.</param>
-public sealed record BenchReport(string Date, MachineInfo Machine, string Model, int InputWidth, int InputHeight, int LabelWorkers, InferenceResult Inference, IReadOnlyList<SizeResult> Sizes);
+/// <param name="Inference">
+/// Each model's inference alone, concurrent single-threaded runs against one run at a time multi-threaded, measured
+/// back to back once (the model input does not depend on the photo), in the analyses' order. The limits use the
+/// concurrent runs measured in each round.
+/// </param>
+public sealed record BenchReport(
+    string Date, MachineInfo Machine, IReadOnlyList<AnalysisInfo> Analyses, int LabelWorkers, IReadOnlyList<InferenceResult> Inference, IReadOnlyList<SizeResult> Sizes);
 
 public sealed record MachineInfo(int ProcessorCount, string Cpu, string Os, string Runtime, string Libvips, string OnnxRuntime);
+
+/// <summary>One analysis of the pipeline: its task ("objects"), model ("yolox-nano"), version and model input size.</summary>
+public sealed record AnalysisInfo(string Task, string Model, string Version, int InputWidth, int InputHeight);
 
 /// <summary>
 /// Images per second; the share of the machine's cores this process kept busy meanwhile (CPU time over wall
@@ -26,34 +40,79 @@ public sealed record MachineInfo(int ProcessorCount, string Cpu, string Os, stri
 /// </summary>
 public sealed record Rate(double ImagesPerSecond, double CpuBusy, double? OthersBusy);
 
-/// <summary>The model alone on a ready tensor: independent of the photo size, so measured once.</summary>
-public sealed record InferenceResult(int Runs, Rate ConcurrentSingleThreaded, Rate OneRunMultiThreaded);
+/// <summary>One model alone on an input-sized tensor (<see cref="IPictureAnalysis.RunInferenceOnly"/>): independent of the photo size, so measured once.</summary>
+public sealed record InferenceResult(string Model, int Runs, Rate ConcurrentSingleThreaded, Rate OneRunMultiThreaded);
 
 public sealed record Stat(double MeanMs, double P50Ms, double P95Ms);
 
-/// <param name="DecodeKeepingPixels">decode+resize when the pixels are kept for image properties (a second run).</param>
-/// <param name="Properties">Image properties (quality, dominant colours, foreground/background, per-instance colours) in that run.</param>
-public sealed record StageStats(Stat Decode, Stat Tensor, Stat Inference, Stat Postprocess, Stat Total, Stat DecodeKeepingPixels, Stat Properties);
+/// <summary>One analysis's own stages (<see cref="AnalysisTiming"/>): its resize/crop and tensor fill, the model, the decoding of its output into labels.</summary>
+public sealed record AnalysisStages(string Task, string Model, Stat Prepare, Stat Inference, Stat Postprocess, Stat Total);
+
+/// <summary>Per-image stage times of the pipeline with IMAGE_PROPERTIES.</summary>
+/// <param name="Decode">The one decode, at the working size every analysis takes its input from.</param>
+/// <param name="Properties">Image properties (quality, dominant colours, foreground/background, per-instance colours).</param>
+/// <param name="Total">The whole <see cref="ImageLabeler.Label(byte[], LabelRequest, CancellationToken)"/> call, wall time (includes merging the labels).</param>
+/// <param name="OutsideLimit">
+/// Mean ms per image of the work the limit does not count: every analysis's prepare and postprocess, the
+/// properties, and whatever else the call did (merging).
+/// </param>
+public sealed record StageStats(Stat Decode, IReadOnlyList<AnalysisStages> Analyses, Stat Properties, Stat Total, double OutsideLimit);
+
+/// <summary>One model's inference-only throughput on all cores (one single-threaded run per core).</summary>
+public sealed record ModelRate(string Model, Rate Rate);
+
+/// <summary>
+/// What the cores could do if they only decoded and ran the models: the one decode (at the working size) on one
+/// thread per core, each model's inference alone with one single-threaded run per core, and
+/// ImagesPerSecond = 1 / (1/decode + Σ 1/inference).
+/// </summary>
+public sealed record LimitResult(Rate Decode, IReadOnlyList<ModelRate> Inference, double ImagesPerSecond);
+
+/// <summary>One round at one photo size: the limit, then end-to-end `label` right after it.</summary>
+public sealed record RoundResult(LimitResult Limit, Rate EndToEnd)
+{
+    public double EndToEndOfLimit => EndToEnd.ImagesPerSecond / Limit.ImagesPerSecond;
+
+    /// <summary>Every measurement of the round had other processes at or under <see cref="Quiet.NoisyMachine"/> (after its retries).</summary>
+    public bool Clean => Limit.Inference.Select(i => i.Rate).Append(Limit.Decode).Append(EndToEnd).All(r => (r.OthersBusy ?? 0) <= Quiet.NoisyMachine);
+}
 
 /// <summary>Results for one photo size.</summary>
+/// <param name="WorkingWidth">The size the one decode produces (the smallest every analysis can take its input from).</param>
+/// <param name="Rounds">
+/// Limit then end-to-end, alternating. <see cref="EndToEndOfLimit"/> is the ratio of their means over the clean rounds
+/// (every measurement of the round undisturbed); over all rounds when none was clean (the report then warns).
+/// </param>
 public sealed record SizeResult(
     double Megapixels,
     int Width,
     int Height,
+    int WorkingWidth,
+    int WorkingHeight,
     int Images,
     long MeanJpegBytes,
     StageStats Stages,
-    Rate SingleThreadedDetect,
-    Rate Decode,
-    double CombinedLimitPerSecond,
-    Rate EndToEnd,
-    double EndToEndOfLimit);
+    Rate SingleThreadedLabel,
+    IReadOnlyList<RoundResult> Rounds)
+{
+    /// <summary>The rounds the means use: the clean ones, or all of them when none was clean.</summary>
+    public IReadOnlyList<RoundResult> CountedRounds => Rounds.Any(r => r.Clean) ? Rounds.Where(r => r.Clean).ToList() : Rounds;
+
+    public double LimitPerSecond => CountedRounds.Average(r => r.Limit.ImagesPerSecond);
+
+    public double EndToEndPerSecond => CountedRounds.Average(r => r.EndToEnd.ImagesPerSecond);
+
+    public double EndToEndOfLimit => EndToEndPerSecond / LimitPerSecond;
+}
+
+/// <summary>A model of one analysis, found in the models folder.</summary>
+public sealed record AnalysisModel(AnalysisTask Task, LocalModel Model);
 
 /// <summary>
 /// Measures where labeling time goes and how close `labellens label` gets to what the hardware allows.
 /// The decode and inference limits use one thread per core, each handling one image at a time single-threaded:
-/// what those cores could do if they only decoded and inferred. The end-to-end run is `label` with its default
-/// worker count (cores + 1), each worker also single-threaded.
+/// what those cores could do if they only decoded and ran the models. The end-to-end run is `label` with its
+/// default worker count (cores + 1), each worker also single-threaded, with every analysis and IMAGE_PROPERTIES.
 /// </summary>
 public sealed class Benchmark : IDisposable
 {
@@ -64,13 +123,13 @@ public sealed class Benchmark : IDisposable
     /// Decode-only and inference-only items take a few milliseconds, so those measurements go over the images
     /// this many times, to last seconds rather than a blink.
     /// </summary>
-    private const int CheapMeasurementPasses = 4;
+    public const int CheapMeasurementPasses = 4;
 
-    /// <summary>YOLOX's letterbox grey, as the detector pads (the value does not change the cost).</summary>
-    private const double PadValue = 114;
+    /// <summary>End-to-end `label` should reach this share of the limit (the requirement).</summary>
+    public const double Target = 0.90;
 
-    /// <summary>The score `label` asks the detector for by default (Rekognition's MinConfidence 55).</summary>
-    private static readonly float DefaultMinScore = Math.Max(ImageLabeler.ScoreFloor, (float)(LabelRequest.DefaultMinConfidence / 100));
+    /// <summary>What the end-to-end and stage measurements ask for: labels and image properties, as `serve` labels by default.</summary>
+    public static LabelRequest Request { get; } = LabelRequest.Default with { ImageProperties = true };
 
     private readonly BenchSettings _settings;
     private readonly TextWriter _log;
@@ -79,36 +138,75 @@ public sealed class Benchmark : IDisposable
     /// <summary>`label`'s default worker count (cores + 1), used for the end-to-end run.</summary>
     public static int LabelWorkers => Environment.ProcessorCount + 1;
     private readonly VipsImageDecoder _decoder = new(Options.Create(new ImageOptions()));
-    private readonly LocalModel _model;
-    private readonly YoloxDetector _detector;
+    private readonly IReadOnlyList<AnalysisModel> _models;
+    private readonly ImageLabeler _labeler;
 
     public Benchmark(BenchSettings settings, TextWriter log)
     {
         _settings = settings;
         _log = log;
-        _model = FindModel(settings.ModelsFolder);
+        _models = FindModels(settings.ModelsFolder, settings.Tasks);
         // The configuration `label` runs with: one thread per inference, one inference per worker.
-        _detector = NewDetector(intraOpThreads: 1);
+        _labeler = NewLabeler(_models, _decoder);
     }
 
-    /// <summary>The default model (yolox-nano) in a models folder.</summary>
-    public static LocalModel FindModel(string modelsFolder)
+    /// <summary>The default model of each task (yolox-nano for objects, mobilenetv2-int8 for classes) in a models folder.</summary>
+    public static IReadOnlyList<AnalysisModel> FindModels(string modelsFolder, IReadOnlyList<AnalysisTask> tasks)
     {
-        var entry = ModelCatalog.Find(ModelCatalog.DefaultModel)!;
-        var path = Path.Combine(modelsFolder, entry.Name, entry.FileName);
-        if (!File.Exists(path))
+        ArgumentNullException.ThrowIfNull(tasks);
+        return tasks.Select(task =>
         {
-            throw new FileNotFoundException($"No model at {path}; pass --models or set LABELLENS_MODELS.", path);
-        }
+            var entry = ModelCatalog.Find(ModelCatalog.DefaultFor(task))!;
+            var path = Path.Combine(modelsFolder, entry.Name, entry.FileName);
+            if (!File.Exists(path))
+            {
+                throw new FileNotFoundException($"No model at {path}; pass --models or set LABELLENS_MODELS.", path);
+            }
 
-        return new LocalModel(entry.Name, path, ModelStore.ReadClasses(entry.Name, path));
+            return new AnalysisModel(task, new LocalModel(entry.Name, path, ModelStore.ReadClasses(entry.Name, path)));
+        }).ToList();
     }
 
-    /// <summary>The labeler `label` builds: the detector with one intra-op thread per inference, the built-in taxonomy.</summary>
-    public static ImageLabeler NewLabeler(LocalModel model, VipsImageDecoder decoder) =>
-        new(
-            new YoloxDetector(model, decoder, new DetectorOptions { IntraOpThreads = 1 }, TimeProvider.System, NullLogger<YoloxDetector>.Instance),
-            new LabelBuilder(LabelTaxonomy.BuiltIn));
+    /// <summary>The analysis of one model, as its module loads it, with <paramref name="intraOpThreads"/> threads per inference.</summary>
+    public static IPictureAnalysis NewAnalysis(AnalysisModel model, int intraOpThreads)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var options = new DetectorOptions { IntraOpThreads = intraOpThreads };
+        return model.Task switch
+        {
+            AnalysisTask.Objects => new YoloxDetector(model.Model, options, TimeProvider.System, NullLogger<YoloxDetector>.Instance),
+            AnalysisTask.Classes => new ImageNetClassifier(model.Model, options, TimeProvider.System, NullLogger<ImageNetClassifier>.Instance),
+            _ => throw new ArgumentOutOfRangeException(nameof(model), model.Task, "no analysis for this task"),
+        };
+    }
+
+    /// <summary>The labeler `label` builds: every analysis with one intra-op thread per inference, the built-in taxonomy.</summary>
+    public static ImageLabeler NewLabeler(IReadOnlyList<AnalysisModel> models, VipsImageDecoder decoder)
+    {
+        ArgumentNullException.ThrowIfNull(models);
+        var analyses = new List<IPictureAnalysis>();
+        try
+        {
+            foreach (var model in models)
+            {
+                analyses.Add(NewAnalysis(model, intraOpThreads: 1));
+            }
+
+            return new ImageLabeler(analyses, decoder, new LabelBuilder(LabelTaxonomy.BuiltIn));
+        }
+        catch
+        {
+            analyses.ForEach(a => a.Dispose());
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// With every core busy, an image costs cores/decodeRate core-seconds to decode plus cores/inferenceRate for
+    /// each model; the cores then finish 1 / (1/decodeRate + Σ 1/inferenceRate) images per second.
+    /// </summary>
+    public static double Limit(double decodePerSecond, IEnumerable<double> inferencePerSecond) =>
+        1 / ((1 / decodePerSecond) + inferencePerSecond.Sum(rate => 1 / rate));
 
     public async Task<BenchReport> RunAsync(CancellationToken cancellationToken)
     {
@@ -125,15 +223,19 @@ public sealed class Benchmark : IDisposable
                 workloads.Add(await WriteWorkloadAsync(samples, megapixels, workFolder.FullName, cancellationToken));
             }
 
-            var inference = await MeasureInferenceAsync(File.ReadAllBytes(samples[0]), cancellationToken);
+            var inference = new List<InferenceResult>();
+            foreach (var analysis in _labeler.Analyses)
+            {
+                inference.Add(await MeasureInferenceAsync(analysis, cancellationToken));
+            }
+
             var sizes = new List<SizeResult>();
             foreach (var workload in workloads)
             {
-                sizes.Add(await MeasureSizeAsync(workload, inference, cancellationToken));
+                sizes.Add(await MeasureSizeAsync(workload, cancellationToken));
             }
 
-            return new BenchReport(
-                DateTime.Now.ToString("yyyy-MM-dd"), DescribeMachine(), _model.Name, _detector.InputWidth, _detector.InputHeight, LabelWorkers, inference, sizes);
+            return new BenchReport(DateTime.Now.ToString("yyyy-MM-dd"), DescribeMachine(), Describe(_labeler), LabelWorkers, inference, sizes);
         }
         finally
         {
@@ -141,22 +243,83 @@ public sealed class Benchmark : IDisposable
         }
     }
 
-    public void Dispose() => _detector.Dispose();
+    public void Dispose() => _labeler.Dispose();
 
-    private YoloxDetector NewDetector(int intraOpThreads) =>
-        new(_model, _decoder, new DetectorOptions { IntraOpThreads = intraOpThreads }, TimeProvider.System, NullLogger<YoloxDetector>.Instance);
-
-    private async Task<InferenceResult> MeasureInferenceAsync(byte[] photo, CancellationToken cancellationToken)
+    /// <summary>Task, model, version and input size of each analysis of a labeler.</summary>
+    public static IReadOnlyList<AnalysisInfo> Describe(ImageLabeler labeler)
     {
-        var tensor = ToTensor(photo);
+        ArgumentNullException.ThrowIfNull(labeler);
+        return labeler.Analyses.Select(a =>
+        {
+            var (width, height) = a switch
+            {
+                YoloxDetector d => (d.InputWidth, d.InputHeight),
+                ImageNetClassifier c => (c.InputWidth, c.InputHeight),
+                _ => (0, 0),
+            };
+            return new AnalysisInfo(a.Task.Name(), a.Model.Name, a.Model.Version, width, height);
+        }).ToList();
+    }
+
+    /// <summary>
+    /// One model alone, for the comparison: <see cref="CheapMeasurementPasses"/> x count runs of
+    /// <see cref="IPictureAnalysis.RunInferenceOnly"/>, cores concurrent single-threaded runs on the shared session;
+    /// then one run at a time with cores intra-op threads (a second session).
+    /// </summary>
+    private async Task<InferenceResult> MeasureInferenceAsync(IPictureAnalysis analysis, CancellationToken cancellationToken)
+    {
         var runs = _settings.Count * CheapMeasurementPasses;
-        _log.WriteLine($"Inference only: {runs} runs, {_cores} concurrent x 1 thread, then 1 at a time x {_cores} threads");
-        var concurrent = await WhenQuietAsync(
-            "inference only", () => Task.FromResult(Throughput(_cores, runs, _ => _detector.RunInferenceOnly(tensor))), cancellationToken);
-        using var wide = NewDetector(intraOpThreads: _cores);
+        var name = analysis.Model.Name;
+        _log.WriteLine($"{name} inference only: {runs} runs, {_cores} concurrent x 1 thread, then 1 at a time x {_cores} threads");
+        var concurrent = await MeasureInferenceOnlyAsync(analysis, runs, _log, cancellationToken);
+        using var wide = NewAnalysis(_models.Single(m => m.Task == analysis.Task), intraOpThreads: _cores);
         var oneAtATime = await WhenQuietAsync(
-            "inference only, multi-threaded", () => Task.FromResult(Throughput(1, runs, _ => wide.RunInferenceOnly(tensor))), cancellationToken);
-        return new InferenceResult(runs, concurrent, oneAtATime);
+            $"{name} inference only, multi-threaded", () => Task.FromResult(Throughput(1, runs, _ => wide.RunInferenceOnly())), _log, cancellationToken);
+        return new InferenceResult(name, runs, concurrent, oneAtATime);
+    }
+
+    /// <summary>A model's inference-only throughput on all cores: one single-threaded run per core at a time, on the shared session.</summary>
+    public static Task<Rate> MeasureInferenceOnlyAsync(IPictureAnalysis analysis, int runs, TextWriter log, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(analysis);
+        return WhenQuietAsync(
+            $"{analysis.Model.Name} inference only",
+            () => Task.FromResult(Throughput(Environment.ProcessorCount, runs, _ => analysis.RunInferenceOnly())),
+            log,
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// The limit: decode only, then each model's inference only, <paramref name="runs"/> items each, every
+    /// measurement repeated while other processes disturbed it.
+    /// </summary>
+    public static async Task<LimitResult> MeasureLimitAsync(
+        VipsImageDecoder decoder, ImageLabeler labeler, IReadOnlyList<byte[]> photos, int runs, TextWriter log, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(labeler);
+        var decode = await MeasureDecodeOnlyAsync(decoder, labeler, photos, runs, log, cancellationToken);
+        var inference = new List<ModelRate>();
+        foreach (var analysis in labeler.Analyses)
+        {
+            inference.Add(new ModelRate(analysis.Model.Name, await MeasureInferenceOnlyAsync(analysis, runs, log, cancellationToken)));
+        }
+
+        return new LimitResult(decode, inference, Limit(decode.ImagesPerSecond, inference.Select(i => i.Rate.ImagesPerSecond)));
+    }
+
+    /// <summary>Decode-only throughput on all cores: the labeler's one decode (at its working size) and nothing else, one image per core at a time.</summary>
+    public static Task<Rate> MeasureDecodeOnlyAsync(
+        VipsImageDecoder decoder, ImageLabeler labeler, IReadOnlyList<byte[]> photos, int runs, TextWriter log, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(decoder);
+        ArgumentNullException.ThrowIfNull(labeler);
+        ArgumentNullException.ThrowIfNull(photos);
+        var needs = labeler.Needs;
+        return WhenQuietAsync(
+            "decode only",
+            () => Task.FromResult(Throughput(Environment.ProcessorCount, runs, i => decoder.Decode(photos[i % photos.Count], needs, out _).Dispose())),
+            log,
+            cancellationToken);
     }
 
     /// <summary>The sample photos at one size, in memory, and <see cref="BenchSettings.Count"/> files cycling through them.</summary>
@@ -170,72 +333,84 @@ public sealed class Benchmark : IDisposable
         return new Workload(megapixels, width, height, folder, photos);
     }
 
-    private async Task<SizeResult> MeasureSizeAsync(Workload workload, InferenceResult inference, CancellationToken cancellationToken)
+    private async Task<SizeResult> MeasureSizeAsync(Workload workload, CancellationToken cancellationToken)
     {
         var (megapixels, width, height, folder, photos) = workload;
         byte[] Photo(int i) => photos[i % photos.Count];
+        int workingWidth, workingHeight;
+        using (var picture = _decoder.Decode(photos[0], _labeler.Needs, out _))
+        {
+            (workingWidth, workingHeight) = (picture.Width, picture.Height);
+        }
 
-        _log.WriteLine($"{megapixels:0.#} MP: per-stage timings, 1 thread");
+        _log.WriteLine($"{megapixels:0.#} MP: per-stage timings with IMAGE_PROPERTIES, 1 thread");
         var (stages, singleThreaded) = await Quiet.RetryAsync(
             "stage timings", _ => Task.FromResult(MeasureStages(Photo)), r => r.Rate.OthersBusy, _log, cancellationToken);
 
-        _log.WriteLine($"{megapixels:0.#} MP: decode+resize only, {_cores} threads");
-        var decode = await WhenQuietAsync(
-            "decode only",
-            () => Task.FromResult(Throughput(_cores, _settings.Count * CheapMeasurementPasses, i => _decoder.DecodeLetterboxed(Photo(i), _detector.InputWidth, _detector.InputHeight, PadValue).Dispose())),
-            cancellationToken);
+        // Limit and end-to-end side by side, in alternating rounds: on a shared VM the cores' speed drifts by several
+        // percent within a minute, and alternating exposes both sides of the ratio to the same drift.
+        var rounds = new List<RoundResult>();
+        for (var round = 1; round <= _settings.Rounds; round++)
+        {
+            var runs = _settings.Count * CheapMeasurementPasses;
+            _log.WriteLine($"{megapixels:0.#} MP, round {round}: decode only (at {workingWidth}x{workingHeight}) and each model's inference only, {runs} runs on {_cores} threads");
+            var limit = await MeasureLimitAsync(_decoder, _labeler, photos, runs, _log, cancellationToken);
 
-        _log.WriteLine($"{megapixels:0.#} MP: end-to-end `label`, {LabelWorkers} workers");
-        var labeler = new ImageLabeler(_detector, new LabelBuilder(LabelTaxonomy.BuiltIn));
-        var endToEnd = await WhenQuietAsync(
-            "end-to-end", () => MeasureLabelCommandAsync(labeler, folder, LabelWorkers, _settings.Count, _decoder.Limits.MaxBytes, cancellationToken), cancellationToken);
+            _log.WriteLine($"{megapixels:0.#} MP, round {round}: end-to-end `label` with IMAGE_PROPERTIES, {LabelWorkers} workers");
+            var warmUp = round == 1;
+            var endToEnd = await WhenQuietAsync(
+                "end-to-end",
+                () => MeasureLabelCommandAsync(_labeler, folder, LabelWorkers, _settings.Count, _decoder.Limits.MaxBytes, cancellationToken, warmUp, Request),
+                _log,
+                cancellationToken);
+            rounds.Add(new RoundResult(limit, endToEnd));
+            _log.WriteLine($"  limit {limit.ImagesPerSecond:0.0}, end-to-end {endToEnd.ImagesPerSecond:0.0} images/s: {endToEnd.ImagesPerSecond / limit.ImagesPerSecond:0%}");
+        }
 
-        // With every core busy, an image costs cores/decodeRate core-seconds to decode plus cores/inferenceRate
-        // to infer; the cores then finish 1 / (1/decodeRate + 1/inferenceRate) images per second.
-        var limit = 1 / ((1 / decode.ImagesPerSecond) + (1 / inference.ConcurrentSingleThreaded.ImagesPerSecond));
         return new SizeResult(
-            megapixels, width, height, _settings.Count, (long)photos.Average(p => p.LongLength),
-            stages, singleThreaded, decode, limit, endToEnd, endToEnd.ImagesPerSecond / limit);
+            megapixels, width, height, workingWidth, workingHeight, _settings.Count, (long)photos.Average(p => p.LongLength), stages, singleThreaded, rounds);
     }
 
-    private Task<Rate> WhenQuietAsync(string name, Func<Task<Rate>> measure, CancellationToken cancellationToken) =>
-        Quiet.RetryAsync(name, _ => measure(), r => r.OthersBusy, _log, cancellationToken);
+    private static Task<Rate> WhenQuietAsync(string name, Func<Task<Rate>> measure, TextWriter log, CancellationToken cancellationToken) =>
+        Quiet.RetryAsync(name, _ => measure(), r => r.OthersBusy, log, cancellationToken);
 
-    /// <summary>Detect one image after another on one thread, recording the detector's own stage timings.</summary>
+    /// <summary>
+    /// The labeler on one image after another on one thread, with IMAGE_PROPERTIES, recording its own stage
+    /// timings: the decode, each analysis's prepare/inference/postprocess, the properties, and the whole call.
+    /// </summary>
     private (StageStats Stages, Rate Rate) MeasureStages(Func<int, byte[]> photo)
     {
         for (var i = 0; i < WarmupPerThread; i++)
         {
-            _detector.Detect(photo(i), DefaultMinScore);
+            _labeler.Label(photo(i), Request);
         }
 
-        var timings = new List<StageTimings>(_settings.Count);
+        var results = new List<LabelsResult>(_settings.Count);
+        var walls = new List<double>(_settings.Count);
         var meter = new CpuMeter();
         for (var i = 0; i < _settings.Count; i++)
         {
-            timings.Add(_detector.Detect(photo(i), DefaultMinScore).Timings);
+            var started = Stopwatch.GetTimestamp();
+            results.Add(_labeler.Label(photo(i), Request));
+            walls.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
 
         var rate = meter.Stop(_settings.Count);
-
-        // The same images with IMAGE_PROPERTIES (serve's default): what keeping the pixels and analysing them adds.
-        var labeler = new ImageLabeler(_detector, new LabelBuilder(LabelTaxonomy.BuiltIn));
-        var withProperties = LabelRequest.Default with { ImageProperties = true };
-        var propertyTimings = new List<StageTimings>(_settings.Count);
-        for (var i = 0; i < _settings.Count; i++)
+        var analyses = _labeler.Analyses.Select(analysis =>
         {
-            propertyTimings.Add(labeler.Label(photo(i), withProperties).Timings);
-        }
-
-        var stages = new StageStats(
-            Summarise(timings.Select(t => t.DecodeMs)),
-            Summarise(timings.Select(t => t.TensorMs)),
-            Summarise(timings.Select(t => t.InferenceMs)),
-            Summarise(timings.Select(t => t.PostprocessMs)),
-            Summarise(timings.Select(t => t.TotalMs)),
-            Summarise(propertyTimings.Select(t => t.DecodeMs)),
-            Summarise(propertyTimings.Select(t => t.PropertiesMs)));
-        return (stages, rate);
+            var timings = results.Select(r => r.Analyses.Single(a => a.Task == analysis.Task).Timing).ToList();
+            return new AnalysisStages(
+                analysis.Task.Name(),
+                analysis.Model.Name,
+                Summarise(timings.Select(t => t.PrepareMs)),
+                Summarise(timings.Select(t => t.InferenceMs)),
+                Summarise(timings.Select(t => t.PostprocessMs)),
+                Summarise(timings.Select(t => t.TotalMs)));
+        }).ToList();
+        var decode = Summarise(results.Select(r => r.Timings.DecodeMs));
+        var total = Summarise(walls);
+        var inLimit = decode.MeanMs + analyses.Sum(a => a.Inference.MeanMs);
+        return (new StageStats(decode, analyses, Summarise(results.Select(r => r.Timings.PropertiesMs)), total, total.MeanMs - inLimit), rate);
     }
 
     /// <summary>
@@ -271,15 +446,6 @@ public sealed class Benchmark : IDisposable
         // A StreamWriter like the CLI's, so serialising and encoding the JSON lines is part of the cost.
         await using var stdout = new StreamWriter(Stream.Null);
         return await command.RunAsync(options, stdout, Console.Error, cancellationToken);
-    }
-
-    /// <summary>The planar float tensor of a real photo, as Detect would build it.</summary>
-    private float[] ToTensor(byte[] photo)
-    {
-        using var letterboxed = _decoder.DecodeLetterboxed(photo, _detector.InputWidth, _detector.InputHeight, PadValue);
-        var tensor = new float[3 * letterboxed.Width * letterboxed.Height];
-        VipsImageDecoder.FillPlanarBgr(letterboxed.Pixels.Span, tensor);
-        return tensor;
     }
 
     /// <summary>Warms up, then runs <paramref name="count"/> work items on <paramref name="threads"/> threads.</summary>

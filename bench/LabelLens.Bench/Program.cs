@@ -1,11 +1,12 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using LabelLens.Analysis;
 using LabelLens.Bench;
 
 var modelsOption = new Option<string>("--models")
 {
-    Description = "Models folder holding yolox-nano/yolox_nano.onnx. Default: $LABELLENS_MODELS, else ../shared/models beside the repository.",
+    Description = "Models folder holding yolox-nano/yolox_nano.onnx and mobilenetv2-int8/mobilenetv2-12-int8.onnx. Default: $LABELLENS_MODELS, else ../shared/models beside the repository.",
     DefaultValueFactory = _ => BenchPaths.DefaultModels,
 };
 var imagesOption = new Option<string>("--images")
@@ -23,7 +24,38 @@ var sizesOption = new Option<string>("--sizes")
     Description = "Photo sizes in megapixels, comma-separated (4:3 JPEGs).",
     DefaultValueFactory = _ => "2,12",
 };
+var tasksOption = new Option<string>("--tasks")
+{
+    Description = "Analyses the labeler runs, comma-separated: objects (yolox-nano), classes (mobilenetv2-int8). Default: both, as `label` runs.",
+    DefaultValueFactory = _ => "objects,classes",
+};
+var roundsOption = new Option<int>("--rounds")
+{
+    Description = "Rounds of limit then end-to-end `label` per photo size, alternating; the ratio uses their means.",
+    DefaultValueFactory = _ => 3,
+};
 var outOption = new Option<string?>("--out") { Description = "Also write the results as JSON to this file." };
+roundsOption.Validators.Add(r =>
+{
+    if (r.GetValue(roundsOption) < 1)
+    {
+        r.AddError("--rounds must be 1 or more.");
+    }
+});
+tasksOption.Validators.Add(r =>
+{
+    try
+    {
+        if (AnalysisTasks.ParseList(r.GetValue(tasksOption)).Count == 0)
+        {
+            r.AddError("--tasks names no analysis; give objects, classes or both.");
+        }
+    }
+    catch (ArgumentException ex)
+    {
+        r.AddError($"--tasks: {ex.Message}");
+    }
+});
 countOption.Validators.Add(r =>
 {
     if (r.GetValue(countOption) < 1)
@@ -39,9 +71,9 @@ sizesOption.Validators.Add(r =>
     }
 });
 
-var root = new RootCommand("LabelLens throughput benchmark: stage timings, decode and inference limits, and end-to-end `label` against them.")
+var root = new RootCommand("LabelLens throughput benchmark: per-analysis stage timings, the decode and inference limits, and end-to-end `label` against them.")
 {
-    modelsOption, imagesOption, countOption, sizesOption, outOption,
+    modelsOption, imagesOption, countOption, sizesOption, tasksOption, roundsOption, outOption,
 };
 root.SetAction(async (parse, cancellationToken) =>
 {
@@ -49,7 +81,9 @@ root.SetAction(async (parse, cancellationToken) =>
         parse.GetValue(modelsOption)!,
         parse.GetValue(imagesOption)!,
         parse.GetValue(countOption),
-        ParseSizes(parse.GetValue(sizesOption))!);
+        ParseSizes(parse.GetValue(sizesOption))!,
+        AnalysisTasks.ParseList(parse.GetValue(tasksOption)),
+        parse.GetValue(roundsOption));
     BenchReport report;
     try
     {

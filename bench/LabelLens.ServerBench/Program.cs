@@ -11,7 +11,7 @@ const string configuration = "Release";
 
 var modelsOption = new Option<string>("--models")
 {
-    Description = "Models folder holding yolox-nano/yolox_nano.onnx. Default: $LABELLENS_MODELS, else ../shared/models beside the repository.",
+    Description = "Models folder holding yolox-nano/yolox_nano.onnx and mobilenetv2-int8/mobilenetv2-12-int8.onnx. Default: $LABELLENS_MODELS, else ../shared/models beside the repository.",
     DefaultValueFactory = _ => BenchPaths.DefaultModels,
 };
 var imagesOption = new Option<string>("--images")
@@ -28,7 +28,7 @@ var countOption = new Option<int>("--count") { Description = "Photos for the off
 var megapixelsOption = new Option<double>("--megapixels") { Description = "Photo size in megapixels (4:3 JPEGs).", DefaultValueFactory = _ => 2 };
 var latencyOption = new Option<int>("--latency-runs") { Description = "Sequential uploads timed from upload to labeled.", DefaultValueFactory = _ => 50 };
 var uploadersOption = new Option<int>("--uploaders") { Description = "Concurrent uploaders in the sustained measurement.", DefaultValueFactory = _ => 4 };
-var roundsOption = new Option<int>("--rounds") { Description = "Rounds of offline then sustained measurement, alternating; the ratio uses their means.", DefaultValueFactory = _ => 3 };
+var roundsOption = new Option<int>("--rounds") { Description = "Rounds of limit, offline and sustained measurement, alternating; the ratios use their means.", DefaultValueFactory = _ => 3 };
 var setOption = new Option<string[]>("--set")
 {
     Description = "A server setting, KEY=VALUE (e.g. Queue:Workers=2, Queue:BatchSize=1); repeatable. Passed as LABELLENS_* environment variables.",

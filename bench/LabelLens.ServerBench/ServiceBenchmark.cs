@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using LabelLens.Analysis;
 using LabelLens.Bench;
 using LabelLens.Labels;
 using LabelLens.Vision;
@@ -22,11 +23,12 @@ public sealed record ServiceBenchSettings(
     IReadOnlyDictionary<string, string> ServerSettings);
 
 /// <summary>
-/// Everything one run measured; written as-is to the --out JSON. Offline and Sustained hold one result per round:
-/// the two alternate (offline, sustained, offline, sustained...) because on a shared VM the cores' speed drifts by
-/// up to a quarter within a minute, and alternating exposes both to the same drift. SustainedOfOffline is the
-/// ratio of the means.
+/// Everything one run measured; written as-is to the --out JSON. Limits, Offline and Sustained hold one result per
+/// round: they alternate (limit, offline, sustained, limit, offline, sustained...) because on a shared VM the cores'
+/// speed drifts by up to a quarter within a minute, and alternating exposes all three to the same drift.
+/// SustainedOfOffline, OfflineOfLimit and SustainedOfLimit are ratios of the means.
 /// </summary>
+/// <param name="Analyses">The analyses the offline labeler runs, as the server runs them (Analysis:Tasks).</param>
 public sealed record ServiceReport(
     string Date,
     MachineInfo Machine,
@@ -36,17 +38,26 @@ public sealed record ServiceReport(
     long MeanJpegBytes,
     int LabelWorkers,
     IReadOnlyDictionary<string, string> ServerSettings,
+    IReadOnlyList<AnalysisInfo> Analyses,
+    IReadOnlyList<LimitResult> Limits,
     IReadOnlyList<Rate> Offline,
     LatencyResult Latency,
     IReadOnlyList<SustainedResult> Sustained,
     UploadPathResult UploadPath)
 {
+    public double LimitImagesPerSecond => Limits.Average(r => r.ImagesPerSecond);
+
     public double OfflineImagesPerSecond => Offline.Average(r => r.ImagesPerSecond);
 
     public double SustainedImagesPerSecond => Sustained.Average(r => r.ImagesPerSecond);
 
     public double SustainedOfOffline => SustainedImagesPerSecond / OfflineImagesPerSecond;
+
+    public double OfflineOfLimit => OfflineImagesPerSecond / LimitImagesPerSecond;
+
+    public double SustainedOfLimit => SustainedImagesPerSecond / LimitImagesPerSecond;
 }
+
 
 /// <summary>Milliseconds: mean, median, 95th percentile (nearest rank) and maximum.</summary>
 public sealed record Millis(double Mean, double P50, double P95, double Max)
@@ -143,7 +154,7 @@ public sealed class ServiceBenchmark(ServiceBenchSettings settings, TextWriter l
                 $"No server at {settings.ServerDll}; build it (dotnet build -c Release src/LabelLens) or pass --server-dll.", settings.ServerDll);
         }
 
-        var model = Benchmark.FindModel(settings.ModelsFolder);
+        var models = Benchmark.FindModels(settings.ModelsFolder, ServerTasks());
         var samples = TestPhotos.Samples(settings.ImagesFolder);
         var (width, height) = TestPhotos.FourByThree(settings.Megapixels);
         var work = Directory.CreateTempSubdirectory("labellens-serverbench-");
@@ -154,11 +165,13 @@ public sealed class ServiceBenchmark(ServiceBenchSettings settings, TextWriter l
             var photos = TestPhotos.Derive(samples, settings.Megapixels);
             await TestPhotos.WriteCopiesAsync(photos, photoFolder, settings.Count, cancellationToken);
 
+            var limits = new List<LimitResult>();
             var offline = new List<Rate>();
             var sustained = new List<SustainedResult>();
             LatencyResult latency;
+            IReadOnlyList<AnalysisInfo> analyses;
             var decoder = new VipsImageDecoder(Options.Create(new ImageOptions()));
-            var labeler = Benchmark.NewLabeler(model, decoder);
+            var labeler = Benchmark.NewLabeler(models, decoder);
             try
             {
                 await using var server = await StartServerAsync(Path.Combine(work.FullName, "data"), settings.ModelsFolder, withModel: true, cancellationToken);
@@ -169,8 +182,10 @@ public sealed class ServiceBenchmark(ServiceBenchSettings settings, TextWriter l
                 await MeasureSustainedAsync(api, server, photos, "warmup", cancellationToken);
                 latency = await Quiet.RetryAsync(
                     "upload-to-labeled latency", attempt => MeasureLatencyAsync(api, server, photos, attempt, cancellationToken), r => r.Cpu.Others, log, cancellationToken);
+                analyses = Benchmark.Describe(labeler);
                 for (var round = 1; round <= settings.Rounds; round++)
                 {
+                    limits.Add(await MeasureLimitAsync(labeler, decoder, photos, round, cancellationToken));
                     offline.Add(await MeasureOfflineAsync(labeler, decoder, photoFolder, round, cancellationToken));
                     var r = round;
                     sustained.Add(await Quiet.RetryAsync(
@@ -179,7 +194,7 @@ public sealed class ServiceBenchmark(ServiceBenchSettings settings, TextWriter l
             }
             finally
             {
-                labeler.Detector.Dispose();
+                labeler.Dispose();
             }
 
             UploadPathResult uploadPath;
@@ -209,6 +224,8 @@ public sealed class ServiceBenchmark(ServiceBenchSettings settings, TextWriter l
                 (long)photos.Average(p => p.LongLength),
                 Benchmark.LabelWorkers,
                 settings.ServerSettings,
+                analyses,
+                limits,
                 offline,
                 latency,
                 sustained,
@@ -237,16 +254,36 @@ public sealed class ServiceBenchmark(ServiceBenchSettings settings, TextWriter l
     }
 
     /// <summary>
+    /// The analyses the server runs: Analysis:Tasks from --set, else from LABELLENS_Analysis__Tasks (the server
+    /// inherits the environment), else the default (objects, classes). The offline labeler runs the same ones.
+    /// </summary>
+    private IReadOnlyList<AnalysisTask> ServerTasks()
+    {
+        var tasks = settings.ServerSettings.TryGetValue("Analysis:Tasks", out var set) ? set
+            : Environment.GetEnvironmentVariable("LABELLENS_Analysis__Tasks") is { Length: > 0 } env ? env
+            : new AnalysisOptions().Tasks;
+        return AnalysisTasks.ParseList(tasks);
+    }
+
+    /// <summary>(b) The decode-only and inference-only limit, with the server running idle, as LabelLens.Bench measures it.</summary>
+    private async Task<LimitResult> MeasureLimitAsync(ImageLabeler labeler, VipsImageDecoder decoder, List<byte[]> photos, int round, CancellationToken cancellationToken)
+    {
+        var runs = settings.Count * Benchmark.CheapMeasurementPasses;
+        await log.WriteLineAsync($"(b) round {round}: decode only and each model's inference only, {runs} runs on {Environment.ProcessorCount} threads");
+        return await Benchmark.MeasureLimitAsync(decoder, labeler, photos, runs, log, cancellationToken);
+    }
+
+    /// <summary>
     /// (a) `labellens label FOLDER` with its default workers, as LabelLens.Bench measures it (the first round after a
     /// warm-up pass over the folder). The server is running meanwhile, idle. With IMAGE_PROPERTIES, as `serve` labels
-    /// by default (Labeling:ImageProperties), so (d) / (a) compares the same work.
+    /// by default (Labeling:ImageProperties), and with the same analyses, so (d) / (a) compares the same work.
     /// </summary>
     private async Task<Rate> MeasureOfflineAsync(ImageLabeler labeler, VipsImageDecoder decoder, string photoFolder, int round, CancellationToken cancellationToken)
     {
         await log.WriteLineAsync($"(a) round {round}: offline `label`, {Benchmark.LabelWorkers} workers");
         return await Quiet.RetryAsync(
             "offline label",
-            _ => Benchmark.MeasureLabelCommandAsync(labeler, photoFolder, Benchmark.LabelWorkers, settings.Count, decoder.Limits.MaxBytes, cancellationToken, warmUp: round == 1, LabelRequest.Default with { ImageProperties = true }),
+            _ => Benchmark.MeasureLabelCommandAsync(labeler, photoFolder, Benchmark.LabelWorkers, settings.Count, decoder.Limits.MaxBytes, cancellationToken, warmUp: round == 1, Benchmark.Request),
             r => r.OthersBusy,
             log,
             cancellationToken);

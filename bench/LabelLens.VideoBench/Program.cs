@@ -5,15 +5,13 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using LabelLens.Bench;
 using LabelLens.Labels;
-using LabelLens.Models;
 using LabelLens.Server;
-using LabelLens.Taxonomy;
 using LabelLens.Vision;
 using LabelLens.Vision.Video;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
-var modelsOption = new Option<string>("--models") { Description = "Models folder holding yolox-nano/yolox_nano.onnx.", DefaultValueFactory = _ => BenchPaths.DefaultModels };
+var modelsOption = new Option<string>("--models") { Description = "Models folder holding yolox-nano/yolox_nano.onnx and mobilenetv2-int8/mobilenetv2-12-int8.onnx.", DefaultValueFactory = _ => BenchPaths.DefaultModels };
 var imagesOption = new Option<string>("--images") { Description = "Sample photos the 'photos' clip is made from.", DefaultValueFactory = _ => BenchPaths.DefaultImages };
 var secondsOption = new Option<int>("--seconds") { Description = "Length of each generated 1080p clip.", DefaultValueFactory = _ => 30 };
 var root = new RootCommand("LabelLens video benchmark: seconds of 1080p H.264 video labeled per second of wall time.") { modelsOption, imagesOption, secondsOption };
@@ -50,11 +48,12 @@ internal sealed class VideoBenchmark(string models, string images, int seconds, 
         clips.Add(("photos (7 shots, stills)", await MakeAsync("photos-1080p.mp4", [.. inputs, "-filter_complex", scale + concat, "-map", "[v]", .. encode], cancellationToken)));
         clips.Add(("testsrc2 (full motion)", await MakeAsync("testsrc2-1080p.mp4", ["-f", "lavfi", "-i", $"testsrc2=s=1920x1080:r=30:d={seconds}", .. encode], cancellationToken)));
 
-        var model = new LocalModel("yolox-nano", Path.Combine(models, "yolox-nano", "yolox_nano.onnx"), ModelStore.ReadClasses("yolox-nano", Path.Combine(models, "yolox-nano", "yolox_nano.onnx")));
-        using var detector = new YoloxDetector(model, new VipsImageDecoder(Options.Create(new ImageOptions())), new DetectorOptions(), TimeProvider.System, NullLogger<YoloxDetector>.Instance);
-        var builder = new LabelBuilder(LabelTaxonomy.BuiltIn);
+        // The pipeline the server's video worker runs: every default analysis (objects and classes) on each sampled frame.
+        using var labeler = Benchmark.NewLabeler(Benchmark.FindModels(models, new AnalysisOptions().ParseTasks()), new VipsImageDecoder(Options.Create(new ImageOptions())));
+        var analyses = string.Join(" + ", Benchmark.Describe(labeler).Select(a => $"{a.Task} {a.Model}"));
 
-        Console.WriteLine($"Clips: {seconds} s, 1920x1080, 30 fps, H.264 (libx264 veryfast, CRF 23). Sampling: every 500 ms + scene changes (the defaults). {Environment.ProcessorCount} cores.");
+        Console.WriteLine($"Clips: {seconds} s, 1920x1080, 30 fps, H.264 (libx264 veryfast, CRF 23). Sampling: every 500 ms + scene changes (the defaults). "
+            + $"Analyses: {analyses}. {Environment.ProcessorCount} cores.");
         Console.WriteLine();
         Console.WriteLine("| clip | measurement | video s per wall s | sampled frames/s | CPU: this process / ffmpeg / others | CPU ms per video s (this process + ffmpeg) |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
@@ -62,17 +61,17 @@ internal sealed class VideoBenchmark(string models, string images, int seconds, 
         {
             var (metadata, _) = await _ffmpeg.ProbeAsync(path, cancellationToken);
             var duration = metadata.DurationMillis!.Value / 1000.0;
-            var geometry = FrameGeometry.For(metadata, detector);
+            var geometry = FrameGeometry.For(metadata, labeler.Needs);
 
             // Warm-up (JIT, ONNX Runtime arenas, page cache), not timed.
-            await PipelineAsync(path, geometry, detector, builder, metadata, cancellationToken);
+            await PipelineAsync(path, geometry, labeler, cancellationToken);
 
             await MeasureAsync(name, "ffmpeg decode of every frame (`-f null`)", duration, async () =>
             {
                 await RunFfmpegAsync(["-hide_banner", "-nostdin", "-loglevel", "error", "-i", path, "-map", "0:v:0", "-f", "null", "-"], cancellationToken);
                 return null;
             });
-            await MeasureAsync(name, "sampling only (decode, select, scale, rgb24 pipe)", duration, async () =>
+            await MeasureAsync(name, $"sampling only (decode, select, scale to {geometry.ContentWidth}x{geometry.ContentHeight}, rgb24 pipe)", duration, async () =>
             {
                 var sampled = 0;
                 await foreach (var frame in FrameSampler.SampleAsync(_ffmpeg.FfmpegPath, path, geometry, new VideoOptions(), 0, cancellationToken))
@@ -83,7 +82,7 @@ internal sealed class VideoBenchmark(string models, string images, int seconds, 
 
                 return sampled;
             });
-            await MeasureAsync(name, "**sampling + model + labels** (offline)", duration, async () => await PipelineAsync(path, geometry, detector, builder, metadata, cancellationToken));
+            await MeasureAsync(name, "**sampling + models + labels** (offline)", duration, async () => await PipelineAsync(path, geometry, labeler, cancellationToken));
             await using var serve = await StartServeAsync(path, cancellationToken);
             await MeasureAsync(name, "**through `serve`**: PUT to SUCCEEDED (checkpoints, segments)", duration, async () => await serve.LabelAsync(path, $"clip-{Guid.NewGuid():N}.mp4", cancellationToken));
         }
@@ -124,7 +123,8 @@ internal sealed class VideoBenchmark(string models, string images, int seconds, 
             + $"{reading.Self:P0} / {reading.Children:P0} / {reading.Others:P0} | "
             + $"{(reading.Self + reading.Children) * reading.Wall * Environment.ProcessorCount * 1000 / videoSeconds:0} |");
 
-    private static async Task<int> PipelineAsync(string path, FrameGeometry geometry, YoloxDetector detector, LabelBuilder builder, LabelLens.Video.VideoMetadata metadata, CancellationToken cancellationToken)
+    /// <summary>What the video worker does per frame, without the catalog: every analysis and the merged labels (`LabelFrame`).</summary>
+    private static async Task<int> PipelineAsync(string path, FrameGeometry geometry, ImageLabeler labeler, CancellationToken cancellationToken)
     {
         var count = 0;
         var ffmpeg = new Ffmpeg(Options.Create(new VideoOptions()), NullLogger<Ffmpeg>.Instance);
@@ -132,8 +132,8 @@ internal sealed class VideoBenchmark(string models, string images, int seconds, 
         {
             using (frame)
             {
-                var detections = detector.DetectFrame(geometry.Frame(frame), 0.55f, cancellationToken);
-                _ = builder.Build(detections, detector.ClassNames, metadata.FrameWidth, metadata.FrameHeight, LabelRequest.Default);
+                using var picture = geometry.Picture(frame);
+                _ = labeler.LabelFrame(picture, LabelRequest.Default, cancellationToken);
                 count++;
             }
         }
