@@ -97,14 +97,14 @@ public sealed partial class SqliteCatalog
     /// Stores each analysis's own labels. <paramref name="replaceAll"/> (a job that ran every configured
     /// analysis) first drops rows of analyses no longer configured, so they stop counting.
     /// </summary>
-    private static void SaveAnalyses(SqliteConnection connection, SqliteTransaction transaction, string imageId, IReadOnlyList<AnalysisLabels> analyses, bool replaceAll, long now)
+    private static void SaveAnalyses(SqliteConnection connection, SqliteTransaction transaction, string imageId, IReadOnlyList<(AnalysisLabels Analysis, string LabelsJson)> analyses, bool replaceAll, long now)
     {
         if (replaceAll)
         {
             Execute(connection, transaction, "DELETE FROM analysis_results WHERE image_id = $id", ("$id", imageId));
         }
 
-        foreach (var analysis in analyses)
+        foreach (var (analysis, labelsJson) in analyses)
         {
             Execute(
                 connection,
@@ -114,9 +114,13 @@ public sealed partial class SqliteCatalog
                 VALUES ($id, $analysis, $model, $sha, $version, $min, $labels, $now)
                 """,
                 ("$id", imageId), ("$analysis", analysis.Task.Name()), ("$model", analysis.Model.Name), ("$sha", analysis.Model.Sha256),
-                ("$version", analysis.Model.Version), ("$min", analysis.MinConfidence), ("$labels", JsonSerializer.Serialize(analysis.Labels, AnalysisJson)), ("$now", now));
+                ("$version", analysis.Model.Version), ("$min", analysis.MinConfidence), ("$labels", labelsJson), ("$now", now));
         }
     }
+
+    /// <summary>Each analysis with its labels as JSON, serialised before the write transaction starts (it holds the catalog's write lock).</summary>
+    private static List<(AnalysisLabels Analysis, string LabelsJson)> SerializeAnalyses(IReadOnlyList<AnalysisLabels> analyses) =>
+        analyses.Select(a => (a, JsonSerializer.Serialize(a.Labels, AnalysisJson))).ToList();
 
     /// <summary>A pre-analysis catalog's model labels, read back as the detector's result (a label with boxes was detected, the rest are ancestors).</summary>
     private static async Task<List<FoundLabel>> LegacyLabelsAsync(SqliteConnection connection, string imageId, CancellationToken cancellationToken)

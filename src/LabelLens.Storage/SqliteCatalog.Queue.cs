@@ -73,6 +73,7 @@ public sealed partial class SqliteCatalog
         ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(result);
         var now = Now;
+        var analyses = SerializeAnalyses(result.Analyses);
         await using var connection = Open();
         await using var transaction = connection.BeginTransaction(deferred: false);
         if (!IsCurrent(connection, transaction, job))
@@ -124,7 +125,7 @@ public sealed partial class SqliteCatalog
             SaveProperties(connection, transaction, job.ImageId, result.ImageProperties);
         }
 
-        SaveAnalyses(connection, transaction, job.ImageId, result.Analyses, replaceAll: job.Analyses is null, now);
+        SaveAnalyses(connection, transaction, job.ImageId, analyses, replaceAll: job.Analyses is null, now);
         Execute(
             connection,
             transaction,
