@@ -36,16 +36,10 @@ public sealed class ImageNetClassifier : IPictureAnalysis
         _session = ModelFiles.OpenSession(model.Path, options.IntraOpThreads);
         try
         {
-            var input = _session.InputMetadata.Single();
-            var dimensions = input.Value.Dimensions;
-            if (dimensions.Length != 4 || dimensions[1] != 3)
-            {
-                throw new InvalidDataException($"{model.Path}: input '{input.Key}' has shape [{string.Join(", ", dimensions)}]; an image classifier takes [1, 3, H, W].");
-            }
-
-            InputHeight = dimensions[2] > 0 ? dimensions[2] : 224;
-            InputWidth = dimensions[3] > 0 ? dimensions[3] : 224;
-            _inputNames = [input.Key];
+            var (inputName, height, width) = ModelFiles.ImageInput(_session, model.Path, "an image classifier", 224);
+            InputHeight = height;
+            InputWidth = width;
+            _inputNames = [inputName];
             _inputShape = [1, 3, InputHeight, InputWidth];
             var output = _session.OutputMetadata.First();
             _outputNames = [output.Key];

@@ -41,6 +41,22 @@ internal static class ModelFiles
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<long, float[]> Zeros = new();
 
+    /// <summary>
+    /// The model's one image input, [1, 3, H, W]: its name and size (<paramref name="fallbackSize"/> where the export
+    /// leaves a dimension dynamic); <paramref name="kind"/> names the model in the error ("a YOLOX export").
+    /// </summary>
+    public static (string Name, int Height, int Width) ImageInput(InferenceSession session, string path, string kind, int fallbackSize)
+    {
+        var input = session.InputMetadata.Single();
+        var dimensions = input.Value.Dimensions;
+        if (dimensions.Length != 4 || dimensions[1] != 3)
+        {
+            throw new InvalidDataException($"{path}: input '{input.Key}' has shape [{string.Join(", ", dimensions)}]; {kind} takes [1, 3, H, W].");
+        }
+
+        return (input.Key, dimensions[2] > 0 ? dimensions[2] : fallbackSize, dimensions[3] > 0 ? dimensions[3] : fallbackSize);
+    }
+
     public static string Sha256(string path)
     {
         using var stream = File.OpenRead(path);

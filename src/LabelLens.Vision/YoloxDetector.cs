@@ -35,17 +35,10 @@ public sealed class YoloxDetector : IPictureAnalysis
         _session = ModelFiles.OpenSession(model.Path, options.IntraOpThreads);
         try
         {
-            var input = _session.InputMetadata.Single();
-            var dimensions = input.Value.Dimensions;
-            if (dimensions.Length != 4 || dimensions[1] != 3)
-            {
-                throw new InvalidDataException($"{model.Path}: input '{input.Key}' has shape [{string.Join(", ", dimensions)}]; a YOLOX export takes [1, 3, H, W].");
-            }
-
-            var fallback = ModelCatalog.Find(model.Name)?.InputSize ?? 640;
-            InputHeight = dimensions[2] > 0 ? dimensions[2] : fallback;
-            InputWidth = dimensions[3] > 0 ? dimensions[3] : fallback;
-            _inputNames = [input.Key];
+            var (inputName, height, width) = ModelFiles.ImageInput(_session, model.Path, "a YOLOX export", ModelCatalog.Find(model.Name)?.InputSize ?? 640);
+            InputHeight = height;
+            InputWidth = width;
+            _inputNames = [inputName];
             _inputShape = [1, 3, InputHeight, InputWidth];
 
             var output = _session.OutputMetadata.First();

@@ -104,6 +104,20 @@ public sealed class PipelineTests(PipelineFixture fixture) : IClassFixture<Pipel
     }
 
     [Fact]
+    public void A_relabel_of_one_analysis_gives_what_a_full_run_gives()
+    {
+        // The classifier alone, merged with the detector's stored result, sees the same pixels as a full run
+        // (the decode is at every configured analysis's working size), so the merged labels are the same.
+        var photo = TestData.ImageBytes("dog.jpg");
+        var full = fixture.Label(photo);
+        var stored = full.Analyses.Where(a => a.Task == AnalysisTask.Objects).ToList();
+        var partial = fixture.Labeler.Label(photo, LabelRequest.Default, new PartialRun([AnalysisTask.Classes], stored));
+        Assert.Equal([AnalysisTask.Classes], partial.Analyses.Select(a => a.Task));
+        Assert.Equal(full.LabelModelVersion, partial.LabelModelVersion);
+        Assert.Equal(full.Labels.Select(l => (l.Name, l.Confidence, l.Instances.Count)), partial.Labels.Select(l => (l.Name, l.Confidence, l.Instances.Count)));
+    }
+
+    [Fact]
     public void Each_analysis_reports_its_model_and_the_picture_is_decoded_once_for_both()
     {
         var result = fixture.Label(TestData.ImageBytes("dog.jpg"));

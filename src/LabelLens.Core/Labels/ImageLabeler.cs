@@ -42,8 +42,6 @@ public sealed class ImageLabeler : IDisposable
     /// <summary>Every analysis's model version, joined by '+' ("yolox-nano:695e750a5d57+mobilenetv2-int8:cc028fe6cae7").</summary>
     public string ModelVersion { get; }
 
-    public LabelBuilder LabelBuilder => _labelBuilder;
-
     /// <summary>The model version of each configured analysis.</summary>
     public IReadOnlyDictionary<AnalysisTask, ModelIdentity> Models => Analyses.ToDictionary(a => a.Task, a => a.Model);
 
