@@ -26,7 +26,14 @@ public static class LabelLensServer
     /// <summary>The server with its configuration (<see cref="LabelingServices.AddLabelLensSources"/>), services and endpoints.</summary>
     public static WebApplication Create(IDictionary<string, string?> overrides, TimeProvider? time = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = Directory.GetCurrentDirectory(), Args = [] });
+        // The host's default appsettings sources would watch the content root recursively for changes (one inotify
+        // watch per folder, woken by every upload when the data folder is below it); LabelLens replaces those
+        // sources anyway, so nothing is watched, and the content root is the binary's folder, not the data's.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = AppContext.BaseDirectory,
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+        });
         builder.Configuration.Sources.Clear();
         builder.Configuration.AddLabelLensSources(overrides);
         builder.Logging.ClearProviders().AddConfiguration(builder.Configuration.GetSection("Logging")).AddSimpleConsole(o => o.SingleLine = true);

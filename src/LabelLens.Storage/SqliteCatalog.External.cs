@@ -20,8 +20,8 @@ public sealed partial class SqliteCatalog
     public async Task<ExternalOutcome> RecordExternalObjectAsync(ExternalObjectRecord record, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(record);
-        await using var connection = Open();
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var write = await BeginWriteAsync(WriteDurability.Full, cancellationToken);
+        var (connection, transaction) = write;
         var outcome = await RecordExternalAsync(connection, transaction, record, Now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return outcome;
@@ -35,8 +35,8 @@ public sealed partial class SqliteCatalog
     {
         ArgumentNullException.ThrowIfNull(records);
         var now = Now;
-        await using var connection = Open();
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var write = await BeginWriteAsync(WriteDurability.Full, cancellationToken);
+        var (connection, transaction) = write;
         var outcomes = new List<ExternalOutcome>(records.Count);
         foreach (var record in records)
         {
@@ -81,8 +81,8 @@ public sealed partial class SqliteCatalog
     {
         var now = Now;
         var id = ImageId(bucket, key);
-        await using var connection = Open();
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var write = await BeginWriteAsync(WriteDurability.Full, cancellationToken);
+        var (connection, transaction) = write;
         var order = CheckSequencer(connection, transaction, bucket, key, sequencer);
         if (order is not null)
         {
@@ -179,8 +179,8 @@ public sealed partial class SqliteCatalog
     public async Task WebhookGaveUpAsync(string webhook, long eventId, int attempts, string error, CancellationToken cancellationToken)
     {
         var now = Now;
-        await using var connection = Open();
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var write = await BeginWriteAsync(WriteDurability.Full, cancellationToken);
+        var (connection, transaction) = write;
         Execute(connection, transaction, "INSERT OR REPLACE INTO webhook_failures (webhook, event_id, attempts, error, failed_at) VALUES ($w, $e, $a, $error, $now)", ("$w", webhook), ("$e", eventId), ("$a", attempts), ("$error", error), ("$now", now));
         Execute(
             connection,

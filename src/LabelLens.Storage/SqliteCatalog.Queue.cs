@@ -18,8 +18,8 @@ public sealed partial class SqliteCatalog
     {
         ArgumentNullException.ThrowIfNull(options);
         var now = Now;
-        await using var connection = Open();
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var write = await BeginWriteAsync(WriteDurability.Recomputable, cancellationToken);
+        var (connection, transaction) = write;
         await FailAbandonedAsync(connection, transaction, options.MaxAttempts, now, cancellationToken);
 
         var claimed = new List<(long Id, string ImageId, string Sha, int Attempt, string? Analyses)>();
@@ -74,8 +74,8 @@ public sealed partial class SqliteCatalog
         ArgumentNullException.ThrowIfNull(result);
         var now = Now;
         var analyses = SerializeAnalyses(result.Analyses);
-        await using var connection = Open();
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var write = await BeginWriteAsync(WriteDurability.Recomputable, cancellationToken);
+        var (connection, transaction) = write;
         if (!IsCurrent(connection, transaction, job))
         {
             await transaction.CommitAsync(cancellationToken);
@@ -95,27 +95,29 @@ public sealed partial class SqliteCatalog
 
         Execute(connection, transaction, "DELETE FROM labels WHERE image_id = $id AND source = 'model'", ("$id", job.ImageId));
         Execute(connection, transaction, "DELETE FROM instances WHERE image_id = $id", ("$id", job.ImageId));
+        using var insertLabel = new SqliteBatch(
+            connection,
+            transaction,
+            """
+            INSERT INTO labels (image_id, name, confidence, rank, parents, aliases, categories, source, model_version, min_confidence)
+            VALUES ($id, $name, $confidence, $rank, $parents, $aliases, $categories, 'model', $model, $min)
+            """,
+            "$id", "$name", "$confidence", "$rank", "$parents", "$aliases", "$categories", "$model", "$min");
+        using var insertInstance = new SqliteBatch(
+            connection,
+            transaction,
+            "INSERT INTO instances (image_id, name, confidence, box_left, box_top, box_width, box_height, dominant_colors) VALUES ($id, $name, $c, $l, $t, $w, $h, $colors)",
+            "$id", "$name", "$c", "$l", "$t", "$w", "$h", "$colors");
         // rank keeps the model's order (a detected label before its equally confident ancestors).
         foreach (var (label, rank) in result.Labels.Select((l, i) => (l, i + 1)).Where(l => !removed.Contains(l.l.Name) && !added.Contains(l.l.Name)))
         {
-            Execute(
-                connection,
-                transaction,
-                """
-                INSERT INTO labels (image_id, name, confidence, rank, parents, aliases, categories, source, model_version, min_confidence)
-                VALUES ($id, $name, $confidence, $rank, $parents, $aliases, $categories, 'model', $model, $min)
-                """,
-                ("$id", job.ImageId), ("$name", label.Name), ("$confidence", label.Confidence), ("$rank", rank), ("$parents", JoinNames(label.Parents)),
-                ("$aliases", JoinNames(label.Aliases)), ("$categories", JoinNames(label.Categories)), ("$model", result.LabelModelVersion), ("$min", minConfidence));
+            insertLabel.Run(
+                job.ImageId, label.Name, label.Confidence, rank, JoinNames(label.Parents), JoinNames(label.Aliases), JoinNames(label.Categories),
+                result.LabelModelVersion, minConfidence);
             foreach (var instance in label.Instances)
             {
                 var box = instance.BoundingBox;
-                Execute(
-                    connection,
-                    transaction,
-                    "INSERT INTO instances (image_id, name, confidence, box_left, box_top, box_width, box_height, dominant_colors) VALUES ($id, $name, $c, $l, $t, $w, $h, $colors)",
-                    ("$id", job.ImageId), ("$name", label.Name), ("$c", instance.Confidence), ("$l", box.Left), ("$t", box.Top), ("$w", box.Width), ("$h", box.Height),
-                    ("$colors", InstanceColorsJson(instance)));
+                insertInstance.Run(job.ImageId, label.Name, instance.Confidence, box.Left, box.Top, box.Width, box.Height, InstanceColorsJson(instance));
             }
         }
 
@@ -151,8 +153,8 @@ public sealed partial class SqliteCatalog
         ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(options);
         var now = Now;
-        await using var connection = Open();
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var write = await BeginWriteAsync(WriteDurability.Recomputable, cancellationToken);
+        var (connection, transaction) = write;
         if (IsCurrent(connection, transaction, job))
         {
             if (permanent || job.Attempt >= options.MaxAttempts)
@@ -196,8 +198,8 @@ public sealed partial class SqliteCatalog
     /// <summary>Queues a relabel of one image; its current labels stay searchable until the new ones land.</summary>
     public async Task<bool> EnqueueRelabelAsync(string imageId, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var write = await BeginWriteAsync(WriteDurability.Full, cancellationToken);
+        var (connection, transaction) = write;
         var image = await GetImageAsync(connection, transaction, imageId, cancellationToken);
         if (image is null)
         {
@@ -227,8 +229,8 @@ public sealed partial class SqliteCatalog
             _ => throw new ArgumentOutOfRangeException(nameof(scope)),
         };
         var now = Now;
-        await using var connection = Open();
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var write = await BeginWriteAsync(WriteDurability.Full, cancellationToken);
+        var (connection, transaction) = write;
         var images = new List<(string Id, string Sha, IReadOnlyList<AnalysisTask>? Analyses)>();
         await using (var command = Command(connection, transaction, $"SELECT id, sha256 FROM images WHERE {where}", ("$model", combined)))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
@@ -272,8 +274,8 @@ public sealed partial class SqliteCatalog
     /// <summary>Adds a label by hand (confidence 100); it survives every relabel.</summary>
     public async Task<bool> AddManualLabelAsync(string imageId, string name, IReadOnlyList<NamedItem> parents, IReadOnlyList<NamedItem> categories, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var write = await BeginWriteAsync(WriteDurability.Full, cancellationToken);
+        var (connection, transaction) = write;
         if (await GetImageAsync(connection, transaction, imageId, cancellationToken) is null)
         {
             return false;
@@ -293,8 +295,8 @@ public sealed partial class SqliteCatalog
     /// <summary>Removes a label by hand; a relabel will not bring it back.</summary>
     public async Task<bool> RemoveManualLabelAsync(string imageId, string name, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var write = await BeginWriteAsync(WriteDurability.Full, cancellationToken);
+        var (connection, transaction) = write;
         if (await GetImageAsync(connection, transaction, imageId, cancellationToken) is null)
         {
             return false;

@@ -19,8 +19,8 @@ public sealed partial class SqliteCatalog
     {
         ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(metadata);
-        await using var connection = Open();
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var write = await BeginWriteAsync(WriteDurability.Full, cancellationToken);
+        var (connection, transaction) = write;
         if (!IsCurrent(connection, transaction, job))
         {
             return false;
@@ -60,8 +60,8 @@ public sealed partial class SqliteCatalog
     public async Task<bool> RenewLeaseAsync(ClaimedJob job, TimeSpan lease, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(job);
-        await using var connection = Open();
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var write = await BeginWriteAsync(WriteDurability.Recomputable, cancellationToken);
+        var (connection, transaction) = write;
         if (!IsCurrent(connection, transaction, job))
         {
             return false;
@@ -87,8 +87,8 @@ public sealed partial class SqliteCatalog
     {
         ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(frames);
-        await using var connection = Open();
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var write = await BeginWriteAsync(WriteDurability.Recomputable, cancellationToken);
+        var (connection, transaction) = write;
         if (!IsCurrent(connection, transaction, job))
         {
             return false;
@@ -143,8 +143,8 @@ public sealed partial class SqliteCatalog
         ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(completion);
         var now = Now;
-        await using var connection = Open();
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var write = await BeginWriteAsync(WriteDurability.Recomputable, cancellationToken);
+        var (connection, transaction) = write;
         if (!IsCurrent(connection, transaction, job))
         {
             await transaction.CommitAsync(cancellationToken);
@@ -236,8 +236,8 @@ public sealed partial class SqliteCatalog
     public async Task<bool?> CancelVideoAsync(string imageId, CancellationToken cancellationToken)
     {
         var now = Now;
-        await using var connection = Open();
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var write = await BeginWriteAsync(WriteDurability.Full, cancellationToken);
+        var (connection, transaction) = write;
         var image = await GetImageAsync(connection, transaction, imageId, cancellationToken);
         if (image is null || !IsVideo(connection, transaction, imageId))
         {

@@ -52,6 +52,10 @@ public sealed partial class SqliteCatalog : ICatalog
         return connection;
     }
 
+    /// <summary>A write transaction on a new connection, after this process's other writers (<see cref="SqliteWrite"/>).</summary>
+    internal Task<SqliteWrite> BeginWriteAsync(WriteDurability durability, CancellationToken cancellationToken) =>
+        SqliteWrite.BeginAsync(DatabasePath, Open, durability, cancellationToken);
+
     /// <summary>Records a stored object: image row, ObjectCreated event and labeling job, in one transaction.</summary>
     /// <param name="mediaType"><see cref="MediaTypes.Image"/> or <see cref="MediaTypes.Video"/> (from the bytes): it decides which workers label it.</param>
     public async Task<UploadOutcome> RecordUploadAsync(StoredObject stored, string? contentType, CancellationToken cancellationToken, string mediaType = MediaTypes.Image)
@@ -59,8 +63,8 @@ public sealed partial class SqliteCatalog : ICatalog
         ArgumentNullException.ThrowIfNull(stored);
         var id = ImageId(stored.Bucket, stored.Key);
         var now = Now;
-        await using var connection = Open();
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var write = await BeginWriteAsync(WriteDurability.Full, cancellationToken);
+        var (connection, transaction) = write;
         var existing = await GetImageAsync(connection, transaction, id, cancellationToken);
         if (existing is not null && existing.Sha256 == stored.Sha256)
         {
@@ -93,8 +97,8 @@ public sealed partial class SqliteCatalog : ICatalog
     public async Task<bool> DeleteImageAsync(string bucket, string key, CancellationToken cancellationToken)
     {
         var id = ImageId(bucket, key);
-        await using var connection = Open();
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var write = await BeginWriteAsync(WriteDurability.Full, cancellationToken);
+        var (connection, transaction) = write;
         var deleted = Execute(connection, transaction, "DELETE FROM images WHERE id = $id", ("$id", id)) > 0;
         if (deleted)
         {
