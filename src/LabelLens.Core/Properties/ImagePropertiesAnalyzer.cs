@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using LabelLens.Labels;
 
 namespace LabelLens.Properties;
@@ -19,6 +20,12 @@ public static class ImagePropertiesAnalyzer
     /// about a percent, and it keeps 10-colour k-means well under a millisecond per region.
     /// </summary>
     private const int ColorSamples = 1024;
+
+    /// <summary>
+    /// Fewer samples for each detected instance: a box's few main colours to a few percent need no more, and a
+    /// busy photo has a dozen boxes.
+    /// </summary>
+    private const int InstanceColorSamples = 256;
 
     /// <summary>Clusters closer than this (CIE76 ΔE) are one colour to the eye and are merged.</summary>
     private const float MergeDistance = 7f;
@@ -57,7 +64,7 @@ public static class ImagePropertiesAnalyzer
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(box);
         var (x0, y0, x1, y1) = Pixels(image, box);
-        return DominantColors(image, null, true, Math.Max(0, x1 - x0) * Math.Max(0, y1 - y0), x0, y0, x1, y1, maxDominantColors);
+        return DominantColors(image, null, true, Math.Max(0, x1 - x0) * Math.Max(0, y1 - y0), x0, y0, x1, y1, maxDominantColors, InstanceColorSamples);
     }
 
     private static ImageRegion Region(RgbImage image, Sums sums, bool[] mask, bool side, int maxColors) => new(
@@ -253,13 +260,13 @@ public static class ImagePropertiesAnalyzer
         return Lab.FromRgb((byte)(r / n), (byte)(g / n), (byte)(b / n));
     }
 
-    private static int Step(long pixels) => Math.Max(1, (int)Math.Sqrt(pixels / (double)ColorSamples));
+    private static int Step(long pixels, int samples = ColorSamples) => Math.Max(1, (int)Math.Sqrt(pixels / (double)samples));
 
     /// <summary>
     /// Dominant colours of the pixels in the rectangle (x0, y0)-(x1, y1) whose <paramref name="mask"/> value is
     /// <paramref name="side"/> (all when there is no mask); <paramref name="inside"/> of them are.
     /// </summary>
-    private static List<DominantColor> DominantColors(RgbImage image, bool[]? mask, bool side, long inside, int x0, int y0, int x1, int y1, int maxColors)
+    private static List<DominantColor> DominantColors(RgbImage image, bool[]? mask, bool side, long inside, int x0, int y0, int x1, int y1, int maxColors, int sampleBudget = ColorSamples)
     {
         if (maxColors == 0)
         {
@@ -271,7 +278,7 @@ public static class ImagePropertiesAnalyzer
             return [];
         }
 
-        var step = Step(inside);
+        var step = Step(inside, sampleBudget);
         var samples = new List<(Lab Lab, byte R, byte G, byte B)>((int)(inside / step / step) + 16);
         for (var y = y0 + (step / 2); y < y1; y += step)
         {
@@ -296,7 +303,7 @@ public static class ImagePropertiesAnalyzer
         var sums = new long[clusters.Count, 3];
         foreach (var sample in samples)
         {
-            var c = Nearest(clusters, sample.Lab);
+            var c = Nearest(CollectionsMarshal.AsSpan(clusters), sample.Lab);
             members[c]++;
             sums[c, 0] += sample.R;
             sums[c, 1] += sample.G;
@@ -332,18 +339,23 @@ public static class ImagePropertiesAnalyzer
     private static List<Lab> KMeans(Lab[] points, int k)
     {
         var random = new Random(7);
-        var centres = new List<Lab> { points[points.Length / 2] };
+        // Arrays and spans, not lists: this runs for the image, its foreground, its background and every
+        // detected instance, and is most of the cost of image properties.
+        var centres = new Lab[k];
+        var count = 1;
+        centres[0] = points[points.Length / 2];
         // Each point's squared distance to its nearest centre so far, updated with each new centre only.
         var distances = new float[points.Length];
         Array.Fill(distances, float.MaxValue);
-        while (centres.Count < k)
+        while (count < k)
         {
-            var added = centres[^1];
+            var added = centres[count - 1];
             double total = 0;
             for (var i = 0; i < points.Length; i++)
             {
-                distances[i] = Math.Min(distances[i], points[i].DistanceSquared(added));
-                total += distances[i];
+                var d = Math.Min(distances[i], points[i].DistanceSquared(added));
+                distances[i] = d;
+                total += d;
             }
 
             if (total < 1e-3)
@@ -363,31 +375,32 @@ public static class ImagePropertiesAnalyzer
                 }
             }
 
-            centres.Add(points[chosen]);
+            centres[count++] = points[chosen];
         }
 
-        var sums = new double[centres.Count, 4];
+        var sums = new ClusterSum[count];
         for (var round = 0; round < KMeansRounds; round++)
         {
             Array.Clear(sums);
+            var current = centres.AsSpan(0, count);
             foreach (var point in points)
             {
-                var c = Nearest(centres, point);
-                sums[c, 0] += point.L;
-                sums[c, 1] += point.A;
-                sums[c, 2] += point.B;
-                sums[c, 3]++;
+                ref var sum = ref sums[Nearest(current, point)];
+                sum.L += point.L;
+                sum.A += point.A;
+                sum.B += point.B;
+                sum.Count++;
             }
 
             var moved = false;
-            for (var c = 0; c < centres.Count; c++)
+            for (var c = 0; c < count; c++)
             {
-                if (sums[c, 3] == 0)
+                if (sums[c].Count == 0)
                 {
                     continue;
                 }
 
-                var next = new Lab((float)(sums[c, 0] / sums[c, 3]), (float)(sums[c, 1] / sums[c, 3]), (float)(sums[c, 2] / sums[c, 3]));
+                var next = new Lab((float)(sums[c].L / sums[c].Count), (float)(sums[c].A / sums[c].Count), (float)(sums[c].B / sums[c].Count));
                 moved |= next.DistanceSquared(centres[c]) > 0.01f;
                 centres[c] = next;
             }
@@ -399,16 +412,17 @@ public static class ImagePropertiesAnalyzer
         }
 
         // Merge near-identical centres (weighted by their sizes), closest pair first.
-        var weights = Enumerable.Range(0, centres.Count).Select(c => sums[c, 3]).ToList();
+        var merged = centres.Take(count).ToList();
+        var weights = sums.Select(s => s.Count).ToList();
         while (true)
         {
             int a = -1, b = -1;
             var closest = MergeDistance * MergeDistance;
-            for (var i = 0; i < centres.Count; i++)
+            for (var i = 0; i < merged.Count; i++)
             {
-                for (var j = i + 1; j < centres.Count; j++)
+                for (var j = i + 1; j < merged.Count; j++)
                 {
-                    var d = centres[i].DistanceSquared(centres[j]);
+                    var d = merged[i].DistanceSquared(merged[j]);
                     if (d < closest)
                     {
                         (closest, a, b) = (d, i, j);
@@ -418,27 +432,36 @@ public static class ImagePropertiesAnalyzer
 
             if (a < 0)
             {
-                return centres;
+                return merged;
             }
 
             var wa = Math.Max(weights[a], 1e-9);
             var wb = Math.Max(weights[b], 1e-9);
             var w = wa + wb;
-            centres[a] = new Lab(
-                (float)(((centres[a].L * wa) + (centres[b].L * wb)) / w),
-                (float)(((centres[a].A * wa) + (centres[b].A * wb)) / w),
-                (float)(((centres[a].B * wa) + (centres[b].B * wb)) / w));
+            merged[a] = new Lab(
+                (float)(((merged[a].L * wa) + (merged[b].L * wb)) / w),
+                (float)(((merged[a].A * wa) + (merged[b].A * wb)) / w),
+                (float)(((merged[a].B * wa) + (merged[b].B * wb)) / w));
             weights[a] = w;
-            centres.RemoveAt(b);
+            merged.RemoveAt(b);
             weights.RemoveAt(b);
         }
     }
 
-    private static int Nearest(List<Lab> centres, Lab point)
+    /// <summary>A cluster's running sums in one Lloyd round.</summary>
+    private struct ClusterSum
+    {
+        public double L;
+        public double A;
+        public double B;
+        public double Count;
+    }
+
+    private static int Nearest(ReadOnlySpan<Lab> centres, Lab point)
     {
         var best = 0;
         var bestDistance = float.MaxValue;
-        for (var c = 0; c < centres.Count; c++)
+        for (var c = 0; c < centres.Length; c++)
         {
             var d = point.DistanceSquared(centres[c]);
             if (d < bestDistance)
