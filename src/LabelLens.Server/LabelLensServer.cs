@@ -75,6 +75,7 @@ public static class LabelLensServer
         services.AddWebUi(dataFolder);
 
         var app = builder.Build();
+        app.Use(RequestGuards.CloseAfterEarlyRefusal);
         app.UseS3();
         app.UseExceptionHandler();
         app.UseStatusCodePages();

@@ -26,6 +26,32 @@ public static class RequestGuards
     }
 
     /// <summary>
+    /// A client that sent <c>Expect: 100-continue</c> holds its body back until the server says 100 Continue,
+    /// which Kestrel does when the endpoint first reads the body. An early refusal (no such bucket, access denied,
+    /// a bad argument) answers without reading it; the client then skips the body, but Kestrel, to keep the
+    /// connection, would read the declared Content-Length from the client's next request: that request fails
+    /// (400, or a signature mismatch) or stalls for seconds. Such a refusal therefore closes the connection
+    /// after the response (boto3, the AWS CLI and the SDKs reconnect transparently). Both listeners, REST and S3.
+    /// </summary>
+    public static Task CloseAfterEarlyRefusal(HttpContext context, RequestDelegate next)
+    {
+        if (context.Request.Headers.Expect.Any(value => value is not null && value.Contains("100-continue", StringComparison.OrdinalIgnoreCase)))
+        {
+            context.Response.OnStarting(() =>
+            {
+                if (context.Response.StatusCode >= StatusCodes.Status300MultipleChoices)
+                {
+                    context.Response.Headers.Connection = "close";
+                }
+
+                return Task.CompletedTask;
+            });
+        }
+
+        return next(context);
+    }
+
+    /// <summary>
     /// The object key exactly as sent, decoded once. Route values keep "%2F" encoded (an ASP.NET quirk),
     /// which would turn the key "a/b" sent as "a%2Fb" into a different key; reading the raw target fixes that.
     /// </summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Xunit.Abstractions;
 
@@ -87,8 +86,7 @@ public sealed class RekognitionClientTests(S3ClientServeFixture serve, ITestOutp
     {
         // The handler is the AWS tutorial's logic (S3 event in, detect_labels on the S3 object with MaxLabels=10 and
         // MinConfidence=70, label names out). Only the clients' endpoint_url differs from the code that runs on AWS.
-        var script = Path.Combine(_work, "handler.py");
-        await File.WriteAllTextAsync(script, """
+        const string script = """
             import json
             import os
             import sys
@@ -125,38 +123,16 @@ public sealed class RekognitionClientTests(S3ClientServeFixture serve, ITestOutp
                 event = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
                                       "s3": {"bucket": {"name": bucket}, "object": {"key": urllib.parse.quote_plus(key, safe="/")}}}]}
                 print(json.dumps(lambda_handler(event, None)))
-            """);
-        var python = "/usr/bin/python3";
-        Assert.True(File.Exists(python), "Debian's python3 is required (apt-get install -y python3 python3-boto3; .ci/run installs them).");
-        var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { script, "tutorial-bucket", "uploads/my dog.jpg", TestData.Image("dog.jpg") })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("AWS_", StringComparison.Ordinal) || k.StartsWith("PYTHON", StringComparison.Ordinal)).ToList())
-        {
-            start.Environment.Remove(name);
-        }
-
-        start.Environment["AWS_ACCESS_KEY_ID"] = S3ClientServeFixture.AccessKey;
-        start.Environment["AWS_SECRET_ACCESS_KEY"] = S3ClientServeFixture.SecretKey;
-        start.Environment["AWS_CONFIG_FILE"] = Path.Combine(_work, "no-config");
-        start.Environment["AWS_SHARED_CREDENTIALS_FILE"] = Path.Combine(_work, "no-credentials");
-        start.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
-        start.Environment["S3_ENDPOINT"] = serve.S3Endpoint;
-        start.Environment["REKOGNITION_ENDPOINT"] = Api;
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
-        var (text, errors) = (await stdout, await stderr);
+            """;
+        var text = await Boto3.RunAsync(
+            _work,
+            script,
+            new Dictionary<string, string> { ["S3_ENDPOINT"] = serve.S3Endpoint, ["REKOGNITION_ENDPOINT"] = Api },
+            serve.LogTail,
+            "tutorial-bucket",
+            "uploads/my dog.jpg",
+            TestData.Image("dog.jpg"));
         output.WriteLine(text);
-        Assert.True(
-            process.ExitCode == 0,
-            errors.Contains("No module named 'boto3'", StringComparison.Ordinal)
-                ? "Debian's python3-boto3 is not installed (apt-get install -y python3-boto3; .ci/run installs it); these tests do not skip."
-                : $"handler.py exited with {process.ExitCode}:\n{errors}\nserver log:\n{serve.LogTail()}");
 
         var result = JsonDocument.Parse(text).RootElement;
         var labels = result.GetProperty("labels").EnumerateArray().Select(l => l.GetString()!).ToList();
