@@ -65,6 +65,7 @@ public static class LabelLensServer
         services.AddSingleton<LabelingWorkers>();
         services.AddHostedService(sp => sp.GetRequiredService<LabelingWorkers>());
         services.AddVideo(builder.Configuration);
+        services.AddHostFiltering(o => o.AllowedHosts = serverOptions.EffectiveAllowedHosts.ToList());
         services.AddProblemDetails();
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.AddOpenApi();
@@ -75,14 +76,18 @@ public static class LabelLensServer
         services.AddWebUi(dataFolder);
 
         var app = builder.Build();
+        var apiKeys = new ApiKeys(serverOptions, app.Services.GetRequiredService<TimeProvider>());
+        app.UseHostFiltering();
         app.Use(RequestGuards.CloseAfterEarlyRefusal);
         app.UseS3();
+        app.Use(RequestGuards.RefuseCrossOriginWrites);
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.Use(RequestGuards.RejectDotSegments);
-        app.Use(ApiKeys.Middleware(serverOptions.ApiKeys));
+        app.Use(apiKeys.Middleware());
         app.UseWebUi();
 
+        apiKeys.MapSession(app);
         app.MapObjects();
         app.MapImages();
         app.MapSearch();
@@ -125,9 +130,9 @@ public static class LabelLensServer
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("LabelLens.Server");
         logger.LogInformation("LabelLens listening on {Address}", Address(app));
         logger.LogInformation("Data in {Folder} (catalog {Catalog})", dataFolder, catalog.Location);
-        if (!options.IsLoopback && options.ApiKeys.Count == 0)
+        if (!options.IsLoopback && !new ApiKeys(options, TimeProvider.System).Required)
         {
-            logger.LogWarning("!!! Listening on {Host} with NO API KEYS: anyone who can reach this address can read, upload and delete. Set Server:ApiKeys.", options.Host);
+            logger.LogWarning("!!! Listening on {Host} with NO CREDENTIALS: anyone who can reach this address can read, upload and delete. Set LABELLENS_ACCESS_KEY/LABELLENS_SECRET_KEY (or Server:ApiKeys).", options.Host);
         }
     }
 

@@ -165,6 +165,38 @@ public static class ObjectEndpoints
     {
         response.Headers["X-LabelLens-Image-Id"] = image.Id;
         response.Headers["X-LabelLens-Status"] = image.Status;
+        SafeDownload(response, image.Key, image.ContentType);
+    }
+
+    /// <summary>
+    /// Objects are whatever uploaders sent, served from the web UI's own origin: an uploaded HTML or SVG page must
+    /// never run as that origin (it could read the UI's state and act with its credentials). The browser may not
+    /// guess another type, a page opened from here runs sandboxed (a unique origin, no scripts), and types a
+    /// browser would render actively are downloaded, not displayed.
+    /// </summary>
+    internal static void SafeDownload(HttpResponse response, string key, string? contentType)
+    {
+        response.Headers.XContentTypeOptions = "nosniff";
+        response.Headers.ContentSecurityPolicy = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'";
+        if (!DisplaysSafely(contentType))
+        {
+            var name = key[(key.LastIndexOf('/') + 1)..];
+            response.Headers.ContentDisposition = new ContentDispositionHeaderValue("attachment") { FileNameStar = name.Length == 0 ? "download" : name }.ToString();
+        }
+    }
+
+    /// <summary>Pictures (not SVG, which can script), video, audio and plain text display inertly; anything else is a download.</summary>
+    private static bool DisplaysSafely(string? contentType)
+    {
+        if (contentType is null || !MediaTypeHeaderValue.TryParse(contentType, out var parsed) || parsed.MediaType.Value is not { } type)
+        {
+            return false;
+        }
+
+        return (type.StartsWith("image/", StringComparison.OrdinalIgnoreCase) && !type.Contains("svg", StringComparison.OrdinalIgnoreCase))
+            || type.StartsWith("video/", StringComparison.OrdinalIgnoreCase)
+            || type.StartsWith("audio/", StringComparison.OrdinalIgnoreCase)
+            || type.Equals("text/plain", StringComparison.OrdinalIgnoreCase);
     }
 }
 

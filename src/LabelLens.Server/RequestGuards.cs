@@ -52,6 +52,44 @@ public static class RequestGuards
     }
 
     /// <summary>
+    /// A page on another site can make the browser send a form POST (or a fetch) here: to a server on loopback
+    /// with no credentials, that is an upload or a delete by anyone whose page the user opens. Writes that a
+    /// browser marks as coming from another origin (Origin, Sec-Fetch-Site) are refused; clients that are not
+    /// browsers send neither header and are unaffected.
+    /// </summary>
+    public static async Task RefuseCrossOriginWrites(HttpContext context, RequestDelegate next)
+    {
+        var request = context.Request;
+        if (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method) && !HttpMethods.IsOptions(request.Method) && IsCrossOrigin(request))
+        {
+            await Problems.Problem(StatusCodes.Status403Forbidden, "CrossOriginRefused", "Writes from a page on another origin are refused.").ExecuteAsync(context);
+            return;
+        }
+
+        await next(context);
+    }
+
+    private static bool IsCrossOrigin(HttpRequest request)
+    {
+        var site = request.Headers["Sec-Fetch-Site"].ToString();
+        if (site.Length > 0 && site is not ("same-origin" or "none"))
+        {
+            return true;
+        }
+
+        var origin = request.Headers.Origin.ToString();
+        if (origin.Length == 0)
+        {
+            return false;
+        }
+
+        // "null" is what sandboxed pages and some redirects send: never this server's own page.
+        return !Uri.TryCreate(origin, UriKind.Absolute, out var parsed)
+            || !string.Equals(parsed.Scheme, request.Scheme, StringComparison.OrdinalIgnoreCase)
+            || !string.Equals(parsed.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
     /// The object key exactly as sent, decoded once. Route values keep "%2F" encoded (an ASP.NET quirk),
     /// which would turn the key "a/b" sent as "a%2Fb" into a different key; reading the raw target fixes that.
     /// </summary>

@@ -44,6 +44,20 @@ public sealed class ServerOptions
     [Required]
     public string S3Region { get; set; } = "us-east-1";
 
+    /// <summary>
+    /// Host names requests may be addressed to (Host header; "*.example.com" patterns allowed). Empty: the
+    /// loopback names when listening on loopback, which stops DNS rebinding (a page on another site whose name
+    /// resolves to 127.0.0.1); any name otherwise.
+    /// </summary>
+    public List<string> AllowedHosts { get; set; } = [];
+
+    /// <summary>The Host names accepted: <see cref="AllowedHosts"/>, else the loopback names (on loopback) or any.</summary>
+    public IReadOnlyList<string> EffectiveAllowedHosts => AllowedHosts.Count > 0
+        ? AllowedHosts
+        : IsLoopback && (S3Host is null || S3Host is "127.0.0.1" or "localhost" or "::1" or "[::1]")
+            ? ["localhost", "*.localhost", "127.0.0.1", "[::1]"]
+            : ["*"];
+
     public bool IsLoopback => Host is "127.0.0.1" or "localhost" or "::1" or "[::1]";
 
     /// <summary>The S3 port actually configured: -1 when off.</summary>

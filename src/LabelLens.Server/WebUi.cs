@@ -59,7 +59,7 @@ public static class WebUi
                 // Revalidate on every load (a cheap 304 via ETag/Last-Modified), so an upgraded server is picked up at once.
                 headers.CacheControl = "no-cache";
                 headers.XContentTypeOptions = "nosniff";
-                // Image URLs may carry ?apiKey= (an <img> cannot send headers): never leak them in a Referer.
+                // Search URLs say what a user looks for: never leak them to other sites in a Referer.
                 headers["Referrer-Policy"] = "no-referrer";
                 headers.XFrameOptions = "DENY";
                 headers.ContentSecurityPolicy = "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";

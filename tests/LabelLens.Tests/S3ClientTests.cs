@@ -474,6 +474,9 @@ public sealed class S3ClientServeFixture : IAsyncLifetime
             ["LABELLENS_SECRET_KEY"] = SecretKey,
         });
 
+        // The key pair protects the REST API too.
+        _serve.Client.DefaultRequestHeaders.Add("X-Api-Key", SecretKey);
+
         // The S3 listener answers too (an unsigned request is refused in S3's own XML).
         using var s3 = new HttpClient();
         using var probe = await s3.GetAsync(new Uri(S3Endpoint + "/"));

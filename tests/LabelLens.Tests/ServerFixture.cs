@@ -57,6 +57,11 @@ public sealed class ServerFixture : IAsyncLifetime
         _app = LabelLensServer.Create(_settings);
         await _app.StartAsync();
         Client = new HttpClient { BaseAddress = LabelLensServer.Address(_app), Timeout = TimeSpan.FromMinutes(2) };
+        // S3 key pairs protect the REST API too: the fixture's client calls it with the pair's secret.
+        if (_settings.GetValueOrDefault("Server:S3Credentials:0:SecretKey") is { Length: > 0 } secret)
+        {
+            Client.DefaultRequestHeaders.Add("X-Api-Key", secret);
+        }
     }
 
     /// <summary>Until /readyz answers 200: the model is loaded.</summary>

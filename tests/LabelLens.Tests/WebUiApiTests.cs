@@ -345,18 +345,29 @@ public sealed class WebUiApiTests : IAsyncLifetime
     }
 }
 
-/// <summary>With API keys on: the page loads without one; images and the stream take ?apiKey= on reads only.</summary>
+/// <summary>With API keys on: the page loads without one; images, downloads and the stream use the session cookie, never a key in the URL.</summary>
 public sealed class WebUiApiKeyTests : IAsyncLifetime
 {
     private const string Key = "ui-s3cret";
     private readonly ServerFixture _server = new(new() { ["Server:ApiKeys:0"] = Key });
 
-    public Task InitializeAsync() => _server.InitializeAsync();
+    /// <summary>Sends exactly the Cookie header a test sets: no cookie jar that would add the session by itself.</summary>
+    private HttpClient _noCookies = null!;
 
-    public Task DisposeAsync() => _server.DisposeAsync();
+    public async Task InitializeAsync()
+    {
+        await _server.InitializeAsync();
+        _noCookies = new HttpClient(new HttpClientHandler { UseCookies = false }) { BaseAddress = _server.Client.BaseAddress };
+    }
+
+    public async Task DisposeAsync()
+    {
+        _noCookies.Dispose();
+        await _server.DisposeAsync();
+    }
 
     [Fact]
-    public async Task The_page_loads_without_a_key_and_reads_accept_it_in_the_query()
+    public async Task The_page_loads_without_a_key_and_reads_use_a_session_cookie_never_a_key_in_the_url()
     {
         using (var page = await _server.Client.GetAsync("/"))
         {
@@ -368,20 +379,40 @@ public sealed class WebUiApiKeyTests : IAsyncLifetime
         using var uploaded = await _server.Client.SendAsync(upload);
         var id = JsonDocument.Parse(await uploaded.Content.ReadAsStringAsync()).RootElement.GetProperty("imageId").GetString();
 
+        // A key in the URL ends up in logs, histories and Referers: it is not accepted anywhere.
         using var without = await _server.Client.GetAsync($"/api/v1/images/{id}/thumbnail");
-        using var wrong = await _server.Client.GetAsync($"/api/v1/images/{id}/thumbnail?apiKey=nope");
-        using var with = await _server.Client.GetAsync($"/api/v1/images/{id}/thumbnail?apiKey={Key}");
+        using var inQuery = await _server.Client.GetAsync($"/api/v1/images/{id}/thumbnail?apiKey={Key}");
         Assert.Equal(HttpStatusCode.Unauthorized, without.StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
-        Assert.Equal(HttpStatusCode.OK, with.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, inQuery.StatusCode);
 
-        // Writes and other calls never take the key from the URL (it would end up in logs and histories).
-        using var relabel = await _server.Client.PostAsync($"/api/v1/images/{id}/relabel?apiKey={Key}", null);
-        using var search = await _server.Client.GetAsync($"/api/v1/images?apiKey={Key}");
-        Assert.Equal(HttpStatusCode.Unauthorized, relabel.StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, search.StatusCode);
-        using var download = await _server.Client.GetAsync($"/api/v1/buckets/keyed/objects/dog.jpg?apiKey={Key}");
-        Assert.Equal(HttpStatusCode.OK, download.StatusCode);
+        // The page trades its key for a cookie the browser sends with <img>, downloads and EventSource.
+        using var noKey = await _server.Client.PostAsync("/api/v1/session", null);
+        Assert.Equal(HttpStatusCode.Unauthorized, noKey.StatusCode);
+        using var open = new HttpRequestMessage(HttpMethod.Post, "/api/v1/session");
+        open.Headers.Add("X-Api-Key", Key);
+        using var opened = await _noCookies.SendAsync(open);
+        Assert.Equal(HttpStatusCode.NoContent, opened.StatusCode);
+        var setCookie = Assert.Single(opened.Headers.GetValues("Set-Cookie"));
+        Assert.StartsWith("labellens_session=", setCookie, StringComparison.Ordinal);
+        Assert.Contains("httponly", setCookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("samesite=strict", setCookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("path=/api", setCookie, StringComparison.OrdinalIgnoreCase);
+        var cookie = setCookie[..setCookie.IndexOf(';', StringComparison.Ordinal)];
+
+        Assert.Equal(HttpStatusCode.OK, await StatusWithCookieAsync($"/api/v1/images/{id}/thumbnail", cookie));
+        Assert.Equal(HttpStatusCode.OK, await StatusWithCookieAsync("/api/v1/buckets/keyed/objects/dog.jpg", cookie));
+        // A cookie whose signature was altered, or made up, opens nothing.
+        var forged = cookie[..^2] + (cookie[^2] == 'A' ? "BB" : "AA");
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatusWithCookieAsync($"/api/v1/images/{id}/thumbnail", forged));
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatusWithCookieAsync($"/api/v1/images/{id}/thumbnail", "labellens_session=v1.99999999999.x"));
+    }
+
+    private async Task<HttpStatusCode> StatusWithCookieAsync(string path, string cookie)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.Add("Cookie", cookie);
+        using var response = await _noCookies.SendAsync(request);
+        return response.StatusCode;
     }
 
     [Fact]

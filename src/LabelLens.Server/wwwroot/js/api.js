@@ -1,5 +1,6 @@
 // Talking to the LabelLens API: the API key (kept for the browser session), JSON fetches, uploads with progress.
-// <img> and EventSource cannot send headers, so their URLs carry ?apiKey= (the server accepts it on GET only).
+// <img>, download links and EventSource cannot send headers: the key is traded once for a session cookie
+// (HttpOnly, SameSite=Strict, POST /api/v1/session) that they carry instead, so no URL ever holds a key.
 
 const KEY_STORAGE = 'labellens.apiKey';
 
@@ -33,11 +34,11 @@ function headers(extra = {}) {
   return key ? { ...extra, 'X-Api-Key': key } : extra;
 }
 
-/** A URL an element can load by itself (img src, a download link, EventSource): the key goes in the query. */
-export function withKey(path) {
-  const key = apiKey();
-  if (!key) return path;
-  return path + (path.includes('?') ? '&' : '?') + 'apiKey=' + encodeURIComponent(key);
+/** Trades the key for the session cookie that images, downloads and the event stream carry. */
+export async function openSession() {
+  if (!apiKey()) return false;
+  const response = await fetch('/api/v1/session', { method: 'POST', headers: headers() });
+  return response.ok;
 }
 
 async function problem(response) {
@@ -70,9 +71,9 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
 export const encodeKey = (key) => key.split('/').map(encodeURIComponent).join('/');
 
 export const thumbnailUrl = (image, size = 320) =>
-  withKey(`/api/v1/images/${image.id}/thumbnail?size=${size}&v=${encodeURIComponent(image.sha256)}`);
+  `/api/v1/images/${image.id}/thumbnail?size=${size}&v=${encodeURIComponent(image.sha256)}`;
 
-export const objectUrl = (image) => withKey(`/api/v1/buckets/${encodeURIComponent(image.bucket)}/objects/${encodeKey(image.key)}`);
+export const objectUrl = (image) => `/api/v1/buckets/${encodeURIComponent(image.bucket)}/objects/${encodeKey(image.key)}`;
 
 /**
  * PUT one file as an object, reporting upload progress (fetch cannot report request progress; XHR can).

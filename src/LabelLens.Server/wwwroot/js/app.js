@@ -1,6 +1,6 @@
 // LabelLens web UI: search box, filters, the gallery with infinite scroll, live updates, and the wiring of
 // the detail view, the upload panel and the queue panel.
-import { api, ApiError, apiKey, setApiKey, setUnauthorizedHandler, thumbnailUrl, withKey } from './api.js';
+import { api, ApiError, apiKey, openSession, setApiKey, setUnauthorizedHandler, thumbnailUrl } from './api.js';
 import { COLORS, isFiltered, matches, pageUrl, readQuery, searchParams } from './query.js';
 import { altText, debounce, el, fileName, formatDuration, icon, isVideo, labelHue, percent, shortError, tileLabels, toast, videoRunning } from './dom.js';
 import { createDetail } from './detail.js';
@@ -42,10 +42,14 @@ function askForKey() {
     input.value = '';
     keyDialog.showModal();
     input.focus();
-    keyDialog.addEventListener('close', () => {
+    keyDialog.addEventListener('close', async () => {
       keyPrompt = null;
       const entered = keyDialog.returnValue === 'ok' && input.value.trim();
-      if (entered) setApiKey(input.value.trim());
+      if (entered) {
+        setApiKey(input.value.trim());
+        // The cookie first: the retried call's thumbnails and the live stream need it.
+        await openSession();
+      }
       resolve(Boolean(entered));
       if (entered) connectLive();
     }, { once: true });
@@ -647,7 +651,7 @@ let live = null;
 /** Follows /api/v1/events/stream; EventSource reconnects by itself (sending Last-Event-ID). */
 function connectLive() {
   live?.close();
-  live = new EventSource(withKey('/api/v1/events/stream'));
+  live = new EventSource('/api/v1/events/stream');
   const dot = $('live');
   live.addEventListener('open', () => { dot.dataset.state = 'on'; dot.title = 'Live: new images and labels appear as they arrive'; });
   live.addEventListener('error', () => { dot.dataset.state = 'off'; dot.title = 'Reconnecting…'; });
@@ -736,6 +740,8 @@ document.addEventListener('keydown', (e) => {
 });
 
 async function start() {
+  // A key kept from earlier in this browser session renews the cookie (it lasts 12 hours).
+  if (apiKey()) await openSession().catch(() => false);
   // One call that needs the key first, so a key prompt appears before the page fires many requests.
   try { await api('/api/v1/queue'); } catch { /* shown by the search below */ }
   connectLive();
