@@ -21,9 +21,10 @@ public sealed class RekognitionApiTests(S3ServerFixture fixture) : IClassFixture
         string contentType = "application/x-amz-json-1.1",
         string secretKey = S3ServerFixture.SecretKey,
         string accessKey = S3ServerFixture.AccessKey,
-        bool sign = true)
+        bool sign = true,
+        byte[]? rawBody = null)
     {
-        var body = Encoding.UTF8.GetBytes(json);
+        var body = rawBody ?? Encoding.UTF8.GetBytes(json);
         var headers = new Dictionary<string, string> { ["content-type"] = contentType };
         if (target.Length > 0)
         {
@@ -191,6 +192,11 @@ public sealed class RekognitionApiTests(S3ServerFixture fixture) : IClassFixture
         await AssertErrorAsync(Detect(new { Image = new { Bytes = DogBase64 }, Features = new[] { "IMAGE_PROPERTIES" }, Settings = new { ImageProperties = new { MaxDominantColors = 21 } } }), HttpStatusCode.BadRequest, "InvalidParameterException", "MaxDominantColors");
         await AssertErrorAsync(Detect(new { Image = new { Bytes = DogBase64 }, Settings = new { GeneralLabels = new { LabelInclusionFilters = new[] { new string('x', 51) } } } }), HttpStatusCode.BadRequest, "InvalidParameterException", "50");
         await AssertErrorAsync("{not json", HttpStatusCode.BadRequest, "SerializationException");
+        // A string that is not UTF-8: a clear 400 (a 500 would make SDKs retry it).
+        var (invalidStatus, invalidBody, invalidResponse) = await CallAsync("", rawBody: [.. "{\"Image\":{\"S3Object\":{\"Bucket\":\"b"u8, 0xFF, 0xFE, .. "\",\"Name\":\"k\"}}}"u8]);
+        invalidResponse.Dispose();
+        Assert.Equal(HttpStatusCode.BadRequest, invalidStatus);
+        Assert.Equal("SerializationException", invalidBody["__type"]!.GetValue<string>());
         await AssertErrorAsync(Detect(new { Image = new { Bytes = DogBase64 } }), HttpStatusCode.BadRequest, "UnknownOperationException", target: "RekognitionService.DetectFaces");
         await AssertErrorAsync(Detect(new { Image = new { Bytes = DogBase64 } }), HttpStatusCode.BadRequest, "SerializationException", contentType: "text/plain");
 

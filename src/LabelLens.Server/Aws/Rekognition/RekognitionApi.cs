@@ -248,6 +248,13 @@ public sealed class RekognitionApi : IDisposable
 
     private (ImageSource Image, LabelRequest Request) Parse(byte[] body)
     {
+        // JsonDocument checks a string's UTF-8 only when it is read, as an InvalidOperationException (a 500 that
+        // SDKs retry): a body that is not UTF-8 is refused whole, as Rekognition does.
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+        {
+            throw new RekognitionException("SerializationException", 400, "The request body is not valid UTF-8.");
+        }
+
         JsonDocument document;
         try
         {
