@@ -43,6 +43,14 @@ public sealed partial class S3Handler
 
     private async Task CompleteMultipartAsync(HttpContext context, S3Caller caller, string bucket, string key, CancellationToken ct)
     {
+        var uploadId = context.Request.Query["uploadId"].ToString();
+        if (await multipart.GetAsync(uploadId, ct) is null && CompletedEarlier(uploadId, bucket, key) is { } done)
+        {
+            // A retry after a lost response: the same answer, not NoSuchUpload.
+            await WriteCompletedAsync(context, bucket, key, done.ETag);
+            return;
+        }
+
         var upload = await RequireUploadAsync(context, bucket, key, ct);
         byte[] document;
         await using (var body = S3BodyStream.Open(context.Request, caller, 4 * 1024 * 1024))
@@ -109,6 +117,7 @@ public sealed partial class S3Handler
         }
 
         var multipartETag = $"{Convert.ToHexStringLower(md5.GetHashAndReset())}-{chosen.Count}";
+        using var preconditions = await WritePreconditionsAsync(context.Request, bucket, key, ct);
         Storage.UploadOutcome outcome;
         await using (var content = new ConcatenatedFileStream(chosen.Select(p => p.Path).ToList()))
         {
@@ -116,15 +125,18 @@ public sealed partial class S3Handler
         }
 
         await SaveMetadataAsync(outcome.Image, multipartETag, upload.Metadata, upload.Headers, ct);
+        RememberCompleted(upload.UploadId, bucket, key, multipartETag);
         multipart.Delete(upload.UploadId);
-        var host = context.Request.Host.ToString();
-        await S3Xml.WriteAsync(context, S3Xml.E(
+        await WriteCompletedAsync(context, bucket, key, multipartETag);
+    }
+
+    private static Task WriteCompletedAsync(HttpContext context, string bucket, string key, string etag) =>
+        S3Xml.WriteAsync(context, S3Xml.E(
             "CompleteMultipartUploadResult",
-            S3Xml.E("Location", $"http://{host}/{bucket}/{S3SigV4.UriEncode(key, encodeSlash: false)}"),
+            S3Xml.E("Location", $"http://{context.Request.Host}/{bucket}/{S3SigV4.UriEncode(key, encodeSlash: false)}"),
             S3Xml.E("Bucket", bucket),
             S3Xml.E("Key", key),
-            S3Xml.E("ETag", Quote(multipartETag))));
-    }
+            S3Xml.E("ETag", Quote(etag))));
 
     private async Task AbortMultipartAsync(HttpContext context, string bucket, string key, CancellationToken ct)
     {

@@ -12,6 +12,7 @@ public sealed partial class S3Handler
         await RequireBucketAsync(bucket, ct);
         var userMetadata = UserMetadata(request);
         var headers = ContentHeaders(request);
+        using var preconditions = await WritePreconditionsAsync(request, bucket, key, ct);
         await using var body = S3BodyStream.Open(request, caller, options.MaxObjectBytes);
         var outcome = await uploader.StoreAsync(bucket, key, body, ContentType(request), ct);
         await SaveMetadataAsync(outcome.Image, null, userMetadata, headers, ct);
@@ -397,6 +398,67 @@ public sealed partial class S3Handler
                 : marker;
         }
 
+        var (contents, prefixes, truncated, resume, lastItem, count) = await ListPageAsync(bucket, prefix, delimiter, after, maxKeys, ct);
+
+        var elements = new List<object?>
+        {
+            S3Xml.E("Name", bucket),
+            S3Xml.E("Prefix", Encode(prefix)),
+        };
+        if (v2)
+        {
+            if (query.ContainsKey("continuation-token"))
+            {
+                elements.Add(S3Xml.E("ContinuationToken", token));
+            }
+
+            if (startAfter.Length > 0)
+            {
+                elements.Add(S3Xml.E("StartAfter", Encode(startAfter)));
+            }
+
+            elements.Add(S3Xml.E("KeyCount", count));
+            if (truncated)
+            {
+                elements.Add(S3Xml.E("NextContinuationToken", ContinuationToken.Encode(resume!)));
+            }
+        }
+        else
+        {
+            elements.Add(S3Xml.E("Marker", Encode(marker)));
+            if (truncated)
+            {
+                elements.Add(S3Xml.E("NextMarker", Encode(lastItem!)));
+            }
+        }
+
+        elements.Add(S3Xml.E("MaxKeys", maxKeys));
+        if (delimiter is not null)
+        {
+            elements.Add(S3Xml.E("Delimiter", Encode(delimiter)));
+        }
+
+        if (url)
+        {
+            elements.Add(S3Xml.E("EncodingType", "url"));
+        }
+
+        elements.Add(S3Xml.E("IsTruncated", S3Xml.Bool(truncated)));
+        elements.AddRange(contents.Select(o => S3Xml.E(
+            "Contents",
+            S3Xml.E("Key", Encode(o.Image.Key)),
+            S3Xml.E("LastModified", S3Xml.Date(o.LastModified)),
+            S3Xml.E("ETag", Quote(o.ETag)),
+            S3Xml.E("Size", o.Image.Size),
+            v2 && !string.Equals(query["fetch-owner"], "true", StringComparison.OrdinalIgnoreCase) ? null : S3Xml.Owner(),
+            S3Xml.E("StorageClass", "STANDARD"))));
+        elements.AddRange(prefixes.Select(p => S3Xml.E("CommonPrefixes", S3Xml.E("Prefix", Encode(p)))));
+        await S3Xml.WriteAsync(context, S3Xml.E("ListBucketResult", elements));
+    }
+
+    /// <summary>One page of a listing: objects and common prefixes after <paramref name="after"/>, at most <paramref name="maxKeys"/> of both.</summary>
+    private async Task<ListPage> ListPageAsync(string bucket, string prefix, string? delimiter, string? after, int maxKeys, CancellationToken ct)
+    {
         var contents = new List<S3Object>();
         var prefixes = new List<string>();
         string? resume = null;
@@ -450,36 +512,51 @@ public sealed partial class S3Handler
             }
         }
 
+        return new ListPage(contents, prefixes, truncated, resume, lastItem, count);
+    }
+
+    private sealed record ListPage(List<S3Object> Contents, List<string> Prefixes, bool Truncated, string? Resume, string? LastItem, int Count);
+
+    /// <summary>
+    /// ListObjectVersions for an unversioned bucket, as S3 answers it: every object once, with VersionId "null"
+    /// and IsLatest. Tools and cleanup code call it before deleting a bucket.
+    /// </summary>
+    private async Task ListObjectVersionsAsync(HttpContext context, string bucket, CancellationToken ct)
+    {
+        var query = context.Request.Query;
+        var prefix = query["prefix"].ToString();
+        var delimiter = query["delimiter"].ToString() is { Length: > 0 } d ? d : null;
+        var maxKeys = IntQuery(query, "max-keys", 0, 1000) ?? 1000;
+        var encodingType = query["encoding-type"].ToString();
+        if (encodingType.Length > 0 && encodingType != "url")
+        {
+            throw S3Exception.InvalidArgument("Invalid Encoding Method specified in Request.");
+        }
+
+        var versionMarker = query["version-id-marker"].ToString();
+        if (versionMarker.Length > 0 && versionMarker != "null")
+        {
+            throw S3Exception.InvalidArgument("Invalid version id specified");
+        }
+
+        var url = encodingType == "url";
+        string Encode(string value) => url ? S3SigV4.UriEncode(value, encodeSlash: false) : value;
+        var keyMarker = query["key-marker"].ToString();
+        var after = keyMarker.Length == 0 ? null
+            : delimiter is not null && keyMarker.StartsWith(prefix, StringComparison.Ordinal) && keyMarker.EndsWith(delimiter, StringComparison.Ordinal) && keyMarker.Length > prefix.Length ? keyMarker + PastEverything
+            : keyMarker;
+        var page = await ListPageAsync(bucket, prefix, delimiter, after, maxKeys, ct);
         var elements = new List<object?>
         {
             S3Xml.E("Name", bucket),
             S3Xml.E("Prefix", Encode(prefix)),
+            S3Xml.E("KeyMarker", Encode(keyMarker)),
+            S3Xml.E("VersionIdMarker", versionMarker),
         };
-        if (v2)
+        if (page.Truncated)
         {
-            if (token.Length > 0)
-            {
-                elements.Add(S3Xml.E("ContinuationToken", token));
-            }
-
-            if (startAfter.Length > 0)
-            {
-                elements.Add(S3Xml.E("StartAfter", Encode(startAfter)));
-            }
-
-            elements.Add(S3Xml.E("KeyCount", count));
-            if (truncated)
-            {
-                elements.Add(S3Xml.E("NextContinuationToken", ContinuationToken.Encode(resume!)));
-            }
-        }
-        else
-        {
-            elements.Add(S3Xml.E("Marker", Encode(marker)));
-            if (truncated)
-            {
-                elements.Add(S3Xml.E("NextMarker", Encode(lastItem!)));
-            }
+            elements.Add(S3Xml.E("NextKeyMarker", Encode(page.LastItem!)));
+            elements.Add(S3Xml.E("NextVersionIdMarker", "null"));
         }
 
         elements.Add(S3Xml.E("MaxKeys", maxKeys));
@@ -493,17 +570,19 @@ public sealed partial class S3Handler
             elements.Add(S3Xml.E("EncodingType", "url"));
         }
 
-        elements.Add(S3Xml.E("IsTruncated", S3Xml.Bool(truncated)));
-        elements.AddRange(contents.Select(o => S3Xml.E(
-            "Contents",
+        elements.Add(S3Xml.E("IsTruncated", S3Xml.Bool(page.Truncated)));
+        elements.AddRange(page.Contents.Select(o => S3Xml.E(
+            "Version",
             S3Xml.E("Key", Encode(o.Image.Key)),
+            S3Xml.E("VersionId", "null"),
+            S3Xml.E("IsLatest", "true"),
             S3Xml.E("LastModified", S3Xml.Date(o.LastModified)),
             S3Xml.E("ETag", Quote(o.ETag)),
             S3Xml.E("Size", o.Image.Size),
-            v2 ? null : S3Xml.Owner(),
+            S3Xml.Owner(),
             S3Xml.E("StorageClass", "STANDARD"))));
-        elements.AddRange(prefixes.Select(p => S3Xml.E("CommonPrefixes", S3Xml.E("Prefix", Encode(p)))));
-        await S3Xml.WriteAsync(context, S3Xml.E("ListBucketResult", elements));
+        elements.AddRange(page.Prefixes.Select(p => S3Xml.E("CommonPrefixes", S3Xml.E("Prefix", Encode(p)))));
+        await S3Xml.WriteAsync(context, S3Xml.E("ListVersionsResult", elements));
     }
 
     /// <summary>Sorts after every key that starts with what it is appended to (the highest code point, U+10FFFF).</summary>

@@ -222,6 +222,10 @@ public sealed partial class S3Handler(
             {
                 await S3Xml.WriteAsync(context, S3Xml.E("VersioningConfiguration"));
             }
+            else if (query.ContainsKey("versions"))
+            {
+                await ListObjectVersionsAsync(context, bucket, ct);
+            }
             else if (Subresource(query) is { } sub)
             {
                 throw S3Exception.NotImplemented($"GET bucket ?{sub}");
@@ -316,7 +320,7 @@ public sealed partial class S3Handler(
     }
 
     private static readonly string[] Subresources =
-        ["acl", "policy", "tagging", "cors", "lifecycle", "website", "logging", "notification", "replication", "encryption", "object-lock", "legal-hold", "retention", "versions", "requestPayment", "accelerate", "analytics", "inventory", "metrics", "ownershipControls", "publicAccessBlock", "intelligent-tiering", "attributes", "restore", "select", "torrent", "policyStatus"];
+        ["versioning", "acl", "policy", "tagging", "cors", "lifecycle", "website", "logging", "notification", "replication", "encryption", "object-lock", "legal-hold", "retention", "versions", "requestPayment", "accelerate", "analytics", "inventory", "metrics", "ownershipControls", "publicAccessBlock", "intelligent-tiering", "attributes", "restore", "select", "torrent", "policyStatus"];
 
     private static string? Subresource(IQueryCollection query) => Subresources.FirstOrDefault(query.ContainsKey);
 
