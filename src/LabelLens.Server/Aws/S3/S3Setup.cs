@@ -16,6 +16,9 @@ public sealed class S3Listener
 
     public bool Enabled => Options is not null;
 
+    /// <summary>Why the listener is off although it was asked for (its port was taken), to say at start.</summary>
+    public string? Unavailable { get; internal set; }
+
     /// <summary>The bound port (0 before the server started, or when the listener is off).</summary>
     public int Port => Options?.IPEndPoint?.Port ?? 0;
 
@@ -49,7 +52,19 @@ public static class S3Setup
             throw new InvalidOperationException($"Server:S3Port ({port}) must differ from Server:Port.");
         }
 
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(ParseAddress(options.S3Host ?? options.Host), port, listen => listener.Options = listen));
+        var address = ParseAddress(options.S3Host ?? options.Host);
+        if (port != 0 && !IsFree(address, port))
+        {
+            // Another program (often MinIO, or a second LabelLens) has the port: the API, the web UI and labeling
+            // still work, so the server starts without S3 and says so at the top of its log.
+            listener.Unavailable = $"port {port} on {address} is already in use";
+        }
+        else
+        {
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(address, port, listen => listener.Options = listen));
+        }
+
+
         builder.Services.AddSingleton(new S3MetadataStore(dataFolder));
         builder.Services.AddSingleton(sp => new S3Multipart(dataFolder, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton(sp => new S3SigV4(Secrets(options), options.S3AllowAnonymous, sp.GetRequiredService<TimeProvider>()));
@@ -70,6 +85,12 @@ public static class S3Setup
     {
         ArgumentNullException.ThrowIfNull(app);
         var listener = app.Services.GetRequiredService<S3Listener>();
+        if (listener.Unavailable is { } reason)
+        {
+            app.Lifetime.ApplicationStarted.Register(() => app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("LabelLens.S3")
+                .LogWarning("!!! The S3-compatible endpoint is OFF: {Reason}. Everything else runs. Free the port, or choose another with --s3-port N (Server:S3Port; -1 turns S3 off).", reason));
+        }
+
         if (!listener.Enabled)
         {
             return;
@@ -114,6 +135,21 @@ public static class S3Setup
         }
 
         return secrets;
+    }
+
+    private static bool IsFree(IPAddress address, int port)
+    {
+        try
+        {
+            var probe = new System.Net.Sockets.TcpListener(address, port);
+            probe.Start();
+            probe.Stop();
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
     }
 
     private static IPAddress ParseAddress(string host) => host switch
