@@ -59,6 +59,7 @@ public static class LabelLensServer
         services.AddCatalog(builder.Configuration, dataFolder);
         services.AddSingleton<QueueSignal>();
         services.AddSingleton<ServerMetrics>();
+        services.AddSingleton<UploadBacklog>();
         services.AddSingleton<Uploader>();
         services.AddSingleton<LabelerHolder>();
         services.AddHostedService(sp => sp.GetRequiredService<LabelerHolder>());

@@ -15,9 +15,11 @@ public static class Problems
             StorageError.NoSuchBucket or StorageError.NoSuchKey => StatusCodes.Status404NotFound,
             StorageError.KeyConflict or StorageError.BucketNotEmpty => StatusCodes.Status409Conflict,
             StorageError.EntityTooLarge => StatusCodes.Status413PayloadTooLarge,
+            StorageError.SlowDown => StatusCodes.Status429TooManyRequests,
             _ => StatusCodes.Status400BadRequest,
         };
-        return Problem(status, error.Error.ToString(), error.Message);
+        var problem = Problem(status, error.Error.ToString(), error.Message);
+        return error.Error == StorageError.SlowDown ? new RetryLater(problem, UploadBacklog.RetryAfter) : problem;
     }
 
     public static IResult NotFound(string code, string detail) => Problem(StatusCodes.Status404NotFound, code, detail);
@@ -26,4 +28,15 @@ public static class Problems
 
     public static IResult Problem(int status, string code, string detail) =>
         Results.Problem(detail: detail, statusCode: status, title: code, type: $"https://labellens.dev/errors/{code}", extensions: new Dictionary<string, object?> { ["code"] = code });
+}
+
+/// <summary>A refusal that tells the client when to come back (Retry-After, in seconds).</summary>
+internal sealed class RetryLater(IResult inner, TimeSpan after) : IResult
+{
+    public Task ExecuteAsync(HttpContext httpContext)
+    {
+        ArgumentNullException.ThrowIfNull(httpContext);
+        httpContext.Response.Headers.RetryAfter = ((int)after.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return inner.ExecuteAsync(httpContext);
+    }
 }

@@ -7,6 +7,13 @@ public sealed class QueueOptions
 {
     public const string Section = "Queue";
 
+    /// <summary>
+    /// Uploads are refused (S3 503 SlowDown, REST 429 with Retry-After) while this many jobs wait, so a flood of
+    /// uploads cannot grow the queue, the disk and memory without bound; clients retry later. 0: no limit.
+    /// </summary>
+    [Range(0, int.MaxValue)]
+    public int MaxBacklog { get; set; } = 10_000;
+
     /// <summary>Concurrent labeling workers; 0 means one per core plus one.</summary>
     [Range(0, 256)]
     public int Workers { get; set; }

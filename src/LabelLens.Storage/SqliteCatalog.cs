@@ -180,6 +180,14 @@ public sealed partial class SqliteCatalog : ICatalog
         return new QueueCounts(counts.GetValueOrDefault("queued"), counts.GetValueOrDefault("running"), counts.GetValueOrDefault("done"), counts.GetValueOrDefault("failed"), counts.GetValueOrDefault("superseded"));
     }
 
+    public async Task<long> CountQueuedAsync(long cap, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(cap);
+        await using var connection = Open();
+        // The jobs_due index (state first) makes this a range scan of at most cap entries.
+        return Convert.ToInt64(Scalar(connection, null, "SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE state = 'queued' LIMIT $cap)", ("$cap", cap)), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     private void Migrate()
     {
         using var connection = Open();

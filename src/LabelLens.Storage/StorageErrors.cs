@@ -10,6 +10,9 @@ public enum StorageError
     KeyConflict,
     EntityTooLarge,
     BucketNotEmpty,
+
+    /// <summary>The server is behind (its labeling backlog is full): try again later.</summary>
+    SlowDown,
 }
 
 /// <summary>A request the store refuses because of what was asked (never an internal failure).</summary>

@@ -51,6 +51,20 @@ public abstract class CatalogContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Contract_queued_jobs_are_counted_up_to_a_cap()
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            await Catalog.RecordUploadAsync(Stored("photos", $"backlog/{i}.jpg", $"v{i}"), null, default);
+        }
+
+        Assert.Equal(5, await Catalog.CountQueuedAsync(100, default));
+        Assert.Equal(3, await Catalog.CountQueuedAsync(3, default));
+        await Catalog.ClaimJobsAsync("worker-1", 2, new QueueOptions(), default);
+        Assert.Equal(3, await Catalog.CountQueuedAsync(100, default));
+    }
+
+    [Fact]
     public async Task Contract_a_completed_job_stores_merged_labels_each_analysis_and_its_model()
     {
         var id = (await Catalog.RecordUploadAsync(Stored("photos", "dog.jpg", "v1"), null, default)).Image.Id;

@@ -25,3 +25,49 @@ public sealed class FirstMinutesTests
         Assert.Contains($"port {taken}", log, StringComparison.Ordinal);
     }
 }
+
+/// <summary>Bad days (issue 16, item 16): a flood of uploads meets a bounded backlog, not unbounded growth.</summary>
+public sealed class BackpressureTests
+{
+    [Fact]
+    public async Task Uploads_beyond_the_backlog_get_429_with_retry_after_on_rest_and_503_slowdown_on_s3()
+    {
+        // No models: nothing is labeled, so the backlog only grows.
+        var models = Directory.CreateTempSubdirectory("labellens-nomodels-").FullName;
+        var server = new S3ServerFixture(new Dictionary<string, string?> { ["Queue:MaxBacklog"] = "3", ["Models:Folder"] = models });
+        await server.InitializeAsync();
+        try
+        {
+            var photo = TestData.ImageBytes("dog.jpg");
+            for (var i = 0; i < 3; i++)
+            {
+                await server.Server.UploadAsync("flood", $"{i}.jpg", photo);
+            }
+
+            // The count is re-read at most every 200 ms.
+            await Task.Delay(300);
+            using var refused = await server.Server.Client.PutAsync("/api/v1/buckets/flood/objects/3.jpg", new ByteArrayContent(photo));
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(5), refused.Headers.RetryAfter?.Delta);
+            Assert.Contains("SlowDown", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+            var s3 = await Assert.ThrowsAsync<Amazon.S3.AmazonS3Exception>(() => server.S3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest
+            {
+                BucketName = "flood",
+                Key = "4.jpg",
+                InputStream = new MemoryStream(photo),
+            }));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, s3.StatusCode);
+            Assert.Equal("SlowDown", s3.ErrorCode);
+
+            // Nothing refused was stored.
+            using var missing = await server.Server.Client.GetAsync("/api/v1/buckets/flood/objects/3.jpg");
+            Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+            Directory.Delete(models, recursive: true);
+        }
+    }
+}

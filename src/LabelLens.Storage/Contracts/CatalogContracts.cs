@@ -65,6 +65,9 @@ public interface ILabelingJobs
     Task<IReadOnlyList<string>> EnqueueRelabelAsync(RelabelScope scope, IReadOnlyDictionary<AnalysisTask, ModelIdentity> current, CancellationToken cancellationToken);
 
     Task<QueueCounts> GetQueueCountsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Queued jobs of every kind, counted up to <paramref name="cap"/> at most (the cost stays bounded however long the queue).</summary>
+    Task<long> CountQueuedAsync(long cap, CancellationToken cancellationToken);
 }
 
 /// <summary>Each analysis's own stored result, with the model that produced it.</summary>

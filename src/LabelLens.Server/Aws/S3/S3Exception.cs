@@ -69,6 +69,7 @@ public sealed class S3Exception : Exception
             StorageError.KeyConflict => new("KeyConflict", 409, error.Message),
             StorageError.EntityTooLarge => new("EntityTooLarge", 400, error.Message),
             StorageError.BucketNotEmpty => new("BucketNotEmpty", 409, "The bucket you tried to delete is not empty."),
+            StorageError.SlowDown => new("SlowDown", 503, error.Message),
             _ => new("InvalidArgument", 400, error.Message),
         };
     }

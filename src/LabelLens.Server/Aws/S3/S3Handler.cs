@@ -82,6 +82,11 @@ public sealed partial class S3Handler(
             }
 
             context.Response.Headers.Remove("ETag");
+            if (error.Code == "SlowDown")
+            {
+                context.Response.Headers.RetryAfter = ((int)UploadBacklog.RetryAfter.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+
             await S3Xml.WriteErrorAsync(context, error, requestId);
         }
     }
