@@ -1,5 +1,9 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
+
+// The expression language and the item mapping are tested directly, without a server.
+[assembly: InternalsVisibleTo("LabelLens.Tests")]
 
 namespace LabelLens.Server.Aws.DynamoDb;
 
