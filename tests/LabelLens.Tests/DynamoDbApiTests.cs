@@ -4,7 +4,6 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace LabelLens.Tests;
 
@@ -317,7 +316,9 @@ public sealed class DynamoDbApiTests(S3ServerFixture fixture) : IClassFixture<S3
         var kites = await ScanAllAsync(1, new { FilterExpression = "contains(LabelNames, :d) AND Bucket = :b", ExpressionAttributeValues = values });
         Assert.Equal(["scan/kite.jpg"], kites.Select(i => S(i["ImageId"])).ToArray());
         var counted = await OkAsync("Scan", new { TableName = Table, Select = "COUNT", FilterExpression = "Bucket = :b AND size(Labels) > :zero", ExpressionAttributeValues = new Dictionary<string, object> { [":b"] = new { S = "dyn-scan" }, [":zero"] = new { N = "0" } } });
-        Assert.Equal((3, all.Count), (counted["Count"]!.GetValue<int>(), counted["ScannedCount"]!.GetValue<int>()));
+        var withLabels = all.Count(i => S(i["Bucket"]) == "dyn-scan" && i["Labels"]!["L"]!.AsArray().Count > 0);
+        Assert.InRange(withLabels, 2, 3); // scream.jpg (a painting) may have no label the models are sure of
+        Assert.Equal((withLabels, all.Count), (counted["Count"]!.GetValue<int>(), counted["ScannedCount"]!.GetValue<int>()));
         Assert.Null(counted["Items"]);
     }
 
@@ -487,7 +488,7 @@ public sealed class DynamoDbOptionsTests
         var data = Directory.CreateTempSubdirectory("labellens-dynamo-options-");
         try
         {
-            await using var app = LabelLens.Server.LabelLensServer.Create(new Dictionary<string, string?>
+            var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => LabelLens.Server.LabelLensServer.Create(new Dictionary<string, string?>
             {
                 ["Server:Port"] = "0",
                 ["Server:S3Port"] = "-1",
@@ -495,8 +496,7 @@ public sealed class DynamoDbOptionsTests
                 ["Models:Folder"] = TestData.ModelsFolder,
                 ["Models:AutoDownload"] = "false",
                 ["DynamoDb:TableName"] = "no spaces allowed",
-            });
-            var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<LabelLens.Server.Aws.DynamoDb.DynamoDbOptions>>().Value);
+            }));
             Assert.Contains("DynamoDb:TableName", error.Message, StringComparison.Ordinal);
         }
         finally
