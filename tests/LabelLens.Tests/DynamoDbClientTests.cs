@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Xunit.Abstractions;
@@ -24,8 +23,7 @@ public sealed class DynamoDbClientTests(S3ClientServeFixture serve, ITestOutputH
     [Fact]
     public async Task Boto3_reads_the_table_the_tutorial_way_after_an_S3_upload_with_only_the_endpoint_changed()
     {
-        var script = Path.Combine(_work, "reader.py");
-        await File.WriteAllTextAsync(script, """
+        const string Script = """
             import json
             import os
             import sys
@@ -47,13 +45,13 @@ public sealed class DynamoDbClientTests(S3ClientServeFixture serve, ITestOutputH
 
 
             def wait_labeled(image_id):
-                deadline = time.time() + 180
+                deadline = time.time() + 90
                 while time.time() < deadline:
                     item = table.get_item(Key={"ImageId": image_id}).get("Item")
                     if item and item["Status"] in ("labeled", "failed"):
                         return item
                     time.sleep(0.5)
-                raise SystemExit(image_id + " was not labeled in 180 s")
+                raise SystemExit(image_id + " was not labeled in 90 s")
 
 
             def error_code(call):
@@ -109,8 +107,11 @@ public sealed class DynamoDbClientTests(S3ClientServeFixture serve, ITestOutputH
                     "wrongSecret": error_code(lambda: wrong_secret.Table("ImageLabels").get_item(Key={"ImageId": "dog.jpg"})),
                 },
             }))
-            """);
-        var result = JsonDocument.Parse(await RunPythonAsync(script, ["tutorial", TestData.ImagesFolder, .. Photos])).RootElement;
+            """;
+        var environment = new Dictionary<string, string> { ["S3_ENDPOINT"] = serve.S3Endpoint, ["DYNAMODB_ENDPOINT"] = Endpoint };
+        var stdout = await Boto3.RunAsync(_work, Script, environment, serve.LogTail, ["tutorial", TestData.ImagesFolder, .. Photos]);
+        output.WriteLine(stdout);
+        var result = JsonDocument.Parse(stdout).RootElement;
 
         Assert.All(Photos, p => Assert.Equal("labeled", result.GetProperty("status").GetProperty(p).GetString()));
         var dog = result.GetProperty("dog");
@@ -190,44 +191,5 @@ public sealed class DynamoDbClientTests(S3ClientServeFixture serve, ITestOutputH
         Assert.Contains("AccessDeniedException", put, StringComparison.Ordinal);
         Assert.Contains("read-only", put, StringComparison.Ordinal);
         Assert.Contains("ValidationException", await aws.RunForErrorAsync(254, "dynamodb", "query", "--table-name", "ImageLabels", "--index-name", "Label", "--key-condition-expression", "Label = :l OR Label = :l", "--expression-attribute-values", """{":l": {"S": "Dog"}}"""), StringComparison.Ordinal);
-    }
-
-    /// <summary>Debian's python3 with only the test's AWS settings (the quick-start keys, no profile or config), endpoints in the environment.</summary>
-    private async Task<string> RunPythonAsync(string script, string[] args)
-    {
-        const string Python = "/usr/bin/python3";
-        Assert.True(File.Exists(Python), "Debian's python3 is required (apt-get install -y python3 python3-boto3; .ci/run installs them).");
-        var start = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(script);
-        args.ToList().ForEach(start.ArgumentList.Add);
-        var inherited = start.Environment.Keys.Where(k => k.StartsWith("AWS_", StringComparison.Ordinal) || k.StartsWith("PYTHON", StringComparison.Ordinal)).ToList();
-        inherited.ForEach(k => start.Environment.Remove(k));
-        var settings = new Dictionary<string, string>
-        {
-            ["AWS_ACCESS_KEY_ID"] = S3ClientServeFixture.AccessKey,
-            ["AWS_SECRET_ACCESS_KEY"] = S3ClientServeFixture.SecretKey,
-            ["AWS_CONFIG_FILE"] = Path.Combine(_work, "no-config"),
-            ["AWS_SHARED_CREDENTIALS_FILE"] = Path.Combine(_work, "no-credentials"),
-            ["AWS_EC2_METADATA_DISABLED"] = "true",
-            ["S3_ENDPOINT"] = serve.S3Endpoint,
-            ["DYNAMODB_ENDPOINT"] = Endpoint,
-        };
-        foreach (var (name, value) in settings)
-        {
-            start.Environment[name] = value;
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(4));
-        var (text, errors) = (await stdout, await stderr);
-        output.WriteLine(text);
-        Assert.True(
-            process.ExitCode == 0,
-            errors.Contains("No module named 'boto3'", StringComparison.Ordinal)
-                ? "Debian's python3-boto3 is not installed (apt-get install -y python3-boto3; .ci/run installs it); these tests do not skip."
-                : $"{Path.GetFileName(script)} exited with {process.ExitCode}:\n{errors}\nserver log:\n{serve.LogTail()}");
-        return text;
     }
 }

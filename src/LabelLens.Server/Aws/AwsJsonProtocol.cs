@@ -1,4 +1,5 @@
 using LabelLens.Server.Aws.S3;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
 namespace LabelLens.Server.Aws;
@@ -13,6 +14,20 @@ public sealed record AwsJsonRefusal(string Type, string Message);
 /// </summary>
 public static class AwsJsonProtocol
 {
+    /// <summary>
+    /// Sends POST / whose X-Amz-Target satisfies <paramref name="target"/> to <paramref name="handler"/>: the AWS JSON
+    /// protocol addresses a service by that header. A branch of the pipeline rather than an endpoint: an endpoint
+    /// at "/" would answer GET / (the web page) with 405. Branches are tried in the order they are mapped.
+    /// </summary>
+    public static void MapAwsJson(this WebApplication app, Func<string, bool> target, RequestDelegate handler)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        ArgumentNullException.ThrowIfNull(target);
+        app.MapWhen(
+            context => HttpMethods.IsPost(context.Request.Method) && context.Request.Path.Value is "/" or "" && target(context.Request.Headers["X-Amz-Target"].ToString()),
+            branch => branch.Run(handler));
+    }
+
     /// <summary>The whole body, or null when it is longer than <paramref name="limit"/> bytes (checked as it streams, not only from Content-Length).</summary>
     public static async Task<byte[]?> ReadBodyAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
     {

@@ -104,7 +104,7 @@ public sealed class DynamoDbApi
         catch (Exception ex) when (ex is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
         {
             _logger.LogError(ex, "DynamoDB {Operation} {RequestId} failed", AttributeValues.Printable(operation), requestId);
-            await WriteErrorAsync(context, new DynamoDbException());
+            await WriteErrorAsync(context, DynamoDbException.InternalServerError());
         }
     }
 
@@ -696,21 +696,13 @@ public static class DynamoDbSetup
         services.AddSingleton<DynamoDbApi>();
     }
 
-    /// <summary>
-    /// POST / whose X-Amz-Target is DynamoDB's; mapped before Rekognition's branch, which takes every other POST /.
-    /// </summary>
+    /// <summary>POST / whose X-Amz-Target is DynamoDB's; mapped before Rekognition's branch, which takes every other POST /.</summary>
     public static void MapDynamoDb(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        if (!app.Services.GetRequiredService<IOptions<DynamoDbOptions>>().Value.Enabled)
+        if (app.Services.GetRequiredService<IOptions<DynamoDbOptions>>().Value.Enabled)
         {
-            return;
+            app.MapAwsJson(target => target.StartsWith(DynamoDbApi.TargetPrefix, StringComparison.Ordinal), app.Services.GetRequiredService<DynamoDbApi>().HandleAsync);
         }
-
-        var api = app.Services.GetRequiredService<DynamoDbApi>();
-        app.MapWhen(
-            context => HttpMethods.IsPost(context.Request.Method) && context.Request.Path.Value is "/" or ""
-                && context.Request.Headers["X-Amz-Target"].ToString().StartsWith(DynamoDbApi.TargetPrefix, StringComparison.Ordinal),
-            branch => branch.Run(api.HandleAsync));
     }
 }

@@ -7,33 +7,16 @@ namespace LabelLens.Server.Aws.DynamoDb;
 /// ResourceNotFoundException, coral's for validation and the front end's checks), a message, and the status code.
 /// Clients read the name after '#'.
 /// </summary>
-public sealed class DynamoDbException : Exception
+internal sealed class DynamoDbException : Exception
 {
     private const string Service = "com.amazonaws.dynamodb.v20120810#";
     private const string Coral = "com.amazon.coral.service#";
 
-    public DynamoDbException(string type, int status, string message)
+    private DynamoDbException(string type, int status, string message)
         : base(message)
     {
         Type = type;
         Status = status;
-    }
-
-    public DynamoDbException()
-        : this(Service + "InternalServerError", StatusCodes.Status500InternalServerError, "Internal server error")
-    {
-    }
-
-    public DynamoDbException(string message)
-        : this("com.amazon.coral.validate#ValidationException", StatusCodes.Status400BadRequest, message)
-    {
-    }
-
-    public DynamoDbException(string message, Exception innerException)
-        : base(message, innerException)
-    {
-        Type = "com.amazon.coral.validate#ValidationException";
-        Status = StatusCodes.Status400BadRequest;
     }
 
     /// <summary>The whole "__type": namespace#Name.</summary>
@@ -44,7 +27,9 @@ public sealed class DynamoDbException : Exception
 
     public int Status { get; }
 
-    public static DynamoDbException Validation(string message) => new(message);
+    public static DynamoDbException InternalServerError() => new(Service + "InternalServerError", StatusCodes.Status500InternalServerError, "Internal server error");
+
+    public static DynamoDbException Validation(string message) => new("com.amazon.coral.validate#ValidationException", StatusCodes.Status400BadRequest, message);
 
     public static DynamoDbException ResourceNotFound(string message) => new(Service + "ResourceNotFoundException", StatusCodes.Status400BadRequest, message);
 

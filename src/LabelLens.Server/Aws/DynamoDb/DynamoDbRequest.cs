@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -34,26 +35,11 @@ internal sealed class DynamoDbRequest
 
     public bool Has(string name) => Root.TryGetPropertyValue(name, out var value) && value is not null;
 
-    public string? String(string name) => Member(name) switch
-    {
-        null => null,
-        JsonValue value when value.TryGetValue<string>(out var text) => text,
-        _ => throw Wrong(name, "a string"),
-    };
+    public string? String(string name) => Scalar<string>(name, "a string", out var text) ? text : null;
 
-    public int? Integer(string name) => Member(name) switch
-    {
-        null => null,
-        JsonValue value when value.TryGetValue<int>(out var number) => number,
-        _ => throw Wrong(name, "an integer"),
-    };
+    public int? Integer(string name) => Scalar<int>(name, "an integer", out var number) ? number : null;
 
-    public bool? Boolean(string name) => Member(name) switch
-    {
-        null => null,
-        JsonValue value when value.TryGetValue<bool>(out var flag) => flag,
-        _ => throw Wrong(name, "true or false"),
-    };
+    public bool? Boolean(string name) => Scalar<bool>(name, "true or false", out var flag) ? flag : null;
 
     public JsonObject? Object(string name) => Member(name) switch
     {
@@ -94,60 +80,14 @@ internal sealed class DynamoDbRequest
     }
 
     /// <summary>ExpressionAttributeNames: #placeholder to attribute name.</summary>
-    public Dictionary<string, string>? Names()
-    {
-        if (Object("ExpressionAttributeNames") is not { } names)
-        {
-            return null;
-        }
-
-        if (names.Count == 0)
-        {
-            throw DynamoDbException.Validation("ExpressionAttributeNames must not be empty");
-        }
-
-        var result = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (placeholder, value) in names)
-        {
-            if (!placeholder.StartsWith('#'))
-            {
-                throw DynamoDbException.Validation($"ExpressionAttributeNames contains invalid key: Syntax error; key: \"{AttributeValues.Printable(placeholder)}\"");
-            }
-
-            result[placeholder] = value is JsonValue v && v.TryGetValue<string>(out var name) && name.Length > 0
-                ? name
-                : throw DynamoDbException.Validation($"ExpressionAttributeNames contains invalid value: Empty attribute name for key {AttributeValues.Printable(placeholder)}");
-        }
-
-        return result;
-    }
+    public Dictionary<string, string>? Names() => Placeholders("ExpressionAttributeNames", '#', (placeholder, value) =>
+        value is JsonValue v && v.TryGetValue<string>(out var name) && name.Length > 0
+            ? name
+            : throw DynamoDbException.Validation($"ExpressionAttributeNames contains invalid value: Empty attribute name for key {AttributeValues.Printable(placeholder)}"));
 
     /// <summary>ExpressionAttributeValues: :placeholder to attribute value.</summary>
-    public Dictionary<string, JsonObject>? Values()
-    {
-        if (Object("ExpressionAttributeValues") is not { } values)
-        {
-            return null;
-        }
-
-        if (values.Count == 0)
-        {
-            throw DynamoDbException.Validation("ExpressionAttributeValues must not be empty");
-        }
-
-        var result = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
-        foreach (var (placeholder, value) in values)
-        {
-            if (!placeholder.StartsWith(':'))
-            {
-                throw DynamoDbException.Validation($"ExpressionAttributeValues contains invalid key: Syntax error; key: \"{AttributeValues.Printable(placeholder)}\"");
-            }
-
-            result[placeholder] = AttributeValues.Validate(value, $"ExpressionAttributeValues {placeholder}");
-        }
-
-        return result;
-    }
+    public Dictionary<string, JsonObject>? Values() => Placeholders("ExpressionAttributeValues", ':', (placeholder, value) =>
+        AttributeValues.Validate(value, $"ExpressionAttributeValues {placeholder}"));
 
     /// <summary>An attribute map a client sent (Key, ExclusiveStartKey), each value checked.</summary>
     public Dictionary<string, JsonObject>? AttributeMap(string name)
@@ -158,6 +98,42 @@ internal sealed class DynamoDbRequest
         }
 
         return map.ToDictionary(p => p.Key, p => AttributeValues.Validate(p.Value, name), StringComparer.Ordinal);
+    }
+
+    /// <summary>A map of placeholders (keys starting with <paramref name="prefix"/>) to what each stands for; never empty when given.</summary>
+    private Dictionary<string, T>? Placeholders<T>(string member, char prefix, Func<string, JsonNode?, T> read)
+    {
+        if (Object(member) is not { } map)
+        {
+            return null;
+        }
+
+        if (map.Count == 0)
+        {
+            throw DynamoDbException.Validation($"{member} must not be empty");
+        }
+
+        var result = new Dictionary<string, T>(StringComparer.Ordinal);
+        foreach (var (placeholder, value) in map)
+        {
+            result[placeholder] = placeholder.Length > 1 && placeholder[0] == prefix
+                ? read(placeholder, value)
+                : throw DynamoDbException.Validation($"{member} contains invalid key: Syntax error; key: \"{AttributeValues.Printable(placeholder)}\"");
+        }
+
+        return result;
+    }
+
+    /// <summary>False when the member is absent or null; a member of another JSON type is a SerializationException.</summary>
+    private bool Scalar<T>(string name, string expected, [MaybeNullWhen(false)] out T value)
+    {
+        value = default;
+        return Member(name) switch
+        {
+            null => false,
+            JsonValue member when member.TryGetValue(out value) => true,
+            _ => throw Wrong(name, expected),
+        };
     }
 
     private static string Camel(string name) => char.ToLowerInvariant(name[0]) + name[1..];

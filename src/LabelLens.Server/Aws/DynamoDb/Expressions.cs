@@ -354,7 +354,7 @@ internal sealed class ExpressionParser
         if (AcceptKeyword("BETWEEN"))
         {
             var low = Operand();
-            ExpectKeyword("AND");
+            Expect("AND", keyword: true);
             var high = Operand();
             if (low is ValueOperand { Value: var l } && high is ValueOperand { Value: var h })
             {
@@ -605,43 +605,30 @@ internal sealed class ExpressionParser
         return token;
     }
 
-    private bool Accept(string symbol)
+    /// <summary>Takes the next token when it is <paramref name="text"/>: a symbol exactly, a keyword (AND, OR, NOT, BETWEEN, IN) in any case.</summary>
+    private bool Accept(string text, bool keyword = false)
     {
-        if (Peek() is { Kind: Kind.Symbol } token && token.Text == symbol)
+        var token = Peek();
+        var matches = keyword
+            ? token.Kind == Kind.Identifier && token.Text.Equals(text, StringComparison.OrdinalIgnoreCase)
+            : token.Kind == Kind.Symbol && token.Text == text;
+        if (matches)
         {
             _next++;
-            return true;
         }
 
-        return false;
+        return matches;
     }
 
-    private void Expect(string symbol)
+    private void Expect(string text, bool keyword = false)
     {
-        if (!Accept(symbol))
+        if (!Accept(text, keyword))
         {
             throw Syntax(Peek());
         }
     }
 
-    private bool AcceptKeyword(string keyword)
-    {
-        if (Peek() is { Kind: Kind.Identifier } token && token.Text.Equals(keyword, StringComparison.OrdinalIgnoreCase))
-        {
-            _next++;
-            return true;
-        }
-
-        return false;
-    }
-
-    private void ExpectKeyword(string keyword)
-    {
-        if (!AcceptKeyword(keyword))
-        {
-            throw Syntax(Peek());
-        }
-    }
+    private bool AcceptKeyword(string keyword) => Accept(keyword, keyword: true);
 
     private void ExpectEnd()
     {

@@ -381,8 +381,8 @@ public static class RekognitionSetup
     }
 
     /// <summary>
-    /// POST / with X-Amz-Target, as the AWS JSON protocol addresses a service. A branch of the pipeline rather
-    /// than an endpoint: an endpoint at "/" would answer GET / (the web page) with 405.
+    /// POST / with X-Amz-Target, as the AWS JSON protocol addresses a service: every target other services mapped
+    /// before (DynamoDB's) did not take, so an unknown one gets Rekognition's UnknownOperationException.
     /// </summary>
     public static void MapRekognition(this WebApplication app)
     {
@@ -392,9 +392,6 @@ public static class RekognitionSetup
             return;
         }
 
-        var api = app.Services.GetRequiredService<RekognitionApi>();
-        app.MapWhen(
-            context => HttpMethods.IsPost(context.Request.Method) && context.Request.Path.Value is "/" or "",
-            branch => branch.Run(api.HandleAsync));
+        app.MapAwsJson(_ => true, app.Services.GetRequiredService<RekognitionApi>().HandleAsync);
     }
 }
