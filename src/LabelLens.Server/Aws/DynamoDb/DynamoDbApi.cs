@@ -219,7 +219,8 @@ public sealed class DynamoDbApi
 
             var projection = ReadProjection(table);
             var found = await GetItemsAsync(ids, cancellationToken);
-            responses[_options.TableName] = new JsonArray([.. ids.Where(found.ContainsKey).Select(id => (JsonNode)(projection is null ? found[id] : ResultItems.Project(found[id], projection)))]);
+            // Under the name the request used (a name or an ARN), where clients look for it.
+            responses[name] = new JsonArray([.. ids.Where(found.ContainsKey).Select(id => (JsonNode)(projection is null ? found[id] : ResultItems.Project(found[id], projection)))]);
         }
 
         // Every key is read at once: nothing is left unprocessed.
