@@ -29,6 +29,7 @@ public static class ApplicationServices
         services.AddSingleton<IChangeFeed>(sp => sp.GetRequiredService<ICatalog>());
         services.AddSingleton<IVideoCatalog>(sp => sp.GetRequiredService<ICatalog>());
         services.AddSingleton<IExternalSources>(sp => sp.GetRequiredService<ICatalog>());
+        services.AddSingleton<IResultsTable>(sp => sp.GetRequiredService<ICatalog>());
         services.AddExternalStores(configuration);
         services.AddSingleton<JobRunner>();
         services.AddSingleton<JobLoop>();

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Serialization;
 using LabelLens.Server.External;
+using LabelLens.Server.Aws.DynamoDb;
 using LabelLens.Server.Aws.Rekognition;
 using LabelLens.Server.Aws.S3;
 using LabelLens.Storage;
@@ -74,6 +75,7 @@ public static class LabelLensServer
         builder.AddS3(serverOptions, dataFolder);
         services.AddEventsAndWebhooks(builder.Configuration);
         services.AddRekognition(builder.Configuration);
+        services.AddDynamoDb(builder.Configuration);
         services.AddWebUi(dataFolder);
 
         var app = builder.Build();
@@ -94,6 +96,7 @@ public static class LabelLensServer
         app.MapSearch();
         app.MapVideos();
         app.MapExternal();
+        app.MapDynamoDb();
         app.MapRekognition();
         app.MapWebUi();
         app.MapOpenApi("/openapi/{documentName}.json");

@@ -227,6 +227,106 @@ public abstract class CatalogContractTests : IAsyncLifetime
         Assert.Equal([CatalogEventType.ObjectCreated, CatalogEventType.LabelsReady, CatalogEventType.ObjectRemoved], (await Catalog.ReadChangesAsync(0, 100, default)).Select(c => c.Type));
     }
 
+    [Fact]
+    public async Task Contract_results_table_names_bare_keys_pages_by_id_in_segments_and_walks_a_label_by_confidence()
+    {
+        async Task<string> LabelAsync(string bucket, string key, float dog)
+        {
+            var id = (await Catalog.RecordUploadAsync(Stored(bucket, key, $"{bucket}/{key}"), "image/jpeg", default)).Image.Id;
+            var job = Assert.Single(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
+            Assert.True(await Catalog.CompleteJobAsync(job, Result(Objects(Yolox, dog: dog)), 55, default));
+            return id;
+        }
+
+        // The same key in two buckets: the one cataloged first owns the bare key.
+        var first = await LabelAsync("photos", "dog.jpg", 0.85f);
+        var second = await LabelAsync("archive", "dog.jpg", 0.60f);
+        var ids = new List<string> { first, second };
+        foreach (var (score, i) in new[] { 0.70f, 0.75f, 0.85f, 0.95f }.Select((s, i) => (s, i)))
+        {
+            ids.Add(await LabelAsync("photos", $"more/{i}.jpg", score));
+        }
+
+        Assert.Equal(first, await Catalog.FindKeyOwnerAsync("dog.jpg", default));
+        Assert.Null(await Catalog.FindKeyOwnerAsync("cat.jpg", default));
+        var rows = (await Catalog.GetResultRowsAsync([first, second, "0123456789abcdef0123456789abcdef"], default)).ToDictionary(r => r.Image.Id);
+        Assert.Equal(2, rows.Count);
+        Assert.True(rows[first].OwnsKey);
+        Assert.False(rows[second].OwnsKey);
+        Assert.Equal(("archive", "dog.jpg", MediaTypes.Image), (rows[second].Image.Bucket, rows[second].Image.Key, rows[second].MediaType));
+        Assert.Empty(rows[first].Segments);
+        Assert.Equal(rows[first].Labels.Max(l => l.Confidence), rows[first].Labels[0].Confidence);
+        Assert.Contains(rows[first].Labels, l => l.Name == "Dog" && l.Instances.Count == 1);
+
+        // Keyset pages of two, in id order, cover every row once; segments split the rows without overlap.
+        var scanned = new List<string>();
+        string? after = null;
+        while (true)
+        {
+            var page = await Catalog.ScanResultRowsAsync(after, 0, 1, 2, default);
+            scanned.AddRange(page.Select(r => r.Image.Id));
+            if (page.Count < 2)
+            {
+                break;
+            }
+
+            after = page[^1].Image.Id;
+        }
+
+        Assert.Equal(ids.Order(StringComparer.Ordinal), scanned);
+        var bySegment = new List<string>();
+        for (var segment = 0; segment < 3; segment++)
+        {
+            var part = (await Catalog.ScanResultRowsAsync(null, segment, 3, 100, default)).Select(r => r.Image.Id).ToList();
+            Assert.All(part, id => Assert.Equal(segment, TableSegments.Of(id, 3)));
+            bySegment.AddRange(part);
+        }
+
+        Assert.Equal(scanned, bySegment.Order(StringComparer.Ordinal));
+
+        // The Dog index: by confidence both ways (ties included), in pages of two, the exact name only, within a range.
+        async Task<List<LabelIndexEntry>> WalkAsync(bool ascending, ConfidenceRange range)
+        {
+            var entries = new List<LabelIndexEntry>();
+            LabelIndexPosition? position = null;
+            while (true)
+            {
+                var page = await Catalog.QueryLabelIndexAsync("Dog", range, ascending, position, 2, default);
+                entries.AddRange(page);
+                if (page.Count < 2)
+                {
+                    return entries;
+                }
+
+                position = new LabelIndexPosition(page[^1].Confidence, page[^1].Row.Image.Id);
+            }
+        }
+
+        var descending = await WalkAsync(ascending: false, ConfidenceRange.All);
+        Assert.Equal(ids.Order(), descending.Select(e => e.Row.Image.Id).Order());
+        Assert.Equal(descending.Select(e => e.Confidence).OrderDescending(), descending.Select(e => e.Confidence));
+        Assert.All(descending, e => Assert.Equal(e.Row.Labels.Single(l => l.Name == "Dog").Confidence, e.Confidence));
+        Assert.Equal(2, descending.Count(e => e.Confidence == descending[1].Confidence)); // 0.85 twice: a tie across a page boundary
+        var ascendingEntries = await WalkAsync(ascending: true, ConfidenceRange.All);
+        Assert.Equal(descending.Select(e => e.Row.Image.Id).Reverse(), ascendingEntries.Select(e => e.Row.Image.Id));
+        var confident = await WalkAsync(ascending: false, new ConfidenceRange(Min: descending[1].Confidence, MinInclusive: true));
+        Assert.Equal(descending.Take(3).Select(e => e.Row.Image.Id), confident.Select(e => e.Row.Image.Id));
+        var below = await WalkAsync(ascending: false, new ConfidenceRange(Max: descending[1].Confidence, MaxInclusive: false));
+        Assert.Equal(descending.Skip(3).Select(e => e.Row.Image.Id), below.Select(e => e.Row.Image.Id));
+        Assert.Empty(await Catalog.QueryLabelIndexAsync("dog", ConfidenceRange.All, false, null, 10, default));
+
+        var counts = await Catalog.CountResultsAsync(default);
+        Assert.Equal(6, counts.Rows);
+        var allRows = await Catalog.GetResultRowsAsync(ids, default);
+        Assert.Equal(allRows.Sum(r => r.Labels.Count), counts.LabelEntries);
+        Assert.NotNull(counts.Since);
+
+        // The owner goes: the other bucket's object owns the bare key now.
+        Assert.True(await Catalog.DeleteImageAsync("photos", "dog.jpg", default));
+        Assert.Equal(second, await Catalog.FindKeyOwnerAsync("dog.jpg", default));
+        Assert.True(Assert.Single(await Catalog.GetResultRowsAsync([second], default)).OwnsKey);
+    }
+
     private static StoredObject Stored(string bucket, string key, string content)
     {
         var bytes = System.Text.Encoding.UTF8.GetBytes(content);
@@ -236,10 +336,10 @@ public abstract class CatalogContractTests : IAsyncLifetime
     private static Dictionary<AnalysisTask, ModelIdentity> Current(params (AnalysisTask Task, ModelIdentity Model)[] models) =>
         models.ToDictionary(m => m.Task, m => m.Model);
 
-    /// <summary>What YOLOX finds on dog.jpg: a dog and (unless left out) a bicycle, boxes in pixels of a 768 × 576 photo.</summary>
-    private AnalysisLabels Objects(ModelIdentity model, bool withBicycle = true)
+    /// <summary>What YOLOX finds on dog.jpg: a dog (at 0.85 unless told) and (unless left out) a bicycle, boxes in pixels of a 768 × 576 photo.</summary>
+    private AnalysisLabels Objects(ModelIdentity model, bool withBicycle = true, float dog = 0.85f)
     {
-        List<Detection.Detection> detections = [new(16, 0.85f, 130, 205, 320, 542)];
+        List<Detection.Detection> detections = [new(16, dog, 130, 205, 320, 542)];
         if (withBicycle)
         {
             detections.Add(new(1, 0.81f, 120, 120, 570, 420));

@@ -400,6 +400,9 @@ public sealed class CliTool
 
     public async Task<string> RunRawAsync(params string[] args) => (await RunCoreAsync(args)).Stdout;
 
+    /// <summary>A command that must fail with <paramref name="expectedExit"/>: what the client printed on stderr (the error's name and message).</summary>
+    public async Task<string> RunForErrorAsync(int expectedExit, params string[] args) => (await RunCoreAsync([.. Prefix, .. args], expectedExit)).Stderr;
+
     private async Task<(string Stdout, string Stderr)> RunCoreAsync(string[] args, int expectedExit = 0)
     {
         var start = new ProcessStartInfo(_path) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, WorkingDirectory = Environment["HOME"] };

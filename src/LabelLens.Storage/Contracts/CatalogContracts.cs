@@ -149,7 +149,7 @@ public interface IExternalSources
 }
 
 /// <summary>Every contract of the catalog, as one provider offers them (what DI registers per interface).</summary>
-public interface ICatalog : IImageCatalog, ILabelingJobs, IAnalysisResults, ISearchCatalog, IChangeFeed, IVideoCatalog, IExternalSources
+public interface ICatalog : IImageCatalog, ILabelingJobs, IAnalysisResults, ISearchCatalog, IChangeFeed, IVideoCatalog, IExternalSources, IResultsTable
 {
     /// <summary>Where the catalog lives, for logs ("/data/catalog.db").</summary>
     string Location { get; }

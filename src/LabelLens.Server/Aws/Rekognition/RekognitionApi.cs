@@ -77,15 +77,9 @@ public sealed class RekognitionApi : IDisposable
             }
 
             var body = await ReadBodyAsync(context.Request, context.RequestAborted);
-            if (_signatures.HasCredentials)
+            if (AwsJsonProtocol.Authenticate(_signatures, _apiKeys, context, "rekognition", body) is { } refused)
             {
-                Authenticate(context, body);
-            }
-            else if (!ApiKeys.Accepts(context.Request, _apiKeys))
-            {
-                // No SigV4 keys, but Server:ApiKeys is set: this endpoint reads bucket objects and runs the model, so
-                // it is no more open than /api. AWS clients cannot send an API key; configure S3Credentials for them.
-                throw RekognitionException.AccessDenied("This server needs an API key (Server:ApiKeys): send 'X-Api-Key: KEY' or 'Authorization: Bearer KEY', or configure S3 credentials to sign requests with SigV4.");
+                throw new RekognitionException(refused.Type, StatusCodes.Status400BadRequest, refused.Message);
             }
 
             if (!string.Equals(target, DetectLabelsTarget, StringComparison.Ordinal))
@@ -206,44 +200,8 @@ public sealed class RekognitionApi : IDisposable
     {
         // Base64 grows the image by a third; the rest of a request is small.
         var limit = (_options.MaxImageBytes / 3 * 4) + (1 << 20);
-        if (request.ContentLength > limit)
-        {
-            throw RekognitionException.ImageTooLarge($"Image size is too large: the request is {request.ContentLength:N0} bytes; images are limited to {_options.MaxImageBytes:N0} bytes.");
-        }
-
-        using var buffer = new MemoryStream();
-        var chunk = new byte[81920];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > limit)
-            {
-                throw RekognitionException.ImageTooLarge($"Image size is too large: images are limited to {_options.MaxImageBytes:N0} bytes.");
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        return buffer.ToArray();
-    }
-
-    private void Authenticate(HttpContext context, byte[] body)
-    {
-        try
-        {
-            _signatures.AuthenticateService(context, "rekognition", body);
-        }
-        catch (S3Exception ex)
-        {
-            throw ex.Code switch
-            {
-                "InvalidAccessKeyId" => new RekognitionException("UnrecognizedClientException", 400, "The security token included in the request is invalid."),
-                "SignatureDoesNotMatch" => new RekognitionException("InvalidSignatureException", 400, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."),
-                "RequestTimeTooSkewed" => new RekognitionException("InvalidSignatureException", 400, "Signature expired: the request time is more than 15 minutes from the server's time."),
-                "AuthorizationHeaderMalformed" or "InvalidRequest" => new RekognitionException("IncompleteSignatureException", 400, ex.Message),
-                _ => RekognitionException.AccessDenied(ex.Message),
-            };
-        }
+        return await AwsJsonProtocol.ReadBodyAsync(request, limit, cancellationToken)
+            ?? throw RekognitionException.ImageTooLarge($"Image size is too large: images are limited to {_options.MaxImageBytes:N0} bytes.");
     }
 
     private (ImageSource Image, LabelRequest Request) Parse(byte[] body)
@@ -430,8 +388,8 @@ public static class RekognitionSetup
     }
 
     /// <summary>
-    /// POST / with X-Amz-Target, as the AWS JSON protocol addresses a service. A branch of the pipeline rather
-    /// than an endpoint: an endpoint at "/" would answer GET / (the web page) with 405.
+    /// POST / with X-Amz-Target, as the AWS JSON protocol addresses a service: every target other services mapped
+    /// before (DynamoDB's) did not take, so an unknown one gets Rekognition's UnknownOperationException.
     /// </summary>
     public static void MapRekognition(this WebApplication app)
     {
@@ -441,9 +399,6 @@ public static class RekognitionSetup
             return;
         }
 
-        var api = app.Services.GetRequiredService<RekognitionApi>();
-        app.MapWhen(
-            context => HttpMethods.IsPost(context.Request.Method) && context.Request.Path.Value is "/" or "",
-            branch => branch.Run(api.HandleAsync));
+        app.MapAwsJson(_ => true, app.Services.GetRequiredService<RekognitionApi>().HandleAsync);
     }
 }
