@@ -6,6 +6,11 @@ namespace LabelLens.Application;
 /// </summary>
 public sealed class DataFolderLock : IDisposable
 {
+    /// <summary>What .NET reports when the lock is held by another process: Windows' sharing violation, or on Linux flock's EWOULDBLOCK (11) as the raw errno.</summary>
+    private const int SharingViolation = unchecked((int)0x80070020);
+
+    private const int WouldBlock = 11;
+
     private readonly FileStream _lock;
 
     public DataFolderLock(string dataFolder)
@@ -16,9 +21,14 @@ public sealed class DataFolderLock : IDisposable
         {
             _lock = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
-        catch (IOException ex)
+        catch (IOException ex) when (ex.HResult is SharingViolation or WouldBlock)
         {
             throw new InvalidOperationException($"Another LabelLens server is using {dataFolder} ({path} is locked).", ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A read-only or foreign-owned folder is not "another server": say what it is.
+            throw new InvalidOperationException($"The data folder {dataFolder} cannot be written ({ex.Message}); serve needs a writable data folder (--data DIR).", ex);
         }
     }
 

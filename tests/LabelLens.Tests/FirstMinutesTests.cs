@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using LabelLens.Application;
 
 namespace LabelLens.Tests;
 
@@ -68,6 +69,36 @@ public sealed class BackpressureTests
         {
             await server.DisposeAsync();
             Directory.Delete(models, recursive: true);
+        }
+    }
+}
+
+/// <summary>Why a data folder cannot be used is said as it is (issue 16, item 18).</summary>
+public sealed class DataFolderLockTests
+{
+    [Fact]
+    public void A_held_lock_names_another_server_and_an_unwritable_lock_file_says_so_instead()
+    {
+        var folder = Directory.CreateTempSubdirectory("labellens-lock-").FullName;
+        try
+        {
+            using (new DataFolderLock(folder))
+            {
+                var held = Assert.Throws<InvalidOperationException>(() => new DataFolderLock(folder));
+                Assert.Contains("Another LabelLens server", held.Message, StringComparison.Ordinal);
+            }
+
+            // Something that is not a lockable file where the lock goes (as a read-only or foreign folder would be).
+            var other = Directory.CreateTempSubdirectory("labellens-lock-").FullName;
+            Directory.CreateDirectory(Path.Combine(other, "serve.lock"));
+            var unwritable = Assert.Throws<InvalidOperationException>(() => new DataFolderLock(other));
+            Assert.Contains("cannot be written", unwritable.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("Another LabelLens server", unwritable.Message, StringComparison.Ordinal);
+            Directory.Delete(other, recursive: true);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
         }
     }
 }
