@@ -366,16 +366,7 @@ public sealed partial class S3Handler
     private async Task ListObjectsAsync(HttpContext context, string bucket, bool v2, CancellationToken ct)
     {
         var query = context.Request.Query;
-        var prefix = query["prefix"].ToString();
-        var delimiter = query["delimiter"].ToString() is { Length: > 0 } d ? d : null;
-        var maxKeys = IntQuery(query, "max-keys", 0, 1000) ?? 1000;
-        var encodingType = query["encoding-type"].ToString();
-        if (encodingType.Length > 0 && encodingType != "url")
-        {
-            throw S3Exception.InvalidArgument("Invalid Encoding Method specified in Request.");
-        }
-
-        var url = encodingType == "url";
+        var (prefix, delimiter, maxKeys, url) = ListingParameters(query);
         string Encode(string value) => url ? S3SigV4.UriEncode(value, encodeSlash: false) : value;
 
         string? after;
@@ -456,6 +447,18 @@ public sealed partial class S3Handler
         await S3Xml.WriteAsync(context, S3Xml.E("ListBucketResult", elements));
     }
 
+    /// <summary>What every listing takes: prefix, delimiter, max-keys (at most 1000) and encoding-type (only "url").</summary>
+    private static (string Prefix, string? Delimiter, int MaxKeys, bool Url) ListingParameters(IQueryCollection query)
+    {
+        var encodingType = query["encoding-type"].ToString();
+        if (encodingType.Length > 0 && encodingType != "url")
+        {
+            throw S3Exception.InvalidArgument("Invalid Encoding Method specified in Request.");
+        }
+
+        return (query["prefix"].ToString(), query["delimiter"].ToString() is { Length: > 0 } d ? d : null, IntQuery(query, "max-keys", 0, 1000) ?? 1000, encodingType == "url");
+    }
+
     /// <summary>One page of a listing: objects and common prefixes after <paramref name="after"/>, at most <paramref name="maxKeys"/> of both.</summary>
     private async Task<ListPage> ListPageAsync(string bucket, string prefix, string? delimiter, string? after, int maxKeys, CancellationToken ct)
     {
@@ -524,22 +527,13 @@ public sealed partial class S3Handler
     private async Task ListObjectVersionsAsync(HttpContext context, string bucket, CancellationToken ct)
     {
         var query = context.Request.Query;
-        var prefix = query["prefix"].ToString();
-        var delimiter = query["delimiter"].ToString() is { Length: > 0 } d ? d : null;
-        var maxKeys = IntQuery(query, "max-keys", 0, 1000) ?? 1000;
-        var encodingType = query["encoding-type"].ToString();
-        if (encodingType.Length > 0 && encodingType != "url")
-        {
-            throw S3Exception.InvalidArgument("Invalid Encoding Method specified in Request.");
-        }
-
+        var (prefix, delimiter, maxKeys, url) = ListingParameters(query);
         var versionMarker = query["version-id-marker"].ToString();
         if (versionMarker.Length > 0 && versionMarker != "null")
         {
             throw S3Exception.InvalidArgument("Invalid version id specified");
         }
 
-        var url = encodingType == "url";
         string Encode(string value) => url ? S3SigV4.UriEncode(value, encodeSlash: false) : value;
         var keyMarker = query["key-marker"].ToString();
         var after = keyMarker.Length == 0 ? null
