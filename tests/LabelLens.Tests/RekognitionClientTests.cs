@@ -126,10 +126,22 @@ public sealed class RekognitionClientTests(S3ClientServeFixture serve, ITestOutp
                                       "s3": {"bucket": {"name": bucket}, "object": {"key": urllib.parse.quote_plus(key, safe="/")}}}]}
                 print(json.dumps(lambda_handler(event, None)))
             """);
+        var text = await RunPythonAsync(script, ["tutorial-bucket", "uploads/my dog.jpg", TestData.Image("dog.jpg")], serve, _work, Api, output);
+        var result = JsonDocument.Parse(text).RootElement;
+        var labels = result.GetProperty("labels").EnumerateArray().Select(l => l.GetString()!).ToList();
+        Assert.Contains("Dog", labels);
+        Assert.InRange(labels.Count, 1, 10);
+        Assert.All(result.GetProperty("confidences").EnumerateArray(), c => Assert.True(c.GetDouble() >= 70));
+        Assert.True(Guid.TryParse(result.GetProperty("requestId").GetString(), out _));
+    }
+
+    /// <summary>Runs a boto3 script with Debian's python3, keys and endpoints in its environment and nothing else of AWS's; its stdout.</summary>
+    public static async Task<string> RunPythonAsync(string script, string[] args, S3ClientServeFixture serve, string work, string api, ITestOutputHelper output)
+    {
         var python = "/usr/bin/python3";
         Assert.True(File.Exists(python), "Debian's python3 is required (apt-get install -y python3 python3-boto3; .ci/run installs them).");
         var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { script, "tutorial-bucket", "uploads/my dog.jpg", TestData.Image("dog.jpg") })
+        foreach (var arg in args.Prepend(script))
         {
             start.ArgumentList.Add(arg);
         }
@@ -141,11 +153,11 @@ public sealed class RekognitionClientTests(S3ClientServeFixture serve, ITestOutp
 
         start.Environment["AWS_ACCESS_KEY_ID"] = S3ClientServeFixture.AccessKey;
         start.Environment["AWS_SECRET_ACCESS_KEY"] = S3ClientServeFixture.SecretKey;
-        start.Environment["AWS_CONFIG_FILE"] = Path.Combine(_work, "no-config");
-        start.Environment["AWS_SHARED_CREDENTIALS_FILE"] = Path.Combine(_work, "no-credentials");
+        start.Environment["AWS_CONFIG_FILE"] = Path.Combine(work, "no-config");
+        start.Environment["AWS_SHARED_CREDENTIALS_FILE"] = Path.Combine(work, "no-credentials");
         start.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
         start.Environment["S3_ENDPOINT"] = serve.S3Endpoint;
-        start.Environment["REKOGNITION_ENDPOINT"] = Api;
+        start.Environment["REKOGNITION_ENDPOINT"] = api;
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -156,13 +168,7 @@ public sealed class RekognitionClientTests(S3ClientServeFixture serve, ITestOutp
             process.ExitCode == 0,
             errors.Contains("No module named 'boto3'", StringComparison.Ordinal)
                 ? "Debian's python3-boto3 is not installed (apt-get install -y python3-boto3; .ci/run installs it); these tests do not skip."
-                : $"handler.py exited with {process.ExitCode}:\n{errors}\nserver log:\n{serve.LogTail()}");
-
-        var result = JsonDocument.Parse(text).RootElement;
-        var labels = result.GetProperty("labels").EnumerateArray().Select(l => l.GetString()!).ToList();
-        Assert.Contains("Dog", labels);
-        Assert.InRange(labels.Count, 1, 10);
-        Assert.All(result.GetProperty("confidences").EnumerateArray(), c => Assert.True(c.GetDouble() >= 70));
-        Assert.True(Guid.TryParse(result.GetProperty("requestId").GetString(), out _));
+                : $"{Path.GetFileName(script)} exited with {process.ExitCode}:\n{errors}\nserver log:\n{serve.LogTail()}");
+        return text;
     }
 }
