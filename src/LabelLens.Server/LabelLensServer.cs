@@ -57,6 +57,7 @@ public static class LabelLensServer
         services.AddHostedService(sp => sp.GetRequiredService<LabelerHolder>());
         services.AddSingleton<LabelingWorkers>();
         services.AddHostedService(sp => sp.GetRequiredService<LabelingWorkers>());
+        services.AddHostedService<TextWorker>();
         services.AddVideo(builder.Configuration);
         services.AddProblemDetails();
         services.AddExceptionHandler<ProblemExceptionHandler>();

@@ -34,6 +34,15 @@ public static class ImageViews
         return result;
     }
 
+    /// <summary>Adds each image's stored text (the export; a text search's hits, so they show what was read).</summary>
+    public static async Task<List<ImageResponse>> AttachTextAsync(ITextCatalog catalog, IReadOnlyList<ImageResponse> images, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(images);
+        var text = await catalog.GetTextAsync(images.Select(i => i.Image.Id).ToList(), cancellationToken);
+        return images.Select(i => i with { Text = text.GetValueOrDefault(i.Image.Id) ?? [] }).ToList();
+    }
+
     private static VideoSummary Summary(VideoRecord video, IReadOnlyList<LabelSegment> segments) => new(
         video.Metadata?.DurationMillis,
         video.Metadata?.Codec,

@@ -19,6 +19,9 @@ public enum JobKind
 
     /// <summary>The video worker.</summary>
     Video,
+
+    /// <summary>The text worker: reads an image's text after its labels are stored (jobs.kind 'text').</summary>
+    Text,
 }
 
 /// <summary>Where a labeling job is in its life (jobs.state).</summary>
@@ -59,8 +62,13 @@ public static class JobStates
         _ => throw new InvalidDataException($"Unknown job state '{stored}' in the catalog."),
     };
 
-    /// <summary>The kind as stored: "image" or "video".</summary>
-    public static string Stored(this JobKind kind) => kind == JobKind.Video ? MediaTypes.Video : MediaTypes.Image;
+    /// <summary>The kind as stored: "image", "video" or "text".</summary>
+    public static string Stored(this JobKind kind) => kind switch
+    {
+        JobKind.Video => MediaTypes.Video,
+        JobKind.Text => "text",
+        _ => MediaTypes.Image,
+    };
 }
 
 /// <summary>A video's latest labeling job: its state, error and progress.</summary>

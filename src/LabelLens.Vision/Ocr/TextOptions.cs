@@ -33,6 +33,13 @@ public sealed class TextOptions
     /// <summary>Turn upside-down lines the right way up with the angle classifier (when its file is there).</summary>
     public bool AngleClassifier { get; set; } = true;
 
+    /// <summary>
+    /// Text workers of `serve`: they read the text of images whose labels are stored, beside the labeling workers
+    /// (which never wait for text). One keeps text from taking more than its share of the cores.
+    /// </summary>
+    [Range(1, 64)]
+    public int Workers { get; set; } = 1;
+
     /// <summary>At most this many lines per picture (the largest-scoring regions of a page of small print).</summary>
     [Range(1, 10_000)]
     public int MaxLines { get; set; } = 200;

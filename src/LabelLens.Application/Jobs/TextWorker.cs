@@ -1,0 +1,54 @@
+using LabelLens.Labels;
+using LabelLens.Storage;
+using LabelLens.Vision.Ocr;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace LabelLens.Application;
+
+/// <summary>
+/// Reads images' text: its own small pool (Text:Workers, one by default) claiming only text jobs, which a
+/// labeling job queues when it stores an image's labels. Labels therefore never wait for text (the most
+/// expensive analysis), and text takes at most its workers' share of the cores. Idle unless the text
+/// analysis is configured (Analysis:Tasks has "text").
+/// </summary>
+public sealed class TextWorker(
+    LabelerHolder holder,
+    LabelingWorkers imageWorkers,
+    JobRunner runner,
+    JobLoop loop,
+    ServerMetrics metrics,
+    IOptions<TextOptions> textOptions,
+    TimeProvider time,
+    ILogger<TextWorker> logger) : BackgroundService
+{
+    private readonly string _owner = $"{LabelingWorkers.OwnerPrefix}{Environment.ProcessId}:text:{Guid.NewGuid():N}";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        ImageLabeler labeler;
+        try
+        {
+            labeler = await holder.Labeler.WaitAsync(stoppingToken);
+            // The image workers first take back a dead server's jobs (text jobs among them).
+            await imageWorkers.Ready.WaitAsync(stoppingToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        if (labeler.Text is null)
+        {
+            return;
+        }
+
+        var workers = textOptions.Value.Workers;
+        logger.LogInformation("{Workers} text worker(s) started ({Model})", workers, labeler.Text.Model.Version);
+        var loops = Enumerable.Range(0, workers).Select(_ => Task.Run(
+            () => loop.RunAsync(_owner, JobKind.Text, 1, (job, ct) => runner.RunAsync(labeler, job, ct), (poll, ct) => Task.Delay(poll, time, ct), metrics.TextDone, stoppingToken),
+            stoppingToken));
+        await Task.WhenAll(loops);
+    }
+}
