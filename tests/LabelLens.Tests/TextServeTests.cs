@@ -1,0 +1,93 @@
+using System.Text.Json;
+
+namespace LabelLens.Tests;
+
+/// <summary>`serve` with the text analysis on: uploads get their labels, then their text, searchable with labels; the CLI reads the same catalog.</summary>
+public sealed class TextServeTests : IAsyncLifetime
+{
+    private readonly ServerFixture _server = new(new Dictionary<string, string?> { ["Analysis:Tasks"] = "objects,classes,text" });
+
+    public Task InitializeAsync() => _server.InitializeAsync();
+
+    public Task DisposeAsync() => _server.DisposeAsync();
+
+    /// <summary>Until the image's text analysis has stored its result.</summary>
+    private async Task<JsonElement> WaitForTextAsync(string id)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (true)
+        {
+            var image = await _server.WaitForImageAsync(id);
+            if (image.GetProperty("analyses").EnumerateArray().Any(a => a.GetProperty("analysis").GetString() == "text"))
+            {
+                return image;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"image {id} has no text after 90 s");
+            await Task.Delay(100);
+        }
+    }
+
+    private async Task<List<string>> SearchAsync(string query) =>
+        (await _server.GetJsonAsync($"/api/v1/images?{query}")).GetProperty("images").EnumerateArray().Select(i => i.GetProperty("image").GetProperty("key").GetString()!).Order().ToList();
+
+    [Fact]
+    public async Task Uploads_get_labels_then_text_searchable_by_word_phrase_and_label_and_the_cli_finds_them()
+    {
+        await _server.WaitForReadyAsync();
+        var ids = new Dictionary<string, string>();
+        foreach (var (key, bytes, type) in new[]
+        {
+            ("cards/slate.png", await TextCards.Get("slate.png"), "image/png"),
+            ("cards/hotel.jpg", await TextCards.Get("on-photo.jpg"), "image/jpeg"),
+            ("photos/dog.jpg", TestData.ImageBytes("dog.jpg"), "image/jpeg"),
+        })
+        {
+            ids[key] = (await _server.UploadAsync("media", key, bytes, type)).GetProperty("imageId").GetString()!;
+        }
+
+        foreach (var id in ids.Values)
+        {
+            await WaitForTextAsync(id);
+        }
+
+        var slate = await _server.GetJsonAsync($"/api/v1/images/{ids["cards/slate.png"]}");
+        Assert.Equal(["SCENE 42", "TAKE 7", "Directed by Ada Lovelace"], slate.GetProperty("text").EnumerateArray().Select(l => l.GetProperty("text").GetString()));
+        Assert.Equal(4, slate.GetProperty("text")[2].GetProperty("words").GetArrayLength());
+        Assert.Empty((await _server.GetJsonAsync($"/api/v1/images/{ids["photos/dog.jpg"]}")).GetProperty("text").EnumerateArray());
+
+        Assert.Equal(["cards/slate.png"], await SearchAsync("text=lovelace"));
+        Assert.Equal(["cards/slate.png"], await SearchAsync("text=%22scene%2042%22"));
+        Assert.Equal(["cards/hotel.jpg"], await SearchAsync("text=PARADISO"));
+        Assert.Equal(["cards/hotel.jpg"], await SearchAsync("text=paradiso&label=Bird"));
+        Assert.Empty(await SearchAsync("text=paradiso&label=Dog"));
+        var hit = (await _server.GetJsonAsync("/api/v1/images?text=take%207")).GetProperty("images")[0];
+        Assert.Contains(hit.GetProperty("text").EnumerateArray(), l => l.GetProperty("text").GetString() == "TAKE 7");
+        using var bad = await _server.Client.GetAsync("/api/v1/images?text=%22%22");
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, bad.StatusCode);
+
+        var (exit, stdout, stderr) = await CliTests.RunAsync("search", "--text", "scene 42", "--data", _server.DataFolder, "--format", "jsonl");
+        Assert.True(exit == 0, stderr);
+        var line = JsonDocument.Parse(stdout.Trim()).RootElement;
+        Assert.Equal("cards/slate.png", line.GetProperty("image").GetProperty("key").GetString());
+    }
+
+    [Fact]
+    public async Task Cli_label_with_the_TEXT_feature_prints_DetectText_shaped_text()
+    {
+        var card = await TextCards.PathOfAsync("black-on-white.png");
+        var (exit, stdout, stderr) = await CliTests.RunAsync("label", card, "--features", "TEXT", "--models", TestData.ModelsFolder);
+        Assert.True(exit == 0, stderr);
+        var file = JsonDocument.Parse(stdout.Trim()).RootElement;
+        Assert.Empty(file.GetProperty("Labels").EnumerateArray());
+        var lines = file.GetProperty("TextDetections").EnumerateArray().Where(d => d.GetProperty("Type").GetString() == "LINE").Select(d => d.GetProperty("DetectedText").GetString());
+        Assert.Equal(["EMERGENCY EXIT", "Keep this door closed"], lines);
+        Assert.StartsWith("ppocr-v4:", file.GetProperty("TextModelVersion").GetString(), StringComparison.Ordinal);
+
+        (exit, stdout, stderr) = await CliTests.RunAsync("label", TestData.Image("dog.jpg"), "--features", "GENERAL_LABELS", "TEXT", "--models", TestData.ModelsFolder);
+        Assert.True(exit == 0, stderr);
+        file = JsonDocument.Parse(stdout.Trim()).RootElement;
+        Assert.Contains(file.GetProperty("Labels").EnumerateArray(), l => l.GetProperty("Name").GetString() == "Dog");
+        Assert.Empty(file.GetProperty("TextDetections").EnumerateArray());
+    }
+}
