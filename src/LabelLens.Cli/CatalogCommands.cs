@@ -153,7 +153,7 @@ public static class CatalogCommands
                     var found = await ImageViews.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), [.. query.Labels, .. query.AnyLabels], cancellationToken, query.MinConfidence);
                     if (query.Text is not null)
                     {
-                        found = await ImageViews.AttachTextAsync(catalog, found, cancellationToken);
+                        found = await ImageViews.AttachTextAsync(catalog, found, cancellationToken, query.Text);
                     }
 
                     foreach (var image in found)

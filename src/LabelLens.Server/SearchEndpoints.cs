@@ -170,7 +170,7 @@ public static class SearchEndpoints
             if (query.Text is not null)
             {
                 // A text search's hits carry their text: what matched, and where.
-                images = await ImageViews.AttachTextAsync(catalog, images, ct);
+                images = await ImageViews.AttachTextAsync(catalog, images, ct, query.Text);
             }
 
             return Results.Ok(new SearchResponse(images, page.NextCursor));

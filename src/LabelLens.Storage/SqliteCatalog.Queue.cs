@@ -142,7 +142,7 @@ public sealed partial class SqliteCatalog
             ("$id", job.ImageId), ("$w", result.Image.Width), ("$h", result.Image.Height), ("$format", result.Image.Format),
             ("$model", result.LabelModelVersion), ("$min", minConfidence), ("$now", now), ("$ms", result.Timings.TotalMs));
         Execute(connection, transaction, "UPDATE jobs SET state = 'done', error = NULL, lease_until = NULL, updated_at = $now WHERE id = $job", ("$job", job.Id), ("$now", now));
-        AfterLabels(connection, transaction, job, result, now);
+        AfterLabels(connection, transaction, job, result.TextFollows, now);
         InsertEvent(connection, transaction, CatalogEventType.LabelsReady, job.ImageId, job.Bucket, job.Key, null, now);
         await transaction.CommitAsync(cancellationToken);
         return true;

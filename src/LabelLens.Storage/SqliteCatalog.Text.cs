@@ -62,14 +62,15 @@ public sealed partial class SqliteCatalog
             return false;
         }
 
-        Execute(connection, transaction, "DELETE FROM text_lines WHERE image_id = $id AND start_ms IS NULL", ("$id", job.ImageId));
+        Execute(connection, transaction, "DELETE FROM text_lines WHERE image_id = $id", ("$id", job.ImageId));
         foreach (var (entry, index) in lines.Select((l, i) => (l, i)))
         {
             Execute(
                 connection,
                 transaction,
-                "INSERT INTO text_lines (image_id, line, text, confidence, polygon, words) VALUES ($id, $line, $text, $confidence, $polygon, $words)",
-                ("$id", job.ImageId), ("$line", index), ("$text", entry.Line.Text), ("$confidence", entry.Line.Confidence), ("$polygon", entry.Polygon), ("$words", entry.Words));
+                "INSERT INTO text_lines (image_id, line, text, confidence, polygon, words, start_ms, end_ms) VALUES ($id, $line, $text, $confidence, $polygon, $words, $start, $end)",
+                ("$id", job.ImageId), ("$line", index), ("$text", entry.Line.Text), ("$confidence", entry.Line.Confidence), ("$polygon", entry.Polygon), ("$words", entry.Words),
+                ("$start", entry.Line.StartTimestampMillis), ("$end", entry.Line.EndTimestampMillis));
         }
 
         var analysis = new AnalysisLabels(AnalysisTask.Text, reading.Text.Model, reading.MinConfidence, []);
@@ -79,7 +80,7 @@ public sealed partial class SqliteCatalog
         return true;
     }
 
-    public async Task<Dictionary<string, IReadOnlyList<TextLine>>> GetTextAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
+    public async Task<Dictionary<string, IReadOnlyList<TextLine>>> GetTextAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken, string? matching = null)
     {
         ArgumentNullException.ThrowIfNull(ids);
         var text = new Dictionary<string, List<TextLine>>(StringComparer.Ordinal);
@@ -89,12 +90,24 @@ public sealed partial class SqliteCatalog
         }
 
         await using var connection = Open();
-        var parameters = ids.Select((id, i) => ($"$i{i}", (object?)id)).ToArray();
+        var parameters = ids.Select((id, i) => ($"$i{i}", (object?)id)).ToList();
+        var match = TextMatch(matching);
+        if (match is not null)
+        {
+            parameters.Add(("$match", match));
+        }
+
+        // A video's occurrences in time order; with a search, only the lines it matched.
         await using var command = Command(
             connection,
             null,
-            $"SELECT image_id, text, confidence, polygon, words FROM text_lines WHERE image_id IN ({string.Join(", ", parameters.Select(p => p.Item1))}) AND start_ms IS NULL ORDER BY image_id, line",
-            parameters);
+            $"""
+            SELECT image_id, text, confidence, polygon, words, start_ms, end_ms FROM text_lines
+            WHERE image_id IN ({string.Join(", ", parameters.Where(p => p.Item1 != "$match").Select(p => p.Item1))})
+            {(match is null ? "" : "AND id IN (SELECT rowid FROM text_fts WHERE text_fts MATCH $match)")}
+            ORDER BY image_id, COALESCE(start_ms, 0), line
+            """,
+            [.. parameters]);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -108,7 +121,11 @@ public sealed partial class SqliteCatalog
                 reader.GetString(1),
                 reader.GetDouble(2),
                 JsonSerializer.Deserialize<List<TextPoint>>(reader.GetString(3), TextJson) ?? [],
-                JsonSerializer.Deserialize<List<TextWord>>(reader.GetString(4), TextJson) ?? []));
+                JsonSerializer.Deserialize<List<TextWord>>(reader.GetString(4), TextJson) ?? [])
+            {
+                StartTimestampMillis = reader.IsDBNull(5) ? null : reader.GetInt64(5),
+                EndTimestampMillis = reader.IsDBNull(6) ? null : reader.GetInt64(6),
+            });
         }
 
         return text.ToDictionary(t => t.Key, t => (IReadOnlyList<TextLine>)t.Value, StringComparer.Ordinal);
@@ -119,13 +136,13 @@ public sealed partial class SqliteCatalog
     /// stored text stays searchable until it lands); without it, the image's stored text and text row are dropped,
     /// as a removed analysis's results are.
     /// </summary>
-    private static void AfterLabels(SqliteConnection connection, SqliteTransaction transaction, ClaimedJob job, LabelsResult result, long now)
+    private static void AfterLabels(SqliteConnection connection, SqliteTransaction transaction, ClaimedJob job, bool textFollows, long now)
     {
-        if (result.TextFollows && (job.Analyses is null || job.Analyses.Contains(AnalysisTask.Text)))
+        if (textFollows && (job.Analyses is null || job.Analyses.Contains(AnalysisTask.Text)))
         {
             EnqueueJob(connection, transaction, job.ImageId, job.Sha256, now, [AnalysisTask.Text], JobKind.Text);
         }
-        else if (!result.TextFollows && job.Analyses is null)
+        else if (!textFollows && job.Analyses is null)
         {
             Execute(connection, transaction, "DELETE FROM text_lines WHERE image_id = $id", ("$id", job.ImageId));
             Execute(connection, transaction, "DELETE FROM analysis_results WHERE image_id = $id AND analysis = 'text'", ("$id", job.ImageId));

@@ -73,6 +73,32 @@ public sealed class TextServeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_title_card_between_two_photos_is_one_text_occurrence_with_its_start_and_end()
+    {
+        await _server.WaitForReadyAsync();
+        var video = await VideoTestData.TitleCardBetweenPhotosMp4(await TextCards.PathOfAsync("slate.png"));
+        var id = (await _server.UploadAsync("media", "film/slate.mp4", video, "video/mp4")).GetProperty("imageId").GetString()!;
+        var details = await WaitForTextAsync(id);
+        Assert.Equal("video", details.GetProperty("mediaType").GetString());
+        var text = details.GetProperty("text").EnumerateArray().ToList();
+        // One occurrence per line of the card, from where the card starts (3 s) to where the eagle starts (6 s), give or take a sample.
+        Assert.Equal(["SCENE 42", "TAKE 7", "Directed by Ada Lovelace"], text.Select(l => l.GetProperty("text").GetString()));
+        foreach (var line in text)
+        {
+            Assert.InRange(line.GetProperty("startTimestampMillis").GetInt64(), 2900, 3600);
+            Assert.InRange(line.GetProperty("endTimestampMillis").GetInt64(), 5900, 6600);
+        }
+
+        // A search hit on the video says where the words are.
+        var hit = Assert.Single((await _server.GetJsonAsync("/api/v1/images?text=take%207")).GetProperty("images").EnumerateArray());
+        var where = Assert.Single(hit.GetProperty("text").EnumerateArray());
+        Assert.Equal("TAKE 7", where.GetProperty("text").GetString());
+        Assert.InRange(where.GetProperty("startTimestampMillis").GetInt64(), 2900, 3600);
+        // The video's labels are there too (they landed first).
+        Assert.Contains("Dog", ServerFixture.LabelNames(details));
+    }
+
+    [Fact]
     public async Task Cli_label_with_the_TEXT_feature_prints_DetectText_shaped_text()
     {
         var card = await TextCards.PathOfAsync("black-on-white.png");

@@ -35,11 +35,12 @@ public static class ImageViews
     }
 
     /// <summary>Adds each image's stored text (the export; a text search's hits, so they show what was read).</summary>
-    public static async Task<List<ImageResponse>> AttachTextAsync(ITextCatalog catalog, IReadOnlyList<ImageResponse> images, CancellationToken cancellationToken)
+    /// <param name="matching">A text search: only the lines it matched (a video's say where: start and end).</param>
+    public static async Task<List<ImageResponse>> AttachTextAsync(ITextCatalog catalog, IReadOnlyList<ImageResponse> images, CancellationToken cancellationToken, string? matching = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(images);
-        var text = await catalog.GetTextAsync(images.Select(i => i.Image.Id).ToList(), cancellationToken);
+        var text = await catalog.GetTextAsync(images.Select(i => i.Image.Id).ToList(), cancellationToken, matching);
         return images.Select(i => i with { Text = text.GetValueOrDefault(i.Image.Id) ?? [] }).ToList();
     }
 

@@ -17,6 +17,8 @@ public sealed class TextWorker(
     LabelerHolder holder,
     LabelingWorkers imageWorkers,
     JobRunner runner,
+    VideoTextRunner videoRunner,
+    ICatalog catalog,
     JobLoop loop,
     ServerMetrics metrics,
     IOptions<TextOptions> textOptions,
@@ -47,8 +49,14 @@ public sealed class TextWorker(
         var workers = textOptions.Value.Workers;
         logger.LogInformation("{Workers} text worker(s) started ({Model})", workers, labeler.Text.Model.Version);
         var loops = Enumerable.Range(0, workers).Select(_ => Task.Run(
-            () => loop.RunAsync(_owner, JobKind.Text, 1, (job, ct) => runner.RunAsync(labeler, job, ct), (poll, ct) => Task.Delay(poll, time, ct), metrics.TextDone, stoppingToken),
+            () => loop.RunAsync(_owner, JobKind.Text, 1, (job, ct) => RunAsync(labeler, job, ct), (poll, ct) => Task.Delay(poll, time, ct), metrics.TextDone, stoppingToken),
             stoppingToken));
         await Task.WhenAll(loops);
     }
+
+    /// <summary>A video's text is read on its sampled frames (ffmpeg); a photo's from its bytes.</summary>
+    private async Task<JobOutcome> RunAsync(ImageLabeler labeler, ClaimedJob job, CancellationToken cancellationToken) =>
+        await catalog.GetVideoAsync(job.ImageId, cancellationToken) is { Metadata: { } metadata }
+            ? await videoRunner.RunAsync(labeler, job, metadata, cancellationToken)
+            : await runner.RunAsync(labeler, job, cancellationToken);
 }

@@ -268,7 +268,10 @@ public sealed class VideoJobRunner(
                 $"the video is truncated or corrupt: frames end at {last / 1000.0:0.###} s of {length / 1000.0:0.###} s");
         }
 
-        var completion = new VideoCompletion(format, options.IntervalMillis, options.EffectiveSegmentGapMillis, labeler.ModelVersion, labeling.MinConfidence, time.GetElapsedTime(started).TotalMilliseconds);
+        var completion = new VideoCompletion(format, options.IntervalMillis, options.EffectiveSegmentGapMillis, labeler.ModelVersion, labeling.MinConfidence, time.GetElapsedTime(started).TotalMilliseconds)
+        {
+            TextFollows = labeler.Text is not null,
+        };
         if (lost() || !await catalog.CompleteVideoJobAsync(job, completion, cancellationToken))
         {
             return JobOutcome.Superseded;
@@ -287,6 +290,7 @@ public static class VideoServices
         services.AddOptions<VideoOptions>().Bind(configuration.GetSection(VideoOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<Ffmpeg>();
         services.AddSingleton<VideoJobRunner>();
+        services.AddSingleton<VideoTextRunner>();
         services.AddSingleton<VideoWorker>();
         services.AddHostedService(sp => sp.GetRequiredService<VideoWorker>());
         return services;

@@ -23,6 +23,13 @@ public sealed record TextLine(string Text, double Confidence, IReadOnlyList<Text
 {
     [JsonIgnore]
     public BoundingBox BoundingBox => TextGeometry.Bounds(Polygon);
+
+    /// <summary>In a video: where this text is on screen (one occurrence over consecutive samples); null in a photo.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? StartTimestampMillis { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? EndTimestampMillis { get; init; }
 }
 
 /// <summary>The text analysis's answer: lines (top to bottom, left to right), each with its words. It gives no labels.</summary>

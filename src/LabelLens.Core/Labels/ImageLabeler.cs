@@ -178,6 +178,11 @@ public sealed record TextReading(DetectedText Text, ImageInfo Image, double Deco
     /// <summary>The confidence floor applied (0-100): lines below it were dropped.</summary>
     public double MinConfidence { get; init; }
 
+    /// <summary>For a video: frames sampled, and how many of them were read (the others looked the same as the last one read).</summary>
+    public int FramesSampled { get; init; }
+
+    public int FramesRead { get; init; }
+
     /// <summary>Decode plus the analysis's own time.</summary>
     public double TotalMs => DecodeMs + Text.Timing.TotalMs;
 }

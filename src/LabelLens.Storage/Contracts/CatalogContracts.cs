@@ -84,8 +84,11 @@ public interface ITextCatalog
     /// <summary>Stores the text, the text analysis's result row, and marks the text job done; false when the job no longer counts.</summary>
     Task<bool> CompleteTextJobAsync(ClaimedJob job, TextReading reading, CancellationToken cancellationToken);
 
-    /// <summary>The stored text lines (with words) of each image, keyed by id; images without text are left out.</summary>
-    Task<Dictionary<string, IReadOnlyList<TextLine>>> GetTextAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken);
+    /// <summary>
+    /// The stored text lines (with words) of each image, keyed by id, a video's occurrences in time order; images
+    /// without text are left out. With <paramref name="matching"/> (a text search), only the lines it matches.
+    /// </summary>
+    Task<Dictionary<string, IReadOnlyList<TextLine>>> GetTextAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken, string? matching = null);
 }
 
 /// <summary>Search with every filter, keyset pages, and label facets.</summary>

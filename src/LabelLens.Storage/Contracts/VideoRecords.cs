@@ -104,4 +104,8 @@ public sealed record VideoFrameLabel(long TimestampMillis, Label Label);
 public sealed record VideoQueueEntry(string ImageId, string Bucket, string Key, JobState State, long? ProcessedMillis, long? DurationMillis, int FramesDone, double? Percent);
 
 /// <summary>What a finished video job stores besides its frames.</summary>
-public sealed record VideoCompletion(string Format, int IntervalMillis, int SegmentGapMillis, string ModelVersion, double MinConfidence, double LabelingMs);
+public sealed record VideoCompletion(string Format, int IntervalMillis, int SegmentGapMillis, string ModelVersion, double MinConfidence, double LabelingMs)
+{
+    /// <summary>The text analysis is configured: a text job reads the video's text after its labels are stored.</summary>
+    public bool TextFollows { get; init; }
+}
