@@ -4,39 +4,24 @@ using Microsoft.Playwright;
 namespace LabelLens.Tests;
 
 /// <summary>The web UI's text, in Debian's chromium against `serve` with the text analysis on: the lines listed, their boxes drawn, `text:` searches.</summary>
-public sealed class TextWebUiTests : IAsyncLifetime
+public sealed class TextWebUiTests() : BrowserServerTests(new ServerFixture(new Dictionary<string, string?> { ["Analysis:Tasks"] = "objects,classes,text" }))
 {
-    private readonly ServerFixture _server = new(new Dictionary<string, string?> { ["Analysis:Tasks"] = "objects,classes,text" });
-    private Browser _browser = null!;
-
-    public async Task InitializeAsync()
-    {
-        await _server.InitializeAsync();
-        _browser = await Browser.LaunchAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _browser.DisposeAsync();
-        await _server.DisposeAsync();
-    }
-
     [Fact]
     public async Task The_detail_view_lists_and_boxes_the_text_and_text_search_finds_the_card()
     {
-        var slate = (await _server.UploadAsync("cards", "slate.png", await TextCards.Get("slate.png"), "image/png")).GetProperty("imageId").GetString()!;
-        await _server.UploadAsync("cards", "dog.jpg", TestData.ImageBytes("dog.jpg"));
+        var slate = (await Server.UploadAsync("cards", "slate.png", await TextCards.Get("slate.png"), "image/png")).GetProperty("imageId").GetString()!;
+        await Server.UploadAsync("cards", "dog.jpg", TestData.ImageBytes("dog.jpg"));
         // Wait for the text (it lands after the labels).
         var deadline = DateTime.UtcNow.AddSeconds(90);
-        while ((await _server.WaitForImageAsync(slate)).GetProperty("text").GetArrayLength() == 0)
+        while ((await Server.WaitForImageAsync(slate)).GetProperty("text").GetArrayLength() == 0)
         {
             Assert.True(DateTime.UtcNow < deadline, "no text after 90 s");
             await Task.Delay(100);
         }
 
-        await _browser.RunAsync(nameof(The_detail_view_lists_and_boxes_the_text_and_text_search_finds_the_card), new() { ViewportSize = new() { Width = 1280, Height = 860 } }, async page =>
+        await Chromium.RunAsync(nameof(The_detail_view_lists_and_boxes_the_text_and_text_search_finds_the_card), new() { ViewportSize = new() { Width = 1280, Height = 860 } }, async page =>
         {
-            await page.GotoAsync(_server.Client.BaseAddress!.ToString());
+            await page.GotoAsync(Base);
             await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(2);
             await page.Locator("#search-input").FillAsync("text: scene 42");
             await page.Locator("#search-input").PressAsync("Enter");

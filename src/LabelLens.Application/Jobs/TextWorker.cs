@@ -14,7 +14,6 @@ namespace LabelLens.Application;
 /// analysis is configured (Analysis:Tasks has "text").
 /// </summary>
 public sealed class TextWorker(
-    LabelerHolder holder,
     LabelingWorkers imageWorkers,
     JobRunner runner,
     VideoTextRunner videoRunner,
@@ -29,19 +28,8 @@ public sealed class TextWorker(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        ImageLabeler labeler;
-        try
-        {
-            labeler = await holder.Labeler.WaitAsync(stoppingToken);
-            // The image workers first take back a dead server's jobs (text jobs among them).
-            await imageWorkers.Ready.WaitAsync(stoppingToken);
-        }
-        catch (OperationCanceledException)
-        {
-            return;
-        }
-
-        if (labeler.Text is null)
+        // After the image workers took back a dead server's jobs (text jobs among them); idle without the text analysis.
+        if (await imageWorkers.ReadyLabelerAsync(stoppingToken) is not { Text: not null } labeler)
         {
             return;
         }

@@ -17,7 +17,6 @@ namespace LabelLens.Application;
 /// it runs (heartbeat), and a job can be cancelled from the API.
 /// </summary>
 public sealed class VideoWorker(
-    LabelerHolder holder,
     LabelingWorkers imageWorkers,
     VideoJobRunner runner,
     JobLoop loop,
@@ -46,14 +45,7 @@ public sealed class VideoWorker(
             logger.LogWarning("Video labeling is unavailable: {Problem}. Uploaded videos are stored and their jobs fail with this error (retried later); images are labeled as usual.", problem);
         }
 
-        ImageLabeler labeler;
-        try
-        {
-            labeler = await holder.Labeler.WaitAsync(stoppingToken);
-            // The image workers first take back a dead server's jobs; claiming before that could see ours released.
-            await imageWorkers.Ready.WaitAsync(stoppingToken);
-        }
-        catch (OperationCanceledException)
+        if (await imageWorkers.ReadyLabelerAsync(stoppingToken) is not { } labeler)
         {
             return;
         }

@@ -187,52 +187,50 @@ public sealed class PaddleTextReader : IPictureAnalysis
         return list;
     }
 
-    private bool IsUpsideDown(Picture picture, TextQuad box)
-    {
-        var (outWidth, _) = LineSize(box, ClassifierWidth);
-        var elements = 3 * LineHeight * ClassifierWidth;
-        var tensor = ArrayPool<float>.Shared.Rent(elements);
-        try
+    private bool IsUpsideDown(Picture picture, TextQuad box) =>
+        RunOnLine(_classifier!, _cls, picture, box, ClassifierWidth, ClassifierWidth, out _, output =>
         {
-            var span = tensor.AsSpan(0, elements);
-            span.Clear();
-            TextSampler.Fill(picture.Rgb, picture.Width, picture.Height, box, outWidth, LineHeight, span, ClassifierWidth, LineHeight, RecMean, RecDeviation);
-            using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, tensor.AsMemory(0, elements), [1, 3, LineHeight, ClassifierWidth]);
-            using var runOptions = new RunOptions();
-            using var outputs = _classifier!.Run(runOptions, [_cls.Input], [input], [_cls.Output]);
-            var scores = outputs[0].GetTensorDataAsSpan<float>();
+            var scores = output.GetTensorDataAsSpan<float>();
             // [0°, 180°]; PaddleOCR turns a line over when the classifier is at least 90% sure.
             return scores.Length >= 2 && scores[1] > scores[0] && scores[1] >= 0.9f;
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(tensor);
-        }
-    }
+        });
 
     private TextLine? Recognize(Picture picture, TextQuad box, out double inferenceMs)
     {
         var (outWidth, _) = LineSize(box, MaxLineWidth);
         var tensorWidth = Math.Max(MinLineWidth, outWidth);
+        return RunOnLine(_recognizer, _rec, picture, box, MaxLineWidth, tensorWidth, out inferenceMs, output =>
+        {
+            var shape = output.GetTensorTypeAndShape().Shape;
+            var steps = (int)shape[1];
+            var decoded = CtcDecode(output.GetTensorDataAsSpan<float>(), steps, (int)shape[2]);
+            // Where a step falls along the line: the input is tensorWidth wide, the text fills outWidth of it.
+            var stepWidth = tensorWidth / (float)steps / outWidth;
+            return ToLine(decoded, box, stepWidth, picture);
+        });
+    }
+
+    /// <summary>
+    /// One line through a line model (the recogniser, the angle classifier): the box straightened to height 48 and
+    /// at most <paramref name="maxWidth"/> wide, padded with 0 (mid grey after normalisation, as PaddleOCR pads) to
+    /// <paramref name="tensorWidth"/>, normalised (x/255 - 0.5) / 0.5 in B, G, R.
+    /// </summary>
+    private T RunOnLine<T>(InferenceSession session, (string Input, string Output) names, Picture picture, TextQuad box, int maxWidth, int tensorWidth, out double inferenceMs, Func<OrtValue, T> read)
+    {
+        var (outWidth, _) = LineSize(box, maxWidth);
         var elements = 3 * LineHeight * tensorWidth;
         var tensor = ArrayPool<float>.Shared.Rent(elements);
         try
         {
             var span = tensor.AsSpan(0, elements);
-            // Padding is 0 after normalisation (mid grey), as PaddleOCR pads.
             span.Clear();
             TextSampler.Fill(picture.Rgb, picture.Width, picture.Height, box, outWidth, LineHeight, span, tensorWidth, LineHeight, RecMean, RecDeviation);
             var started = _time.GetTimestamp();
             using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, tensor.AsMemory(0, elements), [1, 3, LineHeight, tensorWidth]);
             using var runOptions = new RunOptions();
-            using var outputs = _recognizer.Run(runOptions, [_rec.Input], [input], [_rec.Output]);
+            using var outputs = session.Run(runOptions, [names.Input], [input], [names.Output]);
             inferenceMs = _time.GetElapsedTime(started).TotalMilliseconds;
-            var shape = outputs[0].GetTensorTypeAndShape().Shape;
-            var steps = (int)shape[1];
-            var decoded = CtcDecode(outputs[0].GetTensorDataAsSpan<float>(), steps, (int)shape[2]);
-            // Where a step falls along the line: the input is tensorWidth wide, the text fills outWidth of it.
-            var stepWidth = tensorWidth / (float)steps / outWidth;
-            return ToLine(decoded, box, stepWidth, picture);
+            return read(outputs[0]);
         }
         finally
         {
