@@ -20,7 +20,8 @@ public sealed partial class RekognitionApi
     /// <summary>Rekognition allows at most 10 regions of interest.</summary>
     private const int MaxRegions = 10;
 
-    private static readonly string[] Operations = [DetectLabelsTarget, DetectTextTarget];
+    private static readonly string[] Operations =
+        [DetectLabelsTarget, DetectTextTarget, StartLabelDetectionTarget, GetLabelDetectionTarget, StartTextDetectionTarget, GetTextDetectionTarget];
 
     private static string OperationName(Microsoft.AspNetCore.Http.HttpContext context) =>
         context.Request.Headers["X-Amz-Target"].ToString() is var target && Operations.Contains(target, StringComparer.Ordinal) ? target["RekognitionService.".Length..] : "Rekognition";

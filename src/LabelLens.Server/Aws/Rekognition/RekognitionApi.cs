@@ -35,6 +35,7 @@ public sealed partial class RekognitionApi : IDisposable
 
     private readonly LabelerHolder _holder;
     private readonly IObjectStore _store;
+    private readonly ICatalog _catalog;
     private readonly RekognitionOptions _options;
     private readonly LabelLens.Vision.Ocr.TextOptions _textOptions;
     private readonly S3SigV4 _signatures;
@@ -47,6 +48,7 @@ public sealed partial class RekognitionApi : IDisposable
     public RekognitionApi(
         LabelerHolder holder,
         IObjectStore store,
+        ICatalog catalog,
         IOptions<RekognitionOptions> options,
         IOptions<ServerOptions> serverOptions,
         IOptions<LabelLens.Vision.Ocr.TextOptions> textOptions,
@@ -59,6 +61,7 @@ public sealed partial class RekognitionApi : IDisposable
         ArgumentNullException.ThrowIfNull(serverOptions);
         _holder = holder;
         _store = store;
+        _catalog = catalog;
         _options = options.Value;
         _signatures = new S3SigV4(S3Setup.Secrets(serverOptions.Value), allowAnonymous: false, time);
         _logger = logger;
@@ -114,9 +117,17 @@ public sealed partial class RekognitionApi : IDisposable
             object response;
             using (var document = ParseJson(body))
             {
-                response = target == DetectTextTarget
-                    ? await DetectTextAsync(document.RootElement, context.RequestAborted)
-                    : await DetectLabelsAsync(document.RootElement, context.RequestAborted);
+                var root = document.RootElement;
+                var ct = context.RequestAborted;
+                response = target switch
+                {
+                    DetectTextTarget => await DetectTextAsync(root, ct),
+                    StartLabelDetectionTarget => await StartVideoJobAsync(root, LabelsJob, ct),
+                    StartTextDetectionTarget => await StartVideoJobAsync(root, TextJob, ct),
+                    GetLabelDetectionTarget => await GetLabelDetectionAsync(root, ct),
+                    GetTextDetectionTarget => await GetTextDetectionAsync(root, ct),
+                    _ => await DetectLabelsAsync(root, ct),
+                };
             }
 
             context.Response.StatusCode = StatusCodes.Status200OK;
