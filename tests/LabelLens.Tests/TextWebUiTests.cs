@@ -11,25 +11,40 @@ public sealed class TextWebUiTests() : BrowserServerTests(new ServerFixture(new 
     {
         var slate = (await Server.UploadAsync("cards", "slate.png", await TextCards.Get("slate.png"), "image/png")).GetProperty("imageId").GetString()!;
         await Server.UploadAsync("cards", "dog.jpg", TestData.ImageBytes("dog.jpg"));
+        var video = (await Server.UploadAsync("films", "slate.mp4", await VideoTestData.TitleCardBetweenPhotosMp4(await TextCards.PathOfAsync("slate.png")), "video/mp4")).GetProperty("imageId").GetString()!;
         // Wait for the text (it lands after the labels).
         var deadline = DateTime.UtcNow.AddSeconds(90);
-        while ((await Server.WaitForImageAsync(slate)).GetProperty("text").GetArrayLength() == 0)
+        foreach (var id in new[] { slate, video })
         {
-            Assert.True(DateTime.UtcNow < deadline, "no text after 90 s");
-            await Task.Delay(100);
+            while ((await Server.WaitForImageAsync(id)).GetProperty("text").GetArrayLength() == 0)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "no text after 90 s");
+                await Task.Delay(100);
+            }
         }
 
         await Chromium.RunAsync(nameof(The_detail_view_lists_and_boxes_the_text_and_text_search_finds_the_card), new() { ViewportSize = new() { Width = 1280, Height = 860 } }, async page =>
         {
             await page.GotoAsync(Base);
-            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(2);
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(3);
             await page.Locator("#search-input").FillAsync("text: scene 42");
             await page.Locator("#search-input").PressAsync("Enter");
             await Assertions.Expect(page).ToHaveURLAsync(new Regex("[?&]text=scene"));
-            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(1);
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(2);
+
+            // The video: its text occurrences on the timeline and listed with their times.
+            await page.Locator($".tile[data-id='{video}'] .tile-link").ClickAsync();
+            var timeline = page.Locator("#detail-timeline");
+            await Assertions.Expect(timeline.Locator(".tl-text .tl-seg")).ToHaveCountAsync(3);
+            await Assertions.Expect(timeline.Locator(".tl-text .tl-seg").First).ToHaveAttributeAsync("aria-label", new Regex("^“SCENE 42” 0:0[23]"));
+            await Assertions.Expect(page.Locator("#detail .text-line")).ToHaveCountAsync(3);
+            await page.Keyboard.PressAsync("Escape");
+            await Assertions.Expect(page.Locator("#detail")).ToBeHiddenAsync();
+
+            // The card.
+            await page.Locator($".tile[data-id='{slate}'] .tile-link").ClickAsync();
             await Assertions.Expect(page.Locator(".chip-text")).ToContainTextAsync("scene 42");
 
-            await page.Locator(".tile-link").First.ClickAsync();
             var detail = page.Locator("#detail");
             await Assertions.Expect(detail.Locator(".text-line")).ToHaveCountAsync(3);
             await Assertions.Expect(detail.Locator(".text-line").Nth(2)).ToContainTextAsync("Directed by Ada Lovelace");
@@ -43,7 +58,7 @@ public sealed class TextWebUiTests() : BrowserServerTests(new ServerFixture(new 
 
             // Removing the text chip shows everything again.
             await page.GetByRole(AriaRole.Button, new() { Name = "Remove text search scene 42" }).ClickAsync();
-            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(2);
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(3);
         });
     }
 }

@@ -153,7 +153,7 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
           ? el('ul.label-list', {}, detected.map((l) => labelRow(l, false, !video)), inferred.map((l) => labelRow(l, true, !video)))
           : el('p.muted', { text: record.status === 'labeled' ? `Nothing recognised in this ${video ? 'video' : 'picture'}.` : `Labels appear here as soon as the ${video ? 'video' : 'picture'} is labeled.` }),
         addLabelForm()),
-      video ? null : textSection(details.text ?? [], record),
+      textSection(details.text ?? [], record, Boolean(video)),
       video ? videoMetadata(record, video, details.analyses) : metadata(record, details.analyses),
       actions(record)].filter(Boolean));
   }
@@ -251,16 +251,20 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
   }
 
   /** The text read in the picture: selectable lines (hover lights the line's box), a copy button, the boxes' toggle. */
-  function textSection(lines, record) {
+  function textSection(lines, record, video = false) {
     if (!lines.length && !(current?.analyses ?? []).some((a) => a.analysis === 'text')) return null;
     const all = lines.map((l) => l.text).join('\n');
     return el('section.detail-section', { 'aria-labelledby': 'text-heading' },
       el('div.section-head', {},
         el('h3', { id: 'text-heading', text: 'Text' }),
-        lines.length ? el('button.link-button', { type: 'button', onclick: () => textBoxes.classList.toggle('off'), 'aria-label': 'Show or hide the text boxes (t)' }, icon('box', 16), 'Boxes') : null,
+        lines.length && !video ? el('button.link-button', { type: 'button', onclick: () => textBoxes.classList.toggle('off'), 'aria-label': 'Show or hide the text boxes (t)' }, icon('box', 16), 'Boxes') : null,
         lines.length ? el('button.link-button', { type: 'button', onclick: () => navigator.clipboard?.writeText(all), 'aria-label': 'Copy all the text' }, icon('copy', 16), 'Copy') : null),
       lines.length
-        ? el('ul.text-list', {}, lines.map((line, index) => el('li.text-line', {
+        ? el('ul.text-list', {}, lines.map((line, index) => video
+          // A video's occurrence: its time, a click plays from there.
+          ? el('li.text-line', { tabindex: '0', onclick: () => playFrom(line.startTimestampMillis), onkeydown: (e) => { if (e.key === 'Enter') playFrom(line.startTimestampMillis); } },
+            el('span', { text: line.text }), el('span.text-conf', { text: segmentText(line) }))
+          : el('li.text-line', {
           tabindex: '0',
           onmouseenter: () => lightLine(index, true),
           onmouseleave: () => lightLine(index, false),
@@ -426,6 +430,21 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
           onkeydown: (e) => moveFocus(e),
         }))));
     });
+    // Text on screen: one row, an occurrence per button (the same line held on consecutive samples is one).
+    const occurrences = (details.text ?? []).filter((l) => l.startTimestampMillis != null);
+    if (occurrences.length) {
+      rows.unshift(el('div.tl-row.tl-text', { role: 'group', 'aria-label': 'Text on screen', style: { '--hue': '50' } },
+        el('span.tl-name', { text: 'Text', title: 'Text on screen' }),
+        el('div.tl-track', {}, occurrences.map((l) => el('button.tl-seg', {
+          type: 'button',
+          dataset: { start: l.startTimestampMillis, end: l.endTimestampMillis },
+          'aria-label': `“${l.text}” ${segmentText(l)}`,
+          title: `“${l.text}” ${segmentText(l)}`,
+          style: { left: `${(100 * l.startTimestampMillis) / duration}%`, width: `${(100 * Math.max(0, l.endTimestampMillis - l.startTimestampMillis)) / duration}%` },
+          onclick: () => playFrom(l.startTimestampMillis),
+          onkeydown: (e) => moveFocus(e),
+        })))));
+    }
     const playhead = el('div.tl-playhead', { 'aria-hidden': 'true' });
     timeline.replaceChildren(
       el('div.tl-body', { style: { '--p': String(progressOf(duration)) } }, rows, playhead),
