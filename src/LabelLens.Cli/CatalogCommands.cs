@@ -351,7 +351,10 @@ public static class CatalogCommands
             // A text search's hit: the lines read in it.
             if (response.Text is { Count: > 0 } lines)
             {
-                text += "\n" + string.Join(" / ", lines.Take(TopLabels).Select(l => $"\"{l.Text}\""));
+                // A video's occurrences say when.
+                text += "\n" + string.Join(" / ", lines.Take(TopLabels).Select(l => l.StartTimestampMillis is { } start
+                    ? $"\"{l.Text}\" {Clock(start)}-{Clock(l.EndTimestampMillis ?? start)}"
+                    : $"\"{l.Text}\""));
             }
 
             // A video found by label: where in it (the first few segments of the searched labels).
