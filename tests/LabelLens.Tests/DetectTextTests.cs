@@ -85,7 +85,10 @@ public sealed class DetectTextApiTests(S3ServerFixture fixture) : IClassFixture<
     public async Task WordFilter_and_RegionsOfInterest_select_words()
     {
         // The slate's second line is in 48-point type, the first in 72: a minimum height between them keeps the first.
-        var (_, tall) = await CallAsync(new { Image = await CardAsync("slate.png"), Filters = new { WordFilter = new { MinBoundingBoxHeight = 0.075 } } });
+        var (_, all) = await CallAsync(new { Image = await CardAsync("slate.png") });
+        double Height(string word) => all["TextDetections"]!.AsArray().Single(d => d!["DetectedText"]!.GetValue<string>() == word)!["Geometry"]!["BoundingBox"]!["Height"]!.GetValue<double>();
+        Assert.True(Height("SCENE") > Height("Directed") * 1.1, $"SCENE {Height("SCENE")}, Directed {Height("Directed")}");
+        var (_, tall) = await CallAsync(new { Image = await CardAsync("slate.png"), Filters = new { WordFilter = new { MinBoundingBoxHeight = (Height("SCENE") + Height("Directed")) / 2 } } });
         Assert.Equal(["SCENE 42", "TAKE 7"], Lines(tall));
 
         // The right half of the card: TAKE 7 and the end of the credit.

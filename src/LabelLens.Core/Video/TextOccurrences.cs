@@ -27,17 +27,38 @@ public static class TextOccurrences
                 best[(line.Text.ToUpperInvariant(), f.TimestampMillis)] = line;
                 return new Label(line.Text, line.Confidence, [], [], [], []);
             }).ToList())).ToList();
-        return SegmentBuilder.Build(sampledTimestamps, asLabels, intervalMillis, maxGapMillis, durationMillis)
+        var occurrences = SegmentBuilder.Build(sampledTimestamps, asLabels, intervalMillis, maxGapMillis, durationMillis)
             .Select(segment =>
             {
                 var readings = best.Where(b => string.Equals(b.Key.Text, segment.Name, StringComparison.OrdinalIgnoreCase) && b.Key.Time >= segment.StartTimestampMillis && b.Key.Time < Math.Max(segment.EndTimestampMillis, segment.StartTimestampMillis + 1));
                 var line = readings.Select(r => r.Value).MaxBy(l => l.Confidence) ?? best[(segment.Name.ToUpperInvariant(), segment.StartTimestampMillis)];
                 return line with { StartTimestampMillis = segment.StartTimestampMillis, EndTimestampMillis = segment.EndTimestampMillis };
             })
-            // Time order, then reading order on screen (rows of 2% of the height, then left to right).
             .OrderBy(l => l.StartTimestampMillis)
-            .ThenBy(l => l.Polygon.Count > 0 ? Math.Round(l.Polygon[0].Y * 50) : 0)
-            .ThenBy(l => l.Polygon.Count > 0 ? l.Polygon[0].X : 0)
+            .ThenBy(l => Top(l))
+            .ThenBy(l => Left(l))
             .ToList();
+
+        // Time order, then reading order on screen: lines starting together whose tops are within 2% of the
+        // height are one row, left to right (an insertion pass, as the reader orders a picture's lines).
+        for (var i = 1; i < occurrences.Count; i++)
+        {
+            for (var j = i; j > 0; j--)
+            {
+                var (before, after) = (occurrences[j - 1], occurrences[j]);
+                if (before.StartTimestampMillis != after.StartTimestampMillis || Math.Abs(Top(after) - Top(before)) >= 0.02 || Left(after) >= Left(before))
+                {
+                    break;
+                }
+
+                (occurrences[j - 1], occurrences[j]) = (after, before);
+            }
+        }
+
+        return occurrences;
     }
+
+    private static double Top(TextLine line) => line.Polygon.Count > 0 ? line.Polygon.Min(p => p.Y) : 0;
+
+    private static double Left(TextLine line) => line.Polygon.Count > 0 ? line.Polygon.Min(p => p.X) : 0;
 }

@@ -102,8 +102,13 @@ public sealed class PaddleTextReader : IPictureAnalysis
 
     public ModelIdentity Model { get; }
 
-    /// <summary>The detector's input: the picture fitted in a square of <see cref="TextOptions.InputSize"/>.</summary>
-    public PictureNeeds Needs => new(_options.InputSize, _options.InputSize, 0);
+    /// <summary>
+    /// The picture the lines are read from: fitted in a square of <see cref="TextOptions.ReadSize"/> (at least
+    /// <see cref="TextOptions.InputSize"/>); the detector takes its own smaller copy.
+    /// </summary>
+    public PictureNeeds Needs => new(ReadSize, ReadSize, 0);
+
+    private int ReadSize => Math.Max(_options.InputSize, _options.ReadSize);
 
     /// <summary>Text has no classes to search by label.</summary>
     public IReadOnlyList<string> ClassNames => [];
@@ -147,15 +152,25 @@ public sealed class PaddleTextReader : IPictureAnalysis
     /// <summary>Line boxes in the picture's pixels, top to bottom and left to right.</summary>
     private List<TextQuad> Detect(Picture picture, out double inferenceMs)
     {
-        // The picture arrives fitted to InputSize; the detector wants both sides a multiple of 32.
-        var width = Align(picture.Width);
-        var height = Align(picture.Height);
+        // The picture arrives fitted to ReadSize; the detector sees it fitted to InputSize, both sides a multiple of 32.
+        var scale = Math.Min(1.0, _options.InputSize / (double)Math.Max(picture.Width, picture.Height));
+        var width = Align((int)Math.Round(picture.Width * scale));
+        var height = Align((int)Math.Round(picture.Height * scale));
         var elements = 3 * width * height;
         var tensor = ArrayPool<float>.Shared.Rent(elements);
         try
         {
-            var whole = new TextQuad(Vector2.Zero, new Vector2(picture.Width, 0), new Vector2(picture.Width, picture.Height), new Vector2(0, picture.Height));
-            TextSampler.Fill(picture.Rgb, picture.Width, picture.Height, whole, width, height, tensor.AsSpan(0, elements), width, height, DetMean, DetDeviation);
+            if (scale < 1)
+            {
+                // A large reduction (the lines' picture to the detector's): libvips' antialiasing resize, then 1:1 into the tensor.
+                using var small = PictureResampler.ResampleArea(picture, 0, 0, picture.Width, picture.Height, width, height);
+                FillWhole(small.Rgb, small.Width, small.Height, width, height, tensor.AsSpan(0, elements));
+            }
+            else
+            {
+                FillWhole(picture.Rgb, picture.Width, picture.Height, width, height, tensor.AsSpan(0, elements));
+            }
+
             var started = _time.GetTimestamp();
             using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, tensor.AsMemory(0, elements), [1, 3, height, width]);
             using var runOptions = new RunOptions();
@@ -170,6 +185,12 @@ public sealed class PaddleTextReader : IPictureAnalysis
         {
             ArrayPool<float>.Shared.Return(tensor);
         }
+    }
+
+    private static void FillWhole(ReadOnlySpan<byte> rgb, int pictureWidth, int pictureHeight, int width, int height, Span<float> tensor)
+    {
+        var whole = new TextQuad(Vector2.Zero, new Vector2(pictureWidth, 0), new Vector2(pictureWidth, pictureHeight), new Vector2(0, pictureHeight));
+        TextSampler.Fill(rgb, pictureWidth, pictureHeight, whole, width, height, tensor, width, height, DetMean, DetDeviation);
     }
 
     /// <summary>Reading order: by top edge, boxes within 10 pixels of the same height left to right (PaddleOCR's sorted_boxes).</summary>

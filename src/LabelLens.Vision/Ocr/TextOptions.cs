@@ -12,7 +12,14 @@ public sealed class TextOptions
     /// multiple of 32). Larger finds smaller type and costs more; bench/README.md has the measurements.
     /// </summary>
     [Range(320, 2560)]
-    public int InputSize { get; set; } = 960;
+    public int InputSize { get; set; } = 640;
+
+    /// <summary>
+    /// The picture the recogniser reads each line from: decoded to fit this (at least <see cref="InputSize"/>), so a
+    /// small detector input still reads small type from sharp pixels. 0 reads from the detector's size.
+    /// </summary>
+    [Range(0, 4096)]
+    public int ReadSize { get; set; } = 1280;
 
     /// <summary>Detector pixels above this probability are text (PaddleOCR's det_db_thresh).</summary>
     [Range(0.01, 0.99)]
