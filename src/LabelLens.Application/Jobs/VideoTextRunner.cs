@@ -29,6 +29,9 @@ public sealed class VideoTextRunner(
     /// <summary>Mean absolute difference (0-255) of two frames' 32 × 18 grey thumbnails under which the later one is not read again.</summary>
     public const double SameFrameThreshold = 2.0;
 
+    /// <summary>A still is read again at least this often, so text changing in a small part of it (a timecode) is not kept for long.</summary>
+    public const long RereadMillis = 5000;
+
     public async Task<JobOutcome> RunAsync(ImageLabeler labeler, ClaimedJob job, VideoMetadata metadata, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(labeler);
@@ -62,6 +65,7 @@ public sealed class VideoTextRunner(
         var samples = new List<long>();
         var frames = new List<FrameText>();
         byte[]? lastRead = null;
+        long lastReadAt = 0;
         IReadOnlyList<TextLine> lastLines = [];
         var read = 0;
         await foreach (var frame in FrameSampler.SampleAsync(ffmpeg.FfmpegPath, file.Path, geometry, options, 0, cancellationToken))
@@ -70,10 +74,11 @@ public sealed class VideoTextRunner(
             {
                 using var picture = geometry.Picture(frame);
                 var signature = Signature(picture);
-                if (lastRead is null || Difference(signature, lastRead) >= SameFrameThreshold)
+                if (lastRead is null || Difference(signature, lastRead) >= SameFrameThreshold || frame.TimestampMillis - lastReadAt >= RereadMillis)
                 {
                     lastLines = labeler.ReadText(picture, minConfidence, cancellationToken).Text.Lines;
                     lastRead = signature;
+                    lastReadAt = frame.TimestampMillis;
                     read++;
                 }
 
