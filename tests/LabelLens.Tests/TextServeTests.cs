@@ -70,6 +70,13 @@ public sealed class TextServeTests : IAsyncLifetime
         Assert.True(exit == 0, stderr);
         var line = JsonDocument.Parse(stdout.Trim()).RootElement;
         Assert.Equal("cards/slate.png", line.GetProperty("image").GetProperty("key").GetString());
+
+        // The export carries every image's text.
+        (exit, stdout, stderr) = await CliTests.RunAsync("export", "--data", _server.DataFolder);
+        Assert.True(exit == 0, stderr);
+        var exported = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        var hotel = exported.Single(e => e.GetProperty("image").GetProperty("key").GetString() == "cards/hotel.jpg");
+        Assert.Equal(["Hotel Paradiso", "Rome 1952"], hotel.GetProperty("text").EnumerateArray().Select(l => l.GetProperty("text").GetString()));
     }
 
     [Fact]

@@ -107,7 +107,7 @@ public static class ModelCatalog
             DefaultTextReader,
             "ch_PP-OCRv4_det_infer.onnx",
             new Uri(OcrBase + "ch_PP-OCRv4_det_infer.onnx"),
-            960,
+            640,
             4.7,
             0,
             4_745_517,
