@@ -113,3 +113,19 @@ public sealed class TextPipelineTests
         Assert.Throws<InvalidOperationException>(() => without.ReadText(TestData.ImageBytes("dog.jpg"), 80));
     }
 }
+
+public sealed class TextPunctuationTests(TextFixture fixture) : IClassFixture<TextFixture>
+{
+    /// <summary>
+    /// Measured limits of the model, kept out of the exact cards: it drops the space after a comma ("B-7,12:30") and
+    /// can read "now" as "n0w"; the punctuation itself comes back.
+    /// </summary>
+    [Fact]
+    public async Task Digits_and_punctuation_come_back_exactly()
+    {
+        var bytes = await TextCards.MakeAsync("punctuation.png",
+            ["-size", "1280x720", "xc:white", "-fill", "black", "-font", TextCards.Font, "-gravity", "center",
+             "-pointsize", "56", "-annotate", "+0-60", "Gate B-7 at 12:30 (Rome)", "-pointsize", "56", "-annotate", "+0+60", "Call 555-0199 today!"]);
+        Assert.Equal(["Gate B-7 at 12:30 (Rome)", "Call 555-0199 today!"], fixture.Read(bytes).Lines.Select(l => l.Text));
+    }
+}
