@@ -176,6 +176,7 @@ public sealed class Benchmark : IDisposable
         {
             AnalysisTask.Objects => new YoloxDetector(model.Model, options, TimeProvider.System, NullLogger<YoloxDetector>.Instance),
             AnalysisTask.Classes => new ImageNetClassifier(model.Model, options, TimeProvider.System, NullLogger<ImageNetClassifier>.Instance),
+            AnalysisTask.Text => new LabelLens.Vision.Ocr.PaddleTextReader(model.Model, new LabelLens.Vision.Ocr.TextOptions(), options, TimeProvider.System, NullLogger<LabelLens.Vision.Ocr.PaddleTextReader>.Instance),
             _ => throw new ArgumentOutOfRangeException(nameof(model), model.Task, "no analysis for this task"),
         };
     }

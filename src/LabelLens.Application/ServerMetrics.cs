@@ -13,6 +13,8 @@ public sealed class ServerMetrics
     private readonly Counter _uploads;
     private readonly Counter _labeled;
     private readonly Histogram _labelingSeconds;
+    private readonly Counter _textRead;
+    private readonly Histogram _textSeconds;
 
     public ServerMetrics(ICatalog catalog)
     {
@@ -26,6 +28,11 @@ public sealed class ServerMetrics
             "labellens_labeling_seconds",
             "Time to read, decode, run the model on and store one image.",
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.005, 2, 12) });
+        _textRead = factory.CreateCounter("labellens_text_total", "Text jobs (reading an image's text after its labels) by outcome.", "outcome");
+        _textSeconds = factory.CreateHistogram(
+            "labellens_text_seconds",
+            "Time to read, decode, run the text models on and store one image.",
+            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.02, 2, 12) });
         var jobs = factory.CreateGauge("labellens_jobs", "Labeling jobs by state.", "state");
         var queueDepth = factory.CreateGauge("labellens_queue_depth", "Jobs queued or running.");
         var images = factory.CreateGauge("labellens_images", "Catalogued images by status.", "status");
@@ -56,5 +63,11 @@ public sealed class ServerMetrics
     {
         _labeled.WithLabels(outcome.Name()).Inc();
         _labelingSeconds.Observe(elapsed.TotalSeconds);
+    }
+
+    public void TextDone(JobOutcome outcome, TimeSpan elapsed)
+    {
+        _textRead.WithLabels(outcome.Name()).Inc();
+        _textSeconds.Observe(elapsed.TotalSeconds);
     }
 }

@@ -66,6 +66,7 @@ public static class CatalogCommands
         var prefix = new Option<string?>("--prefix") { Description = "Only object keys starting with this." };
         var status = new Option<string?>("--status") { Description = "Only images in this status: queued, labeling, labeled, failed." };
         var category = new Option<string?>("--category") { Description = "Only images with a label of this category, e.g. \"Animals and Pets\"." };
+        var text = new Option<string?>("--text") { Description = "Only images whose text has these words on one line (case- and accent-insensitive), e.g. --text \"scene 42\"; quotes inside make a phrase." };
         var count = new Option<string[]>("--count") { Description = "LABEL:N, at least N boxes of LABEL (repeatable), e.g. --count Person:2." };
         var minArea = new Option<double?>("--min-area") { Description = "A box of the labels asked for covers at least this share of the image (0-1)." };
         var sort = new Option<ImageSort>("--sort") { Description = "time (newest first) or confidence (highest first).", DefaultValueFactory = _ => ImageSort.Time };
@@ -103,7 +104,7 @@ public static class CatalogCommands
 
         var command = new Command("search", "Search the catalog by label: matching images with their top labels.")
         {
-            labels, any, not, minConfidence, bucket, prefix, status, category, count, minArea, color, minColorPercent, minBrightness, maxBrightness,
+            labels, any, not, minConfidence, bucket, prefix, status, category, text, count, minArea, color, minColorPercent, minBrightness, maxBrightness,
             minSharpness, maxSharpness, minContrast, maxContrast, sort, limit, format, DataOption,
         };
         command.SetAction(async (parse, cancellationToken) =>
@@ -119,6 +120,7 @@ public static class CatalogCommands
                 Prefix = parse.GetValue(prefix),
                 Status = parse.GetValue(status),
                 Category = parse.GetValue(category),
+                Text = parse.GetValue(text),
                 MinArea = parse.GetValue(minArea),
                 Colors = parse.GetValue(color) ?? [],
                 MinColorPercent = parse.GetValue(minColorPercent),
@@ -149,6 +151,11 @@ public static class CatalogCommands
                     var page = await catalog.SearchAsync(query with { Limit = Math.Min(PageSize, wanted - printed), Cursor = cursor }, cancellationToken);
                     // As the API's search: videos say so and carry their segments of the searched labels.
                     var found = await ImageViews.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), [.. query.Labels, .. query.AnyLabels], cancellationToken, query.MinConfidence);
+                    if (query.Text is not null)
+                    {
+                        found = await ImageViews.AttachTextAsync(catalog, found, cancellationToken, query.Text);
+                    }
+
                     foreach (var image in found)
                     {
                         if (rows is not null)
@@ -247,7 +254,7 @@ public static class CatalogCommands
             {
                 // One page in memory at a time; the cursor makes the walk immune to uploads arriving meanwhile.
                 var page = await catalog.SearchAsync(new ImageQuery { Limit = PageSize, Cursor = cursor }, cancellationToken);
-                var responses = csv ? null : await ImageViews.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), null, cancellationToken);
+                var responses = csv ? null : await ImageViews.AttachTextAsync(catalog, await ImageViews.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), null, cancellationToken), cancellationToken);
                 for (var i = 0; i < page.Images.Count; i++)
                 {
                     if (csv)
@@ -341,6 +348,15 @@ public static class CatalogCommands
             var shown = labels.OrderByDescending(l => asked.Contains(l.Name)).Take(TopLabels).Select(l => Invariant($"{l.Name} {l.Confidence:0.0}"));
             var more = labels.Count > TopLabels ? $" (+{labels.Count - TopLabels})" : "";
             var text = string.Join(", ", shown) + more;
+            // A text search's hit: the lines read in it.
+            if (response.Text is { Count: > 0 } lines)
+            {
+                // A video's occurrences say when.
+                text += "\n" + string.Join(" / ", lines.Take(TopLabels).Select(l => l.StartTimestampMillis is { } start
+                    ? $"\"{l.Text}\" {Clock(start)}-{Clock(l.EndTimestampMillis ?? start)}"
+                    : $"\"{l.Text}\""));
+            }
+
             // A video found by label: where in it (the first few segments of the searched labels).
             if (response.Video is { } video && asked.Count > 0 && video.Segments.Count > 0)
             {

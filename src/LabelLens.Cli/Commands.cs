@@ -43,10 +43,10 @@ public static class Commands
         var noProgress = new Option<bool>("--no-progress") { Description = "No progress bar even on a terminal." };
         var features = new Option<string[]>("--features")
         {
-            Description = "GENERAL_LABELS and/or IMAGE_PROPERTIES (quality and dominant colours), as Rekognition's Features (default: GENERAL_LABELS; a label filter implies it).",
+            Description = "GENERAL_LABELS and/or IMAGE_PROPERTIES (quality and dominant colours), as Rekognition's Features (default: GENERAL_LABELS; a label filter implies it); TEXT adds the text read (DetectText's TextDetections).",
             AllowMultipleArgumentsPerToken = true,
         };
-        features.AcceptOnlyFromAmong("GENERAL_LABELS", "IMAGE_PROPERTIES");
+        features.AcceptOnlyFromAmong("GENERAL_LABELS", "IMAGE_PROPERTIES", "TEXT");
         var includeLabel = new Option<string[]>("--include-label") { Description = "Return only these labels (repeatable; with --include-category, either matches)." };
         var excludeLabel = new Option<string[]>("--exclude-label") { Description = "Never return these labels (repeatable)." };
         var includeCategory = new Option<string[]>("--include-category") { Description = "Return only labels of these categories, e.g. \"Animals and Pets\" (repeatable)." };
@@ -124,6 +124,13 @@ public static class Commands
             try
             {
                 var asked = parse.GetValue(tasks) is { Length: > 0 } list ? AnalysisTasks.ParseList(list) : null;
+                // TEXT adds the text analysis; TEXT alone loads nothing else.
+                if (parse.GetValue(features) is { } wanted && wanted.Contains("TEXT"))
+                {
+                    var labelTasks = (asked ?? services.GetRequiredService<IOptions<AnalysisOptions>>().Value.ParseTasks()).Where(t => t != AnalysisTask.Text);
+                    asked = wanted.Any(f => f != "TEXT") ? [.. labelTasks, AnalysisTask.Text] : [AnalysisTask.Text];
+                }
+
                 labeler = await services.GetRequiredService<LabelerLoader>().LoadAsync(parse.GetValue(model), DownloadProgressOnTerminal(), cancellationToken, asked);
             }
             catch (Exception ex) when (ex is ModelMissingException or InvalidDataException or ArgumentException)
@@ -155,7 +162,11 @@ public static class Commands
                     },
                     parse.GetValue(workers),
                     services.GetRequiredService<IOptions<ImageOptions>>().Value.MaxBytes,
-                    ShowProgress: !parse.GetValue(noProgress) && !Console.IsErrorRedirected);
+                    ShowProgress: !parse.GetValue(noProgress) && !Console.IsErrorRedirected)
+                {
+                    TextMinConfidence = parse.GetValue(features)?.Contains("TEXT") == true ? services.GetRequiredService<IOptions<LabelLens.Vision.Ocr.TextOptions>>().Value.MinConfidence : null,
+                    Labels = parse.GetValue(features) is not { Length: > 0 } chosen || chosen.Any(f => f != "TEXT"),
+                };
                 var stdout = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = false };
                 await using (stdout)
                 {

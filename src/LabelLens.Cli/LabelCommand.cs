@@ -13,7 +13,14 @@ public sealed record LabelRunOptions(
     LabelRequest Request,
     int Workers,
     long MaxBytes,
-    bool ShowProgress);
+    bool ShowProgress)
+{
+    /// <summary>The TEXT feature: read each file's text (lines and words) at or above this confidence; null leaves text out.</summary>
+    public double? TextMinConfidence { get; init; }
+
+    /// <summary>Labels or image properties are asked for (not TEXT alone).</summary>
+    public bool Labels { get; init; } = true;
+}
 
 /// <summary>How a `label` run went.</summary>
 public sealed record LabelRunSummary(int Files, int Labeled, int Failed, TimeSpan Elapsed);
@@ -53,7 +60,7 @@ public sealed class LabelCommand(ImageLabeler labeler, TimeProvider time)
             {
                 if (result is not null)
                 {
-                    output.Write(new LabeledFile(path, result.Labels, result.LabelModelVersion, result.Image, result.Timings) { ImageProperties = result.ImageProperties });
+                    output.Write(result);
                     labeled++;
                 }
                 else
@@ -137,14 +144,14 @@ public sealed class LabelCommand(ImageLabeler labeler, TimeProvider time)
         return files;
     }
 
-    private async IAsyncEnumerable<(string Path, LabelsResult? Result, string? Error)> LabelInOrderAsync(
+    private async IAsyncEnumerable<(string Path, LabeledFile? Result, string? Error)> LabelInOrderAsync(
         List<string> files,
         LabelRunOptions options,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         // Workers finish out of order; a small reorder buffer restores input order. The bounded channel
         // keeps workers from running far ahead of the writer.
-        var completed = Channel.CreateBounded<(int Index, LabelsResult? Result, string? Error)>(options.Workers * 4);
+        var completed = Channel.CreateBounded<(int Index, LabeledFile? Result, string? Error)>(options.Workers * 4);
         var next = -1;
         var workers = Enumerable.Range(0, Math.Max(1, options.Workers)).Select(_ => Task.Run(
             async () =>
@@ -159,7 +166,7 @@ public sealed class LabelCommand(ImageLabeler labeler, TimeProvider time)
             cancellationToken)).ToArray();
         _ = Task.WhenAll(workers).ContinueWith(t => completed.Writer.TryComplete(t.Exception), TaskScheduler.Default);
 
-        var pending = new Dictionary<int, (LabelsResult? Result, string? Error)>();
+        var pending = new Dictionary<int, (LabeledFile? Result, string? Error)>();
         var emit = 0;
         await foreach (var (index, result, error) in completed.Reader.ReadAllAsync(cancellationToken))
         {
@@ -172,7 +179,27 @@ public sealed class LabelCommand(ImageLabeler labeler, TimeProvider time)
         }
     }
 
-    private async Task<(LabelsResult? Result, string? Error)> LabelOneAsync(string path, LabelRunOptions options, CancellationToken cancellationToken)
+    /// <summary>The file's labels (unless TEXT alone was asked for), then its text (with TEXT), as one output record.</summary>
+    private LabeledFile Label(string path, byte[] bytes, LabelRunOptions options, CancellationToken cancellationToken)
+    {
+        var result = options.Labels ? labeler.Label(bytes, options.Request, cancellationToken) : null;
+        if (options.TextMinConfidence is not { } textConfidence)
+        {
+            return new LabeledFile(path, result!.Labels, result.LabelModelVersion, result.Image, result.Timings) { ImageProperties = result.ImageProperties };
+        }
+
+        var reading = labeler.ReadText(bytes, textConfidence, cancellationToken);
+        var text = reading.Text;
+        var timings = result?.Timings ?? new StageTimings(reading.DecodeMs, text.Timing.PrepareMs, text.Timing.InferenceMs, text.Timing.PostprocessMs);
+        return new LabeledFile(path, result?.Labels ?? [], result?.LabelModelVersion ?? "", result?.Image ?? reading.Image, timings)
+        {
+            ImageProperties = result?.ImageProperties,
+            TextDetections = LabelLens.Analysis.TextDetections.From(text),
+            TextModelVersion = text.Model.Version,
+        };
+    }
+
+    private async Task<(LabeledFile? Result, string? Error)> LabelOneAsync(string path, LabelRunOptions options, CancellationToken cancellationToken)
     {
         try
         {
@@ -184,7 +211,7 @@ public sealed class LabelCommand(ImageLabeler labeler, TimeProvider time)
             }
 
             var bytes = await File.ReadAllBytesAsync(path, cancellationToken);
-            return (labeler.Label(bytes, options.Request, cancellationToken), null);
+            return (Label(path, bytes, options, cancellationToken), null);
         }
         catch (ImageRejectedException ex)
         {

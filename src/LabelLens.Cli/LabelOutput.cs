@@ -17,6 +17,13 @@ public sealed record LabeledFile(
     /// <summary>Quality and colours, with --features IMAGE_PROPERTIES.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public ImageProperties? ImageProperties { get; init; }
+
+    /// <summary>The text read, as DetectText's TextDetections (LINE then WORD), with --features TEXT.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<LabelLens.Analysis.TextDetection>? TextDetections { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? TextModelVersion { get; init; }
 }
 
 public enum OutputFormat

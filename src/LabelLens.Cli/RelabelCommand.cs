@@ -71,6 +71,12 @@ public static class RelabelCommand
                 var scope = parse.GetValue(failed) ? RelabelScope.Failed : parse.GetValue(all) ? RelabelScope.All : RelabelScope.ModelOlder;
                 var ids = await catalog.EnqueueRelabelAsync(scope, labeler.Models, cancellationToken);
                 Console.WriteLine($"Queued {ids.Count} image(s) for relabeling with {labeler.ModelVersion}.");
+                if (labeler.Text is not null)
+                {
+                    // Text jobs (after the labels, or of images whose text alone is stale) are the server's text worker's.
+                    Console.WriteLine("The text of these images is read by `labellens serve` (its text worker), after their labels.");
+                }
+
                 if (ids.Count == 0 || parse.GetValue(queueOnly))
                 {
                     return 0;

@@ -66,6 +66,7 @@ public static class LabelLensServer
         services.AddHostedService(sp => sp.GetRequiredService<LabelerHolder>());
         services.AddSingleton<LabelingWorkers>();
         services.AddHostedService(sp => sp.GetRequiredService<LabelingWorkers>());
+        services.AddHostedService<TextWorker>();
         services.AddVideo(builder.Configuration);
         services.AddHostFiltering(o => o.AllowedHosts = serverOptions.EffectiveAllowedHosts.ToList());
         services.AddProblemDetails();

@@ -28,7 +28,7 @@ public static class SearchEndpoints
 
     private static readonly string[] SearchParameters =
         [
-            "label", "anyLabel", "notLabel", "minConfidence", "bucket", "prefix", "status", "count", "minArea", "category", "sort", "limit", "cursor",
+            "label", "anyLabel", "notLabel", "minConfidence", "bucket", "prefix", "status", "count", "minArea", "category", "text", "sort", "limit", "cursor",
             "color", "minColorPercent", "minBrightness", "maxBrightness", "minSharpness", "maxSharpness", "minContrast", "maxContrast",
         ];
 
@@ -46,7 +46,8 @@ public static class SearchEndpoints
                 + "least this share of the image), category=, sort=time|confidence, limit= (1-1000, default 50), cursor= (nextCursor of the "
                 + "previous page); from the image properties: color= (repeatable: red, orange, yellow, green, teal, blue, purple, pink, brown, black, "
                 + "white, gray; each covering at least minColorPercent=, default 10, of the image), minBrightness=/maxBrightness=, "
-                + "minSharpness=/maxSharpness=, minContrast=/maxContrast= (0-100). Label names match case-insensitively; a parent label "
+                + "minSharpness=/maxSharpness=, minContrast=/maxContrast= (0-100); text= (words read in the image, all on one line of it, or a \"quoted phrase\"; "
+                + "case- and accent-insensitive; the hits carry their text). Label names match case-insensitively; a parent label "
                 + "(Animal) matches its descendants (Dog); an alias matches its label (Puppy and Alaskan Malamute find Dog, Seashore finds Beach).")
             .Produces<SearchResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest);
@@ -141,6 +142,7 @@ public static class SearchEndpoints
             Counts = counts,
             MinArea = Number(query, "minArea", "InvalidArea"),
             Category = Single(query, "category", "InvalidCategory"),
+            Text = Single(query, "text", "InvalidText"),
             Sort = sort,
             Limit = Single(query, "limit", "InvalidLimit") is { } limit
                 ? int.TryParse(limit, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n : throw new InvalidQueryException("InvalidLimit", $"limit must be a whole number from 1 to {ImageQuery.MaxLimit}.")
@@ -165,6 +167,12 @@ public static class SearchEndpoints
             var page = await catalog.SearchAsync(query, ct);
             // Videos come with their segments of the searched labels.
             var images = await ImageViews.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), [.. query.Labels, .. query.AnyLabels], ct, query.MinConfidence);
+            if (query.Text is not null)
+            {
+                // A text search's hits carry their text: what matched, and where.
+                images = await ImageViews.AttachTextAsync(catalog, images, ct, query.Text);
+            }
+
             return Results.Ok(new SearchResponse(images, page.NextCursor));
         }
         catch (InvalidQueryException ex)

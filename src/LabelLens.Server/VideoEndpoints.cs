@@ -34,7 +34,15 @@ public sealed record LabelDetectionResponse(
     string? NextToken,
     string? LabelModelVersion,
     GetLabelDetectionRequestMetadata GetRequestMetadata,
-    VideoProgress Progress);
+    VideoProgress Progress)
+{
+    /// <summary>Rekognition's GetLabelDetection echoes the job and the video (the REST endpoint leaves them out).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? JobId { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public object? Video { get; init; }
+}
 
 /// <summary>Videos: labels by time or segment (GetLabelDetection), a frame as JPEG, cancel.</summary>
 public static class VideoEndpoints
@@ -91,15 +99,24 @@ public static class VideoEndpoints
             return Problems.NotFound("NoSuchVideo", $"No video with id '{id}'.");
         }
 
+        return Results.Json(await LabelDetectionAsync(catalog, video, segments.Value, byName.Value, offset, maxResults, ct), RekognitionJson);
+    }
+
+    /// <summary>A page of a video's labels as GetLabelDetection returns them (the REST endpoint and Rekognition's own).</summary>
+    public static async Task<LabelDetectionResponse> LabelDetectionAsync(ICatalog catalog, VideoRecord video, bool segments, bool byName, int offset, int? maxResults, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(video);
+        var id = video.ImageId;
         // As Rekognition: a larger maxResults is not an error, a page just holds at most 1000.
         var limit = Math.Min(maxResults ?? DefaultMaxResults, DefaultMaxResults);
         var labels = new List<LabelDetection>();
         var more = false;
         if (video.ResultJobId is { } result && ImageViews.JobStatus(video) == "SUCCEEDED")
         {
-            if (segments.Value)
+            if (segments)
             {
-                var page = await catalog.GetVideoSegmentsAsync(id, null, byName.Value, offset, limit + 1, ct);
+                var page = await catalog.GetVideoSegmentsAsync(id, null, byName, offset, limit + 1, ct);
                 more = page.Count > limit;
                 labels.AddRange(page.Take(limit).Select(s => new LabelDetection(
                     s.StartTimestampMillis,
@@ -110,26 +127,28 @@ public static class VideoEndpoints
             }
             else
             {
-                var page = await catalog.GetVideoFrameLabelsAsync(id, result, byName.Value, offset, limit + 1, ct);
+                var page = await catalog.GetVideoFrameLabelsAsync(id, result, byName, offset, limit + 1, ct);
                 more = page.Count > limit;
                 labels.AddRange(page.Take(limit).Select(f => new LabelDetection(f.TimestampMillis, f.Label)));
             }
         }
 
-        var metadata = video.Metadata is { } m
-            ? new VideoMetadataResponse(m.Codec, m.DurationMillis, RekognitionFormat(video.Container, m.Format), m.FrameRate, m.FrameHeight, m.FrameWidth, RekognitionColorRange(m.ColorRange))
-            : null;
-        var response = new LabelDetectionResponse(
+        return new LabelDetectionResponse(
             ImageViews.JobStatus(video),
             video.Job?.Error,
-            metadata,
+            Metadata(video),
             labels,
             more ? EncodeOffset(offset + limit) : null,
             video.ModelVersion,
-            new GetLabelDetectionRequestMetadata(byName.Value ? "NAME" : "TIMESTAMP", segments.Value ? "SEGMENTS" : "TIMESTAMPS"),
+            new GetLabelDetectionRequestMetadata(byName ? "NAME" : "TIMESTAMP", segments ? "SEGMENTS" : "TIMESTAMPS"),
             ImageViews.Progress(video));
-        return Results.Json(response, RekognitionJson);
     }
+
+    /// <summary>Rekognition Video's VideoMetadata of a probed video; null before the probe.</summary>
+    public static VideoMetadataResponse? Metadata(VideoRecord video) =>
+        video?.Metadata is { } m
+            ? new VideoMetadataResponse(m.Codec, m.DurationMillis, RekognitionFormat(video.Container, m.Format), m.FrameRate, m.FrameHeight, m.FrameWidth, RekognitionColorRange(m.ColorRange))
+            : null;
 
     private static async Task<IResult> GetFrameAsync(string id, double? t, int? width, ICatalog catalog, IObjectStore store, Ffmpeg ffmpeg, CancellationToken ct)
     {
@@ -204,9 +223,9 @@ public static class VideoEndpoints
         _ => null,
     };
 
-    private static string EncodeOffset(int offset) => WebEncoders.Base64UrlEncode(BitConverter.GetBytes(offset));
+    public static string EncodeOffset(int offset) => WebEncoders.Base64UrlEncode(BitConverter.GetBytes(offset));
 
-    private static bool TryDecodeOffset(string token, out int offset)
+    public static bool TryDecodeOffset(string token, out int offset)
     {
         offset = 0;
         try

@@ -112,5 +112,8 @@ internal static class CatalogSchema
 
         // 6: results per analysis with their models (SqliteCatalog.Analyses.cs); jobs.analyses.
         AnalysisSchema.Step6,
+
+        // 7: text lines and words read in images, full-text indexed (SqliteCatalog.Text.cs).
+        TextSchema.Step7,
     ];
 }

@@ -87,6 +87,12 @@ public sealed record ImageQuery
 
     public double? MaxContrast { get; init; }
 
+    /// <summary>
+    /// Text read in the image: words (each must be on one line of it) or a "quoted phrase", case- and
+    /// accent-insensitive, full-text search: <c>exit</c>, <c>take 7</c>, <c>"scene 42"</c>.
+    /// </summary>
+    public string? Text { get; init; }
+
     public ImageSort Sort { get; init; } = ImageSort.Time;
 
     /// <summary>1 to <see cref="MaxLimit"/>.</summary>

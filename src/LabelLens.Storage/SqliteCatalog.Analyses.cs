@@ -97,11 +97,12 @@ public sealed partial class SqliteCatalog
     /// Stores each analysis's own labels. <paramref name="replaceAll"/> (a job that ran every configured
     /// analysis) first drops rows of analyses no longer configured, so they stop counting.
     /// </summary>
-    private static void SaveAnalyses(SqliteConnection connection, SqliteTransaction transaction, string imageId, IReadOnlyList<(AnalysisLabels Analysis, string LabelsJson)> analyses, bool replaceAll, long now)
+    /// <param name="keepText">The text analysis is configured: its row stays until the text job that follows replaces it.</param>
+    private static void SaveAnalyses(SqliteConnection connection, SqliteTransaction transaction, string imageId, IReadOnlyList<(AnalysisLabels Analysis, string LabelsJson)> analyses, bool replaceAll, long now, bool keepText = false)
     {
         if (replaceAll)
         {
-            Execute(connection, transaction, "DELETE FROM analysis_results WHERE image_id = $id", ("$id", imageId));
+            Execute(connection, transaction, "DELETE FROM analysis_results WHERE image_id = $id AND ($keep = 0 OR analysis <> 'text')", ("$id", imageId), ("$keep", keepText ? 1 : 0));
         }
 
         foreach (var (analysis, labelsJson) in analyses)

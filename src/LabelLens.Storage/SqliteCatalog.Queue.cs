@@ -54,7 +54,12 @@ public sealed partial class SqliteCatalog
                 continue;
             }
 
-            Execute(connection, transaction, "UPDATE images SET status = 'labeling', attempts = $attempt WHERE id = $id", ("$id", imageId), ("$attempt", attempt));
+            // A text job reads a labeled image: its status stays 'labeled'.
+            if (kind != JobKind.Text)
+            {
+                Execute(connection, transaction, "UPDATE images SET status = 'labeling', attempts = $attempt WHERE id = $id", ("$id", imageId), ("$attempt", attempt));
+            }
+
             jobs.Add(new ClaimedJob(id, imageId, image.Bucket, image.Key, sha, attempt, owner, analyses is null ? null : AnalysisTasks.ParseList(analyses)));
         }
 
@@ -127,7 +132,7 @@ public sealed partial class SqliteCatalog
             SaveProperties(connection, transaction, job.ImageId, result.ImageProperties);
         }
 
-        SaveAnalyses(connection, transaction, job.ImageId, analyses, replaceAll: job.Analyses is null, now);
+        SaveAnalyses(connection, transaction, job.ImageId, analyses, replaceAll: job.Analyses is null, now, keepText: result.TextFollows);
         Execute(
             connection,
             transaction,
@@ -139,6 +144,7 @@ public sealed partial class SqliteCatalog
             ("$id", job.ImageId), ("$w", result.Image.Width), ("$h", result.Image.Height), ("$format", result.Image.Format),
             ("$model", result.LabelModelVersion), ("$min", minConfidence), ("$now", now), ("$ms", result.Timings.TotalMs));
         Execute(connection, transaction, "UPDATE jobs SET state = 'done', error = NULL, lease_until = NULL, updated_at = $now WHERE id = $job", ("$job", job.Id), ("$now", now));
+        AfterLabels(connection, transaction, job, result.TextFollows, now);
         InsertEvent(connection, transaction, CatalogEventType.LabelsReady, job.ImageId, job.Bucket, job.Key, null, now);
         await transaction.CommitAsync(cancellationToken);
         return true;
@@ -155,7 +161,14 @@ public sealed partial class SqliteCatalog
         var now = Now;
         await using var write = await BeginWriteAsync(WriteDurability.Recomputable, cancellationToken);
         var (connection, transaction) = write;
-        if (IsCurrent(connection, transaction, job))
+        if (IsCurrent(connection, transaction, job) && job.IsTextOnly)
+        {
+            // Reading the text failed: the labels stand; the image keeps its status, the job its error.
+            var state = permanent || job.Attempt >= options.MaxAttempts ? "failed" : "queued";
+            var due = now + (long)options.Backoff(job.Attempt).TotalMilliseconds;
+            Execute(connection, transaction, "UPDATE jobs SET state = $state, error = $error, not_before = $due, lease_owner = NULL, lease_until = NULL, updated_at = $now WHERE id = $job", ("$job", job.Id), ("$state", state), ("$error", error), ("$due", due), ("$now", now));
+        }
+        else if (IsCurrent(connection, transaction, job))
         {
             if (permanent || job.Attempt >= options.MaxAttempts)
             {
@@ -263,6 +276,13 @@ public sealed partial class SqliteCatalog
 
         foreach (var (id, sha, analyses) in images)
         {
+            // Only the text is stale: a text job, and the image stays labeled meanwhile.
+            if (analyses is [AnalysisTask.Text])
+            {
+                EnqueueJob(connection, transaction, id, sha, now, analyses, JobKind.Text);
+                continue;
+            }
+
             EnqueueJob(connection, transaction, id, sha, now, analyses);
             Execute(connection, transaction, "UPDATE images SET status = 'queued', attempts = 0 WHERE id = $id", ("$id", id));
         }

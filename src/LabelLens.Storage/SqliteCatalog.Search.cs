@@ -386,6 +386,11 @@ public sealed partial class SqliteCatalog
             where.Append($" AND EXISTS (SELECT 1 FROM labels f WHERE f.image_id = i.id AND f.confidence >= {min} AND instr(lower('|' || f.categories || '|'), lower({sql.Add($"|{category}|")})) > 0 LIMIT 1)");
         }
 
+        if (search.TextMatch is { } match)
+        {
+            where.Append(TextFilter(sql, match));
+        }
+
         return where.ToString();
     }
 
@@ -576,6 +581,9 @@ public sealed partial class SqliteCatalog
         SearchCursor? Cursor,
         PropertyFilter Properties)
     {
+        /// <summary>The FTS5 query of ImageQuery.Text, or null.</summary>
+        public string? TextMatch { get; init; }
+
         /// <summary>Labels whose instances MinArea looks at.</summary>
         public List<string> AreaLabels { get; } =
             Labels.Concat(AnyLabels).Concat(Counts.Select(c => c.Label)).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
@@ -665,7 +673,10 @@ public sealed partial class SqliteCatalog
                 query.Sort,
                 query.Limit,
                 query.Cursor is null ? null : SearchCursor.Decode(query.Cursor, query.Sort),
-                PropertyFilter.From(query));
+                PropertyFilter.From(query))
+            {
+                TextMatch = TextMatch(query.Text),
+            };
         }
 
         private static List<string> Names(IReadOnlyList<string>? names, string parameter)

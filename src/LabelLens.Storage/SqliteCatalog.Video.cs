@@ -223,6 +223,7 @@ public sealed partial class SqliteCatalog
             """,
             ("$id", job.ImageId), ("$format", completion.Format), ("$model", completion.ModelVersion), ("$min", completion.MinConfidence), ("$now", now), ("$ms", completion.LabelingMs));
         Execute(connection, transaction, "UPDATE jobs SET state = 'done', error = NULL, lease_until = NULL, updated_at = $now WHERE id = $job", ("$job", job.Id), ("$now", now));
+        AfterLabels(connection, transaction, job, completion.TextFollows, now);
         InsertEvent(connection, transaction, CatalogEventType.LabelsReady, job.ImageId, job.Bucket, job.Key, null, now);
         await transaction.CommitAsync(cancellationToken);
         return true;

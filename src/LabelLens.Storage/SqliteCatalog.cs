@@ -133,7 +133,8 @@ public sealed partial class SqliteCatalog : ICatalog
         var labels = await ReadLabelsAsync(connection, [id], cancellationToken);
         var properties = await ReadPropertiesAsync(connection, [id], cancellationToken);
         var analyses = await GetAnalysisProvenanceAsync(id, cancellationToken);
-        return new ImageDetails(image, labels.GetValueOrDefault(id) ?? []) { Properties = properties.GetValueOrDefault(id), Analyses = analyses };
+        var text = await GetTextAsync([id], cancellationToken);
+        return new ImageDetails(image, labels.GetValueOrDefault(id) ?? []) { Properties = properties.GetValueOrDefault(id), Analyses = analyses, Text = text.GetValueOrDefault(id) ?? [] };
     }
 
     /// <summary>Labels of many images at once (for search results), keyed by image id.</summary>
@@ -211,16 +212,16 @@ public sealed partial class SqliteCatalog : ICatalog
     }
 
     /// <param name="analyses">The analyses the job runs; null (the default) runs every configured one.</param>
-    private static void EnqueueJob(SqliteConnection connection, SqliteTransaction transaction, string imageId, string sha256, long now, IReadOnlyList<AnalysisTask>? analyses = null)
+    private static void EnqueueJob(SqliteConnection connection, SqliteTransaction transaction, string imageId, string sha256, long now, IReadOnlyList<AnalysisTask>? analyses = null, JobKind? kind = null)
     {
         // An older job for the same image is for older bytes (or an older request): only the newest counts.
         Execute(connection, transaction, "UPDATE jobs SET state = 'superseded', updated_at = $now WHERE image_id = $id AND state IN ('queued', 'running')", ("$id", imageId), ("$now", now));
         Execute(
             connection,
             transaction,
-            // The job's kind follows the object's media type (schema step 5): videos go to the video worker.
-            "INSERT INTO jobs (image_id, sha256, state, attempts, not_before, created_at, updated_at, kind, analyses) VALUES ($id, $sha, 'queued', 0, $now, $now, $now, COALESCE((SELECT media_type FROM images WHERE id = $id), 'image'), $analyses)",
-            ("$id", imageId), ("$sha", sha256), ("$now", now), ("$analyses", analyses is null ? null : string.Join(',', analyses.Select(a => a.Name()))));
+            // The job's kind follows the object's media type (schema step 5): videos go to the video worker; text jobs are named.
+            "INSERT INTO jobs (image_id, sha256, state, attempts, not_before, created_at, updated_at, kind, analyses) VALUES ($id, $sha, 'queued', 0, $now, $now, $now, COALESCE($kind, (SELECT media_type FROM images WHERE id = $id), 'image'), $analyses)",
+            ("$id", imageId), ("$sha", sha256), ("$now", now), ("$analyses", analyses is null ? null : string.Join(',', analyses.Select(a => a.Name()))), ("$kind", kind?.Stored()));
     }
 
     private static void InsertEvent(SqliteConnection connection, SqliteTransaction transaction, CatalogEventType type, string imageId, string bucket, string key, string? etag, long now) =>

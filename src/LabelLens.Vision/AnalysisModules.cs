@@ -22,6 +22,14 @@ public sealed class ImageNetClassifierModule(IOptions<DetectorOptions> options, 
     public IPictureAnalysis Load(LocalModel model) => new ImageNetClassifier(model, options.Value, time, loggers.CreateLogger<ImageNetClassifier>());
 }
 
+/// <summary>Text lines and words: PP-OCRv4's detector, recogniser and angle classifier, from one model folder.</summary>
+public sealed class PaddleTextModule(IOptions<Ocr.TextOptions> options, IOptions<DetectorOptions> runtime, TimeProvider time, ILoggerFactory loggers) : IAnalysisModule
+{
+    public AnalysisTask Task => AnalysisTask.Text;
+
+    public IPictureAnalysis Load(LocalModel model) => new Ocr.PaddleTextReader(model, options.Value, runtime.Value, time, loggers.CreateLogger<Ocr.PaddleTextReader>());
+}
+
 /// <summary>
 /// Which analyses run and with which model. Section "Analysis": <c>Tasks</c> is a comma-separated list
 /// ("objects,classes"; set it whole, e.g. LABELLENS_Analysis__Tasks=objects), <c>Models</c> maps a task to a
@@ -53,13 +61,15 @@ public sealed class AnalysisOptions : IValidatableObject
 
         if (tasks.Count == 0)
         {
-            return [new ValidationResult("Analysis:Tasks names no analysis; give at least one of objects, classes.", [nameof(Tasks)])];
+            return [new ValidationResult($"Analysis:Tasks names no analysis; give at least one of {Known}.", [nameof(Tasks)])];
         }
 
         return Models.Keys.Where(k => !AnalysisTasks.TryParse(k, out _))
-            .Select(k => new ValidationResult($"Analysis:Models:{k}: '{k}' is not an analysis (objects, classes).", [nameof(Models)]))
+            .Select(k => new ValidationResult($"Analysis:Models:{k}: '{k}' is not an analysis ({Known}).", [nameof(Models)]))
             .ToList();
     }
+
+    private static string Known => string.Join(", ", Enum.GetValues<AnalysisTask>().Select(t => t.Name()));
 
     /// <summary>
     /// The model a task uses: for objects an explicit <paramref name="objectsModel"/> (the CLI's --model) first; then

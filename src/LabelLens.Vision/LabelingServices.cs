@@ -97,6 +97,7 @@ public static class LabelingServices
         services.AddOptions<ModelOptions>().Bind(configuration.GetSection(ModelOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<ImageOptions>().Bind(configuration.GetSection(ImageOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<DetectorOptions>().Bind(configuration.GetSection(DetectorOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<Ocr.TextOptions>().Bind(configuration.GetSection(Ocr.TextOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<AnalysisOptions>().Bind(configuration.GetSection(AnalysisOptions.Section)).ValidateDataAnnotations().ValidateOnStart()
             // Labeling:Model (older configurations) names the detector, unless Analysis:Models:objects does.
             .PostConfigure(o =>
@@ -117,6 +118,7 @@ public static class LabelingServices
         // One module per kind of model; a new kind of analysis is one more line here.
         services.AddSingleton<IAnalysisModule, YoloxModule>();
         services.AddSingleton<IAnalysisModule, ImageNetClassifierModule>();
+        services.AddSingleton<IAnalysisModule, PaddleTextModule>();
         services.AddSingleton<LabelerLoader>();
         return services;
     }

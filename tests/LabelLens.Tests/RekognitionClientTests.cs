@@ -141,4 +141,17 @@ public sealed class RekognitionClientTests(S3ClientServeFixture serve, ITestOutp
         Assert.All(result.GetProperty("confidences").EnumerateArray(), c => Assert.True(c.GetDouble() >= 70));
         Assert.True(Guid.TryParse(result.GetProperty("requestId").GetString(), out _));
     }
+
+    /// <summary>Runs a boto3 script file (<see cref="Boto3.RunAsync"/>) with the S3 and Rekognition endpoints in its environment; its stdout.</summary>
+    public static async Task<string> RunPythonAsync(string script, string[] args, S3ClientServeFixture serve, string work, string api, ITestOutputHelper output)
+    {
+        var text = await Boto3.RunAsync(
+            work,
+            await File.ReadAllTextAsync(script),
+            new Dictionary<string, string> { ["S3_ENDPOINT"] = serve.S3Endpoint, ["REKOGNITION_ENDPOINT"] = api },
+            serve.LogTail,
+            args);
+        output.WriteLine(text);
+        return text;
+    }
 }

@@ -452,7 +452,7 @@ public sealed class CliTool
 /// `labellens serve` as a real child process (like <see cref="DurabilityTests"/>), with an S3 port and the
 /// quick-start key pair from LABELLENS_ACCESS_KEY / LABELLENS_SECRET_KEY, as a user starts it.
 /// </summary>
-public sealed class S3ClientServeFixture : IAsyncLifetime
+public class S3ClientServeFixture : IAsyncLifetime
 {
     public const string AccessKey = "LLCLIACCESSKEY0001";
 
@@ -463,6 +463,9 @@ public sealed class S3ClientServeFixture : IAsyncLifetime
 
     public HttpClient Http => _serve.Client;
 
+    /// <summary>More environment for the server (a subclass's configuration, e.g. the text analysis on).</summary>
+    protected virtual IReadOnlyDictionary<string, string?> ExtraEnvironment { get; } = new Dictionary<string, string?>();
+
     public string S3Endpoint { get; private set; } = "";
 
     public async Task InitializeAsync()
@@ -470,12 +473,18 @@ public sealed class S3ClientServeFixture : IAsyncLifetime
         var s3Port = ServeProcess.FreePort();
         _serve = new ServeProcess("labellens-s3cli-serve-", s3Port);
         S3Endpoint = $"http://127.0.0.1:{s3Port}";
-        await _serve.StartAsync(new Dictionary<string, string?>
+        var environment = new Dictionary<string, string?>
         {
             ["LABELLENS_MODELS"] = null,
             ["LABELLENS_ACCESS_KEY"] = AccessKey,
             ["LABELLENS_SECRET_KEY"] = SecretKey,
-        });
+        };
+        foreach (var (name, value) in ExtraEnvironment)
+        {
+            environment[name] = value;
+        }
+
+        await _serve.StartAsync(environment);
 
         // The key pair protects the REST API too.
         _serve.Client.DefaultRequestHeaders.Add("X-Api-Key", SecretKey);

@@ -46,6 +46,16 @@ public static class VideoTestData
         ["-loop", "1", "-framerate", "5", "-t", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "-i", TestData.Image(photo),
          "-vf", "scale=320:240,setsar=1", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25"]);
 
+    /// <summary>9 s, 1280x720 H.264: dog.jpg for 3 s, then a title card (<paramref name="card"/>, a picture file), then eagle.jpg.</summary>
+    public static Task<byte[]> TitleCardBetweenPhotosMp4(string card) => MakeAsync("title-card.mp4",
+    [
+        "-loop", "1", "-framerate", "25", "-t", "3", "-i", TestData.Image("dog.jpg"),
+        "-loop", "1", "-framerate", "25", "-t", "3", "-i", card,
+        "-loop", "1", "-framerate", "25", "-t", "3", "-i", TestData.Image("eagle.jpg"),
+        "-filter_complex", "[0]scale=1280:720,setsar=1[a];[1]scale=1280:720,setsar=1[b];[2]scale=1280:720,setsar=1[c];[a][b][c]concat=n=3:v=1,format=yuv420p[v]",
+        "-map", "[v]", "-r", "25", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart",
+    ]);
+
     public static string PathOf(string name) => Path.Combine(Folder.Value, name);
 
     private static string[] ThreeShots(params string[] output) =>

@@ -82,29 +82,35 @@ public sealed class Browser : IAsyncDisposable
     }
 }
 
-/// <summary>The web UI in a real browser against a real `serve` (the real model): upload, live labels, search, detail, filter, delete.</summary>
-public sealed class WebUiBrowserTests : IAsyncLifetime
+/// <summary>A real `serve` and Debian's chromium for one test class: started before each test, stopped after.</summary>
+public abstract class BrowserServerTests(ServerFixture server) : IAsyncLifetime
 {
-    private readonly ServerFixture _server = new();
-    private Browser _browser = null!;
+    protected ServerFixture Server { get; } = server;
 
-    private string Base => _server.Client.BaseAddress!.ToString();
+    protected Browser Chromium { get; private set; } = null!;
+
+    protected string Base => Server.Client.BaseAddress!.ToString();
 
     public async Task InitializeAsync()
     {
-        await _server.InitializeAsync();
-        _browser = await Browser.LaunchAsync();
+        await Server.InitializeAsync();
+        Chromium = await Browser.LaunchAsync();
     }
 
     public async Task DisposeAsync()
     {
-        await _browser.DisposeAsync();
-        await _server.DisposeAsync();
+        await Chromium.DisposeAsync();
+        await Server.DisposeAsync();
     }
+}
+
+/// <summary>The web UI in a real browser against a real `serve` (the real model): upload, live labels, search, detail, filter, delete.</summary>
+public sealed class WebUiBrowserTests() : BrowserServerTests(new ServerFixture())
+{
 
     [Fact]
     public async Task Upload_watch_labels_arrive_search_open_filter_and_delete() =>
-        await _browser.RunAsync(nameof(Upload_watch_labels_arrive_search_open_filter_and_delete), new() { ViewportSize = new() { Width = 1280, Height = 860 } }, async page =>
+        await Chromium.RunAsync(nameof(Upload_watch_labels_arrive_search_open_filter_and_delete), new() { ViewportSize = new() { Width = 1280, Height = 860 } }, async page =>
         {
             await page.GotoAsync(Base);
             await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Your library is empty" })).ToBeVisibleAsync();
@@ -173,7 +179,7 @@ public sealed class WebUiBrowserTests : IAsyncLifetime
             await detail.GetByRole(AriaRole.Button, new() { Name = "Delete permanently", Exact = true }).ClickAsync();
             await Assertions.Expect(detail).ToBeHiddenAsync();
             await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(0);
-            using (var gone = await _server.Client.GetAsync($"/api/v1/images/{id}"))
+            using (var gone = await Server.Client.GetAsync($"/api/v1/images/{id}"))
             {
                 Assert.Equal(System.Net.HttpStatusCode.NotFound, gone.StatusCode);
             }
@@ -186,9 +192,9 @@ public sealed class WebUiBrowserTests : IAsyncLifetime
     [Fact]
     public async Task Keyboard_only_dark_and_phone_width()
     {
-        var id = (await _server.UploadAsync("phone", "dog.jpg", TestData.ImageBytes("dog.jpg"))).GetProperty("imageId").GetString()!;
-        await _server.WaitForImageAsync(id);
-        await _browser.RunAsync(nameof(Keyboard_only_dark_and_phone_width), new() { ViewportSize = new() { Width = 360, Height = 740 }, ColorScheme = ColorScheme.Dark, HasTouch = true }, async page =>
+        var id = (await Server.UploadAsync("phone", "dog.jpg", TestData.ImageBytes("dog.jpg"))).GetProperty("imageId").GetString()!;
+        await Server.WaitForImageAsync(id);
+        await Chromium.RunAsync(nameof(Keyboard_only_dark_and_phone_width), new() { ViewportSize = new() { Width = 360, Height = 740 }, ColorScheme = ColorScheme.Dark, HasTouch = true }, async page =>
         {
             await page.GotoAsync(Base);
             await Assertions.Expect(page.Locator(".tile[data-status=labeled]")).ToHaveCountAsync(1);
@@ -236,11 +242,11 @@ public sealed class WebUiBrowserTests : IAsyncLifetime
     [Fact]
     public async Task A_broken_file_says_why_on_its_tile_a_retry_that_fails_again_says_so_and_toasts_show_over_the_detail_view()
     {
-        var dog = (await _server.UploadAsync("reel", "dog.jpg", TestData.ImageBytes("dog.jpg"))).GetProperty("imageId").GetString()!;
-        var broken = (await _server.UploadAsync("reel", "broken.jpg", "not a picture at all"u8.ToArray())).GetProperty("imageId").GetString()!;
-        await _server.WaitForImageAsync(dog);
-        await _server.WaitForImageAsync(broken);
-        await _browser.RunAsync(nameof(A_broken_file_says_why_on_its_tile_a_retry_that_fails_again_says_so_and_toasts_show_over_the_detail_view), new() { ViewportSize = new() { Width = 1280, Height = 860 }, ColorScheme = ColorScheme.Dark }, async page =>
+        var dog = (await Server.UploadAsync("reel", "dog.jpg", TestData.ImageBytes("dog.jpg"))).GetProperty("imageId").GetString()!;
+        var broken = (await Server.UploadAsync("reel", "broken.jpg", "not a picture at all"u8.ToArray())).GetProperty("imageId").GetString()!;
+        await Server.WaitForImageAsync(dog);
+        await Server.WaitForImageAsync(broken);
+        await Chromium.RunAsync(nameof(A_broken_file_says_why_on_its_tile_a_retry_that_fails_again_says_so_and_toasts_show_over_the_detail_view), new() { ViewportSize = new() { Width = 1280, Height = 860 }, ColorScheme = ColorScheme.Dark }, async page =>
         {
             await page.GotoAsync(Base);
             await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(2);
@@ -293,7 +299,7 @@ public sealed class WebUiBrowserTests : IAsyncLifetime
         // 9 s: dog.jpg for 3 s, eagle.jpg (Bird) for 3 s, giraffe.jpg for 3 s (made with ffmpeg now).
         await VideoTestData.ThreeShotsMp4();
         var clip = VideoTestData.PathOf("shots.mp4");
-        await _browser.RunAsync(nameof(A_video_uploaded_in_the_page_gets_a_timeline_whose_segments_seek_the_player), new() { ViewportSize = new() { Width = 1280, Height = 860 } }, async page =>
+        await Chromium.RunAsync(nameof(A_video_uploaded_in_the_page_gets_a_timeline_whose_segments_seek_the_player), new() { ViewportSize = new() { Width = 1280, Height = 860 } }, async page =>
         {
             await page.GotoAsync(Base);
             await page.EvaluateAsync("() => { window.__sameDocument = true; }");
@@ -343,8 +349,8 @@ public sealed class WebUiBrowserTests : IAsyncLifetime
     public async Task The_queue_panel_shows_a_long_videos_progress_and_cancels_it()
     {
         // 10 minutes of one photo: long enough to be caught mid-way.
-        var id = (await _server.UploadAsync("films", "long-dog.mp4", await VideoTestData.Still("dog.jpg", 600), "video/mp4")).GetProperty("imageId").GetString()!;
-        await _browser.RunAsync(nameof(The_queue_panel_shows_a_long_videos_progress_and_cancels_it), new() { ViewportSize = new() { Width = 1280, Height = 860 } }, async page =>
+        var id = (await Server.UploadAsync("films", "long-dog.mp4", await VideoTestData.Still("dog.jpg", 600), "video/mp4")).GetProperty("imageId").GetString()!;
+        await Chromium.RunAsync(nameof(The_queue_panel_shows_a_long_videos_progress_and_cancels_it), new() { ViewportSize = new() { Width = 1280, Height = 860 } }, async page =>
         {
             await page.GotoAsync(Base);
             await page.Locator("#queue-button").ClickAsync();
@@ -364,7 +370,7 @@ public sealed class WebUiBrowserTests : IAsyncLifetime
             await Assertions.Expect(page.Locator("#queue-failed")).ToContainTextAsync("cancelled", new() { Timeout = 30_000 });
         });
 
-        var image = await _server.GetJsonAsync($"/api/v1/images/{id}");
+        var image = await Server.GetJsonAsync($"/api/v1/images/{id}");
         Assert.Equal(("failed", "cancelled"), (image.GetProperty("image").GetProperty("status").GetString(), image.GetProperty("image").GetProperty("error").GetString()));
     }
 
@@ -387,7 +393,7 @@ public sealed class WebUiBrowserTests : IAsyncLifetime
     }
 
     private Task RunKeyedAsync(ServerFixture keyed) =>
-        _browser.RunAsync(nameof(With_api_keys_the_page_asks_for_one_and_images_still_load), new() { ViewportSize = new() { Width = 1024, Height = 768 } }, async page =>
+        Chromium.RunAsync(nameof(With_api_keys_the_page_asks_for_one_and_images_still_load), new() { ViewportSize = new() { Width = 1024, Height = 768 } }, async page =>
         {
             await page.GotoAsync(keyed.Client.BaseAddress!.ToString());
             var dialog = page.Locator("#key-dialog");

@@ -13,6 +13,10 @@ public sealed record ImageResponse(ImageRecord Image, IReadOnlyList<StoredLabel>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<AnalysisProvenance>? Analyses { get; init; }
 
+    /// <summary>The text read in the image: lines with confidence, polygon and words (the image's details, the export, and a text search's hits).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<LabelLens.Analysis.TextLine>? Text { get; init; }
+
     /// <summary>"image" or "video" (decided from the bytes at upload).</summary>
     public string MediaType { get; init; } = MediaTypes.Image;
 
@@ -20,7 +24,7 @@ public sealed record ImageResponse(ImageRecord Image, IReadOnlyList<StoredLabel>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public VideoSummary? Video { get; init; }
 
-    public static ImageResponse From(ImageDetails details) => new(details.Image, details.Labels) { ImageProperties = details.Properties, Analyses = details.Analyses };
+    public static ImageResponse From(ImageDetails details) => new(details.Image, details.Labels) { ImageProperties = details.Properties, Analyses = details.Analyses, Text = details.Text };
 }
 
 /// <summary>A video's state and a summary of its segments, as the image details and search return it (camelCase).</summary>

@@ -34,6 +34,16 @@ public static class ImageViews
         return result;
     }
 
+    /// <summary>Adds each image's stored text (the export; a text search's hits, so they show what was read).</summary>
+    /// <param name="matching">A text search: only the lines it matched (a video's say where: start and end).</param>
+    public static async Task<List<ImageResponse>> AttachTextAsync(ITextCatalog catalog, IReadOnlyList<ImageResponse> images, CancellationToken cancellationToken, string? matching = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(images);
+        var text = await catalog.GetTextAsync(images.Select(i => i.Image.Id).ToList(), cancellationToken, matching);
+        return images.Select(i => i with { Text = text.GetValueOrDefault(i.Image.Id) ?? [] }).ToList();
+    }
+
     private static VideoSummary Summary(VideoRecord video, IReadOnlyList<LabelSegment> segments) => new(
         video.Metadata?.DurationMillis,
         video.Metadata?.Codec,

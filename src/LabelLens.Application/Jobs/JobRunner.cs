@@ -17,6 +17,7 @@ public sealed class JobRunner(
     IOptions<QueueOptions> queueOptions,
     IOptions<LabelingOptions> labelingOptions,
     IOptions<ImageOptions> imageOptions,
+    IOptions<LabelLens.Vision.Ocr.TextOptions> textOptions,
     ILogger<JobRunner> logger,
     LabelLens.Storage.External.ExternalStores externalStores)
 {
@@ -29,6 +30,13 @@ public sealed class JobRunner(
         try
         {
             var bytes = await ReadObjectAsync(job, cancellationToken);
+            if (job.IsTextOnly)
+            {
+                // A text job (after the labels landed, or a relabel of the text alone): the labels are not touched.
+                var reading = labeler.ReadText(bytes, textOptions.Value.MinConfidence, cancellationToken);
+                return await catalog.CompleteTextJobAsync(job, reading, cancellationToken) ? JobOutcome.Labeled : JobOutcome.Superseded;
+            }
+
             var result = job.Analyses is { } only
                 ? labeler.Label(bytes, labeling.Request, new PartialRun(only, await catalog.GetAnalysisLabelsAsync(job.ImageId, cancellationToken)), cancellationToken)
                 : labeler.Label(bytes, labeling.Request, cancellationToken);

@@ -19,6 +19,35 @@ public sealed class LabelerHolder(LabelerLoader loader, ILogger<LabelerHolder> l
     public Task<ImageLabeler> Labeler => _ready.Task;
 
     private LabelVocabulary? _vocabulary;
+    private readonly Lock _textLock = new();
+    private Task<ImageLabeler>? _textOnly;
+
+    /// <summary>
+    /// A labeler that reads text: the loaded one when the text analysis is configured for uploads, else one with
+    /// the text analysis alone, loaded on first use (DetectText works whether or not uploads are read). A failed
+    /// load is tried again on the next call.
+    /// </summary>
+    public async Task<ImageLabeler> TextReaderAsync(CancellationToken cancellationToken)
+    {
+        var labeler = await Labeler.WaitAsync(cancellationToken);
+        if (labeler.Text is not null)
+        {
+            return labeler;
+        }
+
+        Task<ImageLabeler> loading;
+        lock (_textLock)
+        {
+            if (_textOnly is null || _textOnly.IsFaulted || _textOnly.IsCanceled)
+            {
+                _textOnly = loader.LoadAsync(null, null, CancellationToken.None, [AnalysisTask.Text]);
+            }
+
+            loading = _textOnly;
+        }
+
+        return await loading.WaitAsync(cancellationToken);
+    }
 
     /// <summary>What the loaded analyses can find (built once, on first use after the models loaded).</summary>
     public LabelVocabulary Vocabulary(LabelTaxonomy taxonomy)
@@ -51,6 +80,11 @@ public sealed class LabelerHolder(LabelerLoader loader, ILogger<LabelerHolder> l
         if (_ready.Task.IsCompletedSuccessfully)
         {
             _ready.Task.Result.Dispose();
+        }
+
+        if (_textOnly is { IsCompletedSuccessfully: true } textOnly)
+        {
+            textOnly.Result.Dispose();
         }
     }
 }

@@ -35,6 +35,24 @@ public sealed class LabelingWorkers(
     /// <summary>Completes once a dead server's jobs have been taken back (the video worker waits for it before claiming).</summary>
     public Task Ready => _ready.Task;
 
+    /// <summary>
+    /// For the workers that start after these (video, text): the loaded labeler once this server has taken back a
+    /// dead server's jobs (claiming before that could see ours released); null when stopping first.
+    /// </summary>
+    public async Task<ImageLabeler?> ReadyLabelerAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            var labeler = await holder.Labeler.WaitAsync(stoppingToken);
+            await Ready.WaitAsync(stoppingToken);
+            return labeler;
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         ImageLabeler labeler;

@@ -17,7 +17,6 @@ namespace LabelLens.Application;
 /// it runs (heartbeat), and a job can be cancelled from the API.
 /// </summary>
 public sealed class VideoWorker(
-    LabelerHolder holder,
     LabelingWorkers imageWorkers,
     VideoJobRunner runner,
     JobLoop loop,
@@ -46,14 +45,7 @@ public sealed class VideoWorker(
             logger.LogWarning("Video labeling is unavailable: {Problem}. Uploaded videos are stored and their jobs fail with this error (retried later); images are labeled as usual.", problem);
         }
 
-        ImageLabeler labeler;
-        try
-        {
-            labeler = await holder.Labeler.WaitAsync(stoppingToken);
-            // The image workers first take back a dead server's jobs; claiming before that could see ours released.
-            await imageWorkers.Ready.WaitAsync(stoppingToken);
-        }
-        catch (OperationCanceledException)
+        if (await imageWorkers.ReadyLabelerAsync(stoppingToken) is not { } labeler)
         {
             return;
         }
@@ -268,7 +260,10 @@ public sealed class VideoJobRunner(
                 $"the video is truncated or corrupt: frames end at {last / 1000.0:0.###} s of {length / 1000.0:0.###} s");
         }
 
-        var completion = new VideoCompletion(format, options.IntervalMillis, options.EffectiveSegmentGapMillis, labeler.ModelVersion, labeling.MinConfidence, time.GetElapsedTime(started).TotalMilliseconds);
+        var completion = new VideoCompletion(format, options.IntervalMillis, options.EffectiveSegmentGapMillis, labeler.ModelVersion, labeling.MinConfidence, time.GetElapsedTime(started).TotalMilliseconds)
+        {
+            TextFollows = labeler.Text is not null,
+        };
         if (lost() || !await catalog.CompleteVideoJobAsync(job, completion, cancellationToken))
         {
             return JobOutcome.Superseded;
@@ -287,6 +282,7 @@ public static class VideoServices
         services.AddOptions<VideoOptions>().Bind(configuration.GetSection(VideoOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<Ffmpeg>();
         services.AddSingleton<VideoJobRunner>();
+        services.AddSingleton<VideoTextRunner>();
         services.AddSingleton<VideoWorker>();
         services.AddHostedService(sp => sp.GetRequiredService<VideoWorker>());
         return services;

@@ -13,6 +13,9 @@ public enum AnalysisTask
 
     /// <summary>Whole-image classes without boxes (an ImageNet-1k classifier: breeds, food, scenes).</summary>
     Classes,
+
+    /// <summary>Text lines and words with boxes (PP-OCRv4 detection and recognition); no labels, runs after them.</summary>
+    Text,
 }
 
 public static class AnalysisTasks
@@ -22,6 +25,7 @@ public static class AnalysisTasks
     {
         AnalysisTask.Objects => "objects",
         AnalysisTask.Classes => "classes",
+        AnalysisTask.Text => "text",
         _ => throw new ArgumentOutOfRangeException(nameof(task), task, null),
     };
 

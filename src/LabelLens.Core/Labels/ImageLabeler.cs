@@ -28,22 +28,56 @@ public sealed class ImageLabeler : IDisposable
         }
 
         // Task order (objects, then classes), whatever the configuration's order: versions compare equal.
-        Analyses = analyses.OrderBy(a => a.Task).ToList();
+        // Text is not one of the labeling analyses: it needs a much larger picture (its own decode, so the
+        // others' pixels, time and scores do not change) and runs after the labels are stored (ReadText).
+        Analyses = analyses.Where(a => a.Task != AnalysisTask.Text).OrderBy(a => a.Task).ToList();
+        Text = analyses.FirstOrDefault(a => a.Task == AnalysisTask.Text);
         _decoder = decoder;
         _labelBuilder = labelBuilder;
         Needs = Analyses.Select(a => a.Needs).ToList();
         ModelVersion = string.Join('+', Analyses.Select(a => a.Model.Version));
     }
 
+    /// <summary>The labeling analyses (objects, classes): one decode, merged labels.</summary>
     public IReadOnlyList<IPictureAnalysis> Analyses { get; }
+
+    /// <summary>The text analysis when configured: <see cref="ReadText"/>.</summary>
+    public IPictureAnalysis? Text { get; }
 
     public IReadOnlyList<PictureNeeds> Needs { get; }
 
-    /// <summary>Every analysis's model version, joined by '+' ("yolox-nano:695e750a5d57+mobilenetv2-int8:cc028fe6cae7").</summary>
+    /// <summary>The labeling analyses' model versions, joined by '+' ("yolox-nano:695e750a5d57+mobilenetv2-int8:cc028fe6cae7").</summary>
     public string ModelVersion { get; }
 
-    /// <summary>The model version of each configured analysis.</summary>
-    public IReadOnlyDictionary<AnalysisTask, ModelIdentity> Models => Analyses.ToDictionary(a => a.Task, a => a.Model);
+    /// <summary>The model version of each configured analysis, text included.</summary>
+    public IReadOnlyDictionary<AnalysisTask, ModelIdentity> Models =>
+        Analyses.Append(Text).OfType<IPictureAnalysis>().ToDictionary(a => a.Task, a => a.Model);
+
+    /// <summary>
+    /// Reads the text of an encoded image: decoded again at the text analysis's own size (larger than the
+    /// labeling analyses'), lines and words at or above <paramref name="minConfidence"/> (0-100).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The text analysis is not configured.</exception>
+    /// <exception cref="Detection.ImageRejectedException">The input is not a usable image or is over a limit.</exception>
+    public TextReading ReadText(byte[] encodedImage, double minConfidence, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(encodedImage);
+        var text = Text ?? throw new InvalidOperationException("The text analysis is not configured (Analysis:Tasks has no 'text').");
+        cancellationToken.ThrowIfCancellationRequested();
+        var started = Stopwatch.GetTimestamp();
+        using var picture = _decoder.Decode(encodedImage, [text.Needs], out var info);
+        var decodeMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        return ReadText(picture, minConfidence, cancellationToken) with { Image = info, DecodeMs = decodeMs };
+    }
+
+    /// <summary>The text of a decoded picture (a video frame), at or above <paramref name="minConfidence"/>.</summary>
+    public TextReading ReadText(Picture picture, double minConfidence, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(picture);
+        var text = Text ?? throw new InvalidOperationException("The text analysis is not configured (Analysis:Tasks has no 'text').");
+        var result = (DetectedText)text.Analyze(picture, (float)(minConfidence / 100.0), cancellationToken);
+        return new TextReading(result, new ImageInfo(picture.SourceWidth, picture.SourceHeight, "", 0), 0) { MinConfidence = minConfidence };
+    }
 
     /// <summary>
     /// Labels an encoded image with every analysis, or only those in <paramref name="only"/> (a relabel of one
@@ -79,7 +113,7 @@ public sealed class ImageLabeler : IDisposable
         var version = string.Join('+', found.Concat(kept).OrderBy(f => f.Task).Select(f => f.Model.Version));
         if (!request.ImageProperties)
         {
-            return new LabelsResult(labels, version, info, timings) { Analyses = found };
+            return new LabelsResult(labels, version, info, timings) { Analyses = found, TextFollows = Text is not null };
         }
 
         var propertiesStarted = Stopwatch.GetTimestamp();
@@ -98,7 +132,7 @@ public sealed class ImageLabeler : IDisposable
             Instances = label.Instances.Select(i => i with { DominantColors = ImagePropertiesAnalyzer.ColorsIn(pixels, i.BoundingBox, request.MaxDominantColors) }).ToList(),
         }).ToList();
         timings = timings with { PropertiesMs = Stopwatch.GetElapsedTime(propertiesStarted).TotalMilliseconds };
-        return new LabelsResult(labels, version, info, timings) { ImageProperties = properties, Analyses = found };
+        return new LabelsResult(labels, version, info, timings) { ImageProperties = properties, Analyses = found, TextFollows = Text is not null };
     }
 
     /// <summary>A decoded video frame through every analysis: the frame's merged labels (boxes against the source frame).</summary>
@@ -133,7 +167,24 @@ public sealed class ImageLabeler : IDisposable
         {
             analysis.Dispose();
         }
+
+        Text?.Dispose();
     }
+}
+
+/// <summary>What the text analysis read in one picture, with the picture's facts and the decode's time.</summary>
+public sealed record TextReading(DetectedText Text, ImageInfo Image, double DecodeMs)
+{
+    /// <summary>The confidence floor applied (0-100): lines below it were dropped.</summary>
+    public double MinConfidence { get; init; }
+
+    /// <summary>For a video: frames sampled, and how many of them were read (the others looked the same as the last one read).</summary>
+    public int FramesSampled { get; init; }
+
+    public int FramesRead { get; init; }
+
+    /// <summary>Decode plus the analysis's own time.</summary>
+    public double TotalMs => DecodeMs + Text.Timing.TotalMs;
 }
 
 /// <summary>A run of some analyses only, merged with what the others stored before.</summary>

@@ -55,4 +55,8 @@ public sealed record LabelsResult(
     /// <summary>Each analysis's own labels, model and threshold: what the catalog stores per analysis (provenance).</summary>
     [JsonIgnore]
     public IReadOnlyList<LabelLens.Analysis.AnalysisLabels> Analyses { get; init; } = [];
+
+    /// <summary>The text analysis is configured and reads the picture after these labels are stored (its stored text is kept until then).</summary>
+    [JsonIgnore]
+    public bool TextFollows { get; init; }
 }

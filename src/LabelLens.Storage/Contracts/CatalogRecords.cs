@@ -70,6 +70,9 @@ public sealed record ImageDetails(ImageRecord Image, IReadOnlyList<StoredLabel> 
 
     /// <summary>Which analyses produced the labels, with which model and threshold (provenance); read for one image's details, null in search pages.</summary>
     public IReadOnlyList<AnalysisProvenance>? Analyses { get; init; }
+
+    /// <summary>The text read in the image (lines with their words and polygons); read for one image's details and the export, null in search pages.</summary>
+    public IReadOnlyList<LabelLens.Analysis.TextLine>? Text { get; init; }
 }
 
 /// <summary>The result of recording an upload: the image row, and whether a labeling job was queued.</summary>
@@ -78,7 +81,11 @@ public sealed record UploadOutcome(ImageRecord Image, bool Enqueued);
 
 /// <summary>A job a worker holds under lease.</summary>
 /// <param name="Analyses">The analyses this job runs (a relabel of one analysis); null runs every configured one.</param>
-public sealed record ClaimedJob(long Id, string ImageId, string Bucket, string Key, string Sha256, int Attempt, string Owner, IReadOnlyList<LabelLens.Analysis.AnalysisTask>? Analyses = null);
+public sealed record ClaimedJob(long Id, string ImageId, string Bucket, string Key, string Sha256, int Attempt, string Owner, IReadOnlyList<LabelLens.Analysis.AnalysisTask>? Analyses = null)
+{
+    /// <summary>A text job (the text worker's): it reads the text of an image whose labels are stored, and never changes the image's status.</summary>
+    public bool IsTextOnly => Analyses is [LabelLens.Analysis.AnalysisTask.Text];
+}
 
 /// <summary>Jobs by state and the age of the oldest waiting one.</summary>
 public sealed record QueueCounts(long Queued, long Running, long Done, long Failed, long Superseded)

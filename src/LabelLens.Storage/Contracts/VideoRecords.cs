@@ -19,6 +19,9 @@ public enum JobKind
 
     /// <summary>The video worker.</summary>
     Video,
+
+    /// <summary>The text worker: reads an image's text after its labels are stored (jobs.kind 'text').</summary>
+    Text,
 }
 
 /// <summary>Where a labeling job is in its life (jobs.state).</summary>
@@ -59,8 +62,13 @@ public static class JobStates
         _ => throw new InvalidDataException($"Unknown job state '{stored}' in the catalog."),
     };
 
-    /// <summary>The kind as stored: "image" or "video".</summary>
-    public static string Stored(this JobKind kind) => kind == JobKind.Video ? MediaTypes.Video : MediaTypes.Image;
+    /// <summary>The kind as stored: "image", "video" or "text".</summary>
+    public static string Stored(this JobKind kind) => kind switch
+    {
+        JobKind.Video => MediaTypes.Video,
+        JobKind.Text => "text",
+        _ => MediaTypes.Image,
+    };
 }
 
 /// <summary>A video's latest labeling job: its state, error and progress.</summary>
@@ -96,4 +104,8 @@ public sealed record VideoFrameLabel(long TimestampMillis, Label Label);
 public sealed record VideoQueueEntry(string ImageId, string Bucket, string Key, JobState State, long? ProcessedMillis, long? DurationMillis, int FramesDone, double? Percent);
 
 /// <summary>What a finished video job stores besides its frames.</summary>
-public sealed record VideoCompletion(string Format, int IntervalMillis, int SegmentGapMillis, string ModelVersion, double MinConfidence, double LabelingMs);
+public sealed record VideoCompletion(string Format, int IntervalMillis, int SegmentGapMillis, string ModelVersion, double MinConfidence, double LabelingMs)
+{
+    /// <summary>The text analysis is configured: a text job reads the video's text after its labels are stored.</summary>
+    public bool TextFollows { get; init; }
+}

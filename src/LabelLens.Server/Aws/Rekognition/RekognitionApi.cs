@@ -26,7 +26,7 @@ public sealed record DetectLabelsResponse(
 /// computed here by the local model, synchronously, as the service does. Requests are SigV4-signed for service
 /// "rekognition" with the S3 endpoint's keys; verification is on whenever keys are configured.
 /// </summary>
-public sealed class RekognitionApi : IDisposable
+public sealed partial class RekognitionApi : IDisposable
 {
     public const string DetectLabelsTarget = "RekognitionService.DetectLabels";
 
@@ -35,7 +35,9 @@ public sealed class RekognitionApi : IDisposable
 
     private readonly LabelerHolder _holder;
     private readonly IObjectStore _store;
+    private readonly ICatalog _catalog;
     private readonly RekognitionOptions _options;
+    private readonly LabelLens.Vision.Ocr.TextOptions _textOptions;
     private readonly S3SigV4 _signatures;
     private readonly ILogger<RekognitionApi> _logger;
     private readonly IReadOnlyList<string> _apiKeys;
@@ -43,12 +45,23 @@ public sealed class RekognitionApi : IDisposable
     private readonly int _maxInFlight;
     private int _inFlight;
 
-    public RekognitionApi(LabelerHolder holder, IObjectStore store, IOptions<RekognitionOptions> options, IOptions<ServerOptions> serverOptions, TimeProvider time, ILogger<RekognitionApi> logger)
+    public RekognitionApi(
+        LabelerHolder holder,
+        IObjectStore store,
+        ICatalog catalog,
+        IOptions<RekognitionOptions> options,
+        IOptions<ServerOptions> serverOptions,
+        IOptions<LabelLens.Vision.Ocr.TextOptions> textOptions,
+        TimeProvider time,
+        ILogger<RekognitionApi> logger)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(textOptions);
+        _textOptions = textOptions.Value;
         ArgumentNullException.ThrowIfNull(serverOptions);
         _holder = holder;
         _store = store;
+        _catalog = catalog;
         _options = options.Value;
         _signatures = new S3SigV4(S3Setup.Secrets(serverOptions.Value), allowAnonymous: false, time);
         _logger = logger;
@@ -82,9 +95,9 @@ public sealed class RekognitionApi : IDisposable
                 throw new RekognitionException(refused.Type, StatusCodes.Status400BadRequest, refused.Message);
             }
 
-            if (!string.Equals(target, DetectLabelsTarget, StringComparison.Ordinal))
+            if (!Operations.Contains(target, StringComparer.Ordinal))
             {
-                throw new RekognitionException("UnknownOperationException", 400, $"Operation '{Printable(target)}' is not supported here; LabelLens implements {DetectLabelsTarget}.");
+                throw new RekognitionException("UnknownOperationException", 400, $"Operation '{Printable(target)}' is not supported here; LabelLens implements {string.Join(", ", Operations)}.");
             }
 
             var contentType = context.Request.ContentType ?? "";
@@ -95,26 +108,50 @@ public sealed class RekognitionApi : IDisposable
                 throw new RekognitionException("SerializationException", 400, "Content-Type must be application/x-amz-json-1.1.");
             }
 
-            var (image, request) = Parse(body);
-            var response = await DetectLabelsAsync(image, request, context.RequestAborted);
+            object response;
+            using (var document = ParseJson(body))
+            {
+                var root = document.RootElement;
+                var ct = context.RequestAborted;
+                response = target switch
+                {
+                    DetectTextTarget => await DetectTextAsync(root, ct),
+                    StartLabelDetectionTarget => await StartVideoJobAsync(root, LabelsJob, ct),
+                    StartTextDetectionTarget => await StartVideoJobAsync(root, TextJob, ct),
+                    GetLabelDetectionTarget => await GetLabelDetectionAsync(root, ct),
+                    GetTextDetectionTarget => await GetTextDetectionAsync(root, ct),
+                    _ => await DetectLabelsAsync(root, ct),
+                };
+            }
+
             context.Response.StatusCode = StatusCodes.Status200OK;
             context.Response.ContentType = "application/x-amz-json-1.1";
-            await JsonSerializer.SerializeAsync(context.Response.Body, response, ResponseJson, context.RequestAborted);
+            await JsonSerializer.SerializeAsync(context.Response.Body, response, response.GetType(), ResponseJson, context.RequestAborted);
         }
         catch (RekognitionException ex)
         {
-            _logger.LogInformation("DetectLabels {RequestId} refused: {Type} {Message}", requestId, ex.Type, ex.Message);
+            _logger.LogInformation("{Operation} {RequestId} refused: {Type} {Message}", OperationName(context), requestId, ex.Type, ex.Message);
             await WriteErrorAsync(context, ex);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
         {
-            _logger.LogError(ex, "DetectLabels {RequestId} failed", requestId);
+            _logger.LogError(ex, "{Operation} {RequestId} failed", OperationName(context), requestId);
             await WriteErrorAsync(context, new RekognitionException());
         }
     }
 
-    /// <summary>The image bytes and what to do with them; the image comes from the request or from a LabelLens bucket.</summary>
-    private async Task<DetectLabelsResponse> DetectLabelsAsync(ImageSource image, LabelRequest request, CancellationToken cancellationToken)
+    private async Task<DetectLabelsResponse> DetectLabelsAsync(JsonElement root, CancellationToken cancellationToken)
+    {
+        var (image, request) = Parse(root);
+        var result = await RunAsync(image, () => _holder.Labeler, (labeler, bytes, ct) => labeler.Label(bytes, request, ct), cancellationToken);
+        return new DetectLabelsResponse(result.Labels, result.LabelModelVersion, result.ImageProperties);
+    }
+
+    /// <summary>
+    /// Runs a model on the request's image (its bytes, or an object of a LabelLens bucket), as the service does:
+    /// synchronously, off the request thread, one slot per core, a bounded queue, image errors as Rekognition's.
+    /// </summary>
+    private async Task<T> RunAsync<T>(ImageSource image, Func<Task<ImageLabeler>> labelerSource, Func<ImageLabeler, byte[], CancellationToken, T> work, CancellationToken cancellationToken)
     {
         var bytes = image.Bytes ?? await ReadS3ObjectAsync(image, cancellationToken);
         if (Interlocked.Increment(ref _inFlight) > _maxInFlight)
@@ -132,13 +169,22 @@ public sealed class RekognitionApi : IDisposable
                     : RekognitionException.Throttling("The model is still loading. Retry shortly.");
             }
 
-            var labeler = await _holder.Labeler;
+            ImageLabeler labeler;
+            try
+            {
+                labeler = await labelerSource();
+            }
+            catch (LabelLens.Models.ModelMissingException ex)
+            {
+                // The text model is loaded on first use; say what is missing rather than "service issue".
+                throw new RekognitionException("InternalServerError", 500, $"The model for this operation is not available: {ex.Message}");
+            }
+
             await _slots.WaitAsync(cancellationToken);
             try
             {
                 // The model is CPU-bound work: off the request thread, one slot per core.
-                var result = await Task.Run(() => labeler.Label(bytes, request, cancellationToken), cancellationToken);
-                return new DetectLabelsResponse(result.Labels, result.LabelModelVersion, result.ImageProperties);
+                return await Task.Run(() => work(labeler, bytes, cancellationToken), cancellationToken);
             }
             finally
             {
@@ -204,7 +250,7 @@ public sealed class RekognitionApi : IDisposable
             ?? throw RekognitionException.ImageTooLarge($"Image size is too large: images are limited to {_options.MaxImageBytes:N0} bytes.");
     }
 
-    private (ImageSource Image, LabelRequest Request) Parse(byte[] body)
+    private static JsonDocument ParseJson(byte[] body)
     {
         // JsonDocument checks a string's UTF-8 only when it is read, as an InvalidOperationException (a 500 that
         // SDKs retry): a body that is not UTF-8 is refused whole, as Rekognition does.
@@ -223,65 +269,67 @@ public sealed class RekognitionApi : IDisposable
             throw new RekognitionException("SerializationException", 400, $"The request body is not valid JSON: {ex.Message}");
         }
 
-        using (document)
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
         {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                throw new RekognitionException("SerializationException", 400, "The request body must be a JSON object.");
-            }
-
-            var image = ParseImage(root);
-            var features = root.TryGetProperty("Features", out var list) && list.ValueKind != JsonValueKind.Null ? StringList(list, "Features") : [];
-            foreach (var feature in features.Where(f => !FeatureNames.Contains(f, StringComparer.Ordinal)))
-            {
-                throw RekognitionException.InvalidParameter($"Features: '{Printable(feature)}' is not one of GENERAL_LABELS, IMAGE_PROPERTIES.");
-            }
-
-            var general = Member(root, "Settings") is { } settings ? Member(settings, "GeneralLabels") : null;
-            var propertiesSettings = Member(root, "Settings") is { } s ? Member(s, "ImageProperties") : null;
-            var maxColors = propertiesSettings is { } p && Member(p, "MaxDominantColors") is { } m ? Integer(m, "Settings.ImageProperties.MaxDominantColors") : LabelLens.Properties.ImagePropertiesAnalyzer.DefaultMaxDominantColors;
-            if (maxColors is < 0 or > LabelLens.Properties.ImagePropertiesAnalyzer.MaxDominantColorsLimit)
-            {
-                throw RekognitionException.InvalidParameter($"Settings.ImageProperties.MaxDominantColors must be between 0 and {LabelLens.Properties.ImagePropertiesAnalyzer.MaxDominantColorsLimit}.");
-            }
-
-            var maxLabels = Member(root, "MaxLabels") is { } max ? Integer(max, "MaxLabels") : (int?)null;
-            if (maxLabels is < 0)
-            {
-                throw RekognitionException.InvalidParameter("MaxLabels must be 0 or more.");
-            }
-
-            var minConfidence = Member(root, "MinConfidence") is { } min ? Number(min, "MinConfidence") : LabelRequest.DefaultMinConfidence;
-            if (double.IsNaN(minConfidence) || minConfidence is < 0 or > 100)
-            {
-                throw RekognitionException.InvalidParameter("MinConfidence must be between 0 and 100.");
-            }
-
-            var request = new LabelRequest
-            {
-                MinConfidence = minConfidence,
-                // Rekognition's default and upper limit is 1000 labels.
-                MaxLabels = Math.Min(maxLabels ?? 1000, 1000),
-                GeneralLabels = features.Count == 0 || features.Contains("GENERAL_LABELS"),
-                ImageProperties = features.Contains("IMAGE_PROPERTIES"),
-                MaxDominantColors = maxColors,
-                LabelInclusionFilters = Filters(general, "LabelInclusionFilters"),
-                LabelExclusionFilters = Filters(general, "LabelExclusionFilters"),
-                LabelCategoryInclusionFilters = Filters(general, "LabelCategoryInclusionFilters"),
-                LabelCategoryExclusionFilters = Filters(general, "LabelCategoryExclusionFilters"),
-            };
-            try
-            {
-                request.Validate();
-            }
-            catch (ArgumentException ex)
-            {
-                throw RekognitionException.InvalidParameter(ex.Message);
-            }
-
-            return (image, request);
+            document.Dispose();
+            throw new RekognitionException("SerializationException", 400, "The request body must be a JSON object.");
         }
+
+        return document;
+    }
+
+    private (ImageSource Image, LabelRequest Request) Parse(JsonElement root)
+    {
+        var image = ParseImage(root);
+        var features = root.TryGetProperty("Features", out var list) && list.ValueKind != JsonValueKind.Null ? StringList(list, "Features") : [];
+        foreach (var feature in features.Where(f => !FeatureNames.Contains(f, StringComparer.Ordinal)))
+        {
+            throw RekognitionException.InvalidParameter($"Features: '{Printable(feature)}' is not one of GENERAL_LABELS, IMAGE_PROPERTIES.");
+        }
+
+        var general = Member(root, "Settings") is { } settings ? Member(settings, "GeneralLabels") : null;
+        var propertiesSettings = Member(root, "Settings") is { } s ? Member(s, "ImageProperties") : null;
+        var maxColors = propertiesSettings is { } p && Member(p, "MaxDominantColors") is { } m ? Integer(m, "Settings.ImageProperties.MaxDominantColors") : LabelLens.Properties.ImagePropertiesAnalyzer.DefaultMaxDominantColors;
+        if (maxColors is < 0 or > LabelLens.Properties.ImagePropertiesAnalyzer.MaxDominantColorsLimit)
+        {
+            throw RekognitionException.InvalidParameter($"Settings.ImageProperties.MaxDominantColors must be between 0 and {LabelLens.Properties.ImagePropertiesAnalyzer.MaxDominantColorsLimit}.");
+        }
+
+        var maxLabels = Member(root, "MaxLabels") is { } max ? Integer(max, "MaxLabels") : (int?)null;
+        if (maxLabels is < 0)
+        {
+            throw RekognitionException.InvalidParameter("MaxLabels must be 0 or more.");
+        }
+
+        var minConfidence = Member(root, "MinConfidence") is { } min ? Number(min, "MinConfidence") : LabelRequest.DefaultMinConfidence;
+        if (double.IsNaN(minConfidence) || minConfidence is < 0 or > 100)
+        {
+            throw RekognitionException.InvalidParameter("MinConfidence must be between 0 and 100.");
+        }
+
+        var request = new LabelRequest
+        {
+            MinConfidence = minConfidence,
+            // Rekognition's default and upper limit is 1000 labels.
+            MaxLabels = Math.Min(maxLabels ?? 1000, 1000),
+            GeneralLabels = features.Count == 0 || features.Contains("GENERAL_LABELS"),
+            ImageProperties = features.Contains("IMAGE_PROPERTIES"),
+            MaxDominantColors = maxColors,
+            LabelInclusionFilters = Filters(general, "LabelInclusionFilters"),
+            LabelExclusionFilters = Filters(general, "LabelExclusionFilters"),
+            LabelCategoryInclusionFilters = Filters(general, "LabelCategoryInclusionFilters"),
+            LabelCategoryExclusionFilters = Filters(general, "LabelCategoryExclusionFilters"),
+        };
+        try
+        {
+            request.Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            throw RekognitionException.InvalidParameter(ex.Message);
+        }
+
+        return (image, request);
     }
 
     private ImageSource ParseImage(JsonElement root)

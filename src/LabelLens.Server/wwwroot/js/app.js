@@ -110,10 +110,11 @@ let activeSuggestion = -1;
 
 function renderSearchControls() {
   const { query } = state;
-  chips.replaceChildren(
+  chips.replaceChildren(...[
     ...query.label.map((name) => chip(name, false)),
     ...query.notLabel.map((name) => chip(name, true)),
-  );
+    query.text ? textChip(query.text) : null,
+  ].filter(Boolean));
   const narrow = matchMedia('(max-width: 600px)').matches;
   input.placeholder = query.label.length || query.notLabel.length
     ? 'Add a label…'
@@ -157,8 +158,23 @@ function chip(name, excluded) {
   );
 }
 
+/** The `text:` search (words read in the picture), removable like a label. */
+function textChip(text) {
+  return el('li.chip.chip-text', {},
+    el('span.chip-toggle', { title: 'Text in the picture' }, icon('text', 14), `“${text}”`),
+    el('button.chip-remove', { type: 'button', 'aria-label': `Remove text search ${text}`, onclick: () => { setQuery({ text: '' }); input.focus(); } }, icon('close', 14)));
+}
+
 function addLabel(raw, exclude = false) {
   let name = raw.trim();
+  // "text: scene 42" searches the text read in the pictures, not a label.
+  const text = /^text:\s*(.*)$/i.exec(name);
+  if (text) {
+    input.value = '';
+    closeSuggestions();
+    if (text[1].trim()) setQuery({ text: text[1].trim() });
+    return;
+  }
   if (name.startsWith('-') || name.startsWith('!')) { exclude = true; name = name.slice(1).trim(); }
   if (!name) return;
   const lower = name.toLowerCase();
@@ -698,8 +714,8 @@ async function onChange(change) {
     return;
   }
   detail.update(details);
-  if (state.query.color && !state.colorUnsupported) {
-    // Colours are computed by the server: let it decide, once the burst of changes settles.
+  if ((state.query.color && !state.colorUnsupported) || state.query.text) {
+    // Colours and text are known to the server: let it decide, once the burst of changes settles.
     rerunSearch();
     return;
   }

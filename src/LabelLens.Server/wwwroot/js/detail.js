@@ -12,6 +12,7 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
   const timeline = document.getElementById('detail-timeline');
   const stage = dialog.querySelector('.stage');
   const boxes = document.getElementById('detail-boxes');
+  const textBoxes = document.getElementById('detail-text');
   const title = document.getElementById('detail-title');
   const path = document.getElementById('detail-path');
   const body = document.getElementById('detail-body');
@@ -43,6 +44,7 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
     if (e.key === 'ArrowLeft') { e.preventDefault(); step(-1); }
     else if (e.key === 'ArrowRight') { e.preventDefault(); step(1); }
     else if (e.key === 'b' && !e.ctrlKey && !e.metaKey) { boxes.classList.toggle('off'); }
+    else if (e.key === 't' && !e.ctrlKey && !e.metaKey) { textBoxes.classList.toggle('off'); }
   });
   // A click on the dimmed backdrop (outside the dialog's box) closes it, as in other galleries.
   dialog.addEventListener('click', (e) => { if (e.target === dialog) requestClose(); });
@@ -136,6 +138,7 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
     }
     image.alt = altText(details);
     if (!video) renderBoxes(labels);
+    renderTextBoxes(video ? [] : details.text ?? []);
 
     const sorted = primaryLabels(labels);
     const detected = sorted.filter(foundDirectly(labels));
@@ -150,6 +153,7 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
           ? el('ul.label-list', {}, detected.map((l) => labelRow(l, false, !video)), inferred.map((l) => labelRow(l, true, !video)))
           : el('p.muted', { text: record.status === 'labeled' ? `Nothing recognised in this ${video ? 'video' : 'picture'}.` : `Labels appear here as soon as the ${video ? 'video' : 'picture'} is labeled.` }),
         addLabelForm()),
+      textSection(details.text ?? [], record, Boolean(video)),
       video ? videoMetadata(record, video, details.analyses) : metadata(record, details.analyses),
       actions(record)].filter(Boolean));
   }
@@ -229,6 +233,45 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
         if (name) editLabels('POST', name);
       },
     }, input, el('button.button.small', { type: 'submit' }, 'Add'));
+  }
+
+  /** The lines read in the picture as polygons (ratios of the picture, so the SVG's 0-1 view box fits them). */
+  function renderTextBoxes(lines) {
+    const SVG = 'http://www.w3.org/2000/svg';
+    textBoxes.replaceChildren(...lines.map((line, index) => {
+      const polygon = document.createElementNS(SVG, 'polygon');
+      polygon.setAttribute('points', line.polygon.map((p) => `${p.x},${p.y}`).join(' '));
+      polygon.dataset.line = String(index);
+      return polygon;
+    }));
+  }
+
+  function lightLine(index, on) {
+    textBoxes.querySelector(`polygon[data-line="${index}"]`)?.classList.toggle('lit', on);
+  }
+
+  /** The text read in the picture: selectable lines (hover lights the line's box), a copy button, the boxes' toggle. */
+  function textSection(lines, record, video = false) {
+    if (!lines.length && !(current?.analyses ?? []).some((a) => a.analysis === 'text')) return null;
+    const all = lines.map((l) => l.text).join('\n');
+    return el('section.detail-section', { 'aria-labelledby': 'text-heading' },
+      el('div.section-head', {},
+        el('h3', { id: 'text-heading', text: 'Text' }),
+        lines.length && !video ? el('button.link-button', { type: 'button', onclick: () => textBoxes.classList.toggle('off'), 'aria-label': 'Show or hide the text boxes (t)' }, icon('box', 16), 'Boxes') : null,
+        lines.length ? el('button.link-button', { type: 'button', onclick: () => navigator.clipboard?.writeText(all), 'aria-label': 'Copy all the text' }, icon('copy', 16), 'Copy') : null),
+      lines.length
+        ? el('ul.text-list', {}, lines.map((line, index) => video
+          // A video's occurrence: its time, a click plays from there.
+          ? el('li.text-line', { tabindex: '0', onclick: () => playFrom(line.startTimestampMillis), onkeydown: (e) => { if (e.key === 'Enter') playFrom(line.startTimestampMillis); } },
+            el('span', { text: line.text }), el('span.text-conf', { text: segmentText(line) }))
+          : el('li.text-line', {
+          tabindex: '0',
+          onmouseenter: () => lightLine(index, true),
+          onmouseleave: () => lightLine(index, false),
+          onfocus: () => { textBoxes.classList.remove('off'); lightLine(index, true); },
+          onblur: () => lightLine(index, false),
+        }, el('span', { text: line.text }), el('span.text-conf', { text: percent(line.confidence) }))))
+        : el('p.muted', { text: record.status === 'labeled' ? 'No text read in this picture.' : 'Text appears here after the labels.' }));
   }
 
   function renderBoxes(labels) {
@@ -387,6 +430,21 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
           onkeydown: (e) => moveFocus(e),
         }))));
     });
+    // Text on screen: one row, an occurrence per button (the same line held on consecutive samples is one).
+    const occurrences = (details.text ?? []).filter((l) => l.startTimestampMillis != null);
+    if (occurrences.length) {
+      rows.unshift(el('div.tl-row.tl-text', { role: 'group', 'aria-label': 'Text on screen', style: { '--hue': '50' } },
+        el('span.tl-name', { text: 'Text', title: 'Text on screen' }),
+        el('div.tl-track', {}, occurrences.map((l) => el('button.tl-seg', {
+          type: 'button',
+          dataset: { start: l.startTimestampMillis, end: l.endTimestampMillis },
+          'aria-label': `“${l.text}” ${segmentText(l)}`,
+          title: `“${l.text}” ${segmentText(l)}`,
+          style: { left: `${(100 * l.startTimestampMillis) / duration}%`, width: `${(100 * Math.max(0, l.endTimestampMillis - l.startTimestampMillis)) / duration}%` },
+          onclick: () => playFrom(l.startTimestampMillis),
+          onkeydown: (e) => moveFocus(e),
+        })))));
+    }
     const playhead = el('div.tl-playhead', { 'aria-hidden': 'true' });
     timeline.replaceChildren(
       el('div.tl-body', { style: { '--p': String(progressOf(duration)) } }, rows, playhead),

@@ -44,6 +44,8 @@ const ICONS = {
   check: 'M5 12l5 5 9-10',
   key: 'M15 7a4 4 0 1 1-3.9 5H4v3h3v-2',
   box: 'M4 4h6M4 4v6m16-6h-6m6 0v6M4 20h6m-6 0v-6m16 6h-6m6 0v-6',
+  text: 'M5 6V4h14v2M12 4v16m-3 0h6',
+  copy: 'M9 9h10v11H9zM5 15V4h10',
   play: 'M8 5.5v13l10.5-6.5z',
   stop: 'M7 7h10v10H7z',
   video: 'M3 6h12v12H3zM15 10l6-3.5v11L15 14',

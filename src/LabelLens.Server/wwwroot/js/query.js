@@ -4,7 +4,8 @@
 export const COLORS = ['red', 'orange', 'yellow', 'green', 'blue', 'purple', 'pink', 'brown', 'black', 'white', 'gray', 'teal'];
 
 const LISTS = ['label', 'notLabel'];
-const SINGLES = ['minConfidence', 'bucket', 'prefix', 'status', 'category', 'color', 'sort'];
+// text: words read in the picture (the search box's `text:` prefix).
+const SINGLES = ['minConfidence', 'bucket', 'prefix', 'status', 'category', 'color', 'text', 'sort'];
 
 /** The current query as an object: {label: [], notLabel: [], minConfidence, bucket, ..., image}. */
 export function readQuery(search = location.search) {
