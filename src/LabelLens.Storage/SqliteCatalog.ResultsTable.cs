@@ -133,7 +133,7 @@ public sealed partial class SqliteCatalog
             reader.IsDBNull(2) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)));
     }
 
-    private static async Task<List<ResultRow>> ReadResultRowsAsync(SqliteConnection connection, string where, string orderAndLimit, SqlParameters sql, CancellationToken cancellationToken)
+    private async Task<List<ResultRow>> ReadResultRowsAsync(SqliteConnection connection, string where, string orderAndLimit, SqlParameters sql, CancellationToken cancellationToken)
     {
         var images = new List<(ImageRecord Image, string MediaType, bool OwnsKey)>();
         await using (var command = Command(connection, null, $"SELECT {ImageColumnsOfI}, i.media_type, {OwnsKeySql} FROM images i WHERE {where} {orderAndLimit}", sql.ToArray()))
@@ -148,7 +148,24 @@ public sealed partial class SqliteCatalog
         var ids = images.Select(i => i.Image.Id).ToList();
         var labels = await ReadLabelsAsync(connection, ids, cancellationToken);
         var segments = await ReadSegmentsAsync(connection, images.Where(i => i.MediaType == MediaTypes.Video).Select(i => i.Image.Id).ToList(), cancellationToken);
-        return images.Select(i => new ResultRow(i.Image, i.MediaType, i.OwnsKey, labels.GetValueOrDefault(i.Image.Id) ?? [], segments.GetValueOrDefault(i.Image.Id) ?? [])).ToList();
+        // Text only where the text analysis ran (its result row): no text read is an empty list, not read is absent.
+        var read = new HashSet<string>(StringComparer.Ordinal);
+        if (ids.Count > 0)
+        {
+            var textSql = new SqlParameters();
+            await using var command = Command(connection, null, $"SELECT image_id FROM analysis_results WHERE analysis = 'text' AND image_id IN ({textSql.List(ids)})", textSql.ToArray());
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                read.Add(reader.GetString(0));
+            }
+        }
+
+        var text = read.Count == 0 ? [] : await GetTextAsync(read, cancellationToken);
+        return images.Select(i => new ResultRow(i.Image, i.MediaType, i.OwnsKey, labels.GetValueOrDefault(i.Image.Id) ?? [], segments.GetValueOrDefault(i.Image.Id) ?? [])
+        {
+            Text = read.Contains(i.Image.Id) ? text.GetValueOrDefault(i.Image.Id) ?? [] : null,
+        }).ToList();
     }
 
     /// <summary>The segments of these videos, each video's by start time.</summary>

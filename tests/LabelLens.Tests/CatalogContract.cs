@@ -355,6 +355,18 @@ public abstract class CatalogContractTests : IAsyncLifetime
         Assert.Contains(details.Analyses!, a => a.Analysis == "text" && a.ModelVersion == Ocr.Version);
         Assert.Empty((await Catalog.GetDetailsAsync(dog, default))!.Text!);
 
+        // The results table carries the text where the text analysis ran: lines (maybe none); absent where it did not.
+        var untouched = (await Catalog.RecordUploadAsync(Stored("photos", "untouched.jpg", "v1"), null, default)).Image.Id;
+        var rows = (await Catalog.GetResultRowsAsync([slate, dog, untouched], default)).ToDictionary(r => r.Image.Id);
+        Assert.Equal(["SCENE 42", "TAKE 7", "Café Müller"], rows[slate].Text!.Select(l => l.Text));
+        Assert.Empty(rows[dog].Text!);
+        Assert.Null(rows[untouched].Text);
+        var item = LabelLens.Server.Aws.DynamoDb.ResultItems.Item(rows[slate]);
+        Assert.Equal("SCENE 42", item["Text"]!["L"]![0]!["M"]!["DetectedText"]!["S"]!.GetValue<string>());
+        Assert.Equal("42", item["Text"]!["L"]![0]!["M"]!["Words"]!["L"]![1]!["M"]!["DetectedText"]!["S"]!.GetValue<string>());
+        Assert.False(LabelLens.Server.Aws.DynamoDb.ResultItems.Item(rows[untouched]).ContainsKey("Text"));
+        Assert.True(await Catalog.DeleteImageAsync("photos", "untouched.jpg", default));
+
         async Task<List<string>> Find(string text, params string[] labels) =>
             (await Catalog.SearchAsync(new ImageQuery { Text = text, Labels = labels }, default)).Images.Select(i => i.Image.Key).ToList();
         Assert.Equal(["slate.png"], await Find("scene"));

@@ -1,3 +1,4 @@
+using LabelLens.Analysis;
 using LabelLens.Video;
 
 namespace LabelLens.Storage;
@@ -41,7 +42,11 @@ public interface IResultsTable
 /// <param name="OwnsKey">True when this is the image its bare key names (<see cref="IResultsTable.FindKeyOwnerAsync"/>).</param>
 /// <param name="Labels">Highest confidence first.</param>
 /// <param name="Segments">A video's segments by start time; empty for images.</param>
-public sealed record ResultRow(ImageRecord Image, string MediaType, bool OwnsKey, IReadOnlyList<StoredLabel> Labels, IReadOnlyList<LabelSegment> Segments);
+public sealed record ResultRow(ImageRecord Image, string MediaType, bool OwnsKey, IReadOnlyList<StoredLabel> Labels, IReadOnlyList<LabelSegment> Segments)
+{
+    /// <summary>The text lines read (a video's occurrences in time order); null when the text analysis has not run on it.</summary>
+    public IReadOnlyList<TextLine>? Text { get; init; }
+}
 
 /// <summary>An entry of the label index: an image having the label, with the label's confidence on it.</summary>
 public sealed record LabelIndexEntry(string Label, double Confidence, ResultRow Row);

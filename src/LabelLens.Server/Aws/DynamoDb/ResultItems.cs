@@ -1,3 +1,4 @@
+using LabelLens.Analysis;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using LabelLens.Labels;
@@ -90,6 +91,12 @@ internal static class ResultItems
             item["LabelNames"] = AttributeValues.SS(row.Labels.Select(l => l.Name).Distinct(StringComparer.Ordinal));
         }
 
+        if (row.Text is { } lines)
+        {
+            // DetectText's LINE detections, each with its words; a video's with when they are on screen.
+            item["Text"] = AttributeValues.L(lines.Select(TextLineItem));
+        }
+
         if (row.MediaType == MediaTypes.Video)
         {
             // GetLabelDetection's SEGMENTS shape.
@@ -110,6 +117,29 @@ internal static class ResultItems
         }
 
         return item;
+    }
+
+    private static JsonNode TextLineItem(TextLine line)
+    {
+        var map = new JsonObject
+        {
+            ["DetectedText"] = AttributeValues.S(line.Text),
+            ["Confidence"] = AttributeValues.N(Math.Round(line.Confidence, 3)),
+            ["BoundingBox"] = Box(line.BoundingBox),
+            ["Words"] = AttributeValues.L(line.Words.Select(w => AttributeValues.M(new JsonObject
+            {
+                ["DetectedText"] = AttributeValues.S(w.Text),
+                ["Confidence"] = AttributeValues.N(Math.Round(w.Confidence, 3)),
+                ["BoundingBox"] = Box(w.BoundingBox),
+            }))),
+        };
+        if (line.StartTimestampMillis is { } start && line.EndTimestampMillis is { } end)
+        {
+            map["StartTimestampMillis"] = AttributeValues.N(start);
+            map["EndTimestampMillis"] = AttributeValues.N(end);
+        }
+
+        return AttributeValues.M(map);
     }
 
     /// <summary>An entry of the Label index: the whole item (projection ALL) with the index's keys, Label and Confidence.</summary>
@@ -175,19 +205,21 @@ internal static class ResultItems
         };
     }
 
+    private static JsonObject Box(BoundingBox box) => AttributeValues.M(new JsonObject
+    {
+        ["Width"] = AttributeValues.N(box.Width),
+        ["Height"] = AttributeValues.N(box.Height),
+        ["Left"] = AttributeValues.N(box.Left),
+        ["Top"] = AttributeValues.N(box.Top),
+    });
+
     private static JsonObject Label(StoredLabel label) => AttributeValues.M(new JsonObject
     {
         ["Name"] = AttributeValues.S(label.Name),
         ["Confidence"] = AttributeValues.N(label.Confidence),
         ["Instances"] = AttributeValues.L(label.Instances.Select(i => AttributeValues.M(new JsonObject
         {
-            ["BoundingBox"] = AttributeValues.M(new JsonObject
-            {
-                ["Width"] = AttributeValues.N(i.BoundingBox.Width),
-                ["Height"] = AttributeValues.N(i.BoundingBox.Height),
-                ["Left"] = AttributeValues.N(i.BoundingBox.Left),
-                ["Top"] = AttributeValues.N(i.BoundingBox.Top),
-            }),
+            ["BoundingBox"] = Box(i.BoundingBox),
             ["Confidence"] = AttributeValues.N(i.Confidence),
         }))),
         ["Parents"] = Names(label.Parents),
