@@ -55,6 +55,13 @@ public sealed class S3AccessTests
             using var get = await fixture.Http.GetAsync(new Uri(fixture.S3Address, "/open/hello.txt"));
             Assert.Equal("hello", await get.Content.ReadAsStringAsync());
 
+            // A Content-MD5 header that is there but empty checks nothing: refused, not stored unchecked.
+            using var emptyDigest = new HttpRequestMessage(HttpMethod.Put, new Uri(fixture.S3Address, "/open/unchecked.txt")) { Content = new ByteArrayContent("y"u8.ToArray()) };
+            Assert.True(emptyDigest.Content.Headers.TryAddWithoutValidation("Content-MD5", ""));
+            using var refused = await fixture.Http.SendAsync(emptyDigest);
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains("<Code>InvalidDigest</Code>", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
             // Signed requests still have to be right.
             using var wrong = fixture.Client(S3ServerFixture.AccessKey, "wrong");
             Assert.Equal("SignatureDoesNotMatch", (await Assert.ThrowsAnyAsync<AmazonS3Exception>(() => wrong.ListBucketsAsync())).ErrorCode);

@@ -97,5 +97,16 @@ public sealed class S3ConsistencyTests(S3ClientServeFixture serve) : IClassFixtu
         Assert.Equal(["repeated True True", "other key NoSuchUpload", "none-match PreconditionFailed"], Lines(text));
     }
 
+    [Fact]
+    public async Task Content_encoding_comes_back_as_sent()
+    {
+        var text = await RunAsync("""
+            s3.create_bucket(Bucket="headers-test")
+            s3.put_object(Bucket="headers-test", Key="packed.bin", Body=b"x", ContentEncoding="deflate, gzip")
+            print("encoding", s3.head_object(Bucket="headers-test", Key="packed.bin")["ContentEncoding"])
+            """);
+        Assert.Equal(["encoding deflate, gzip"], Lines(text));
+    }
+
     private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }

@@ -62,6 +62,12 @@ public sealed class S3BodyStream : Stream
             body._checks.Add(new Check("sha256", S3Checksums.Create("sha256"), () => Convert.FromHexString(expected), "XAmzContentSHA256Mismatch", Echo: false));
         }
 
+        if (headers.ContainsKey("Content-MD5") && headers.ContentMD5.ToString().Trim().Length == 0)
+        {
+            // Sent but empty: S3 refuses it rather than storing an unchecked body.
+            throw new S3Exception("InvalidDigest", 400, "The Content-MD5 you specified was invalid.");
+        }
+
         if (headers.ContentMD5.ToString() is { Length: > 0 } md5)
         {
             var expected = DecodeDigest(md5, 16, "Content-MD5");

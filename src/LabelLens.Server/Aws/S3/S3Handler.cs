@@ -364,7 +364,8 @@ public sealed partial class S3Handler(
             }
         }
 
-        var encoding = string.Join(',', request.Headers.ContentEncoding.ToString().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+        // Stored as S3 returns it: the codings as sent, comma and space between them.
+        var encoding = string.Join(", ", request.Headers.ContentEncoding.ToString().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             .Where(e => !e.Equals("aws-chunked", StringComparison.OrdinalIgnoreCase)));
         if (encoding.Length > 0)
         {
