@@ -41,6 +41,13 @@ public sealed class Thumbnailer(VipsImageDecoder decoder)
             var jpeg = rgb.JpegsaveBuffer(q: 82, optimizeCoding: true, interlace: true, keep: Enums.ForeignKeep.None);
             return new Thumbnail(jpeg, rgb.Width, rgb.Height);
         }
+        catch (VipsException ex) when (format == "heif")
+        {
+            // HEIC: as in the decoder, Debian's libheif reads what the bundled libvips cannot.
+            var png = HeifTranscoder.ToPng(encoded, out var problem)
+                ?? throw new ImageRejectedException(ImageError.InvalidImageFormat, $"cannot decode this heif image: {problem} ({VipsImageDecoder.FirstLine(ex.Message)})", ex);
+            return Create(png, size);
+        }
         catch (VipsException ex)
         {
             throw new ImageRejectedException(ImageError.InvalidImageFormat, $"corrupt or truncated {format} image ({VipsImageDecoder.FirstLine(ex.Message)})", ex);

@@ -145,6 +145,15 @@ public sealed class VipsImageDecoder : IPictureDecoder
             info = new ImageInfo(header.OrientedWidth, header.OrientedHeight, format, encoded.LongLength);
             return picture;
         }
+        catch (VipsException ex) when (format == "heif")
+        {
+            // HEVC (HEIC): libvips cannot, Debian's libheif can; the PNG it gives is decoded as any PNG.
+            var png = HeifTranscoder.ToPng(encoded, out var problem)
+                ?? throw new ImageRejectedException(ImageError.InvalidImageFormat, $"cannot decode this heif image: {problem} ({FirstLine(ex.Message)})", ex);
+            var picture = Decode(png, needs, out var decoded);
+            info = decoded with { Format = "heif", Bytes = encoded.LongLength };
+            return picture;
+        }
         catch (VipsException ex)
         {
             throw new ImageRejectedException(ImageError.InvalidImageFormat, $"corrupt or truncated {format} image ({FirstLine(ex.Message)})", ex);

@@ -28,6 +28,38 @@ public sealed class ImageVariantTests(DetectorFixture fixture)
     }
 
     [Fact]
+    public async Task An_iphone_style_heic_photo_is_decoded_through_debian_libheif_and_gives_the_same_labels_and_a_thumbnail()
+    {
+        // HEVC-coded HEIF, as an iPhone writes it, made by Debian's ImageMagick (libheif with x265).
+        var folder = Directory.CreateTempSubdirectory("labellens-heic-").FullName;
+        try
+        {
+            var heic = Path.Combine(folder, "dog.heic");
+            using (var convert = System.Diagnostics.Process.Start(TextCards.Convert, [TestData.Image("dog.jpg"), heic]))
+            {
+                await convert.WaitForExitAsync();
+                Assert.Equal(0, convert.ExitCode);
+            }
+
+            var bytes = await File.ReadAllBytesAsync(heic);
+            Assert.Equal("ftypheic", System.Text.Encoding.ASCII.GetString(bytes, 4, 8));
+
+            var result = fixture.Label(bytes);
+
+            Assert.Equal("heif", result.Image.Format);
+            Assert.Equal((768, 576), (result.Image.Width, result.Image.Height));
+            Assert.Superset(DogLabels.ToHashSet(), result.Names());
+            AssertBoxesClose(fixture.Label(TestData.ImageBytes("dog.jpg")), result, "Dog", 0.03);
+            var thumbnail = new LabelLens.Vision.Thumbnailer(new LabelLens.Vision.VipsImageDecoder(Microsoft.Extensions.Options.Options.Create(new LabelLens.Vision.ImageOptions()))).Create(bytes, 160);
+            Assert.Equal((160, 120), (thumbnail.Width, thumbnail.Height));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Exif_orientation_is_applied_and_boxes_are_in_the_displayed_frame()
     {
         // Store the pixels turned a quarter to the left and tag them "rotate 90 clockwise to display"
