@@ -49,7 +49,7 @@ public static class TextCards
 
     public static Task<string> PathOfAsync(string name) => MakeFileAsync(name, All.Single(c => c.Name == name).Args, p => Task.FromResult(p));
 
-    private static string[] Card(int width, int height, string background, string ink, params (string Points, string Offset, string Text)[] lines)
+    internal static string[] Card(int width, int height, string background, string ink, params (string Points, string Offset, string Text)[] lines)
     {
         var args = new List<string> { "-size", $"{width}x{height}", $"xc:{background}", "-fill", ink, "-font", Font, "-gravity", "center" };
         foreach (var (points, offset, text) in lines)

@@ -22,6 +22,20 @@ public sealed class TextReaderTests(TextFixture fixture, ITestOutputHelper outpu
 
         Assert.Equal(expected, text.Lines.Select(l => l.Text));
     }
+
+    [Theory]
+    [InlineData("SCENE 42 TAKE 7")]
+    [InlineData("SCENE 42  TAKE 7")]
+    [InlineData("SCENE 42   TAKE 7")]
+    public async Task Words_close_enough_to_join_are_read_once(string card)
+    {
+        // At 90 points the detector's boxes around "SCENE 42" and "TAKE 7" overlap when two or three spaces part
+        // them; joining the two readings said the "2" twice ("SCENE 42 2TAKE 7").
+        var bytes = await TextCards.MakeAsync($"close-{card.Count(c => c == ' ')}.png", TextCards.Card(1280, 720, "black", "white", ("90", "+0+0", card)));
+        var text = fixture.Read(bytes);
+        Assert.Equal(["SCENE 42 TAKE 7"], text.Lines.Select(l => l.Text));
+        Assert.Equal(["SCENE", "42", "TAKE", "7"], text.Lines[0].Words.Select(w => w.Text));
+    }
 }
 
 public sealed class TextReaderGeometryTests(TextFixture fixture, ITestOutputHelper output) : IClassFixture<TextFixture>

@@ -132,7 +132,7 @@ public sealed class PaddleTextReader : IPictureAnalysis
             inferenceMs += lineMs;
         }
 
-        var lines = JoinLines(read, picture).Where(l => l.Confidence >= minScore * 100).ToList();
+        var lines = JoinLines(read, picture, ref inferenceMs).Where(l => l.Confidence >= minScore * 100).ToList();
 
         // Everything but the models' runs (tensor fills, box finding, decoding) counts as preparation.
         var totalMs = _time.GetElapsedTime(start).TotalMilliseconds;
@@ -331,7 +331,7 @@ public sealed class PaddleTextReader : IPictureAnalysis
     /// level (near-horizontal, overlapping vertically by most of the smaller height, heights within 1.5x) and
     /// the gap between them is under the line's height. Wider gaps (a slate's columns) stay separate lines.
     /// </summary>
-    private static List<TextLine> JoinLines(List<(TextLine Line, TextQuad Box)> read, Picture picture)
+    private List<TextLine> JoinLines(List<(TextLine Line, TextQuad Box)> read, Picture picture, ref double inferenceMs)
     {
         var joined = new List<(TextLine Line, TextQuad Box)>();
         foreach (var item in read)
@@ -340,6 +340,15 @@ public sealed class PaddleTextReader : IPictureAnalysis
             {
                 var (line, box) = joined[^1];
                 var merged = new TextQuad(box.TopLeft, item.Box.TopRight, item.Box.BottomRight, box.BottomLeft);
+                // Boxes that overlap (each grown past its text) both hold the glyphs between them: joining their
+                // readings would say those twice ("42" and "2TAKE"), so the joined box is read as one line.
+                if (Gap(box, item.Box) < 0 && Recognize(picture, merged, out var mergedMs) is { } whole)
+                {
+                    inferenceMs += mergedMs;
+                    joined[^1] = (whole, merged);
+                    continue;
+                }
+
                 var characters = line.Text.Length + item.Line.Text.Length;
                 var confidence = ((line.Confidence * line.Text.Length) + (item.Line.Confidence * item.Line.Text.Length)) / characters;
                 joined[^1] = (new TextLine($"{line.Text} {item.Line.Text}", Math.Round(confidence, 3), Polygon(merged, picture), [.. line.Words, .. item.Line.Words]), merged);
@@ -365,11 +374,15 @@ public sealed class PaddleTextReader : IPictureAnalysis
         var (rightTop, rightBottom) = (MathF.Min(right.TopLeft.Y, right.TopRight.Y), MathF.Max(right.BottomLeft.Y, right.BottomRight.Y));
         var (leftHeight, rightHeight) = (leftBottom - leftTop, rightBottom - rightTop);
         var overlap = MathF.Min(leftBottom, rightBottom) - MathF.Max(leftTop, rightTop);
-        var gap = MathF.Min(right.TopLeft.X, right.BottomLeft.X) - MathF.Max(left.TopRight.X, left.BottomRight.X);
+        var gap = Gap(left, right);
         return overlap > 0.6f * MathF.Min(leftHeight, rightHeight)
             && MathF.Max(leftHeight, rightHeight) < 1.5f * MathF.Min(leftHeight, rightHeight)
             && gap < MathF.Max(leftHeight, rightHeight);
     }
+
+    /// <summary>The horizontal space between two boxes on a row (negative when they overlap).</summary>
+    private static float Gap(TextQuad left, TextQuad right) =>
+        MathF.Min(right.TopLeft.X, right.BottomLeft.X) - MathF.Max(left.TopRight.X, left.BottomRight.X);
 
     private static double Percent(float probability) => Math.Round(probability * 100.0, 3);
 
