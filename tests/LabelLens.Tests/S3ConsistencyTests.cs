@@ -108,5 +108,27 @@ public sealed class S3ConsistencyTests(S3ClientServeFixture serve) : IClassFixtu
         Assert.Equal(["encoding deflate, gzip"], Lines(text));
     }
 
+    [Fact]
+    public async Task Get_and_head_with_part_number_serve_that_part_of_a_multipart_object()
+    {
+        var text = await RunAsync("""
+            s3.create_bucket(Bucket="parts-test")
+            upload_id = s3.create_multipart_upload(Bucket="parts-test", Key="two.bin")["UploadId"]
+            first = s3.upload_part(Bucket="parts-test", Key="two.bin", UploadId=upload_id, PartNumber=1, Body=b"a" * (5 * 1024 * 1024))
+            second = s3.upload_part(Bucket="parts-test", Key="two.bin", UploadId=upload_id, PartNumber=2, Body=b"b" * 1000)
+            s3.complete_multipart_upload(Bucket="parts-test", Key="two.bin", UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": first["ETag"]}, {"PartNumber": 2, "ETag": second["ETag"]}]})
+            head = s3.head_object(Bucket="parts-test", Key="two.bin", PartNumber=2)
+            print("head 2", head["ContentLength"], head["PartsCount"])
+            body = s3.get_object(Bucket="parts-test", Key="two.bin", PartNumber=2)["Body"].read()
+            print("get 2", len(body), set(body) == {ord("b")})
+            print("get 1", len(s3.get_object(Bucket="parts-test", Key="two.bin", PartNumber=1)["Body"].read()))
+            s3.put_object(Bucket="parts-test", Key="one.bin", Body=b"c" * 10)
+            print("single 1", len(s3.get_object(Bucket="parts-test", Key="one.bin", PartNumber=1)["Body"].read()))
+            print("single 2", code(s3.get_object, Bucket="parts-test", Key="one.bin", PartNumber=2))
+            """);
+        Assert.Equal(["head 2 1000 2", "get 2 1000 True", "get 1 5242880", "single 1 10", "single 2 InvalidPartNumber"], Lines(text));
+    }
+
     private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }

@@ -124,7 +124,8 @@ public sealed partial class S3Handler
             outcome = await uploader.StoreAsync(bucket, key, content, upload.ContentType, ct);
         }
 
-        await SaveMetadataAsync(outcome.Image, multipartETag, upload.Metadata, upload.Headers, ct);
+        var headers = new Dictionary<string, string>(upload.Headers) { [PartSizesKey] = string.Join(',', chosen.Select(p => p.Size.ToString(CultureInfo.InvariantCulture))) };
+        await SaveMetadataAsync(outcome.Image, multipartETag, upload.Metadata, headers, ct);
         RememberCompleted(upload.UploadId, bucket, key, multipartETag);
         multipart.Delete(upload.UploadId);
         await WriteCompletedAsync(context, bucket, key, multipartETag);

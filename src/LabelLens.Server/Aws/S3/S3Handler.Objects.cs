@@ -70,7 +70,13 @@ public sealed partial class S3Handler
 
         long start = 0, length = size;
         var range = context.Request.Headers.Range.ToString();
-        if (range.Length > 0 && ParseRange(range, size) is var (rangeStart, rangeLength))
+        if (context.Request.Query["partNumber"].ToString() is { Length: > 0 } partNumber)
+        {
+            (start, length) = Part(info, partNumber, range.Length > 0);
+            response.StatusCode = StatusCodes.Status206PartialContent;
+            response.Headers.ContentRange = $"bytes {start}-{start + length - 1}/{size}";
+        }
+        else if (range.Length > 0 && ParseRange(range, size) is var (rangeStart, rangeLength))
         {
             if (rangeLength < 0)
             {
@@ -111,6 +117,36 @@ public sealed partial class S3Handler
         }
     }
 
+    /// <summary>Stored with a multipart object (not a header clients see): its parts' sizes, for GET/HEAD ?partNumber.</summary>
+    internal const string PartSizesKey = "x-labellens-part-sizes";
+
+    /// <summary>
+    /// Where part <paramref name="partNumber"/> lies in the object. A multipart object has its parts (and says how
+    /// many, x-amz-mp-parts-count); any other object is one part.
+    /// </summary>
+    private static (long Start, long Length) Part(S3Object info, string partNumber, bool withRange)
+    {
+        if (withRange)
+        {
+            throw S3Exception.InvalidRequest("Cannot specify both Range header and partNumber query parameter.");
+        }
+
+        if (!int.TryParse(partNumber, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number is < 1 or > 10_000)
+        {
+            throw S3Exception.InvalidArgument("Part number must be an integer between 1 and 10000, inclusive.");
+        }
+
+        var sizes = info.Meta?.Headers.GetValueOrDefault(PartSizesKey) is { } stored
+            ? stored.Split(',').Select(v => long.Parse(v, NumberStyles.None, CultureInfo.InvariantCulture)).ToList()
+            : [info.Image.Size];
+        if (number > sizes.Count)
+        {
+            throw new S3Exception("InvalidPartNumber", 416, "The requested partnumber is not satisfiable.");
+        }
+
+        return (sizes.Take(number - 1).Sum(), sizes[number - 1]);
+    }
+
     private static void SetObjectHeaders(HttpContext context, S3Object info)
     {
         var response = context.Response;
@@ -125,7 +161,11 @@ public sealed partial class S3Handler
         {
             foreach (var (name, value) in meta.Headers)
             {
-                if (name != "last-modified")
+                if (name == PartSizesKey)
+                {
+                    response.Headers["x-amz-mp-parts-count"] = (value.Count(c => c == ',') + 1).ToString(CultureInfo.InvariantCulture);
+                }
+                else if (name != "last-modified")
                 {
                     response.Headers[name] = HeaderValue(value);
                 }
