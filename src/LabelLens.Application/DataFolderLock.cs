@@ -30,7 +30,45 @@ public sealed class DataFolderLock : IDisposable
             // A read-only or foreign-owned folder is not "another server": say what it is.
             throw new InvalidOperationException($"The data folder {dataFolder} cannot be written ({ex.Message}); serve needs a writable data folder (--data DIR).", ex);
         }
+
+        DebrisRemoved = RemoveDebris(dataFolder);
     }
 
+    /// <summary>Files a crashed server left in data/tmp (uploads that never got an answer), removed at start.</summary>
+    public int DebrisRemoved { get; }
+
     public void Dispose() => _lock.Dispose();
+
+    /// <summary>
+    /// With the lock held no other server writes here, and this one has not started: what is in tmp is what a
+    /// crash left behind (a half-received upload never reached objects/, its client got no 2xx). Files touched in
+    /// the last minute are left alone, for a CLI command's temporary copy.
+    /// </summary>
+    private static int RemoveDebris(string dataFolder)
+    {
+        var temp = Path.Combine(dataFolder, "tmp");
+        if (!Directory.Exists(temp))
+        {
+            return 0;
+        }
+
+        var removed = 0;
+        foreach (var file in new DirectoryInfo(temp).EnumerateFiles())
+        {
+            if (DateTime.UtcNow - file.LastWriteTimeUtc > TimeSpan.FromMinutes(1))
+            {
+                try
+                {
+                    file.Delete();
+                    removed++;
+                }
+                catch (IOException)
+                {
+                    // In use after all: it stays for the next start.
+                }
+            }
+        }
+
+        return removed;
+    }
 }

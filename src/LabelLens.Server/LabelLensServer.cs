@@ -129,12 +129,16 @@ public static class LabelLensServer
     private static void LogStarted(WebApplication app, ServerOptions options, string dataFolder)
     {
         // Resolving these at start makes a bad data folder or catalog fail now, not on the first request.
-        app.Services.GetRequiredService<DataFolderLock>();
+        var folderLock = app.Services.GetRequiredService<DataFolderLock>();
         var catalog = app.Services.GetRequiredService<ICatalog>();
         app.Services.GetRequiredService<ServerMetrics>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("LabelLens.Server");
         logger.LogInformation("LabelLens listening on {Address}", Address(app));
         logger.LogInformation("Data in {Folder} (catalog {Catalog})", dataFolder, catalog.Location);
+        if (folderLock.DebrisRemoved > 0)
+        {
+            logger.LogWarning("Removed {Count} unfinished upload file(s) from {Folder}/tmp, left by a server that stopped mid-upload", folderLock.DebrisRemoved, dataFolder);
+        }
         if (!options.IsLoopback && !new ApiKeys(options, TimeProvider.System).Required)
         {
             logger.LogWarning("!!! Listening on {Host} with NO CREDENTIALS: anyone who can reach this address can read, upload and delete. Set LABELLENS_ACCESS_KEY/LABELLENS_SECRET_KEY (or Server:ApiKeys).", options.Host);

@@ -101,4 +101,29 @@ public sealed class DataFolderLockTests
             Directory.Delete(folder, recursive: true);
         }
     }
+
+    [Fact]
+    public void Upload_debris_a_crash_left_in_tmp_is_removed_when_the_next_server_takes_the_folder()
+    {
+        var folder = Directory.CreateTempSubdirectory("labellens-debris-").FullName;
+        try
+        {
+            var temp = Directory.CreateDirectory(Path.Combine(folder, "tmp")).FullName;
+            var stale = Path.Combine(temp, "0123.upload");
+            File.WriteAllBytes(stale, new byte[1000]);
+            File.SetLastWriteTimeUtc(stale, DateTime.UtcNow.AddHours(-1));
+            var fresh = Path.Combine(temp, "4567.copy");
+            File.WriteAllBytes(fresh, new byte[10]);
+
+            using var held = new DataFolderLock(folder);
+
+            Assert.Equal(1, held.DebrisRemoved);
+            Assert.False(File.Exists(stale));
+            Assert.True(File.Exists(fresh));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }
