@@ -130,5 +130,20 @@ public sealed class S3ConsistencyTests(S3ClientServeFixture serve) : IClassFixtu
         Assert.Equal(["head 2 1000 2", "get 2 1000 True", "get 1 5242880", "single 1 10", "single 2 InvalidPartNumber"], Lines(text));
     }
 
+    [Fact]
+    public async Task Checksums_an_upload_carried_come_back_on_get_and_head_with_checksum_mode()
+    {
+        var text = await RunAsync("""
+            import base64, hashlib
+            s3.create_bucket(Bucket="checksum-test")
+            s3.put_object(Bucket="checksum-test", Key="c.bin", Body=b"checked bytes", ChecksumAlgorithm="SHA256")
+            expected = base64.b64encode(hashlib.sha256(b"checked bytes").digest()).decode()
+            print("head enabled", s3.head_object(Bucket="checksum-test", Key="c.bin", ChecksumMode="ENABLED").get("ChecksumSHA256") == expected)
+            print("get enabled", s3.get_object(Bucket="checksum-test", Key="c.bin", ChecksumMode="ENABLED").get("ChecksumSHA256") == expected)
+            print("head plain", "ChecksumSHA256" in s3.head_object(Bucket="checksum-test", Key="c.bin"))
+            """);
+        Assert.Equal(["head enabled True", "get enabled True", "head plain False"], Lines(text));
+    }
+
     private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }

@@ -15,6 +15,12 @@ public sealed partial class S3Handler
         using var preconditions = await WritePreconditionsAsync(request, bucket, key, ct);
         await using var body = S3BodyStream.Open(request, caller, options.MaxObjectBytes);
         var outcome = await uploader.StoreAsync(bucket, key, body, ContentType(request), ct);
+        foreach (var (algorithm, value) in body.Checksums)
+        {
+            // Kept for GET/HEAD with x-amz-checksum-mode: ENABLED, which SDKs use to verify a download.
+            headers[ChecksumKeyPrefix + algorithm] = value;
+        }
+
         await SaveMetadataAsync(outcome.Image, null, userMetadata, headers, ct);
         context.Response.Headers.ETag = Quote(outcome.Image.ETag);
         EchoChecksums(context, body);
@@ -120,6 +126,9 @@ public sealed partial class S3Handler
     /// <summary>Stored with a multipart object (not a header clients see): its parts' sizes, for GET/HEAD ?partNumber.</summary>
     internal const string PartSizesKey = "x-labellens-part-sizes";
 
+    /// <summary>Stored with an object: the x-amz-checksum-* its upload carried and was checked against.</summary>
+    private const string ChecksumKeyPrefix = "x-labellens-checksum-";
+
     /// <summary>
     /// Where part <paramref name="partNumber"/> lies in the object. A multipart object has its parts (and says how
     /// many, x-amz-mp-parts-count); any other object is one part.
@@ -164,6 +173,13 @@ public sealed partial class S3Handler
                 if (name == PartSizesKey)
                 {
                     response.Headers["x-amz-mp-parts-count"] = (value.Count(c => c == ',') + 1).ToString(CultureInfo.InvariantCulture);
+                }
+                else if (name.StartsWith(ChecksumKeyPrefix, StringComparison.Ordinal))
+                {
+                    if (string.Equals(context.Request.Headers["x-amz-checksum-mode"], "ENABLED", StringComparison.OrdinalIgnoreCase))
+                    {
+                        response.Headers["x-amz-checksum-" + name[ChecksumKeyPrefix.Length..]] = value;
+                    }
                 }
                 else if (name != "last-modified")
                 {
