@@ -116,6 +116,7 @@ public sealed partial class RekognitionApi : IDisposable
                 response = target switch
                 {
                     DetectTextTarget => await DetectTextAsync(root, ct),
+                    DetectFacesTarget => await DetectFacesAsync(root, ct),
                     StartLabelDetectionTarget => await StartVideoJobAsync(root, LabelsJob, ct),
                     StartTextDetectionTarget => await StartVideoJobAsync(root, TextJob, ct),
                     GetLabelDetectionTarget => await GetLabelDetectionAsync(root, ct),

@@ -1,0 +1,120 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Xunit.Abstractions;
+
+namespace LabelLens.Tests;
+
+/// <summary>Rekognition's DetectFaces over real HTTP on the DetectLabels endpoint (JSON 1.1, SigV4): the service's shape, only what UltraFace finds.</summary>
+public sealed class DetectFacesApiTests(S3ServerFixture fixture) : IClassFixture<S3ServerFixture>
+{
+    private async Task<(HttpStatusCode Status, JsonObject Body)> CallAsync(object request)
+    {
+        var body = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(request));
+        var headers = new Dictionary<string, string> { ["content-type"] = "application/x-amz-json-1.1", ["x-amz-target"] = "RekognitionService.DetectFaces" };
+        using var message = S3TestSigner.Request(fixture.Server.Client.BaseAddress!, HttpMethod.Post, "/", body, S3ServerFixture.AccessKey, S3ServerFixture.SecretKey, headers: headers, service: "rekognition");
+        using var response = await fixture.Http.SendAsync(message);
+        return (response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject());
+    }
+
+    private static object Bytes(string photo) => new { Bytes = Convert.ToBase64String(TestData.ImageBytes(photo)) };
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("DEFAULT")]
+    [InlineData("ALL")]
+    public async Task The_astronaut_gives_one_face_with_box_confidence_and_quality_and_nothing_invented(string? attributes)
+    {
+        var (status, body) = await CallAsync(attributes is null ? new { Image = Bytes("extra/astronaut.png") } : new { Image = Bytes("extra/astronaut.png"), Attributes = new[] { attributes } });
+        Assert.True(status == HttpStatusCode.OK, body.ToJsonString());
+        Assert.Equal(["FaceDetails"], body.Select(p => p.Key));
+        var face = Assert.Single(body["FaceDetails"]!.AsArray())!.AsObject();
+        Assert.Equal(["BoundingBox", "Confidence", "Quality"], face.Select(p => p.Key));
+        Assert.Equal(["Width", "Height", "Left", "Top"], face["BoundingBox"]!.AsObject().Select(p => p.Key));
+        Assert.InRange(face["BoundingBox"]!["Left"]!.GetValue<double>(), 0.32, 0.38);
+        Assert.InRange(face["BoundingBox"]!["Top"]!.GetValue<double>(), 0.09, 0.15);
+        Assert.InRange(face["Confidence"]!.GetValue<double>(), 99, 100);
+        Assert.Equal(["Brightness", "Sharpness"], face["Quality"]!.AsObject().Select(p => p.Key));
+        Assert.InRange(face["Quality"]!["Brightness"]!.GetValue<double>(), 20, 90);
+    }
+
+    [Fact]
+    public async Task A_photo_without_a_face_gives_none_and_an_S3Object_is_read()
+    {
+        await fixture.S3.PutBucketAsync("faces");
+        await fixture.S3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = "faces", Key = "camera.png", FilePath = TestData.Image("extra/camera.png") });
+        var (_, dog) = await CallAsync(new { Image = Bytes("dog.jpg") });
+        Assert.Empty(dog["FaceDetails"]!.AsArray());
+        var (status, camera) = await CallAsync(new { Image = new { S3Object = new { Bucket = "faces", Name = "camera.png" } } });
+        Assert.True(status == HttpStatusCode.OK, camera.ToJsonString());
+        Assert.Single(camera["FaceDetails"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task Bad_requests_get_the_service_errors()
+    {
+        async Task AssertError(object request, string type)
+        {
+            var (status, body) = await CallAsync(request);
+            Assert.True(status == HttpStatusCode.BadRequest, body.ToJsonString());
+            Assert.Equal(type, body["__type"]!.GetValue<string>());
+        }
+
+        await AssertError(new { Image = new { Bytes = Convert.ToBase64String(Encoding.ASCII.GetBytes("not a picture at all")) } }, "InvalidImageFormatException");
+        await AssertError(new { }, "InvalidParameterException");
+        await AssertError(new { Image = Bytes("dog.jpg"), Attributes = new[] { "LANDMARKS_PLEASE" } }, "InvalidParameterException");
+        await AssertError(new { Image = new { S3Object = new { Bucket = "no-such-bucket", Name = "a.png" } } }, "InvalidS3ObjectException");
+    }
+}
+
+/// <summary>`aws rekognition detect-faces` and boto3's detect_faces, unchanged but for the endpoint, against `labellens serve`.</summary>
+public sealed class DetectFacesClientTests(S3ClientServeFixture serve, ITestOutputHelper output) : IClassFixture<S3ClientServeFixture>, IDisposable
+{
+    private readonly string _work = Directory.CreateTempSubdirectory("labellens-detect-faces-").FullName;
+
+    public void Dispose() => Directory.Delete(_work, recursive: true);
+
+    private string Api => serve.Http.BaseAddress!.ToString().TrimEnd('/');
+
+    [Fact]
+    public async Task Aws_cli_detect_faces_with_image_bytes_and_on_an_S3Object()
+    {
+        var aws = await CliTool.AwsAsync(Api, _work, output, serve);
+        var response = JsonDocument.Parse(await aws.RunAsync(
+            "rekognition", "detect-faces", "--output", "json", "--attributes", "ALL", "--image-bytes", $"fileb://{TestData.Image("extra/astronaut.png")}")).RootElement;
+        var face = Assert.Single(response.GetProperty("FaceDetails").EnumerateArray().ToList());
+        Assert.True(face.GetProperty("Confidence").GetDouble() > 99);
+        Assert.False(face.TryGetProperty("Landmarks", out _));
+
+        var s3 = await CliTool.AwsAsync(serve.S3Endpoint, _work, output, serve);
+        await s3.RunAsync("s3", "mb", "s3://detect-faces-cli");
+        await s3.RunAsync("s3", "cp", TestData.Image("dog.jpg"), "s3://detect-faces-cli/dog.jpg", "--no-progress");
+        var dog = JsonDocument.Parse(await aws.RunAsync(
+            "rekognition", "detect-faces", "--output", "json", "--image", """{"S3Object":{"Bucket":"detect-faces-cli","Name":"dog.jpg"}}""")).RootElement;
+        Assert.Empty(dog.GetProperty("FaceDetails").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task Boto3_detect_faces_finds_the_cameraman()
+    {
+        var script = Path.Combine(_work, "detect_faces.py");
+        await File.WriteAllTextAsync(script, """
+            import json
+            import os
+            import sys
+
+            import boto3
+
+            rekognition = boto3.client("rekognition", endpoint_url=os.environ["REKOGNITION_ENDPOINT"], region_name="us-east-1")
+            with open(sys.argv[1], "rb") as image:
+                response = rekognition.detect_faces(Image={"Bytes": image.read()}, Attributes=["DEFAULT"])
+            print(json.dumps([[f["Confidence"], f["BoundingBox"]["Height"], f["Quality"]["Sharpness"], sorted(f.keys())] for f in response["FaceDetails"]]))
+            """);
+        var text = await RekognitionClientTests.RunPythonAsync(script, [TestData.Image("extra/camera.png")], serve, _work, Api, output);
+        var face = Assert.Single(JsonDocument.Parse(text).RootElement.EnumerateArray().ToList());
+        Assert.True(face[0].GetDouble() > 99);
+        Assert.InRange(face[1].GetDouble(), 0.1, 0.25);
+        Assert.Equal(["BoundingBox", "Confidence", "Quality"], face[3].EnumerateArray().Select(k => k.GetString()));
+    }
+}
