@@ -1,0 +1,65 @@
+using System.Text.Json;
+
+namespace LabelLens.Tests;
+
+/// <summary>`serve` with the default analyses (faces included): uploads get their faces, the Face label, and face and shot-size search.</summary>
+public sealed class FaceServeTests : IAsyncLifetime
+{
+    private readonly ServerFixture _server = new();
+
+    public Task InitializeAsync() => _server.InitializeAsync();
+
+    public Task DisposeAsync() => _server.DisposeAsync();
+
+    private async Task<List<string>> SearchAsync(string query) =>
+        (await _server.GetJsonAsync($"/api/v1/images?{query}")).GetProperty("images").EnumerateArray().Select(i => i.GetProperty("image").GetProperty("key").GetString()!).Order().ToList();
+
+    [Fact]
+    public async Task Uploads_are_searchable_by_face_count_shot_size_and_the_Face_label()
+    {
+        await _server.WaitForReadyAsync();
+        var ids = new Dictionary<string, string>();
+        foreach (var (key, bytes, type) in new[]
+        {
+            ("astronaut.png", TestData.ImageBytes("extra/astronaut.png"), "image/png"),
+            ("close-up.png", FacePictures.AstronautCloseUp(), "image/png"),
+            ("four.png", FacePictures.AstronautTiled(), "image/png"),
+            ("dog.jpg", TestData.ImageBytes("dog.jpg"), "image/jpeg"),
+        })
+        {
+            ids[key] = (await _server.UploadAsync("people", key, bytes, type)).GetProperty("imageId").GetString()!;
+        }
+
+        foreach (var id in ids.Values)
+        {
+            await _server.WaitForImageAsync(id);
+        }
+
+        var astronaut = await _server.GetJsonAsync($"/api/v1/images/{ids["astronaut.png"]}");
+        var faces = astronaut.GetProperty("faces");
+        Assert.Equal(1, faces.GetProperty("count").GetInt32());
+        Assert.Equal("medium", faces.GetProperty("shot").GetString());
+        var face = faces.GetProperty("faces")[0];
+        Assert.InRange(face.GetProperty("boundingBox").GetProperty("left").GetDouble(), 0.32, 0.38);
+        Assert.True(face.GetProperty("confidence").GetDouble() > 99);
+        Assert.InRange(face.GetProperty("quality").GetProperty("sharpness").GetDouble(), 1, 100);
+        Assert.Contains(astronaut.GetProperty("analyses").EnumerateArray(), a => a.GetProperty("analysis").GetString() == "faces");
+        Assert.Equal(0, (await _server.GetJsonAsync($"/api/v1/images/{ids["dog.jpg"]}")).GetProperty("faces").GetProperty("count").GetInt32());
+
+        Assert.Equal(["dog.jpg"], await SearchAsync("faces=0"));
+        Assert.Equal(["close-up.png"], await SearchAsync("shot=close-up"));
+        Assert.Equal(["astronaut.png", "close-up.png"], await SearchAsync("maxFaces=1&minFaces=1"));
+        Assert.Equal(["astronaut.png", "close-up.png", "four.png"], await SearchAsync("label=Face"));
+        // The 320 model (the default) finds the four smaller faces of the tile too, at 0.11 of the picture's height: medium.
+        Assert.Equal(["four.png"], await SearchAsync("minFaces=2"));
+        Assert.Equal(["four.png"], await SearchAsync("count=Face:4&shot=medium"));
+        var hit = (await _server.GetJsonAsync("/api/v1/images?minFaces=2")).GetProperty("images")[0];
+        Assert.Equal(4, hit.GetProperty("faces").GetProperty("count").GetInt32());
+
+        using var bad = await _server.Client.GetAsync("/api/v1/images?shot=extreme-close-up");
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Contains("InvalidShot", await bad.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var negative = await _server.Client.GetAsync("/api/v1/images?minFaces=-1");
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, negative.StatusCode);
+    }
+}
