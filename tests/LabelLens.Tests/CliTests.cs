@@ -120,9 +120,9 @@ public sealed class CliTests : IDisposable
         Assert.NotEqual(0, exit);
         Assert.Contains("--min-confidence must be between 0 and 100", stderr, StringComparison.Ordinal);
 
-        (exit, _, stderr) = await RunAsync("label", TestData.Image("dog.jpg"), "--tasks", "objects,faces");
+        (exit, _, stderr) = await RunAsync("label", TestData.Image("dog.jpg"), "--tasks", "objects,celebrities");
         Assert.NotEqual(0, exit);
-        Assert.Contains("'faces' is not an analysis; the analyses are objects, classes", stderr, StringComparison.Ordinal);
+        Assert.Contains("'celebrities' is not an analysis; the analyses are objects, classes, text, faces", stderr, StringComparison.Ordinal);
 
         (exit, _, stderr) = await RunAsync("label", TestData.Image("dog.jpg"), "--tasks", "classes", "--model", "yolox-s");
         Assert.NotEqual(0, exit);
