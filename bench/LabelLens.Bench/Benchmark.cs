@@ -258,6 +258,7 @@ public sealed class Benchmark : IDisposable
             {
                 YoloxDetector d => (d.InputWidth, d.InputHeight),
                 ImageNetClassifier c => (c.InputWidth, c.InputHeight),
+                LabelLens.Vision.Faces.UltraFaceDetector f => (f.InputWidth, f.InputHeight),
                 _ => (0, 0),
             };
             return new AnalysisInfo(a.Task.Name(), a.Model.Name, a.Model.Version, width, height);

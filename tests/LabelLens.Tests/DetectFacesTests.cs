@@ -9,14 +9,7 @@ namespace LabelLens.Tests;
 /// <summary>Rekognition's DetectFaces over real HTTP on the DetectLabels endpoint (JSON 1.1, SigV4): the service's shape, only what UltraFace finds.</summary>
 public sealed class DetectFacesApiTests(S3ServerFixture fixture) : IClassFixture<S3ServerFixture>
 {
-    private async Task<(HttpStatusCode Status, JsonObject Body)> CallAsync(object request)
-    {
-        var body = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(request));
-        var headers = new Dictionary<string, string> { ["content-type"] = "application/x-amz-json-1.1", ["x-amz-target"] = "RekognitionService.DetectFaces" };
-        using var message = S3TestSigner.Request(fixture.Server.Client.BaseAddress!, HttpMethod.Post, "/", body, S3ServerFixture.AccessKey, S3ServerFixture.SecretKey, headers: headers, service: "rekognition");
-        using var response = await fixture.Http.SendAsync(message);
-        return (response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject());
-    }
+    private Task<(HttpStatusCode Status, JsonObject Body)> CallAsync(object request) => fixture.CallRekognitionAsync("RekognitionService.DetectFaces", request);
 
     private static object Bytes(string photo) => new { Bytes = Convert.ToBase64String(TestData.ImageBytes(photo)) };
 
@@ -54,17 +47,9 @@ public sealed class DetectFacesApiTests(S3ServerFixture fixture) : IClassFixture
     [Fact]
     public async Task Bad_requests_get_the_service_errors()
     {
-        async Task AssertError(object request, string type)
-        {
-            var (status, body) = await CallAsync(request);
-            Assert.True(status == HttpStatusCode.BadRequest, body.ToJsonString());
-            Assert.Equal(type, body["__type"]!.GetValue<string>());
-        }
-
-        await AssertError(new { Image = new { Bytes = Convert.ToBase64String(Encoding.ASCII.GetBytes("not a picture at all")) } }, "InvalidImageFormatException");
-        await AssertError(new { }, "InvalidParameterException");
-        await AssertError(new { Image = Bytes("dog.jpg"), Attributes = new[] { "LANDMARKS_PLEASE" } }, "InvalidParameterException");
-        await AssertError(new { Image = new { S3Object = new { Bucket = "no-such-bucket", Name = "a.png" } } }, "InvalidS3ObjectException");
+        await fixture.AssertImageErrorsAsync("RekognitionService.DetectFaces");
+        await fixture.AssertRekognitionErrorAsync("RekognitionService.DetectFaces", new { Image = Bytes("dog.jpg"), Attributes = new[] { "LANDMARKS_PLEASE" } }, "InvalidParameterException");
+        await fixture.AssertRekognitionErrorAsync("RekognitionService.DetectFaces", new { Image = Bytes("dog.jpg"), Attributes = "ALL" }, "InvalidParameterException");
     }
 }
 

@@ -61,5 +61,13 @@ public sealed class FaceServeTests : IAsyncLifetime
         Assert.Contains("InvalidShot", await bad.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         using var negative = await _server.Client.GetAsync("/api/v1/images?minFaces=-1");
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, negative.StatusCode);
+
+        // The export carries every picture's faces.
+        var (exit, stdout, stderr) = await CliTests.RunAsync("export", "--data", _server.DataFolder);
+        Assert.True(exit == 0, stderr);
+        var exported = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        var closeUp = exported.Single(e => e.GetProperty("image").GetProperty("key").GetString() == "close-up.png").GetProperty("faces");
+        Assert.Equal("close-up", closeUp.GetProperty("shot").GetString());
+        Assert.True(closeUp.GetProperty("faces")[0].GetProperty("boundingBox").GetProperty("height").GetDouble() >= 0.25);
     }
 }
