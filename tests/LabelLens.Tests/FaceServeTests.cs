@@ -70,4 +70,23 @@ public sealed class FaceServeTests : IAsyncLifetime
         Assert.Equal("close-up", closeUp.GetProperty("shot").GetString());
         Assert.True(closeUp.GetProperty("faces")[0].GetProperty("boundingBox").GetProperty("height").GetDouble() >= 0.25);
     }
+
+    [Fact]
+    public async Task A_video_gets_the_Face_label_as_a_segment_while_the_face_is_on_screen()
+    {
+        await _server.WaitForReadyAsync();
+        var id = (await _server.UploadAsync("media", "astronaut-black-dog.mp4", await VideoTestData.AstronautBlackDogMp4(), "video/mp4")).GetProperty("imageId").GetString()!;
+        var details = await _server.WaitForImageAsync(id, TimeSpan.FromSeconds(120));
+        Assert.Equal("labeled", details.GetProperty("image").GetProperty("status").GetString());
+        var result = await _server.GetJsonAsync($"/api/v1/videos/{id}/labels?aggregateBy=SEGMENTS");
+        var faces = result.GetProperty("Labels").EnumerateArray()
+            .Where(s => s.GetProperty("Label").GetProperty("Name").GetString() == "Face")
+            .Select(s => (Start: s.GetProperty("StartTimestampMillis").GetInt64(), End: s.GetProperty("EndTimestampMillis").GetInt64()))
+            .ToList();
+        // One run of samples with the face: the astronaut's 3 s, within a sampling interval (500 ms); none on black or the dog.
+        var face = Assert.Single(faces);
+        Assert.InRange(face.Start, 0, 500);
+        Assert.InRange(face.End, 2500, 3500);
+        Assert.Equal(["astronaut-black-dog.mp4"], await SearchAsync("label=Face&prefix=astronaut-black"));
+    }
 }
