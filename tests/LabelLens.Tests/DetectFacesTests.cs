@@ -102,4 +102,46 @@ public sealed class DetectFacesClientTests(S3ClientServeFixture serve, ITestOutp
         Assert.InRange(face[1].GetDouble(), 0.1, 0.25);
         Assert.Equal(["BoundingBox", "Confidence", "Quality"], face[3].EnumerateArray().Select(k => k.GetString()));
     }
+
+    [Fact]
+    public async Task Boto3_start_and_get_face_detection_find_the_face_on_the_first_shot_only()
+    {
+        var video = Path.Combine(_work, "astronaut-black-dog.mp4");
+        await File.WriteAllBytesAsync(video, await VideoTestData.AstronautBlackDogMp4());
+        var script = Path.Combine(_work, "faces_video.py");
+        await File.WriteAllTextAsync(script, """
+            import json
+            import os
+            import sys
+            import time
+
+            import boto3
+
+            s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"], region_name="us-east-1")
+            rekognition = boto3.client("rekognition", endpoint_url=os.environ["REKOGNITION_ENDPOINT"], region_name="us-east-1")
+            s3.create_bucket(Bucket="cuts")
+            s3.upload_file(sys.argv[1], "cuts", "faces.mp4")
+            job = rekognition.start_face_detection(Video={"S3Object": {"Bucket": "cuts", "Name": "faces.mp4"}})["JobId"]
+            for _ in range(600):
+                response = rekognition.get_face_detection(JobId=job)
+                if response["JobStatus"] != "IN_PROGRESS":
+                    break
+                time.sleep(0.2)
+            print(json.dumps({
+                "status": response["JobStatus"],
+                "faces": [[f["Timestamp"], f["Face"]["Confidence"], f["Face"]["BoundingBox"]["Height"], sorted(f["Face"].keys()), f["Face"]["BoundingBox"]["Left"], f["Face"]["BoundingBox"]["Top"]] for f in response["Faces"]],
+            }))
+            """);
+        var result = JsonDocument.Parse(await RekognitionClientTests.RunPythonAsync(script, [video], serve, _work, Api, output)).RootElement;
+        Assert.Equal("SUCCEEDED", result.GetProperty("status").GetString());
+        var faces = result.GetProperty("faces").EnumerateArray().ToList();
+        Assert.NotEmpty(faces);
+        // The astronaut's 3 s only: nothing on the black second or the dog.
+        Assert.All(faces, f => Assert.InRange(f[0].GetInt64(), 0, 3000));
+        // Every sampled frame of the first shot has the astronaut's face, sure and about a fifth of the frame high.
+        var byFrame = faces.GroupBy(f => f[0].GetInt64()).ToList();
+        Assert.True(byFrame.Count >= 5, $"{byFrame.Count} frames with faces");
+        Assert.All(byFrame, frame => Assert.Contains(frame, f => f[1].GetDouble() > 99 && f[2].GetDouble() is > 0.15 and < 0.3));
+        Assert.All(faces, f => Assert.Equal(["BoundingBox", "Confidence"], f[3].EnumerateArray().Select(k => k.GetString())));
+    }
 }

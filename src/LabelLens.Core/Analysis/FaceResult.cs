@@ -18,6 +18,9 @@ public sealed record DetectedFaces(ModelIdentity Model, IReadOnlyList<FaceDetail
     /// <summary>The class the taxonomy maps to the Face label.</summary>
     public const string FaceClass = "face";
 
+    /// <summary>The label the taxonomy gives that class.</summary>
+    public const string FaceLabel = "Face";
+
     public override IReadOnlyList<FoundLabel> ToLabels(LabelBuilder builder, int sourceWidth, int sourceHeight, double minConfidence)
     {
         ArgumentNullException.ThrowIfNull(builder);

@@ -42,3 +42,65 @@ public sealed partial class RekognitionApi
         return new DetectFacesResponse(faces.Faces);
     }
 }
+
+/// <summary>A face on one sampled frame: the Face label's box and confidence on that frame (frame quality is not stored, so it is left out).</summary>
+public sealed record VideoFace(LabelLens.Labels.BoundingBox BoundingBox, double Confidence);
+
+/// <summary>One face at one sampled frame's time, as GetFaceDetection returns it.</summary>
+public sealed record FaceDetectionResult(long Timestamp, VideoFace Face);
+
+/// <summary>GetFaceDetection's response (PascalCase, as Rekognition).</summary>
+public sealed record GetFaceDetectionResponse(
+    string JobStatus,
+    string? StatusMessage,
+    VideoMetadataResponse? VideoMetadata,
+    IReadOnlyList<FaceDetectionResult> Faces,
+    string? NextToken,
+    string JobId,
+    VideoSource Video);
+
+/// <summary>
+/// StartFaceDetection / GetFaceDetection, mapped onto the video's labeling job like StartLabelDetection: the face
+/// analysis runs on every sampled frame in the labeling pass, so a video's faces are its frames' Face instances.
+/// </summary>
+public sealed partial class RekognitionApi
+{
+    public const string StartFaceDetectionTarget = "RekognitionService.StartFaceDetection";
+    public const string GetFaceDetectionTarget = "RekognitionService.GetFaceDetection";
+
+    private const string FacesJob = "faces-";
+
+    /// <summary>Frame labels are read this many at a time while the Face ones are picked out.</summary>
+    private const int FrameLabelPage = 5000;
+
+    private async Task<GetFaceDetectionResponse> GetFaceDetectionAsync(JsonElement root, CancellationToken cancellationToken)
+    {
+        var (video, jobId, offset, maxResults) = await VideoJobAsync(root, FacesJob, cancellationToken);
+        var status = LabelLens.Application.ImageViews.JobStatus(video);
+        var faces = new List<FaceDetectionResult>();
+        if (video.ResultJobId is { } result && status == "SUCCEEDED")
+        {
+            for (var start = 0; ; start += FrameLabelPage)
+            {
+                var page = await _catalog.GetVideoFrameLabelsAsync(video.ImageId, result, byName: false, start, FrameLabelPage, cancellationToken);
+                faces.AddRange(page
+                    .Where(f => f.Label.Name == DetectedFaces.FaceLabel)
+                    .SelectMany(f => f.Label.Instances.Select(i => new FaceDetectionResult(f.TimestampMillis, new VideoFace(i.BoundingBox, i.Confidence)))));
+                if (page.Count < FrameLabelPage)
+                {
+                    break;
+                }
+            }
+        }
+
+        var limit = Math.Min(maxResults ?? VideoEndpoints.DefaultMaxResults, VideoEndpoints.DefaultMaxResults);
+        return new GetFaceDetectionResponse(
+            status,
+            status == "FAILED" ? video.Job?.Error : null,
+            VideoEndpoints.Metadata(video),
+            faces.Skip(offset).Take(limit).ToList(),
+            offset + limit < faces.Count ? VideoEndpoints.EncodeOffset(offset + limit) : null,
+            jobId,
+            new VideoSource(new VideoS3Object(video.Bucket, video.Key)));
+    }
+}

@@ -119,6 +119,8 @@ public sealed partial class RekognitionApi : IDisposable
                     DetectFacesTarget => await DetectFacesAsync(root, ct),
                     StartLabelDetectionTarget => await StartVideoJobAsync(root, LabelsJob, ct),
                     StartTextDetectionTarget => await StartVideoJobAsync(root, TextJob, ct),
+                    StartFaceDetectionTarget => await StartVideoJobAsync(root, FacesJob, ct),
+                    GetFaceDetectionTarget => await GetFaceDetectionAsync(root, ct),
                     GetLabelDetectionTarget => await GetLabelDetectionAsync(root, ct),
                     GetTextDetectionTarget => await GetTextDetectionAsync(root, ct),
                     _ => await DetectLabelsAsync(root, ct),
