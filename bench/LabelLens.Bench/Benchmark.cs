@@ -156,8 +156,9 @@ public sealed class Benchmark : IDisposable
         ArgumentNullException.ThrowIfNull(tasks);
         return tasks.Select(task =>
         {
-            var entry = ModelCatalog.Find(ModelCatalog.DefaultFor(task))!;
-            var path = Path.Combine(modelsFolder, entry.Name, entry.FileName);
+            // LABELLENS_Analysis__Models__<task> picks another catalog model (ultraface-640 for the faces figures).
+            var entry = ModelCatalog.Find(Environment.GetEnvironmentVariable($"LABELLENS_Analysis__Models__{task.Name()}") is { Length: > 0 } named ? named : ModelCatalog.DefaultFor(task))!;
+            var path = Path.Combine(modelsFolder, entry.Folder ?? entry.Name, entry.FileName);
             if (!File.Exists(path))
             {
                 throw new FileNotFoundException($"No model at {path}; pass --models or set LABELLENS_MODELS.", path);
@@ -177,6 +178,7 @@ public sealed class Benchmark : IDisposable
             AnalysisTask.Objects => new YoloxDetector(model.Model, options, TimeProvider.System, NullLogger<YoloxDetector>.Instance),
             AnalysisTask.Classes => new ImageNetClassifier(model.Model, options, TimeProvider.System, NullLogger<ImageNetClassifier>.Instance),
             AnalysisTask.Text => new LabelLens.Vision.Ocr.PaddleTextReader(model.Model, new LabelLens.Vision.Ocr.TextOptions(), options, TimeProvider.System, NullLogger<LabelLens.Vision.Ocr.PaddleTextReader>.Instance),
+            AnalysisTask.Faces => new LabelLens.Vision.Faces.UltraFaceDetector(model.Model, new LabelLens.Vision.Faces.FaceOptions(), options, TimeProvider.System, NullLogger<LabelLens.Vision.Faces.UltraFaceDetector>.Instance),
             _ => throw new ArgumentOutOfRangeException(nameof(model), model.Task, "no analysis for this task"),
         };
     }
@@ -256,6 +258,7 @@ public sealed class Benchmark : IDisposable
             {
                 YoloxDetector d => (d.InputWidth, d.InputHeight),
                 ImageNetClassifier c => (c.InputWidth, c.InputHeight),
+                LabelLens.Vision.Faces.UltraFaceDetector f => (f.InputWidth, f.InputHeight),
                 _ => (0, 0),
             };
             return new AnalysisInfo(a.Task.Name(), a.Model.Name, a.Model.Version, width, height);

@@ -254,7 +254,7 @@ public static class CatalogCommands
             {
                 // One page in memory at a time; the cursor makes the walk immune to uploads arriving meanwhile.
                 var page = await catalog.SearchAsync(new ImageQuery { Limit = PageSize, Cursor = cursor }, cancellationToken);
-                var responses = csv ? null : await ImageViews.AttachTextAsync(catalog, await ImageViews.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), null, cancellationToken), cancellationToken);
+                var responses = csv ? null : await ImageViews.AttachFacesAsync(catalog, await ImageViews.AttachTextAsync(catalog, await ImageViews.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), null, cancellationToken), cancellationToken), cancellationToken);
                 for (var i = 0; i < page.Images.Count; i++)
                 {
                     if (csv)

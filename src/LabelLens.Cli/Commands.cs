@@ -81,7 +81,7 @@ public static class Commands
             }
         });
 
-        var tasks = new Option<string?>("--tasks") { Description = "Analyses to run, comma-separated: objects (YOLOX, boxes), classes (ImageNet classifier). Default: Analysis:Tasks (objects,classes)." };
+        var tasks = new Option<string?>("--tasks") { Description = "Analyses to run, comma-separated: objects (YOLOX, boxes), classes (ImageNet classifier), faces (UltraFace, the Face label), text (PP-OCRv4). Default: Analysis:Tasks (objects,classes,faces)." };
         tasks.Validators.Add(r =>
         {
             try

@@ -29,6 +29,7 @@ public static class SearchEndpoints
     private static readonly string[] SearchParameters =
         [
             "label", "anyLabel", "notLabel", "minConfidence", "bucket", "prefix", "status", "count", "minArea", "category", "text", "sort", "limit", "cursor",
+            "faces", "minFaces", "maxFaces", "shot",
             "color", "minColorPercent", "minBrightness", "maxBrightness", "minSharpness", "maxSharpness", "minContrast", "maxContrast",
         ];
 
@@ -47,7 +48,8 @@ public static class SearchEndpoints
                 + "previous page); from the image properties: color= (repeatable: red, orange, yellow, green, teal, blue, purple, pink, brown, black, "
                 + "white, gray; each covering at least minColorPercent=, default 10, of the image), minBrightness=/maxBrightness=, "
                 + "minSharpness=/maxSharpness=, minContrast=/maxContrast= (0-100); text= (words read in the image, all on one line of it, or a \"quoted phrase\"; "
-                + "case- and accent-insensitive; the hits carry their text). Label names match case-insensitively; a parent label "
+                + "case- and accent-insensitive; the hits carry their text); faces=/minFaces=/maxFaces= (number of faces found), shot=close-up|medium|wide "
+                + "(from the largest face's height relative to the picture's: close-up at least 0.25, medium at least 0.10, wide below); hits carry their faces. Label names match case-insensitively; a parent label "
                 + "(Animal) matches its descendants (Dog); an alias matches its label (Puppy and Alaskan Malamute find Dog, Seashore finds Beach).")
             .Produces<SearchResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest);
@@ -143,6 +145,10 @@ public static class SearchEndpoints
             MinArea = Number(query, "minArea", "InvalidArea"),
             Category = Single(query, "category", "InvalidCategory"),
             Text = Single(query, "text", "InvalidText"),
+            Faces = Integer(query, "faces"),
+            MinFaces = Integer(query, "minFaces"),
+            MaxFaces = Integer(query, "maxFaces"),
+            Shot = Single(query, "shot", "InvalidShot"),
             Sort = sort,
             Limit = Single(query, "limit", "InvalidLimit") is { } limit
                 ? int.TryParse(limit, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n : throw new InvalidQueryException("InvalidLimit", $"limit must be a whole number from 1 to {ImageQuery.MaxLimit}.")
@@ -166,7 +172,7 @@ public static class SearchEndpoints
             var query = ParseQuery(request.Query).WithAliasesResolved(taxonomy);
             var page = await catalog.SearchAsync(query, ct);
             // Videos come with their segments of the searched labels.
-            var images = await ImageViews.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), [.. query.Labels, .. query.AnyLabels], ct, query.MinConfidence);
+            var images = await ImageViews.AttachFacesAsync(catalog, await ImageViews.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), [.. query.Labels, .. query.AnyLabels], ct, query.MinConfidence), ct);
             if (query.Text is not null)
             {
                 // A text search's hits carry their text: what matched, and where.
@@ -226,6 +232,11 @@ public static class SearchEndpoints
             _ => throw new InvalidQueryException(code, $"{name} may be given only once."),
         };
     }
+
+    private static int? Integer(IQueryCollection query, string name) =>
+        Single(query, name, "InvalidFaces") is { } text
+            ? int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : throw new InvalidQueryException("InvalidFaces", $"{name} must be a whole number from 0 (got '{text}').")
+            : null;
 
     private static double? Number(IQueryCollection query, string name, string code) =>
         Single(query, name, code) is { } text

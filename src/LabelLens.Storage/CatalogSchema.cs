@@ -115,5 +115,8 @@ internal static class CatalogSchema
 
         // 7: text lines and words read in images, full-text indexed (SqliteCatalog.Text.cs).
         TextSchema.Step7,
+
+        // 8: faces per picture, face count and largest face height on the image row (SqliteCatalog.Faces.cs).
+        FaceSchema.Step8,
     ];
 }

@@ -93,6 +93,18 @@ public sealed record ImageQuery
     /// </summary>
     public string? Text { get; init; }
 
+    /// <summary>Exactly this many faces (0: pictures the face analysis found no face in).</summary>
+    public int? Faces { get; init; }
+
+    /// <summary>At least this many faces.</summary>
+    public int? MinFaces { get; init; }
+
+    /// <summary>At most this many faces (pictures the face analysis has not run on never match a face filter).</summary>
+    public int? MaxFaces { get; init; }
+
+    /// <summary>Shot size from the largest face: close-up, medium or wide (<see cref="LabelLens.Analysis.ShotSizes"/>).</summary>
+    public string? Shot { get; init; }
+
     public ImageSort Sort { get; init; } = ImageSort.Time;
 
     /// <summary>1 to <see cref="MaxLimit"/>.</summary>

@@ -133,6 +133,7 @@ public sealed partial class SqliteCatalog
         }
 
         SaveAnalyses(connection, transaction, job.ImageId, analyses, replaceAll: job.Analyses is null, now, keepText: result.TextFollows);
+        SaveFaces(connection, transaction, job, result.Faces);
         Execute(
             connection,
             transaction,

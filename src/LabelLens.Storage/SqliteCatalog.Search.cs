@@ -391,6 +391,8 @@ public sealed partial class SqliteCatalog
             where.Append(TextFilter(sql, match));
         }
 
+        where.Append(FaceFilters(sql, search));
+
         return where.ToString();
     }
 
@@ -584,6 +586,15 @@ public sealed partial class SqliteCatalog
         /// <summary>The FTS5 query of ImageQuery.Text, or null.</summary>
         public string? TextMatch { get; init; }
 
+        public int? Faces { get; init; }
+
+        public int? MinFaces { get; init; }
+
+        public int? MaxFaces { get; init; }
+
+        /// <summary>A shot size of ShotSizes.All, or null.</summary>
+        public string? Shot { get; init; }
+
         /// <summary>Labels whose instances MinArea looks at.</summary>
         public List<string> AreaLabels { get; } =
             Labels.Concat(AnyLabels).Concat(Counts.Select(c => c.Label)).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
@@ -676,6 +687,10 @@ public sealed partial class SqliteCatalog
                 PropertyFilter.From(query))
             {
                 TextMatch = TextMatch(query.Text),
+                Faces = FaceCount(query.Faces, "faces"),
+                MinFaces = FaceCount(query.MinFaces, "minFaces"),
+                MaxFaces = FaceCount(query.MaxFaces, "maxFaces"),
+                Shot = Shot(query.Shot),
             };
         }
 

@@ -134,7 +134,8 @@ public sealed partial class SqliteCatalog : ICatalog
         var properties = await ReadPropertiesAsync(connection, [id], cancellationToken);
         var analyses = await GetAnalysisProvenanceAsync(id, cancellationToken);
         var text = await GetTextAsync([id], cancellationToken);
-        return new ImageDetails(image, labels.GetValueOrDefault(id) ?? []) { Properties = properties.GetValueOrDefault(id), Analyses = analyses, Text = text.GetValueOrDefault(id) ?? [] };
+        var faces = await GetFacesAsync([id], cancellationToken);
+        return new ImageDetails(image, labels.GetValueOrDefault(id) ?? []) { Properties = properties.GetValueOrDefault(id), Analyses = analyses, Text = text.GetValueOrDefault(id) ?? [], Faces = faces.GetValueOrDefault(id) };
     }
 
     /// <summary>Labels of many images at once (for search results), keyed by image id.</summary>

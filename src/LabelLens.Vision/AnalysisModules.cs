@@ -30,9 +30,17 @@ public sealed class PaddleTextModule(IOptions<Ocr.TextOptions> options, IOptions
     public IPictureAnalysis Load(LocalModel model) => new Ocr.PaddleTextReader(model, options.Value, runtime.Value, time, loggers.CreateLogger<Ocr.PaddleTextReader>());
 }
 
+/// <summary>Faces with boxes and quality: UltraFace RFB-320 or RFB-640.</summary>
+public sealed class UltraFaceModule(IOptions<Faces.FaceOptions> options, IOptions<DetectorOptions> runtime, TimeProvider time, ILoggerFactory loggers) : IAnalysisModule
+{
+    public AnalysisTask Task => AnalysisTask.Faces;
+
+    public IPictureAnalysis Load(LocalModel model) => new Faces.UltraFaceDetector(model, options.Value, runtime.Value, time, loggers.CreateLogger<Faces.UltraFaceDetector>());
+}
+
 /// <summary>
 /// Which analyses run and with which model. Section "Analysis": <c>Tasks</c> is a comma-separated list
-/// ("objects,classes"; set it whole, e.g. LABELLENS_Analysis__Tasks=objects), <c>Models</c> maps a task to a
+/// ("objects,classes,faces"; set it whole, e.g. LABELLENS_Analysis__Tasks=objects), <c>Models</c> maps a task to a
 /// model name (Analysis:Models:classes=mobilenetv2-int8); a task without one uses the catalog default
 /// (objects: Models:Default, or Labeling:Model).
 /// </summary>
@@ -40,7 +48,7 @@ public sealed class AnalysisOptions : IValidatableObject
 {
     public const string Section = "Analysis";
 
-    public string Tasks { get; set; } = "objects,classes";
+    public string Tasks { get; set; } = "objects,classes,faces";
 
     public Dictionary<string, string> Models { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 

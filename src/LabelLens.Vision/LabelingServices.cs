@@ -98,6 +98,7 @@ public static class LabelingServices
         services.AddOptions<ImageOptions>().Bind(configuration.GetSection(ImageOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<DetectorOptions>().Bind(configuration.GetSection(DetectorOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<Ocr.TextOptions>().Bind(configuration.GetSection(Ocr.TextOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<Faces.FaceOptions>().Bind(configuration.GetSection(Faces.FaceOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<AnalysisOptions>().Bind(configuration.GetSection(AnalysisOptions.Section)).ValidateDataAnnotations().ValidateOnStart()
             // Labeling:Model (older configurations) names the detector, unless Analysis:Models:objects does.
             .PostConfigure(o =>
@@ -119,6 +120,7 @@ public static class LabelingServices
         services.AddSingleton<IAnalysisModule, YoloxModule>();
         services.AddSingleton<IAnalysisModule, ImageNetClassifierModule>();
         services.AddSingleton<IAnalysisModule, PaddleTextModule>();
+        services.AddSingleton<IAnalysisModule, UltraFaceModule>();
         services.AddSingleton<LabelerLoader>();
         return services;
     }

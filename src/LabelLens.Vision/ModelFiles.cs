@@ -14,6 +14,8 @@ internal static class ModelFiles
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             IntraOpNumThreads = intraOpThreads,
             InterOpNumThreads = 1,
+            // UltraFace exports list their weights as graph inputs: ONNX Runtime warns once per weight at load, which is noise.
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
         // Spinning threads burn a core waiting for work that the other labeling worker needs.
         sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");

@@ -475,6 +475,63 @@ public abstract class CatalogContractTests : IAsyncLifetime
         return new AnalysisLabels(AnalysisTask.Classes, MobileNet, 55, _builder.FromClassScores(probabilities, classes, 55));
     }
 
+    [Fact]
+    public async Task Contract_faces_are_stored_per_picture_counted_and_searched_by_number_and_shot_size()
+    {
+        var ultraFace = new ModelIdentity("ultraface-320", "34cd7e60aeff" + new string('0', 52));
+        DetectedFaces Faces(params double[] heights) => new(ultraFace, heights.Select((h, i) => new FaceDetail(new BoundingBox(0.1, h, 0.1 + (0.2 * i), 0.1), 99.5, new FaceQuality(60, 80))).ToList());
+        var pictures = new (string Key, DetectedFaces? Faces)[]
+        {
+            ("empty.jpg", Faces()),
+            ("portrait.jpg", Faces(0.6)),
+            ("two-shot.jpg", Faces(0.15, 0.12)),
+            ("crowd.jpg", Faces(0.05, 0.04, 0.05, 0.03)),
+            ("not-analysed.jpg", null),
+        };
+        foreach (var (key, _) in pictures)
+        {
+            await Catalog.RecordUploadAsync(Stored("faces", key, "v1"), null, default);
+        }
+
+        foreach (var job in await Catalog.ClaimJobsAsync("w", 10, Queue, default))
+        {
+            var faces = pictures.Single(p => p.Key == job.Key).Faces;
+            var analyses = faces is null ? [Objects(Yolox)] : new[] { Objects(Yolox), new AnalysisLabels(AnalysisTask.Faces, ultraFace, 55, faces.ToLabels(_builder, 768, 576, 55)) };
+            Assert.True(await Catalog.CompleteJobAsync(job, Result(analyses) with { Faces = faces }, 55, default));
+        }
+
+        async Task<List<string>> Find(ImageQuery query) => (await Catalog.SearchAsync(query, default)).Images.Select(i => i.Image.Key).Order().ToList();
+        Assert.Equal(["empty.jpg"], await Find(new ImageQuery { Faces = 0 }));
+        Assert.Equal(["crowd.jpg", "two-shot.jpg"], await Find(new ImageQuery { MinFaces = 2 }));
+        Assert.Equal(["empty.jpg", "portrait.jpg"], await Find(new ImageQuery { MaxFaces = 1 }));
+        Assert.Equal(["portrait.jpg"], await Find(new ImageQuery { Shot = "close-up" }));
+        Assert.Equal(["two-shot.jpg"], await Find(new ImageQuery { Shot = "Medium" }));
+        Assert.Equal(["crowd.jpg"], await Find(new ImageQuery { Shot = "wide", MinFaces = 3 }));
+        Assert.Equal(["crowd.jpg", "portrait.jpg", "two-shot.jpg"], await Find(new ImageQuery { Labels = ["Face"] }));
+        Assert.Equal(["two-shot.jpg"], await Find(new ImageQuery { Counts = [new LabelCount("Face", 2)], MaxFaces = 2 }));
+        await Assert.ThrowsAsync<InvalidQueryException>(() => Find(new ImageQuery { Shot = "extreme" }));
+        await Assert.ThrowsAsync<InvalidQueryException>(() => Find(new ImageQuery { MinFaces = -1 }));
+
+        var twoShot = (await Catalog.SearchAsync(new ImageQuery { MinFaces = 2, Shot = "medium" }, default)).Images.Single().Image.Id;
+        var details = (await Catalog.GetDetailsAsync(twoShot, default))!;
+        Assert.Equal(2, details.Faces!.Count);
+        Assert.Equal("medium", details.Faces.Shot);
+        Assert.Equal([0.15, 0.12], details.Faces.Faces.Select(f => f.BoundingBox.Height));
+        Assert.Equal(new FaceQuality(60, 80), details.Faces.Faces[0].Quality);
+        var empty = (await Catalog.SearchAsync(new ImageQuery { Faces = 0 }, default)).Images.Single().Image.Id;
+        Assert.Equal(new FaceSummary(0, null, []).Count, (await Catalog.GetFacesAsync([empty], default))[empty].Count);
+        Assert.Null((await Catalog.GetFacesAsync([empty], default))[empty].Shot);
+        var notAnalysed = ImageIds.For("faces", "not-analysed.jpg");
+        Assert.Null((await Catalog.GetDetailsAsync(notAnalysed, default))!.Faces);
+
+        // A full run without the face analysis (no longer configured) drops the faces, as a removed analysis's results are.
+        Assert.True(await Catalog.EnqueueRelabelAsync(twoShot, default));
+        var relabel = Assert.Single(await Catalog.ClaimJobsAsync("w", 10, Queue, default));
+        Assert.True(await Catalog.CompleteJobAsync(relabel, Result(Objects(Yolox)), 55, default));
+        Assert.Null((await Catalog.GetDetailsAsync(twoShot, default))!.Faces);
+        Assert.DoesNotContain("two-shot.jpg", await Find(new ImageQuery { MinFaces = 1 }));
+    }
+
     private static LabelsResult Result(params AnalysisLabels[] analyses) => new(
         LabelBuilder.Merge(analyses.Select(a => a.Labels), LabelRequest.Default),
         string.Join('+', analyses.OrderBy(a => a.Task).Select(a => a.Model.Version)),

@@ -120,19 +120,19 @@ public sealed class CliTests : IDisposable
         Assert.NotEqual(0, exit);
         Assert.Contains("--min-confidence must be between 0 and 100", stderr, StringComparison.Ordinal);
 
-        (exit, _, stderr) = await RunAsync("label", TestData.Image("dog.jpg"), "--tasks", "objects,faces");
+        (exit, _, stderr) = await RunAsync("label", TestData.Image("dog.jpg"), "--tasks", "objects,celebrities");
         Assert.NotEqual(0, exit);
-        Assert.Contains("'faces' is not an analysis; the analyses are objects, classes", stderr, StringComparison.Ordinal);
+        Assert.Contains("'celebrities' is not an analysis; the analyses are objects, classes, text, faces", stderr, StringComparison.Ordinal);
 
         (exit, _, stderr) = await RunAsync("label", TestData.Image("dog.jpg"), "--tasks", "classes", "--model", "yolox-s");
         Assert.NotEqual(0, exit);
         Assert.Contains("--model names the objects detector, but --tasks leaves objects out", stderr, StringComparison.Ordinal);
 
         // A bad setting from the environment: named, exit 2, no stack trace.
-        (exit, _, stderr) = await RunAsync(["label", TestData.Image("dog.jpg")], new() { ["LABELLENS_Analysis__Tasks"] = "objects,faces", ["LABELLENS_MODELS"] = TestData.ModelsFolder });
+        (exit, _, stderr) = await RunAsync(["label", TestData.Image("dog.jpg")], new() { ["LABELLENS_Analysis__Tasks"] = "objects,celebrities", ["LABELLENS_MODELS"] = TestData.ModelsFolder });
         Assert.Equal(2, exit);
         Assert.Contains("labellens: invalid configuration:", stderr, StringComparison.Ordinal);
-        Assert.Contains("Analysis:Tasks: 'faces' is not an analysis", stderr, StringComparison.Ordinal);
+        Assert.Contains("Analysis:Tasks: 'celebrities' is not an analysis", stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
     }
 

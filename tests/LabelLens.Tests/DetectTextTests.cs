@@ -12,23 +12,9 @@ namespace LabelLens.Tests;
 /// </summary>
 public sealed class DetectTextApiTests(S3ServerFixture fixture) : IClassFixture<S3ServerFixture>
 {
-    private async Task<(HttpStatusCode Status, JsonObject Body)> CallAsync(object request)
-    {
-        var body = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(request));
-        var headers = new Dictionary<string, string> { ["content-type"] = "application/x-amz-json-1.1", ["x-amz-target"] = "RekognitionService.DetectText" };
-        using var message = S3TestSigner.Request(fixture.Server.Client.BaseAddress!, HttpMethod.Post, "/", body, S3ServerFixture.AccessKey, S3ServerFixture.SecretKey, headers: headers, service: "rekognition");
-        using var response = await fixture.Http.SendAsync(message);
-        return (response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject());
-    }
+    private Task<(HttpStatusCode Status, JsonObject Body)> CallAsync(object request) => fixture.CallRekognitionAsync("RekognitionService.DetectText", request);
 
-    private async Task<(HttpStatusCode Status, JsonObject Body)> CallAsync(string target, object request)
-    {
-        var body = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(request));
-        var headers = new Dictionary<string, string> { ["content-type"] = "application/x-amz-json-1.1", ["x-amz-target"] = target };
-        using var message = S3TestSigner.Request(fixture.Server.Client.BaseAddress!, HttpMethod.Post, "/", body, S3ServerFixture.AccessKey, S3ServerFixture.SecretKey, headers: headers, service: "rekognition");
-        using var response = await fixture.Http.SendAsync(message);
-        return (response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject());
-    }
+    private Task<(HttpStatusCode Status, JsonObject Body)> CallAsync(string target, object request) => fixture.CallRekognitionAsync(target, request);
 
     [Fact]
     public async Task Video_operations_refuse_what_they_cannot_do_with_the_service_errors()
@@ -107,18 +93,10 @@ public sealed class DetectTextApiTests(S3ServerFixture fixture) : IClassFixture<
     [Fact]
     public async Task Bad_requests_get_the_service_errors()
     {
-        async Task AssertError(object request, string type)
-        {
-            var (status, body) = await CallAsync(request);
-            Assert.True(status == HttpStatusCode.BadRequest, body.ToJsonString());
-            Assert.Equal(type, body["__type"]!.GetValue<string>());
-        }
-
-        await AssertError(new { Image = new { Bytes = Convert.ToBase64String(Encoding.ASCII.GetBytes("not a picture at all")) } }, "InvalidImageFormatException");
-        await AssertError(new { }, "InvalidParameterException");
+        Task AssertError(object request, string type) => fixture.AssertRekognitionErrorAsync("RekognitionService.DetectText", request, type);
+        await fixture.AssertImageErrorsAsync("RekognitionService.DetectText");
         await AssertError(new { Image = await CardAsync("slate.png"), Filters = new { WordFilter = new { MinConfidence = 101 } } }, "InvalidParameterException");
         await AssertError(new { Image = await CardAsync("slate.png"), Filters = new { RegionsOfInterest = new[] { new { Nothing = 1 } } } }, "InvalidParameterException");
-        await AssertError(new { Image = new { S3Object = new { Bucket = "no-such-bucket", Name = "card.png" } } }, "InvalidS3ObjectException");
     }
 
     private static List<string> Lines(JsonObject body) => Of(body, "LINE");

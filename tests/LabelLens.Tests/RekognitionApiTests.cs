@@ -197,7 +197,7 @@ public sealed class RekognitionApiTests(S3ServerFixture fixture) : IClassFixture
         invalidResponse.Dispose();
         Assert.Equal(HttpStatusCode.BadRequest, invalidStatus);
         Assert.Equal("SerializationException", invalidBody["__type"]!.GetValue<string>());
-        await AssertErrorAsync(Detect(new { Image = new { Bytes = DogBase64 } }), HttpStatusCode.BadRequest, "UnknownOperationException", target: "RekognitionService.DetectFaces");
+        await AssertErrorAsync(Detect(new { Image = new { Bytes = DogBase64 } }), HttpStatusCode.BadRequest, "UnknownOperationException", target: "RekognitionService.CompareFaces");
         await AssertErrorAsync(Detect(new { Image = new { Bytes = DogBase64 } }), HttpStatusCode.BadRequest, "SerializationException", contentType: "text/plain");
 
         // Signatures: wrong secret, unknown key, none at all.

@@ -69,7 +69,7 @@ public sealed class RelabelCliTests : IAsyncLifetime
             Assert.Equal(("objects", "yolox-nano:695e750a5d57"), (objects.Analysis, objects.ModelVersion));
             Assert.DoesNotContain(before.Labels, l => l.Aliases.Any(a => a.Name == "Alaskan Malamute"));
 
-            // The default configuration adds the classifier: only its part is missing, so only it runs.
+            // The default configuration adds the classifier and the face analysis: only their parts are missing, so only they run.
             var (exit, stdout, stderr) = await RunAsync("relabel", "--model-older", "--data", detectorOnly.DataFolder, "--models", TestData.ModelsFolder);
             Assert.True(exit == 0, $"exit {exit}: {stdout} {stderr}");
             Assert.Contains("Queued 1 image(s) for relabeling with yolox-nano:695e750a5d57+mobilenetv2-int8:cc028fe6cae7", stdout, StringComparison.Ordinal);
@@ -77,7 +77,9 @@ public sealed class RelabelCliTests : IAsyncLifetime
 
             var after = (await catalog.GetDetailsAsync(dog, default))!;
             var analyses = after.Analyses!;
-            Assert.Equal(["classes", "objects"], analyses.Select(a => a.Analysis));
+            Assert.Equal(["classes", "faces", "objects"], analyses.Select(a => a.Analysis));
+            Assert.Equal("ultraface-320:34cd7e60aeff", analyses.Single(a => a.Analysis == "faces").ModelVersion);
+            Assert.Equal(0, after.Faces!.Count); // the faces of a partial run are stored too
             var kept = analyses.Single(a => a.Analysis == "objects");
             Assert.Equal(objects.ProducedAt, kept.ProducedAt); // the detector's result was not produced again
             Assert.Equal("mobilenetv2-int8:cc028fe6cae7", analyses.Single(a => a.Analysis == "classes").ModelVersion);

@@ -42,6 +42,32 @@ public sealed class S3ServerFixture : IAsyncLifetime
 
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromMinutes(2) };
 
+    /// <summary>A Rekognition operation (<paramref name="target"/>, e.g. RekognitionService.DetectFaces) over real HTTP, signed with the fixture's key.</summary>
+    public async Task<(System.Net.HttpStatusCode Status, System.Text.Json.Nodes.JsonObject Body)> CallRekognitionAsync(string target, object request)
+    {
+        var body = System.Text.Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(request));
+        var headers = new Dictionary<string, string> { ["content-type"] = "application/x-amz-json-1.1", ["x-amz-target"] = target };
+        using var message = S3TestSigner.Request(Server.Client.BaseAddress!, HttpMethod.Post, "/", body, AccessKey, SecretKey, headers: headers, service: "rekognition");
+        using var response = await Http.SendAsync(message);
+        return (response.StatusCode, System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject());
+    }
+
+    /// <summary>The request is refused with 400 and the service's error <paramref name="type"/>.</summary>
+    public async Task AssertRekognitionErrorAsync(string target, object request, string type)
+    {
+        var (status, body) = await CallRekognitionAsync(target, request);
+        Assert.True(status == System.Net.HttpStatusCode.BadRequest, body.ToJsonString());
+        Assert.Equal(type, body["__type"]!.GetValue<string>());
+    }
+
+    /// <summary>What every image operation refuses the same way: bytes that are no picture, no Image, an unknown bucket.</summary>
+    public async Task AssertImageErrorsAsync(string target)
+    {
+        await AssertRekognitionErrorAsync(target, new { Image = new { Bytes = Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes("not a picture at all")) } }, "InvalidImageFormatException");
+        await AssertRekognitionErrorAsync(target, new { }, "InvalidParameterException");
+        await AssertRekognitionErrorAsync(target, new { Image = new { S3Object = new { Bucket = "no-such-bucket", Name = "card.png" } } }, "InvalidS3ObjectException");
+    }
+
     public async Task InitializeAsync()
     {
         await Server.InitializeAsync();

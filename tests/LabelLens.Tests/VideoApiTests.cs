@@ -107,7 +107,7 @@ public sealed class VideoApiTests : IAsyncLifetime
         var details = await WaitForVideoAsync(id);
         Assert.Equal("labeled", details.GetProperty("image").GetProperty("status").GetString());
         var result = await _server.GetJsonAsync($"/api/v1/videos/{id}/labels?aggregateBy=SEGMENTS");
-        Assert.Equal("yolox-nano:695e750a5d57+mobilenetv2-int8:cc028fe6cae7", result.GetProperty("LabelModelVersion").GetString());
+        Assert.Equal("yolox-nano:695e750a5d57+mobilenetv2-int8:cc028fe6cae7+ultraface-320:34cd7e60aeff", result.GetProperty("LabelModelVersion").GetString());
         var segments = result.GetProperty("Labels").EnumerateArray()
             .Select(s => (Name: s.GetProperty("Label").GetProperty("Name").GetString()!, Start: s.GetProperty("StartTimestampMillis").GetInt64(), End: s.GetProperty("EndTimestampMillis").GetInt64(), Duration: s.GetProperty("DurationMillis").GetInt64()))
             .ToList();

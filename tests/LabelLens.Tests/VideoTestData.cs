@@ -56,6 +56,18 @@ public static class VideoTestData
         "-map", "[v]", "-r", "25", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart",
     ]);
 
+    /// <summary>7 s, 640x480 H.264: extra/astronaut.png for 3 s, a black frame for 1 s, then dog.jpg for 3 s (issue 15's face video).</summary>
+    public static Task<byte[]> AstronautBlackDogMp4() => MakeAsync("astronaut-black-dog.mp4",
+    [
+        "-loop", "1", "-framerate", "25", "-t", "3", "-i", Path.Combine(TestData.ImagesFolder, "extra", "astronaut.png"),
+        "-f", "lavfi", "-i", "color=c=black:s=640x480:r=25:d=1",
+        "-loop", "1", "-framerate", "25", "-t", "3", "-i", TestData.Image("dog.jpg"),
+        "-filter_complex",
+        "[0]scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,setsar=1,format=yuv420p[a];"
+            + "[1]setsar=1,format=yuv420p[b];[2]scale=640:480,setsar=1,format=yuv420p[c];[a][b][c]concat=n=3:v=1[v]",
+        "-map", "[v]", "-r", "25", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart",
+    ]);
+
     public static string PathOf(string name) => Path.Combine(Folder.Value, name);
 
     private static string[] ThreeShots(params string[] output) =>

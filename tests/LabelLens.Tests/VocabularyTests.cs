@@ -17,13 +17,14 @@ public sealed class VocabularyTests : IAsyncLifetime
     public async Task Vocabulary_lists_every_label_the_configured_models_find_with_parents_aliases_and_analyses()
     {
         var vocabulary = await VocabularyAsync(_server, "");
-        Assert.Equal(["objects", "classes"], vocabulary.GetProperty("analyses").EnumerateArray().Select(a => a.GetProperty("task").GetString()));
+        Assert.Equal(["objects", "classes", "faces"], vocabulary.GetProperty("analyses").EnumerateArray().Select(a => a.GetProperty("task").GetString()));
         Assert.Equal(1000, vocabulary.GetProperty("analyses")[1].GetProperty("classes").GetInt32());
         var labels = vocabulary.GetProperty("labels").EnumerateArray().ToDictionary(l => l.GetProperty("name").GetString()!);
         Assert.True(labels.Count > 500, $"{labels.Count} labels");
         Assert.Equal(["classes", "objects"], Strings(labels["Dog"], "analyses"));
         Assert.Equal(["classes"], Strings(labels["Beach"], "analyses"));
         Assert.Equal(["objects"], Strings(labels["Giraffe"], "analyses")); // ImageNet has no giraffe
+        Assert.Equal(["faces"], Strings(labels["Face"], "analyses"));
         Assert.Contains("Alaskan Malamute", Strings(labels["Dog"], "aliases"));
         Assert.Equal(["Canine", "Pet", "Mammal", "Animal"], Strings(labels["Dog"], "parents"));
 
@@ -61,9 +62,9 @@ public sealed class VocabularyTests : IAsyncLifetime
 
         // The image record says which analyses and models produced its labels.
         var analyses = (await _server.GetJsonAsync($"/api/v1/images/{dog}")).GetProperty("analyses").EnumerateArray().ToList();
-        Assert.Equal(["classes", "objects"], analyses.Select(a => a.GetProperty("analysis").GetString()));
+        Assert.Equal(["classes", "faces", "objects"], analyses.Select(a => a.GetProperty("analysis").GetString()));
         Assert.Equal("cc028fe6cae7bc11a4ff53cfc9b79c920e8be65ce33a904ec3e2a8f66d77f95f", analyses[0].GetProperty("modelSha256").GetString());
-        Assert.Equal(55, analyses[1].GetProperty("minConfidence").GetDouble());
+        Assert.Equal(55, analyses[2].GetProperty("minConfidence").GetDouble());
     }
 
     [Fact]

@@ -17,6 +17,10 @@ public sealed record ImageResponse(ImageRecord Image, IReadOnlyList<StoredLabel>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<LabelLens.Analysis.TextLine>? Text { get; init; }
 
+    /// <summary>Faces found: count, shot size (close-up, medium, wide; null without a face), each face's box, confidence and quality. Null until the face analysis has run.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public FaceSummary? Faces { get; init; }
+
     /// <summary>"image" or "video" (decided from the bytes at upload).</summary>
     public string MediaType { get; init; } = MediaTypes.Image;
 
@@ -24,7 +28,7 @@ public sealed record ImageResponse(ImageRecord Image, IReadOnlyList<StoredLabel>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public VideoSummary? Video { get; init; }
 
-    public static ImageResponse From(ImageDetails details) => new(details.Image, details.Labels) { ImageProperties = details.Properties, Analyses = details.Analyses, Text = details.Text };
+    public static ImageResponse From(ImageDetails details) => new(details.Image, details.Labels) { ImageProperties = details.Properties, Analyses = details.Analyses, Text = details.Text, Faces = details.Faces };
 }
 
 /// <summary>A video's state and a summary of its segments, as the image details and search return it (camelCase).</summary>

@@ -44,6 +44,15 @@ public static class ImageViews
         return images.Select(i => i with { Text = text.GetValueOrDefault(i.Image.Id) ?? [] }).ToList();
     }
 
+    /// <summary>Adds each picture's faces (count, shot size, boxes): search hits and the export.</summary>
+    public static async Task<List<ImageResponse>> AttachFacesAsync(IFaceCatalog catalog, IReadOnlyList<ImageResponse> images, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(images);
+        var faces = await catalog.GetFacesAsync(images.Select(i => i.Image.Id).ToList(), cancellationToken);
+        return images.Select(i => i with { Faces = faces.GetValueOrDefault(i.Image.Id) }).ToList();
+    }
+
     private static VideoSummary Summary(VideoRecord video, IReadOnlyList<LabelSegment> segments) => new(
         video.Metadata?.DurationMillis,
         video.Metadata?.Codec,

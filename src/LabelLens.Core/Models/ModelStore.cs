@@ -44,7 +44,7 @@ public sealed class ModelStore(IOptions<ModelOptions> options, IHttpClientFactor
         var entry = ModelCatalog.Find(name);
         if (entry is not null)
         {
-            return Path.Combine(Folder, entry.Name, entry.FileName);
+            return Path.Combine(Folder, entry.Folder ?? entry.Name, entry.FileName);
         }
 
         // A model that is not in the catalog: the single .onnx file in its folder.
@@ -112,7 +112,7 @@ public sealed class ModelStore(IOptions<ModelOptions> options, IHttpClientFactor
     {
         ArgumentNullException.ThrowIfNull(entry);
         var path = await DownloadAsync(entry.Name, new ModelFile(entry.FileName, url ?? SourceUrl(entry), entry.Bytes, expectedSha256 ?? entry.Sha256), progress, cancellationToken);
-        foreach (var companion in entry.Companions.Where(c => !File.Exists(Path.Combine(Folder, entry.Name, c.FileName))))
+        foreach (var companion in entry.Companions.Where(c => !File.Exists(Path.Combine(Folder, entry.Folder ?? entry.Name, c.FileName))))
         {
             await DownloadAsync(entry.Name, companion with { Url = SourceUrl(companion) }, progress, cancellationToken);
         }
@@ -122,7 +122,7 @@ public sealed class ModelStore(IOptions<ModelOptions> options, IHttpClientFactor
 
     private async Task<string> DownloadAsync(string model, ModelFile wanted, IProgress<DownloadProgress>? progress, CancellationToken cancellationToken)
     {
-        var (url, target) = (wanted.Url, Path.Combine(Folder, model, wanted.FileName));
+        var (url, target) = (wanted.Url, Path.Combine(Folder, ModelCatalog.Find(model)?.Folder ?? model, wanted.FileName));
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
         var temp = target + $".{Environment.ProcessId}.part";
         var http = httpClientFactory.CreateClient(HttpClientName);

@@ -35,6 +35,24 @@ public static class ImagePropertiesAnalyzer
     /// <summary>Mean squared Laplacian at which sharpness reads 50; set on the sample photos (crisp photos land at 60-90).</summary>
     private const double SharpnessHalfPoint = 120;
 
+    /// <summary>The brightness and sharpness (0-100, as the foreground's) of each box's own pixels: a face's quality from its crop.</summary>
+    public static IReadOnlyList<ImageQuality> QualityIn(RgbImage image, IReadOnlyList<BoundingBox> boxes)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(boxes);
+        if (boxes.Count == 0)
+        {
+            return [];
+        }
+
+        var luma = Luma(image);
+        return boxes.Select(box =>
+        {
+            var (front, _) = Statistics(luma, BoxMask(image, [box]), image.Width, image.Height);
+            return front.Pixels > 0 ? new ImageQuality(Round(front.MeanLuma / 255 * 100), front.Sharpness, null) : new ImageQuality(0, 0, null);
+        }).ToList();
+    }
+
     public static ImageProperties Analyze(RgbImage image, IReadOnlyList<BoundingBox> foreground, int maxDominantColors)
     {
         ArgumentNullException.ThrowIfNull(image);

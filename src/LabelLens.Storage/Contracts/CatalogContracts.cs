@@ -94,6 +94,13 @@ public interface ITextCatalog
     Task<Dictionary<string, IReadOnlyList<TextLine>>> GetTextAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken, string? matching = null);
 }
 
+/// <summary>The faces found in pictures: stored with the labels (CompleteJobAsync, from LabelsResult.Faces), searched with ImageQuery's face filters.</summary>
+public interface IFaceCatalog
+{
+    /// <summary>Each picture's faces, count and shot size, keyed by id; pictures the face analysis has not run on are left out.</summary>
+    Task<Dictionary<string, FaceSummary>> GetFacesAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken);
+}
+
 /// <summary>Search with every filter, keyset pages, and label facets.</summary>
 public interface ISearchCatalog
 {
@@ -165,7 +172,7 @@ public interface IExternalSources
 }
 
 /// <summary>Every contract of the catalog, as one provider offers them (what DI registers per interface).</summary>
-public interface ICatalog : IImageCatalog, ILabelingJobs, IAnalysisResults, ITextCatalog, ISearchCatalog, IChangeFeed, IVideoCatalog, IExternalSources, IResultsTable
+public interface ICatalog : IImageCatalog, ILabelingJobs, IAnalysisResults, ITextCatalog, IFaceCatalog, ISearchCatalog, IChangeFeed, IVideoCatalog, IExternalSources, IResultsTable
 {
     /// <summary>Where the catalog lives, for logs ("/data/catalog.db").</summary>
     string Location { get; }

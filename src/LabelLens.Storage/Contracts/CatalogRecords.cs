@@ -73,7 +73,16 @@ public sealed record ImageDetails(ImageRecord Image, IReadOnlyList<StoredLabel> 
 
     /// <summary>The text read in the image (lines with their words and polygons); read for one image's details and the export, null in search pages.</summary>
     public IReadOnlyList<LabelLens.Analysis.TextLine>? Text { get; init; }
+
+    /// <summary>The faces found (count, shot size, boxes); null when the face analysis has not run on it or in search pages.</summary>
+    public FaceSummary? Faces { get; init; }
 }
+
+/// <summary>
+/// A picture's faces: how many, its shot size (from the largest face's height: <see cref="LabelLens.Analysis.ShotSizes"/>;
+/// null without a face) and each face's box, confidence and quality.
+/// </summary>
+public sealed record FaceSummary(int Count, string? Shot, IReadOnlyList<LabelLens.Analysis.FaceDetail> Faces);
 
 /// <summary>The result of recording an upload: the image row, and whether a labeling job was queued.</summary>
 /// <param name="Enqueued">False when the same bytes were already stored under this key (a no-op upload).</param>

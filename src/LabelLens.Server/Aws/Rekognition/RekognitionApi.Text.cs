@@ -21,7 +21,7 @@ public sealed partial class RekognitionApi
     private const int MaxRegions = 10;
 
     private static readonly string[] Operations =
-        [DetectLabelsTarget, DetectTextTarget, StartLabelDetectionTarget, GetLabelDetectionTarget, StartTextDetectionTarget, GetTextDetectionTarget];
+        [DetectLabelsTarget, DetectTextTarget, DetectFacesTarget, StartLabelDetectionTarget, GetLabelDetectionTarget, StartTextDetectionTarget, GetTextDetectionTarget, StartFaceDetectionTarget, GetFaceDetectionTarget];
 
     private static string OperationName(Microsoft.AspNetCore.Http.HttpContext context) =>
         context.Request.Headers["X-Amz-Target"].ToString() is var target && Operations.Contains(target, StringComparer.Ordinal) ? target["RekognitionService.".Length..] : "Rekognition";

@@ -49,7 +49,7 @@ public sealed partial class RekognitionApi
         if (Member(root, "NotificationChannel") is not null)
         {
             throw RekognitionException.InvalidParameter(
-                "NotificationChannel (Amazon SNS) is not supported by LabelLens: poll Get" + (kind == TextJob ? "TextDetection" : "LabelDetection")
+                "NotificationChannel (Amazon SNS) is not supported by LabelLens: poll Get" + (kind == TextJob ? "TextDetection" : kind == FacesJob ? "FaceDetection" : "LabelDetection")
                 + " with the JobId, or configure a webhook (Webhooks in the configuration), which receives LabelsReady when a video is labeled.");
         }
 
@@ -66,6 +66,11 @@ public sealed partial class RekognitionApi
         if (kind == TextJob && (await _holder.Labeler.WaitAsync(cancellationToken)).Text is null)
         {
             throw RekognitionException.InvalidParameter("This server does not read the text of videos: run it with the text analysis on (Analysis:Tasks=objects,classes,text).");
+        }
+
+        if (kind == FacesJob && (await _holder.Labeler.WaitAsync(cancellationToken)).Faces is null)
+        {
+            throw RekognitionException.InvalidParameter("This server does not detect faces: run it with the face analysis on (Analysis:Tasks=objects,classes,faces).");
         }
 
         if (record.Status == ImageStatus.Failed)
@@ -137,7 +142,8 @@ public sealed partial class RekognitionApi
         var video = jobId.StartsWith(kind, StringComparison.Ordinal) ? await _catalog.GetVideoAsync(jobId[kind.Length..], cancellationToken) : null;
         if (video is null)
         {
-            throw new RekognitionException("ResourceNotFoundException", 400, $"No {(kind == TextJob ? "text" : "label")} detection job '{Printable(jobId)}': start one with Start{(kind == TextJob ? "Text" : "Label")}Detection.");
+            var what = kind == TextJob ? "Text" : kind == FacesJob ? "Face" : "Label";
+            throw new RekognitionException("ResourceNotFoundException", 400, $"No {what.ToLowerInvariant()} detection job '{Printable(jobId)}': start one with Start{what}Detection.");
         }
 
         var maxResults = Member(root, "MaxResults") is { } max ? Integer(max, "MaxResults") : (int?)null;

@@ -116,8 +116,11 @@ public sealed partial class RekognitionApi : IDisposable
                 response = target switch
                 {
                     DetectTextTarget => await DetectTextAsync(root, ct),
+                    DetectFacesTarget => await DetectFacesAsync(root, ct),
                     StartLabelDetectionTarget => await StartVideoJobAsync(root, LabelsJob, ct),
                     StartTextDetectionTarget => await StartVideoJobAsync(root, TextJob, ct),
+                    StartFaceDetectionTarget => await StartVideoJobAsync(root, FacesJob, ct),
+                    GetFaceDetectionTarget => await GetFaceDetectionAsync(root, ct),
                     GetLabelDetectionTarget => await GetLabelDetectionAsync(root, ct),
                     GetTextDetectionTarget => await GetTextDetectionAsync(root, ct),
                     _ => await DetectLabelsAsync(root, ct),
