@@ -100,6 +100,15 @@ public sealed partial class S3Handler
             response.StatusCode = StatusCodes.Status200OK;
         }
 
+        if (response.StatusCode == StatusCodes.Status206PartialContent)
+        {
+            // A stored checksum is of the whole object: a part or a range would fail the client's check (S3 sends none).
+            foreach (var algorithm in S3Checksums.Algorithms)
+            {
+                response.Headers.Remove("x-amz-checksum-" + algorithm);
+            }
+        }
+
         response.ContentLength = length;
         if (head)
         {
