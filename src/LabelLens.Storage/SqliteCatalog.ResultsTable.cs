@@ -162,9 +162,12 @@ public sealed partial class SqliteCatalog
         }
 
         var text = read.Count == 0 ? [] : await GetTextAsync(read, cancellationToken);
+        // Faces likewise only where the face analysis ran (GetFacesAsync answers for those alone).
+        var faces = ids.Count == 0 ? [] : await GetFacesAsync(ids, cancellationToken);
         return images.Select(i => new ResultRow(i.Image, i.MediaType, i.OwnsKey, labels.GetValueOrDefault(i.Image.Id) ?? [], segments.GetValueOrDefault(i.Image.Id) ?? [])
         {
             Text = read.Contains(i.Image.Id) ? text.GetValueOrDefault(i.Image.Id) ?? [] : null,
+            Faces = faces.GetValueOrDefault(i.Image.Id),
         }).ToList();
     }
 

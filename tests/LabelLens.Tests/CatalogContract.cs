@@ -524,6 +524,16 @@ public abstract class CatalogContractTests : IAsyncLifetime
         var notAnalysed = ImageIds.For("faces", "not-analysed.jpg");
         Assert.Null((await Catalog.GetDetailsAsync(notAnalysed, default))!.Faces);
 
+        // The results table (DynamoDB) carries them too: DetectFaces' details, the count and the shot size.
+        var rows = (await Catalog.GetResultRowsAsync([twoShot, empty, notAnalysed], default)).ToDictionary(r => r.Image.Id);
+        var item = LabelLens.Server.Aws.DynamoDb.ResultItems.Item(rows[twoShot]);
+        Assert.Equal(2, item["Faces"]!["L"]!.AsArray().Count);
+        Assert.Equal("2", item["FaceCount"]!["N"]!.GetValue<string>());
+        Assert.Equal("medium", item["Shot"]!["S"]!.GetValue<string>());
+        Assert.Equal("60", item["Faces"]!["L"]![0]!["M"]!["Quality"]!["M"]!["Brightness"]!["N"]!.GetValue<string>());
+        Assert.Equal("0", LabelLens.Server.Aws.DynamoDb.ResultItems.Item(rows[empty])["FaceCount"]!["N"]!.GetValue<string>());
+        Assert.False(LabelLens.Server.Aws.DynamoDb.ResultItems.Item(rows[notAnalysed]).ContainsKey("Faces"));
+
         // A full run without the face analysis (no longer configured) drops the faces, as a removed analysis's results are.
         Assert.True(await Catalog.EnqueueRelabelAsync(twoShot, default));
         var relabel = Assert.Single(await Catalog.ClaimJobsAsync("w", 10, Queue, default));

@@ -46,6 +46,9 @@ public sealed record ResultRow(ImageRecord Image, string MediaType, bool OwnsKey
 {
     /// <summary>The text lines read (a video's occurrences in time order); null when the text analysis has not run on it.</summary>
     public IReadOnlyList<TextLine>? Text { get; init; }
+
+    /// <summary>The faces found, with the count and shot size; null when the face analysis has not run on it.</summary>
+    public FaceSummary? Faces { get; init; }
 }
 
 /// <summary>An entry of the label index: an image having the label, with the label's confidence on it.</summary>

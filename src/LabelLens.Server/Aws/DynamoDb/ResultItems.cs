@@ -97,6 +97,26 @@ internal static class ResultItems
             item["Text"] = AttributeValues.L(lines.Select(TextLineItem));
         }
 
+        if (row.Faces is { } faces)
+        {
+            // DetectFaces' FaceDetails (box, confidence, quality), with the count and the shot size they give.
+            item["Faces"] = AttributeValues.L(faces.Faces.Select(f => AttributeValues.M(new JsonObject
+            {
+                ["BoundingBox"] = Box(f.BoundingBox),
+                ["Confidence"] = AttributeValues.N(f.Confidence),
+                ["Quality"] = AttributeValues.M(new JsonObject
+                {
+                    ["Brightness"] = AttributeValues.N(f.Quality.Brightness),
+                    ["Sharpness"] = AttributeValues.N(f.Quality.Sharpness),
+                }),
+            })));
+            item["FaceCount"] = AttributeValues.N((long)faces.Count);
+            if (faces.Shot is { } shot)
+            {
+                item["Shot"] = AttributeValues.S(shot);
+            }
+        }
+
         if (row.MediaType == MediaTypes.Video)
         {
             // GetLabelDetection's SEGMENTS shape.
