@@ -108,8 +108,18 @@ public static class ObjectEndpoints
             return Problems.NotFound(nameof(StorageError.NoSuchBucket), $"Bucket '{bucket}' does not exist.");
         }
 
-        var limit = Math.Clamp(maxKeys ?? 1000, 1, 1000);
-        var after = continuationToken is null ? null : ContinuationToken.Decode(continuationToken);
+        if (maxKeys is < 1 or > 1000)
+        {
+            return Problems.BadRequest("InvalidArgument", "maxKeys must be between 1 and 1000.");
+        }
+
+        var limit = maxKeys ?? 1000;
+        string? after = null;
+        if (continuationToken is not null && (after = ContinuationToken.Decode(continuationToken)) is null)
+        {
+            return Problems.BadRequest("InvalidArgument", "continuationToken is not one this server gave (pass nextContinuationToken back as it came).");
+        }
+
         var page = await catalog.ListObjectsAsync(bucket, prefix, after, limit + 1, ct);
         var more = page.Count > limit;
         var items = page.Take(limit).Select(i => ObjectResponse.From(i, enqueued: false)).ToList();
@@ -200,18 +210,24 @@ public static class ObjectEndpoints
     }
 }
 
-/// <summary>Opaque pagination token: the last key of the previous page.</summary>
+/// <summary>Opaque pagination token: the last key of the previous page, marked so that made-up tokens are refused.</summary>
 public static class ContinuationToken
 {
-    public static string Encode(string key) => WebEncoders.Base64UrlEncode(System.Text.Encoding.UTF8.GetBytes(key));
+    private const string Mark = "ll1\n";
 
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    public static string Encode(string key) => WebEncoders.Base64UrlEncode(StrictUtf8.GetBytes(Mark + key));
+
+    /// <summary>The key, or null for a token this server did not give.</summary>
     public static string? Decode(string token)
     {
         try
         {
-            return System.Text.Encoding.UTF8.GetString(WebEncoders.Base64UrlDecode(token));
+            var text = StrictUtf8.GetString(WebEncoders.Base64UrlDecode(token));
+            return text.StartsWith(Mark, StringComparison.Ordinal) ? text[Mark.Length..] : null;
         }
-        catch (FormatException)
+        catch (Exception ex) when (ex is FormatException or System.Text.DecoderFallbackException)
         {
             return null;
         }

@@ -55,6 +55,12 @@ public sealed class S3AccessTests
             using var get = await fixture.Http.GetAsync(new Uri(fixture.S3Address, "/open/hello.txt"));
             Assert.Equal("hello", await get.Content.ReadAsStringAsync());
 
+            // A browser form upload (POST Object with a signed policy) is not supported: a clean 501 says so.
+            using var form = new MultipartFormDataContent { { new StringContent("k.txt"), "key" }, { new ByteArrayContent("x"u8.ToArray()), "file", "k.txt" } };
+            using var posted = await fixture.Http.PostAsync(new Uri(fixture.S3Address, "/open"), form);
+            Assert.Equal(HttpStatusCode.NotImplemented, posted.StatusCode);
+            Assert.Contains("<Code>NotImplemented</Code>", await posted.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
             // A Content-MD5 header that is there but empty checks nothing: refused, not stored unchecked.
             using var emptyDigest = new HttpRequestMessage(HttpMethod.Put, new Uri(fixture.S3Address, "/open/unchecked.txt")) { Content = new ByteArrayContent("y"u8.ToArray()) };
             Assert.True(emptyDigest.Content.Headers.TryAddWithoutValidation("Content-MD5", ""));

@@ -173,6 +173,13 @@ public sealed class ServerApiTests : IAsyncLifetime
         while (token is not null);
 
         Assert.Equal(["2026/eagle.jpg", "2026/horses.jpg", "2026/person.jpg"], keys);
+
+        // Out-of-range page sizes and tokens this server never gave are refused, not quietly clamped or read.
+        foreach (var query in new[] { "maxKeys=-1", "maxKeys=0", "maxKeys=100000", "continuationToken=garbage", "continuationToken=Z2FyYmFnZQ" })
+        {
+            using var refused = await _server.Client.GetAsync($"/api/v1/buckets/album/objects?{query}");
+            Assert.True(refused.StatusCode == HttpStatusCode.BadRequest, $"{query}: {(int)refused.StatusCode}");
+        }
     }
 
     [Fact]

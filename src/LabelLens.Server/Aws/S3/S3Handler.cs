@@ -94,6 +94,12 @@ public sealed partial class S3Handler(
     private async Task DispatchAsync(HttpContext context)
     {
         var request = context.Request;
+        if (HttpMethods.IsPost(request.Method) && request.HasFormContentType && !request.Query.ContainsKey("delete") && !request.Query.ContainsKey("uploads") && !request.Query.ContainsKey("uploadId"))
+        {
+            // A browser form upload carries its signature in a signed policy field, not in headers.
+            throw S3Exception.NotImplemented("POST Object (browser form upload with a signed policy); use PUT, or a presigned PUT URL,");
+        }
+
         var caller = sigv4.Authenticate(context);
         logger.LogDebug("S3 {Method} {Target} by {AccessKey}, payload {Payload}, encoding {Encoding}", request.Method, context.Features.Get<IHttpRequestFeature>()?.RawTarget, caller.AccessKey ?? "anonymous", caller.Payload, request.Headers.ContentEncoding.ToString());
         var raw = S3Request.RawPath(context)[1..];
