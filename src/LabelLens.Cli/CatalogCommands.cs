@@ -67,6 +67,10 @@ public static class CatalogCommands
         var status = new Option<string?>("--status") { Description = "Only images in this status: queued, labeling, labeled, failed." };
         var category = new Option<string?>("--category") { Description = "Only images with a label of this category, e.g. \"Animals and Pets\"." };
         var text = new Option<string?>("--text") { Description = "Only images whose text has these words on one line (case- and accent-insensitive), e.g. --text \"scene 42\"; quotes inside make a phrase." };
+        var faces = new Option<int?>("--faces") { Description = "Exactly this many faces (0: pictures the face analysis found none in)." };
+        var minFaces = new Option<int?>("--min-faces") { Description = "At least this many faces, e.g. --min-faces 2 for group shots." };
+        var maxFaces = new Option<int?>("--max-faces") { Description = "At most this many faces." };
+        var shot = new Option<string?>("--shot") { Description = "Shot size from the largest face: close-up, medium or wide." };
         var count = new Option<string[]>("--count") { Description = "LABEL:N, at least N boxes of LABEL (repeatable), e.g. --count Person:2." };
         var minArea = new Option<double?>("--min-area") { Description = "A box of the labels asked for covers at least this share of the image (0-1)." };
         var sort = new Option<ImageSort>("--sort") { Description = "time (newest first) or confidence (highest first).", DefaultValueFactory = _ => ImageSort.Time };
@@ -104,7 +108,7 @@ public static class CatalogCommands
 
         var command = new Command("search", "Search the catalog by label: matching images with their top labels.")
         {
-            labels, any, not, minConfidence, bucket, prefix, status, category, text, count, minArea, color, minColorPercent, minBrightness, maxBrightness,
+            labels, any, not, minConfidence, bucket, prefix, status, category, text, faces, minFaces, maxFaces, shot, count, minArea, color, minColorPercent, minBrightness, maxBrightness,
             minSharpness, maxSharpness, minContrast, maxContrast, sort, limit, format, DataOption,
         };
         command.SetAction(async (parse, cancellationToken) =>
@@ -121,6 +125,10 @@ public static class CatalogCommands
                 Status = parse.GetValue(status),
                 Category = parse.GetValue(category),
                 Text = parse.GetValue(text),
+                Faces = parse.GetValue(faces),
+                MinFaces = parse.GetValue(minFaces),
+                MaxFaces = parse.GetValue(maxFaces),
+                Shot = parse.GetValue(shot),
                 MinArea = parse.GetValue(minArea),
                 Colors = parse.GetValue(color) ?? [],
                 MinColorPercent = parse.GetValue(minColorPercent),

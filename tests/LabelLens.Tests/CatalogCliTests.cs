@@ -146,6 +146,14 @@ public sealed class CatalogCliTests(CliCatalogFixture catalog) : IClassFixture<C
         (exit, _, stderr) = await RunAsync("search", "--data", catalog.Folder, "--status", "done");
         Assert.Equal(2, exit);
         Assert.Contains("status is one of", stderr, StringComparison.Ordinal);
+
+        // The face filters reach the query: a shot size that is none is refused; this catalog had no face analysis.
+        (exit, _, stderr) = await RunAsync("search", "--data", catalog.Folder, "--shot", "extreme");
+        Assert.Equal(2, exit);
+        Assert.Contains("close-up", stderr, StringComparison.Ordinal);
+        var (found, stdout, _) = await RunAsync("search", "--data", catalog.Folder, "--min-faces", "1", "--format", "jsonl");
+        Assert.Equal(0, found);
+        Assert.Empty(JsonLines(stdout));
     }
 
     [Fact]
