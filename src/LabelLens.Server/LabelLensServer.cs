@@ -107,7 +107,7 @@ public static class LabelLensServer
             : Results.Text(holder.LoadError is null ? "loading models" : $"not labeling: {holder.LoadError}", statusCode: StatusCodes.Status503ServiceUnavailable)).ExcludeFromDescription();
         app.MapMetrics("/metrics", app.Services.GetRequiredService<ServerMetrics>().Registry);
 
-        app.Lifetime.ApplicationStarted.Register(() => LogStarted(app, serverOptions, dataFolder));
+        app.Lifetime.ApplicationStarted.Register(() => LogStarted(app, serverOptions, dataFolder, apiKeys.Required));
         return app;
     }
 
@@ -126,7 +126,7 @@ public static class LabelLensServer
         return app.Services.GetRequiredService<S3Listener>().Address;
     }
 
-    private static void LogStarted(WebApplication app, ServerOptions options, string dataFolder)
+    private static void LogStarted(WebApplication app, ServerOptions options, string dataFolder, bool credentialsRequired)
     {
         // Resolving these at start makes a bad data folder or catalog fail now, not on the first request.
         var folderLock = app.Services.GetRequiredService<DataFolderLock>();
@@ -139,7 +139,7 @@ public static class LabelLensServer
         {
             logger.LogWarning("Removed {Count} unfinished upload file(s) from {Folder}/tmp, left by a server that stopped mid-upload", folderLock.DebrisRemoved, dataFolder);
         }
-        if (!options.IsLoopback && !new ApiKeys(options, TimeProvider.System).Required)
+        if (!options.IsLoopback && !credentialsRequired)
         {
             logger.LogWarning("!!! Listening on {Host} with NO CREDENTIALS: anyone who can reach this address can read, upload and delete. Set LABELLENS_ACCESS_KEY/LABELLENS_SECRET_KEY (or Server:ApiKeys).", options.Host);
         }
