@@ -6,6 +6,7 @@ using Microsoft.Data.Sqlite;
 
 [assembly: InternalsVisibleTo("LabelLens.Tests")]
 [assembly: InternalsVisibleTo("LabelLens.SearchBench")]
+[assembly: InternalsVisibleTo("LabelLens.Storage.Postgres")]
 
 namespace LabelLens.Storage;
 

@@ -4,6 +4,7 @@ using LabelLens.Detection;
 using LabelLens.Labels;
 using LabelLens.Models;
 using LabelLens.Storage;
+using LabelLens.Storage.Postgres;
 using LabelLens.Taxonomy;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -565,5 +566,25 @@ public sealed class SqliteCatalogContractTests : CatalogContractTests
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         _folder.Delete(recursive: true);
         return Task.CompletedTask;
+    }
+}
+
+/// <summary>The contract suite on PostgreSQL: a new database per test on the real server <see cref="PostgresServer"/> starts.</summary>
+public sealed class PostgresCatalogContractTests : CatalogContractTests
+{
+    private PostgresCatalog? _catalog;
+
+    protected override Task<ICatalog> CreateCatalogAsync()
+    {
+        _catalog = new PostgresCatalog(PostgresServer.Instance.CreateDatabase("contract"), TimeProvider.System, NullLogger<PostgresCatalog>.Instance);
+        return Task.FromResult<ICatalog>(_catalog);
+    }
+
+    public override async Task DisposeAsync()
+    {
+        if (_catalog is not null)
+        {
+            await _catalog.DisposeAsync();
+        }
     }
 }

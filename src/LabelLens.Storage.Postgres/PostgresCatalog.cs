@@ -1,0 +1,207 @@
+using System.Globalization;
+using LabelLens.Analysis;
+using LabelLens.Labels;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace LabelLens.Storage.Postgres;
+
+/// <summary>
+/// The catalog and the labeling queue in PostgreSQL, for deployments where several processes (api nodes,
+/// workers, on any machines) share one catalog. Same contracts as <see cref="SqliteCatalog"/>, its own SQL: an
+/// upload's image row, event and job commit in one transaction; workers claim jobs with FOR UPDATE SKIP LOCKED
+/// under leases; every write that makes work or news sends a NOTIFY, so idle workers and live pages wake at once.
+/// One <see cref="NpgsqlDataSource"/> (one pool) per catalog.
+/// </summary>
+public sealed partial class PostgresCatalog : ICatalog, IAsyncDisposable, IDisposable
+{
+    /// <summary>The NOTIFY channel of new or due work; the payload is the job kind.</summary>
+    public const string JobsChannel = "labellens_jobs";
+
+    /// <summary>The NOTIFY channel of new events (the change feed); the payload is empty.</summary>
+    public const string EventsChannel = "labellens_events";
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly TimeProvider _time;
+    private readonly ILogger<PostgresCatalog> _logger;
+
+    public PostgresCatalog(string connectionString, TimeProvider time, ILogger<PostgresCatalog> logger)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(PostgresConnectionString.ToNpgsql(connectionString));
+        Location = $"postgresql://{builder.Username}@{builder.Host}:{builder.Port}/{builder.Database}";
+        _dataSource = new NpgsqlDataSourceBuilder(builder.ConnectionString).Build();
+        _time = time;
+        _logger = logger;
+        Migrate();
+    }
+
+    public string Location { get; }
+
+    /// <summary>The pool, for LISTEN connections (<see cref="PostgresNotifications"/>).</summary>
+    internal NpgsqlDataSource DataSource => _dataSource;
+
+    internal long Now => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    internal ValueTask<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken) => _dataSource.OpenConnectionAsync(cancellationToken);
+
+    /// <summary>A write transaction (READ COMMITTED: each statement sees what committed before it).</summary>
+    internal async Task<PostgresWrite> BeginWriteAsync(CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            return new PostgresWrite(connection, await connection.BeginTransactionAsync(cancellationToken));
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    private void Migrate()
+    {
+        using var connection = _dataSource.OpenConnection();
+        // Session-level advisory lock: the processes of a deployment that start together migrate one after another.
+        Execute(connection, null, "SELECT pg_advisory_lock(@lock)", ("lock", PostgresSchema.MigrationLock));
+        try
+        {
+            Execute(connection, null, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+            var current = Convert.ToInt32(Scalar(connection, null, "SELECT COALESCE(MAX(version), 0) FROM schema_version"), CultureInfo.InvariantCulture);
+            if (current > PostgresSchema.Migrations.Length)
+            {
+                throw new InvalidOperationException($"{Location} has schema version {current}, newer than this LabelLens ({PostgresSchema.Migrations.Length}). Use a newer LabelLens.");
+            }
+
+            for (var version = current + 1; version <= PostgresSchema.Migrations.Length; version++)
+            {
+                using var transaction = connection.BeginTransaction();
+                Execute(connection, transaction, PostgresSchema.Migrations[version - 1]);
+                Execute(connection, transaction, "INSERT INTO schema_version (version) VALUES (@v)", ("v", version));
+                transaction.Commit();
+                _logger.LogInformation("Catalog {Location} migrated to schema version {Version}", Location, version);
+            }
+        }
+        finally
+        {
+            Execute(connection, null, "SELECT pg_advisory_unlock(@lock)", ("lock", PostgresSchema.MigrationLock));
+        }
+    }
+
+    public void Dispose() => _dataSource.Dispose();
+
+    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+
+    /// <summary>
+    /// A command with named parameters (@name). Strings go as PostgreSQL's "unknown" type, so the server types
+    /// each from where it is used: compared with a CITEXT label name it is CITEXT (case-insensitive, as the
+    /// SQLite catalog's NOCASE), elsewhere TEXT.
+    /// </summary>
+    internal static NpgsqlCommand Command(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = new NpgsqlCommand(sql, connection, transaction);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.Add(Parameter(name, value));
+        }
+
+        return command;
+    }
+
+    internal static NpgsqlParameter Parameter(string name, object? value) => value switch
+    {
+        null => new NpgsqlParameter(name, NpgsqlDbType.Unknown) { Value = DBNull.Value },
+        string text => new NpgsqlParameter(name, NpgsqlDbType.Unknown) { Value = text },
+        _ => new NpgsqlParameter(name, value),
+    };
+
+    internal static int Execute(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = Command(connection, transaction, sql, parameters);
+        return command.ExecuteNonQuery();
+    }
+
+    internal static async Task<int> ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, transaction, sql, parameters);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    internal static object? Scalar(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = Command(connection, transaction, sql, parameters);
+        return command.ExecuteScalar();
+    }
+
+    internal static async Task<object?> ScalarAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, transaction, sql, parameters);
+        var value = await command.ExecuteScalarAsync(cancellationToken);
+        return value is DBNull ? null : value;
+    }
+
+    /// <summary>Reads every row of a query with <paramref name="read"/>.</summary>
+    internal static async Task<List<T>> QueryAsync<T>(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, transaction, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<T>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(read(reader));
+        }
+
+        return rows;
+    }
+
+    internal const string ImageColumns =
+        "id, bucket, key, etag, sha256, size, content_type, width, height, format, status, error, model_version, min_confidence, attempts, created_at, updated_at, labeled_at, labeling_ms";
+
+    internal static ImageRecord ReadImage(NpgsqlDataReader r, int offset = 0) => new(
+        r.GetString(offset),
+        r.GetString(offset + 1),
+        r.GetString(offset + 2),
+        r.GetString(offset + 3),
+        r.GetString(offset + 4),
+        r.GetInt64(offset + 5),
+        r.IsDBNull(offset + 6) ? null : r.GetString(offset + 6),
+        r.IsDBNull(offset + 7) ? null : r.GetInt32(offset + 7),
+        r.IsDBNull(offset + 8) ? null : r.GetInt32(offset + 8),
+        r.IsDBNull(offset + 9) ? null : r.GetString(offset + 9),
+        r.GetString(offset + 10),
+        r.IsDBNull(offset + 11) ? null : r.GetString(offset + 11),
+        r.IsDBNull(offset + 12) ? null : r.GetString(offset + 12),
+        r.IsDBNull(offset + 13) ? null : r.GetDouble(offset + 13),
+        r.GetInt32(offset + 14),
+        DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(offset + 15)),
+        DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(offset + 16)),
+        r.IsDBNull(offset + 17) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(offset + 17)),
+        r.IsDBNull(offset + 18) ? null : r.GetDouble(offset + 18));
+
+    internal static async Task<ImageRecord?> GetImageAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string id, CancellationToken cancellationToken, bool forUpdate = false)
+    {
+        await using var command = Command(connection, transaction, $"SELECT {ImageColumns} FROM images WHERE id = @id{(forUpdate ? " FOR UPDATE" : "")}", ("id", id));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? ReadImage(reader) : null;
+    }
+
+    /// <summary>An ANY(@ids) parameter: one array instead of a parameter per id.</summary>
+    internal static (string Name, object? Value) IdArray(string name, IEnumerable<string> ids) => (name, ids.ToArray());
+}
+
+/// <summary>One write transaction on its own pooled connection; disposing it uncommitted rolls it back.</summary>
+internal sealed class PostgresWrite(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
+{
+    public NpgsqlConnection Connection { get; } = connection;
+
+    public NpgsqlTransaction Transaction { get; } = transaction;
+
+    public void Deconstruct(out NpgsqlConnection connection, out NpgsqlTransaction transaction) => (connection, transaction) = (Connection, Transaction);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Transaction.DisposeAsync();
+        await Connection.DisposeAsync();
+    }
+}

@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace LabelLens.Tests;
+
+/// <summary>
+/// A real PostgreSQL server for the tests, one per test run: initdb into a temporary folder, pg_ctl start on a free
+/// loopback port, stopped when the test process exits. PostgreSQL refuses to run as root (CI runs as root), so
+/// there it runs as the unprivileged `postgres` user Debian's package creates. A machine without PostgreSQL fails
+/// the tests that need it, saying how to install it; they never skip.
+/// </summary>
+public sealed class PostgresServer
+{
+    private static readonly Lazy<PostgresServer> Shared = new(Start, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static int _databases;
+    private readonly string _folder;
+    private readonly string _bin;
+    private readonly string? _runAs;
+
+    private PostgresServer(string folder, string bin, string? runAs, int port)
+    {
+        _folder = folder;
+        _bin = bin;
+        _runAs = runAs;
+        Port = port;
+    }
+
+    public static PostgresServer Instance => Shared.Value;
+
+    public int Port { get; }
+
+    /// <summary>The superuser (trust authentication on loopback).</summary>
+    public const string User = "labellens";
+
+    /// <summary>A new, empty database; its libpq URL (what LABELLENS_CATALOG takes).</summary>
+    public string CreateDatabase(string prefix = "t")
+    {
+        var name = $"{prefix}_{Environment.ProcessId}_{Interlocked.Increment(ref _databases)}";
+        using var connection = new NpgsqlConnection(ConnectionString("postgres"));
+        connection.Open();
+        using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+        command.ExecuteNonQuery();
+        return Url(name);
+    }
+
+    public string Url(string database) => $"postgresql://{User}@127.0.0.1:{Port}/{database}";
+
+    public string ConnectionString(string database) => $"Host=127.0.0.1;Port={Port};Username={User};Database={database};Pooling=false";
+
+    private static PostgresServer Start()
+    {
+        var bin = FindBin() ?? throw new InvalidOperationException(
+            "PostgreSQL's initdb/pg_ctl were not found (PATH, /usr/lib/postgresql/*/bin). " +
+            (Environment.GetEnvironmentVariable("CI") == "true" ? "CI must install it (.ci/run does: apt-get install postgresql)." : "Install it: sudo apt-get install postgresql. These tests do not skip."));
+        var runAs = Environment.UserName == "root" ? "postgres" : null;
+        var folder = Path.Combine(Path.GetTempPath(), $"labellens-pg-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40]);
+        Directory.CreateDirectory(folder);
+        if (runAs is not null)
+        {
+            Run("chown", [runAs, folder], null);
+        }
+
+        var data = Path.Combine(folder, "data");
+        Run(Path.Combine(bin, "initdb"), ["-D", data, "-U", User, "-A", "trust", "-E", "UTF8", "--no-sync", "--locale=C.UTF-8"], runAs);
+        var port = FreePort();
+        // fsync off: a test database need not survive power loss, and syncing would only slow the tests.
+        var options = $"-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={folder} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300";
+        Run(Path.Combine(bin, "pg_ctl"), ["-D", data, "-l", Path.Combine(folder, "server.log"), "-w", "-t", "60", "-o", options, "start"], runAs);
+        var server = new PostgresServer(folder, bin, runAs, port);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => server.Stop();
+        return server;
+    }
+
+    private void Stop()
+    {
+        try
+        {
+            Run(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(_folder, "data"), "-m", "immediate", "-w", "stop"], _runAs);
+            Directory.Delete(_folder, recursive: true);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"PostgresServer: could not stop the test server in {_folder}: {ex.Message}");
+        }
+    }
+
+    private static string? FindBin()
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (File.Exists(Path.Combine(dir, "initdb")) && File.Exists(Path.Combine(dir, "pg_ctl")))
+            {
+                return Path.GetDirectoryName(Path.GetFullPath(new FileInfo(Path.Combine(dir, "initdb")).ResolveLinkTarget(true)?.FullName ?? Path.Combine(dir, "initdb")));
+            }
+        }
+
+        return Directory.Exists("/usr/lib/postgresql")
+            ? Directory.GetDirectories("/usr/lib/postgresql").OrderByDescending(d => d, StringComparer.Ordinal).Select(d => Path.Combine(d, "bin")).FirstOrDefault(d => File.Exists(Path.Combine(d, "initdb")))
+            : null;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static void Run(string program, IReadOnlyList<string> arguments, string? runAs)
+    {
+        var start = new ProcessStartInfo(runAs is null ? program : "runuser") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (runAs is not null)
+        {
+            foreach (var part in new[] { "-u", runAs, "--", program })
+            {
+                start.ArgumentList.Add(part);
+            }
+        }
+
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {program}");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} exited with {process.ExitCode}: {stderr} {stdout.Result}");
+        }
+    }
+}
