@@ -30,10 +30,11 @@ public sealed partial class PostgresCatalog : ICatalog, IAsyncDisposable, IDispo
     {
         var builder = new NpgsqlConnectionStringBuilder(PostgresConnectionString.ToNpgsql(connectionString));
         Location = $"postgresql://{builder.Username}@{builder.Host}:{builder.Port}/{builder.Database}";
-        _dataSource = new NpgsqlDataSourceBuilder(builder.ConnectionString).Build();
         _time = time;
         _logger = logger;
-        Migrate();
+        // Migrate before the pool exists: the pool learns the database's types (citext) on its first connection.
+        Migrate(new NpgsqlConnectionStringBuilder(builder.ConnectionString) { Pooling = false }.ConnectionString);
+        _dataSource = new NpgsqlDataSourceBuilder(builder.ConnectionString).Build();
     }
 
     public string Location { get; }
@@ -60,9 +61,10 @@ public sealed partial class PostgresCatalog : ICatalog, IAsyncDisposable, IDispo
         }
     }
 
-    private void Migrate()
+    private void Migrate(string connectionString)
     {
-        using var connection = _dataSource.OpenConnection();
+        using var connection = new NpgsqlConnection(connectionString);
+        connection.Open();
         // Session-level advisory lock: the processes of a deployment that start together migrate one after another.
         Execute(connection, null, "SELECT pg_advisory_lock(@lock)", ("lock", PostgresSchema.MigrationLock));
         try

@@ -38,9 +38,9 @@ internal static class AnalysisSchema
 
 public sealed partial class SqliteCatalog
 {
-    private const string LegacyLabels = "legacy";
+    internal const string LegacyLabels = "legacy";
 
-    private static readonly JsonSerializerOptions AnalysisJson = new(JsonSerializerDefaults.General);
+    internal static readonly JsonSerializerOptions AnalysisJson = new(JsonSerializerDefaults.General);
 
     /// <summary>Each analysis's stored labels for an image (what a relabel of another analysis merges with).</summary>
     public async Task<IReadOnlyList<AnalysisLabels>> GetAnalysisLabelsAsync(string imageId, CancellationToken cancellationToken)
@@ -120,7 +120,7 @@ public sealed partial class SqliteCatalog
     }
 
     /// <summary>Each analysis with its labels as JSON, serialised before the write transaction starts (it holds the catalog's write lock).</summary>
-    private static List<(AnalysisLabels Analysis, string LabelsJson)> SerializeAnalyses(IReadOnlyList<AnalysisLabels> analyses) =>
+    internal static List<(AnalysisLabels Analysis, string LabelsJson)> SerializeAnalyses(IReadOnlyList<AnalysisLabels> analyses) =>
         analyses.Select(a => (a, JsonSerializer.Serialize(a.Labels, AnalysisJson))).ToList();
 
     /// <summary>A pre-analysis catalog's model labels, read back as the detector's result (a label with boxes was detected, the rest are ancestors).</summary>
@@ -166,12 +166,24 @@ public sealed partial class SqliteCatalog
             }
         }
 
+        return AnalysisStaleness.StaleAnalyses(stored.ToDictionary(s => s.Key, s => (IReadOnlyDictionary<string, string>)s.Value, StringComparer.Ordinal), current);
+    }
+}
+
+/// <summary>Which analyses of an image `relabel --model-older` runs again: the same rule in every catalog provider.</summary>
+internal static class AnalysisStaleness
+{
+    /// <param name="stored">Per labeled image, its stored results: analysis name → model version.</param>
+    /// <returns>Per image, the configured analyses whose result is missing or from another model version (empty: current).</returns>
+    public static Dictionary<string, List<AnalysisTask>> StaleAnalyses(IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> stored, IReadOnlyDictionary<AnalysisTask, ModelIdentity> current)
+    {
         var configured = current.Keys.Select(k => k.Name()).ToHashSet(StringComparer.Ordinal);
         return stored.ToDictionary(
             s => s.Key,
             // A stored result of an analysis no longer configured makes the whole image stale: a full run replaces every result.
             s => s.Value.Keys.Any(a => !configured.Contains(a))
                 ? current.Keys.ToList()
-                : current.Where(c => s.Value.GetValueOrDefault(c.Key.Name()) != c.Value.Version).Select(c => c.Key).ToList());
+                : current.Where(c => s.Value.GetValueOrDefault(c.Key.Name()) != c.Value.Version).Select(c => c.Key).ToList(),
+            StringComparer.Ordinal);
     }
 }

@@ -10,7 +10,7 @@ namespace LabelLens.Storage;
 public sealed partial class SqliteCatalog
 {
 
-    private static readonly JsonSerializerOptions PropertiesJson = new();
+    internal static readonly JsonSerializerOptions PropertiesJson = new();
 
     /// <summary>The stored properties of one image, or null when it has none (not labeled yet, or stored without).</summary>
     public async Task<ImageProperties?> GetPropertiesAsync(string id, CancellationToken cancellationToken)
@@ -35,21 +35,27 @@ public sealed partial class SqliteCatalog
             "INSERT INTO image_properties (image_id, brightness, sharpness, contrast, properties) VALUES ($id, $b, $s, $c, $json)",
             ("$id", imageId), ("$b", properties.Quality.Brightness), ("$s", properties.Quality.Sharpness), ("$c", properties.Quality.Contrast ?? 0),
             ("$json", JsonSerializer.Serialize(properties, PropertiesJson)));
-        foreach (var group in properties.DominantColors.GroupBy(c => c.SimplifiedColor))
+        foreach (var (color, percent) in ColorShares(properties))
         {
             Execute(
                 connection,
                 transaction,
                 "INSERT INTO image_colors (image_id, color, pixel_percent) VALUES ($id, $color, $percent)",
-                ("$id", imageId), ("$color", group.Key), ("$percent", Math.Round(group.Sum(c => c.PixelPercent), 2)));
+                ("$id", imageId), ("$color", color), ("$percent", percent));
         }
     }
 
-    private static string? InstanceColorsJson(LabelInstance instance) =>
+    internal static string? InstanceColorsJson(LabelInstance instance) =>
         instance.DominantColors is { } colors ? JsonSerializer.Serialize(colors, PropertiesJson) : null;
 
     private static List<DominantColor>? ReadInstanceColors(SqliteDataReader reader, int ordinal) =>
-        reader.IsDBNull(ordinal) ? null : JsonSerializer.Deserialize<List<DominantColor>>(reader.GetString(ordinal), PropertiesJson);
+        reader.IsDBNull(ordinal) ? null : ParseInstanceColors(reader.GetString(ordinal));
+
+    internal static List<DominantColor>? ParseInstanceColors(string json) => JsonSerializer.Deserialize<List<DominantColor>>(json, PropertiesJson);
+
+    /// <summary>Each simple colour's share of the image (the dominant colours summed by SimplifiedColor): the image_colors rows.</summary>
+    internal static IEnumerable<(string Color, double Percent)> ColorShares(ImageProperties properties) =>
+        properties.DominantColors.GroupBy(c => c.SimplifiedColor).Select(g => (g.Key, Math.Round(g.Sum(c => c.PixelPercent), 2)));
 
     private static async Task<Dictionary<string, ImageProperties>> ReadPropertiesAsync(SqliteConnection connection, List<string> ids, CancellationToken cancellationToken)
     {
