@@ -1,5 +1,6 @@
 using LabelLens.Storage;
 using LabelLens.Storage.External;
+using LabelLens.Storage.Postgres;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -19,9 +20,23 @@ public static class ApplicationServices
         services.AddOptions<QueueOptions>().Bind(configuration.GetSection(QueueOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<UploadOptions>().Bind(configuration.GetSection(UploadOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IObjectStore>(sp => new FileSystemObjectStore(dataFolder, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<FileSystemObjectStore>>()));
-        services.AddSingleton(sp => new SqliteCatalog(dataFolder, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<SqliteCatalog>>()));
+        services.AddOptions<CatalogOptions>().Bind(configuration.GetSection(CatalogOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         // The application reaches the catalog through its contracts; the provider is chosen here.
-        services.AddSingleton<ICatalog>(sp => sp.GetRequiredService<SqliteCatalog>());
+        var catalog = configuration.GetSection(CatalogOptions.Section).Get<CatalogOptions>() ?? new CatalogOptions();
+        if (catalog.IsPostgres)
+        {
+            var connectionString = catalog.ConnectionString is { Length: > 0 } configured
+                ? configured
+                : throw new InvalidOperationException("Catalog:Provider is postgres but no Catalog:ConnectionString (or LABELLENS_CATALOG=postgresql://USER@HOST:PORT/DB) is set.");
+            services.AddSingleton(sp => new PostgresCatalog(connectionString, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<PostgresCatalog>>()));
+            services.AddSingleton<ICatalog>(sp => sp.GetRequiredService<PostgresCatalog>());
+        }
+        else
+        {
+            services.AddSingleton(sp => new SqliteCatalog(dataFolder, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<SqliteCatalog>>()));
+            services.AddSingleton<ICatalog>(sp => sp.GetRequiredService<SqliteCatalog>());
+        }
+
         services.AddSingleton<IImageCatalog>(sp => sp.GetRequiredService<ICatalog>());
         services.AddSingleton<ILabelingJobs>(sp => sp.GetRequiredService<ICatalog>());
         services.AddSingleton<IAnalysisResults>(sp => sp.GetRequiredService<ICatalog>());

@@ -11,11 +11,20 @@ public sealed class DataFolderLock : IDisposable
 
     private const int WouldBlock = 11;
 
-    private readonly FileStream _lock;
+    private readonly FileStream? _lock;
 
-    public DataFolderLock(string dataFolder)
+    /// <param name="shared">
+    /// The catalog is shared by several processes (PostgreSQL): they may share this folder too, so no process owns
+    /// it; nothing is locked and nothing in tmp is removed (it may be another live process's upload).
+    /// </param>
+    public DataFolderLock(string dataFolder, bool shared = false)
     {
         Directory.CreateDirectory(dataFolder);
+        if (shared)
+        {
+            return;
+        }
+
         var path = Path.Combine(dataFolder, "serve.lock");
         try
         {
@@ -37,7 +46,7 @@ public sealed class DataFolderLock : IDisposable
     /// <summary>Files a crashed server left in data/tmp (uploads that never got an answer), removed at start.</summary>
     public int DebrisRemoved { get; }
 
-    public void Dispose() => _lock.Dispose();
+    public void Dispose() => _lock?.Dispose();
 
     /// <summary>
     /// With the lock held no other server writes here, and this one has not started: what is in tmp is what a

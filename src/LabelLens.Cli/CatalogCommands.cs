@@ -5,6 +5,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using LabelLens.Storage;
+using LabelLens.Storage.Postgres;
 using LabelLens.Vision;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
@@ -222,11 +223,11 @@ public static class CatalogCommands
             var jobs = await catalog.GetQueueCountsAsync(cancellationToken);
             if (parse.GetValue(format) == StatusFormat.Json)
             {
-                Console.WriteLine(JsonSerializer.Serialize(new CatalogStatus(catalog.DatabasePath, images, jobs), JsonOptions));
+                Console.WriteLine(JsonSerializer.Serialize(new CatalogStatus(catalog.Location, images, jobs), JsonOptions));
                 return 0;
             }
 
-            Console.WriteLine($"catalog      {catalog.DatabasePath}");
+            Console.WriteLine($"catalog      {catalog.Location}");
             Console.WriteLine(Invariant($"images       {images.Total} ({images.Labeled} labeled, {images.Queued} queued, {images.Labeling} labeling, {images.Failed} failed)"));
             Console.WriteLine(Invariant($"jobs         {jobs.Queued} queued, {jobs.Running} running, {jobs.Done} done, {jobs.Failed} failed, {jobs.Superseded} superseded"));
             Console.WriteLine(Invariant($"queue depth  {jobs.Depth}"));
@@ -301,14 +302,31 @@ public static class CatalogCommands
         return Path.GetFullPath(configuration["Server:DataFolder"] is { Length: > 0 } configured ? configured : "data");
     }
 
-    /// <summary>The catalog of the data folder; null (with the reason on stderr) when there is none: reading must not create one.</summary>
-    private static SqliteCatalog? OpenCatalog(ParseResult parse)
+    /// <summary>
+    /// The configured catalog: PostgreSQL when LABELLENS_CATALOG (Catalog:ConnectionString) names one, else the data
+    /// folder's SQLite file; null (with the reason on stderr) when there is none: reading must not create one.
+    /// </summary>
+    private static ICatalog? OpenCatalog(ParseResult parse)
     {
         var folder = DataFolder(parse.GetValue(DataOption));
+        var options = new ConfigurationBuilder().AddLabelLensSources(new Dictionary<string, string?>()).Build().GetSection(CatalogOptions.Section).Get<CatalogOptions>() ?? new CatalogOptions();
+        if (options.IsPostgres)
+        {
+            try
+            {
+                return new PostgresCatalog(options.ConnectionString ?? "", TimeProvider.System, NullLogger<PostgresCatalog>.Instance);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException or Npgsql.NpgsqlException)
+            {
+                Console.Error.WriteLine($"labellens: cannot open the PostgreSQL catalog: {ex.Message}");
+                return null;
+            }
+        }
+
         var path = Path.Combine(folder, "catalog.db");
         if (!File.Exists(path))
         {
-            Console.Error.WriteLine($"labellens: no catalog at {path}; point --data (or LABELLENS_DATA) at the data folder of `labellens serve`.");
+            Console.Error.WriteLine($"labellens: no catalog at {path}; point --data (or LABELLENS_DATA) at the data folder of `labellens serve`, or LABELLENS_CATALOG at its PostgreSQL catalog.");
             return null;
         }
 

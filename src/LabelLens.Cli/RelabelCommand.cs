@@ -48,7 +48,8 @@ public static class RelabelCommand
                 dataFolder = Path.GetFullPath(configuration["Server:DataFolder"] is { Length: > 0 } configured ? configured : "data");
                 services.AddCatalog(configuration, dataFolder);
             });
-            if (!File.Exists(Path.Combine(dataFolder, "catalog.db")))
+            var sharedCatalog = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<CatalogOptions>>().Value.IsPostgres;
+            if (!sharedCatalog && !File.Exists(Path.Combine(dataFolder, "catalog.db")))
             {
                 await Console.Error.WriteLineAsync($"labellens: no catalog in {dataFolder} (run `labellens serve --data {dataFolder}` first, or pass --data).");
                 return Commands.ExitFatal;

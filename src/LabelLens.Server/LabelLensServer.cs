@@ -56,7 +56,14 @@ public static class LabelLensServer
             kestrel.Limits.MaxRequestBodySize = serverOptions.MaxObjectBytes;
         });
 
-        services.AddSingleton(new DataFolderLock(dataFolder));
+        var role = serverOptions.Role;
+        var sharedCatalog = (builder.Configuration.GetSection(CatalogOptions.Section).Get<CatalogOptions>() ?? new CatalogOptions()).IsPostgres;
+        if (role != ServerRole.All && !sharedCatalog)
+        {
+            throw new InvalidOperationException($"--role {role.ToString().ToLowerInvariant()} needs a catalog that processes share: set LABELLENS_CATALOG=postgresql://USER@HOST:PORT/DB (or Catalog:ConnectionString). The embedded SQLite catalog serves one process (--role all).");
+        }
+
+        services.AddSingleton(new DataFolderLock(dataFolder, shared: sharedCatalog));
         services.AddCatalog(builder.Configuration, dataFolder);
         services.AddSingleton<QueueSignal>();
         services.AddSingleton<ServerMetrics>();
@@ -65,9 +72,25 @@ public static class LabelLensServer
         services.AddSingleton<LabelerHolder>();
         services.AddHostedService(sp => sp.GetRequiredService<LabelerHolder>());
         services.AddSingleton<LabelingWorkers>();
-        services.AddHostedService(sp => sp.GetRequiredService<LabelingWorkers>());
-        services.AddHostedService<TextWorker>();
-        services.AddVideo(builder.Configuration);
+        var labels = role != ServerRole.Api;
+        if (labels)
+        {
+            services.AddHostedService(sp => sp.GetRequiredService<LabelingWorkers>());
+            services.AddHostedService<TextWorker>();
+            if (sharedCatalog)
+            {
+                // Jobs queued by other processes (api nodes) wake this one's workers at once.
+                services.AddHostedService<CatalogWakeups>();
+            }
+        }
+
+        services.AddVideo(builder.Configuration, runWorker: labels);
+        if (role == ServerRole.Worker)
+        {
+            // A worker serves no S3.
+            serverOptions.S3Port = -1;
+        }
+
         services.AddHostFiltering(o => o.AllowedHosts = serverOptions.EffectiveAllowedHosts.ToList());
         services.AddProblemDetails();
         services.AddExceptionHandler<ProblemExceptionHandler>();
@@ -91,16 +114,20 @@ public static class LabelLensServer
         app.Use(apiKeys.Middleware());
         app.UseWebUi();
 
-        apiKeys.MapSession(app);
-        app.MapObjects();
-        app.MapImages();
-        app.MapSearch();
-        app.MapVideos();
-        app.MapExternal();
-        app.MapDynamoDb();
-        app.MapRekognition();
-        app.MapWebUi();
-        app.MapOpenApi("/openapi/{documentName}.json");
+        if (role != ServerRole.Worker)
+        {
+            apiKeys.MapSession(app);
+            app.MapObjects();
+            app.MapImages();
+            app.MapSearch();
+            app.MapVideos();
+            app.MapExternal();
+            app.MapDynamoDb();
+            app.MapRekognition();
+            app.MapWebUi();
+            app.MapOpenApi("/openapi/{documentName}.json");
+        }
+
         app.MapGet("/healthz", () => Results.Text("ok")).ExcludeFromDescription();
         app.MapGet("/readyz", (LabelerHolder holder) => holder.IsReady
             ? Results.Text("ready")
@@ -133,7 +160,7 @@ public static class LabelLensServer
         var catalog = app.Services.GetRequiredService<ICatalog>();
         app.Services.GetRequiredService<ServerMetrics>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("LabelLens.Server");
-        logger.LogInformation("LabelLens listening on {Address}", Address(app));
+        logger.LogInformation("LabelLens ({Role}) listening on {Address}", options.Role.ToString().ToLowerInvariant(), Address(app));
         logger.LogInformation("Data in {Folder} (catalog {Catalog})", dataFolder, catalog.Location);
         if (folderLock.DebrisRemoved > 0)
         {

@@ -16,6 +16,13 @@ public sealed class ServerOptions
     [Range(0, 65535)]
     public int Port { get; set; } = 8080;
 
+    /// <summary>
+    /// What this process does (--role): all (HTTP API, S3, Rekognition, web UI and labeling: the default), api
+    /// (everything but labeling) or worker (labeling; over HTTP only /healthz, /readyz and /metrics). Several api and
+    /// worker processes share one PostgreSQL catalog (Catalog:ConnectionString) and one object store.
+    /// </summary>
+    public ServerRole Role { get; set; } = ServerRole.All;
+
     /// <summary>Objects, catalog and temporary files. Also LABELLENS_DATA or --data.</summary>
     [Required]
     public string DataFolder { get; set; } = "data";
@@ -72,3 +79,11 @@ public sealed class S3Credential
     public string SecretKey { get; set; } = "";
 }
 
+
+/// <summary>What a `serve` process does; see <see cref="ServerOptions.Role"/>.</summary>
+public enum ServerRole
+{
+    All,
+    Api,
+    Worker,
+}

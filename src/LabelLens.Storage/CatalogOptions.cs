@@ -48,3 +48,22 @@ public sealed class QueueOptions
     public TimeSpan Backoff(int attempt) =>
         TimeSpan.FromSeconds(Math.Min(RetryMaxSeconds, RetryBaseSeconds * Math.Pow(2, Math.Max(0, attempt - 1))));
 }
+
+/// <summary>Which catalog holds images, results and the queue. Section "Catalog"; LABELLENS_CATALOG sets the connection string.</summary>
+public sealed class CatalogOptions
+{
+    public const string Section = "Catalog";
+
+    /// <summary>
+    /// "sqlite" (embedded: catalog.db in the data folder, one server per folder) or "postgres" (shared by any
+    /// number of api and worker processes). Empty: postgres when a ConnectionString is set, else sqlite.
+    /// </summary>
+    [RegularExpression("^(|sqlite|postgres|postgresql)$", ErrorMessage = "Catalog:Provider is sqlite or postgres.")]
+    public string Provider { get; set; } = "";
+
+    /// <summary>PostgreSQL's connection: a libpq URL (postgresql://USER[:PASSWORD]@HOST:PORT/DB) or Npgsql's Host=...;Username=... form.</summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>True when the catalog is PostgreSQL.</summary>
+    public bool IsPostgres => Provider is "postgres" or "postgresql" || (Provider.Length == 0 && !string.IsNullOrWhiteSpace(ConnectionString));
+}

@@ -83,6 +83,12 @@ public static class LabelingServices
             shortNames["Server:DataFolder"] = data;
         }
 
+        // A postgresql:// URL (as psql takes it) selects the PostgreSQL catalog for every command.
+        if (Environment.GetEnvironmentVariable("LABELLENS_CATALOG") is { Length: > 0 } catalog)
+        {
+            shortNames["Catalog:ConnectionString"] = catalog;
+        }
+
         return configuration
             .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
             .AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "labellens.json"), optional: true)

@@ -15,7 +15,12 @@ internal static class ServeCommand
         var host = new Option<string?>("--host") { Description = "Address to bind (default 127.0.0.1)." };
         var data = new Option<string?>("--data") { Description = "Data folder: objects and catalog (default ./data, or $LABELLENS_DATA)." };
         var s3Port = new Option<int?>("--s3-port") { Description = "S3-compatible endpoint port (default 9000; 0 picks a free one; -1 turns it off)." };
-        var command = new Command("serve", "Run the service: upload API, labeling workers, catalog and search.") { port, host, data, s3Port, Commands.ModelsOption, Commands.VerboseOption };
+        var role = new Option<string?>("--role")
+        {
+            Description = "all (default): everything; api: HTTP, S3, Rekognition and the web UI, no labeling; worker: labeling only. api and worker need a shared catalog (LABELLENS_CATALOG=postgresql://...).",
+        };
+        role.AcceptOnlyFromAmong("all", "api", "worker");
+        var command = new Command("serve", "Run the service: upload API, labeling workers, catalog and search.") { port, host, data, s3Port, role, Commands.ModelsOption, Commands.VerboseOption };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var overrides = new Dictionary<string, string?>();
@@ -27,6 +32,11 @@ internal static class ServeCommand
             if (parse.GetValue(s3Port) is { } s3)
             {
                 overrides["Server:S3Port"] = s3.ToString(CultureInfo.InvariantCulture);
+            }
+
+            if (parse.GetValue(role) is { Length: > 0 } r)
+            {
+                overrides["Server:Role"] = r;
             }
 
             if (parse.GetValue(host) is { Length: > 0 } h)

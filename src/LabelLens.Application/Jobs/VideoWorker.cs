@@ -276,15 +276,19 @@ public sealed class VideoJobRunner(
 
 public static class VideoServices
 {
-    /// <summary>Video options (validated at start), ffmpeg, the runner and the worker.</summary>
-    public static IServiceCollection AddVideo(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>Video options (validated at start), ffmpeg, the runner and the worker (run when <paramref name="runWorker"/>).</summary>
+    public static IServiceCollection AddVideo(this IServiceCollection services, IConfiguration configuration, bool runWorker = true)
     {
         services.AddOptions<VideoOptions>().Bind(configuration.GetSection(VideoOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<Ffmpeg>();
         services.AddSingleton<VideoJobRunner>();
         services.AddSingleton<VideoTextRunner>();
         services.AddSingleton<VideoWorker>();
-        services.AddHostedService(sp => sp.GetRequiredService<VideoWorker>());
+        if (runWorker)
+        {
+            services.AddHostedService(sp => sp.GetRequiredService<VideoWorker>());
+        }
+
         return services;
     }
 
