@@ -302,6 +302,32 @@ public static class CatalogCommands
         return Path.GetFullPath(configuration["Server:DataFolder"] is { Length: > 0 } configured ? configured : "data");
     }
 
+    /// <summary>`labellens catalog migrate --to postgresql://...`: the data folder's SQLite catalog into an empty PostgreSQL catalog.</summary>
+    public static Command CatalogGroup()
+    {
+        var to = new Option<string>("--to") { Description = "The PostgreSQL catalog to fill: postgresql://USER[:PASSWORD]@HOST:PORT/DB (it must hold no images yet).", Required = true };
+        var migrate = new Command("migrate", "Copy the embedded SQLite catalog (every image, label, manual edit, job, event and video result) into PostgreSQL.") { to, DataOption };
+        migrate.SetAction(async (parse, cancellationToken) =>
+        {
+            var folder = DataFolder(parse.GetValue(DataOption));
+            try
+            {
+                await using var target = new PostgresCatalog(parse.GetValue(to)!, TimeProvider.System, NullLogger<PostgresCatalog>.Instance);
+                var started = System.Diagnostics.Stopwatch.StartNew();
+                var copied = await CatalogMigration.CopyAsync(folder, target, cancellationToken, new Progress<(string Table, long Rows)>(t => Console.Error.WriteLine($"  {t.Table,-18} {t.Rows,10:N0} rows")));
+                Console.WriteLine($"Copied {copied.Sum(c => c.Rows):N0} rows of {copied.Count} tables from {Path.Combine(folder, "catalog.db")} to {target.Location} in {started.Elapsed.TotalSeconds:0.0} s.");
+                Console.WriteLine($"Serve from it with: LABELLENS_CATALOG='{parse.GetValue(to)}' labellens serve --data {folder}");
+                return 0;
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException or Npgsql.NpgsqlException or SqliteException or IOException)
+            {
+                await Console.Error.WriteLineAsync($"labellens: cannot migrate: {ex.Message}");
+                return Commands.ExitFatal;
+            }
+        });
+        return new Command("catalog", "Catalog administration.") { migrate };
+    }
+
     /// <summary>
     /// The configured catalog: PostgreSQL when LABELLENS_CATALOG (Catalog:ConnectionString) names one, else the data
     /// folder's SQLite file; null (with the reason on stderr) when there is none: reading must not create one.

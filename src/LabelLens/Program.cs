@@ -9,6 +9,7 @@ root.Subcommands.Add(Commands.ModelsCommand());
 root.Subcommands.Add(CatalogCommands.Search());
 root.Subcommands.Add(CatalogCommands.Status());
 root.Subcommands.Add(CatalogCommands.Export());
+root.Subcommands.Add(CatalogCommands.CatalogGroup());
 root.Subcommands.Add(RelabelCommand.Create(Commands.ModelsOption, Commands.VerboseOption));
 root.Subcommands.Add(BackfillCommand.Create(Commands.ModelsOption, Commands.VerboseOption));
 try
