@@ -19,7 +19,18 @@ public static class ApplicationServices
         services.AddOptions<LabelingOptions>().Bind(configuration.GetSection(LabelingOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<QueueOptions>().Bind(configuration.GetSection(QueueOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<UploadOptions>().Bind(configuration.GetSection(UploadOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<IObjectStore>(sp => new FileSystemObjectStore(dataFolder, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<FileSystemObjectStore>>()));
+        services.AddOptions<StorageOptions>().Bind(configuration.GetSection(StorageOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        var storage = configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
+        if (storage.IsS3)
+        {
+            storage.Location(); // a missing bucket fails at start, not at the first upload
+            services.AddSingleton<IObjectStore>(sp => new S3PrimaryStore(storage, sp.GetRequiredService<TimeProvider>()));
+        }
+        else
+        {
+            services.AddSingleton<IObjectStore>(sp => new FileSystemObjectStore(dataFolder, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<FileSystemObjectStore>>()));
+        }
+
         services.AddOptions<CatalogOptions>().Bind(configuration.GetSection(CatalogOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         // The application reaches the catalog through its contracts; the provider is chosen here.
         var catalog = configuration.GetSection(CatalogOptions.Section).Get<CatalogOptions>() ?? new CatalogOptions();

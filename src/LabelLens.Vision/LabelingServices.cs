@@ -83,6 +83,18 @@ public static class LabelingServices
             shortNames["Server:DataFolder"] = data;
         }
 
+        // s3://BUCKET[/PREFIX] keeps the objects in a bucket every node shares (credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY).
+        if (Environment.GetEnvironmentVariable("LABELLENS_STORAGE") is { Length: > 0 } storage)
+        {
+            shortNames["Storage:Provider"] = storage.StartsWith("s3://", StringComparison.OrdinalIgnoreCase) ? "s3" : storage;
+            shortNames["Storage:Url"] = storage;
+        }
+
+        if (Environment.GetEnvironmentVariable("LABELLENS_S3_ENDPOINT") is { Length: > 0 } endpoint)
+        {
+            shortNames["Storage:S3:ServiceUrl"] = endpoint;
+        }
+
         // A postgresql:// URL (as psql takes it) selects the PostgreSQL catalog for every command.
         if (Environment.GetEnvironmentVariable("LABELLENS_CATALOG") is { Length: > 0 } catalog)
         {

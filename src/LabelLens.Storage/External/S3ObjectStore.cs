@@ -149,7 +149,8 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
 
             try
             {
-                await _client.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = key, FilePath = temp }, cancellationToken);
+                // Plain (not aws-chunked) bodies: some S3-compatible servers store the chunk signatures as content.
+                await _client.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = key, FilePath = temp, UseChunkEncoding = false }, cancellationToken);
             }
             catch (AmazonS3Exception ex) when (ex.ErrorCode is "NoSuchBucket")
             {
@@ -240,6 +241,47 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             .Select(o => new ExternalObjectInfo(o.Key, NormalizeETag(o.ETag), o.Size ?? 0, o.LastModified is { } modified ? new DateTimeOffset(modified.ToUniversalTime(), TimeSpan.Zero) : null))
             .ToList();
         return new ExternalListPage(objects, response.IsTruncated == true);
+    }
+
+    /// <summary>True when the object exists (HEAD).</summary>
+    public async Task<bool> ExistsAsync(string bucket, string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = bucket, Key = key }, cancellationToken);
+            return true;
+        }
+        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Up to <paramref name="maxKeys"/> keys under <paramref name="prefix"/>, one ListObjects (v1) call: v1 because some
+    /// S3-compatible servers (s3rver) fail a truncated ListObjectsV2 page.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> FirstKeysAsync(string bucket, string prefix, int maxKeys, CancellationToken cancellationToken)
+    {
+        var response = await _client.ListObjectsAsync(new ListObjectsRequest { BucketName = bucket, Prefix = prefix, MaxKeys = maxKeys }, cancellationToken);
+        return (response.S3Objects ?? []).Select(o => o.Key).ToList();
+    }
+
+    /// <summary>The "folders" directly under <paramref name="prefix"/> (ListObjectsV2 with delimiter '/'), every page.</summary>
+    public async Task<IReadOnlyList<string>> ListFoldersAsync(string bucket, string prefix, CancellationToken cancellationToken)
+    {
+        var folders = new List<string>();
+        string? token = null;
+        do
+        {
+            var response = await _client.ListObjectsV2Async(
+                new ListObjectsV2Request { BucketName = bucket, Prefix = prefix.Length == 0 ? null : prefix, Delimiter = "/", ContinuationToken = token },
+                cancellationToken);
+            folders.AddRange(response.CommonPrefixes ?? []);
+            token = response.IsTruncated == true ? response.NextContinuationToken : null;
+        }
+        while (token is not null);
+        return folders;
     }
 
     /// <summary>S3 ETags come quoted in XML and headers, bare in event notifications: one form for comparisons.</summary>
