@@ -31,6 +31,9 @@ public sealed class ServeProcess : IDisposable
 
     public int Port { get; }
 
+    /// <summary>More arguments for `serve` (--role worker, ...).</summary>
+    public IReadOnlyList<string> ExtraArguments { get; init; } = [];
+
     /// <summary>The data folder (kept across restarts, removed with Dispose).</summary>
     public string DataFolder => _data;
 
@@ -54,7 +57,7 @@ public sealed class ServeProcess : IDisposable
     {
         Assert.True(File.Exists(TestData.CliDll), $"{TestData.CliDll} is not built");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { TestData.CliDll, "serve", "--port", Port.ToString(CultureInfo.InvariantCulture), "--s3-port", _s3Port.ToString(CultureInfo.InvariantCulture), "--data", _data, "--models", TestData.ModelsFolder })
+        foreach (var arg in new[] { TestData.CliDll, "serve", "--port", Port.ToString(CultureInfo.InvariantCulture), "--s3-port", _s3Port.ToString(CultureInfo.InvariantCulture), "--data", _data, "--models", TestData.ModelsFolder }.Concat(ExtraArguments))
         {
             start.ArgumentList.Add(arg);
         }
