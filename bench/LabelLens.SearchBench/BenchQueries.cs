@@ -8,7 +8,7 @@ internal sealed record BenchQuery(string Name, Func<Task<int>> Run, bool IsFacet
 /// <summary>The query types timed: the typical searches of the API and CLI, a second page of each sort, and facets.</summary>
 internal static class BenchQueries
 {
-    public static async Task<List<BenchQuery>> BuildAsync(SqliteCatalog catalog)
+    public static async Task<List<BenchQuery>> BuildAsync(ISearchCatalog catalog)
     {
         var queries = new List<BenchQuery>();
 

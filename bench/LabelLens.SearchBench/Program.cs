@@ -10,6 +10,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 // --only TEXT times only the queries whose name contains TEXT.
 // --data DIR keeps the catalog in DIR (and reuses it when present) instead of a temporary folder.
 // --compare adds the p95 of each query forced down each of the two strategies; --plans prints SQLite's query plans.
+// --postgres URL copies the seeded catalog into that (empty, or already filled by an earlier run) PostgreSQL
+// database with `catalog migrate`'s code and times the same queries through PostgresCatalog instead.
 var images = IntArg("--images", 100_000);
 var runs = IntArg("--runs", 200);
 var warmup = IntArg("--warmup", 20);
@@ -35,7 +37,23 @@ try
         $"{Environment.ProcessorCount} cores, .NET {Environment.Version}, {runs} timed runs per query after {warmup} warm-up runs; limit 50 unless stated"));
     Console.WriteLine();
 
-    var queries = await BenchQueries.BuildAsync(catalog);
+    var postgresUrl = args.SkipWhile(a => a != "--postgres").Skip(1).FirstOrDefault();
+    await using var postgres = postgresUrl is null ? null : new LabelLens.Storage.Postgres.PostgresCatalog(postgresUrl, TimeProvider.System, NullLogger<LabelLens.Storage.Postgres.PostgresCatalog>.Instance);
+    if (postgres is not null)
+    {
+        if ((await postgres.GetImageCountsAsync(CancellationToken.None)) is { Queued: 0, Labeled: 0, Failed: 0 })
+        {
+            var copying = Stopwatch.StartNew();
+            var copied = await LabelLens.Storage.Postgres.CatalogMigration.CopyAsync(folder, postgres, CancellationToken.None);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Copied {copied.Sum(c => c.Rows):N0} rows into {postgres.Location} in {copying.Elapsed.TotalSeconds:0.0} s"));
+        }
+
+        Console.WriteLine($"Timing PostgreSQL: {postgres.Location}");
+        compare = false;
+        plans = false;
+    }
+
+    var queries = await BenchQueries.BuildAsync(postgres is null ? catalog : postgres);
     Console.WriteLine(compare
         ? "| Query | Results | p50 ms | p95 ms | max ms | p95 walk-in-order ms | p95 start-from-filter ms |"
         : "| Query | Results | p50 ms | p95 ms | max ms |");
