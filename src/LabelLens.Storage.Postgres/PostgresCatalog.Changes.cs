@@ -116,6 +116,22 @@ public sealed partial class PostgresCatalog
             ("w", webhook), ("a", attempts), ("next", nextAttemptAt.ToUnixTimeMilliseconds()), ("error", error), ("now", Now));
     }
 
+    public async Task<bool> TryLeaseWebhookAsync(string webhook, string owner, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var now = Now;
+        await using var connection = await OpenAsync(cancellationToken);
+        // The row exists once the webhook's cursor does (InitWebhookCursorAsync); a row lock decides between racers.
+        return await ExecuteAsync(
+            connection,
+            null,
+            """
+            UPDATE webhook_cursors SET lease_owner = @owner, lease_until = @until
+            WHERE webhook = @w AND (lease_owner IS NULL OR lease_owner = @owner OR lease_until <= @now)
+            """,
+            cancellationToken,
+            ("w", webhook), ("owner", owner), ("until", now + (long)lease.TotalMilliseconds), ("now", now)) == 1;
+    }
+
     public async Task WebhookGaveUpAsync(string webhook, long eventId, int attempts, string error, CancellationToken cancellationToken)
     {
         var now = Now;

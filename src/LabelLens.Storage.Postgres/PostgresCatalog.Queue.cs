@@ -16,7 +16,7 @@ public sealed partial class PostgresCatalog
     {
         ArgumentNullException.ThrowIfNull(options);
         var now = Now;
-        await using var write = await BeginWriteAsync(cancellationToken);
+        await using var write = await BeginWriteAsync(cancellationToken, WriteDurability.Recomputable);
         var (connection, transaction) = write;
         await FailAbandonedAsync(connection, transaction, options.MaxAttempts, now, cancellationToken);
 
@@ -69,7 +69,7 @@ public sealed partial class PostgresCatalog
         ArgumentNullException.ThrowIfNull(result);
         var now = Now;
         var analyses = SqliteCatalog.SerializeAnalyses(result.Analyses);
-        await using var write = await BeginWriteAsync(cancellationToken);
+        await using var write = await BeginWriteAsync(cancellationToken, WriteDurability.Recomputable);
         var (connection, transaction) = write;
         if (!await IsCurrentAsync(connection, transaction, job, cancellationToken))
         {
@@ -153,7 +153,7 @@ public sealed partial class PostgresCatalog
         ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(options);
         var now = Now;
-        await using var write = await BeginWriteAsync(cancellationToken);
+        await using var write = await BeginWriteAsync(cancellationToken, WriteDurability.Recomputable);
         var (connection, transaction) = write;
         if (await IsCurrentAsync(connection, transaction, job, cancellationToken))
         {

@@ -47,12 +47,23 @@ public sealed partial class PostgresCatalog : ICatalog, IAsyncDisposable, IDispo
     internal ValueTask<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken) => _dataSource.OpenConnectionAsync(cancellationToken);
 
     /// <summary>A write transaction (READ COMMITTED: each statement sees what committed before it).</summary>
-    internal async Task<PostgresWrite> BeginWriteAsync(CancellationToken cancellationToken)
+    /// <param name="durability">
+    /// <see cref="WriteDurability.Recomputable"/>: the commit does not wait for the WAL flush (synchronous_commit off
+    /// for this transaction only), for work that is simply done again if a crash of the database loses it: a claim
+    /// falls back to its lease, a lost result is computed again. The SQLite catalog makes the same choice.
+    /// </param>
+    internal async Task<PostgresWrite> BeginWriteAsync(CancellationToken cancellationToken, WriteDurability durability = WriteDurability.Full)
     {
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         try
         {
-            return new PostgresWrite(connection, await connection.BeginTransactionAsync(cancellationToken));
+            var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            if (durability == WriteDurability.Recomputable)
+            {
+                await ExecuteAsync(connection, transaction, "SET LOCAL synchronous_commit TO OFF", cancellationToken);
+            }
+
+            return new PostgresWrite(connection, transaction);
         }
         catch
         {

@@ -193,7 +193,10 @@ internal static class PostgresSchema
             last_error      TEXT,
             delivered       BIGINT NOT NULL DEFAULT 0,
             given_up        BIGINT NOT NULL DEFAULT 0,
-            updated_at      BIGINT NOT NULL
+            updated_at      BIGINT NOT NULL,
+            -- Which process delivers this webhook, until when (several api nodes share the catalog).
+            lease_owner     TEXT,
+            lease_until     BIGINT
         );
 
         CREATE TABLE webhook_failures (

@@ -2,6 +2,17 @@ namespace LabelLens.Storage;
 
 public sealed partial class SqliteCatalog
 {
+    /// <summary>Webhook delivery leases: in memory, since one process serves an embedded catalog (serve.lock).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string Owner, long Until)> _webhookLeases = new(StringComparer.Ordinal);
+
+    public Task<bool> TryLeaseWebhookAsync(string webhook, string owner, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var now = Now;
+        var until = now + (long)lease.TotalMilliseconds;
+        var held = _webhookLeases.AddOrUpdate(webhook, (owner, until), (_, current) => current.Owner == owner || current.Until <= now ? (owner, until) : current);
+        return Task.FromResult(held.Owner == owner);
+    }
+
     /// <summary>
     /// The events after <paramref name="afterId"/>, oldest first, of every type (ObjectCreated, LabelsReady,
     /// LabelingFailed, ObjectRemoved): what the web UI's live stream follows. Every writer of the catalog

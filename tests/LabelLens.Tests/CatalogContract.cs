@@ -52,6 +52,18 @@ public abstract class CatalogContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Contract_one_process_at_a_time_delivers_a_webhook()
+    {
+        await Catalog.InitWebhookCursorAsync("hook", default);
+        Assert.True(await Catalog.TryLeaseWebhookAsync("hook", "node-a", TimeSpan.FromMinutes(1), default));
+        Assert.False(await Catalog.TryLeaseWebhookAsync("hook", "node-b", TimeSpan.FromMinutes(1), default));
+        Assert.True(await Catalog.TryLeaseWebhookAsync("hook", "node-a", TimeSpan.FromMilliseconds(1), default)); // renewed, now short
+        await Task.Delay(20);
+        Assert.True(await Catalog.TryLeaseWebhookAsync("hook", "node-b", TimeSpan.FromMinutes(1), default)); // expired: taken over
+        Assert.False(await Catalog.TryLeaseWebhookAsync("hook", "node-a", TimeSpan.FromMinutes(1), default));
+    }
+
+    [Fact]
     public async Task Contract_queued_jobs_are_counted_up_to_a_cap()
     {
         for (var i = 0; i < 5; i++)

@@ -36,6 +36,7 @@ public sealed class WebhookDispatcher : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<WebhookDispatcher> _logger;
     private readonly HttpClient _http;
+    private readonly string _owner = $"webhooks:{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
 
     public WebhookDispatcher(IReadOnlyList<WebhookOptions> webhooks, ICatalog catalog, TimeProvider time, ILogger<WebhookDispatcher> logger)
     {
@@ -59,6 +60,9 @@ public sealed class WebhookDispatcher : BackgroundService
         return "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), message));
     }
 
+    /// <summary>Long enough to cover a delivery (its timeout) and the wait before the next, so the holder keeps it while alive.</summary>
+    private static TimeSpan DeliveryLease(WebhookOptions webhook) => TimeSpan.FromSeconds(Math.Max(30, 3 * (webhook.TimeoutSeconds + webhook.PollSeconds)));
+
     public override void Dispose()
     {
         _http.Dispose();
@@ -81,6 +85,13 @@ public sealed class WebhookDispatcher : BackgroundService
             try
             {
                 var cursor = await _catalog.InitWebhookCursorAsync(webhook.Key, stoppingToken);
+                // Processes sharing a catalog take turns: the holder of the lease delivers, the others wait.
+                if (!await _catalog.TryLeaseWebhookAsync(webhook.Key, _owner, DeliveryLease(webhook), stoppingToken))
+                {
+                    await Task.Delay(poll, _time, stoppingToken);
+                    continue;
+                }
+
                 var wait = cursor.NextAttemptAt - _time.GetUtcNow();
                 if (wait > TimeSpan.Zero)
                 {

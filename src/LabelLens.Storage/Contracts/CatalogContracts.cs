@@ -131,6 +131,13 @@ public interface IChangeFeed
     Task WebhookAttemptFailedAsync(string webhook, int attempts, DateTimeOffset nextAttemptAt, string error, CancellationToken cancellationToken);
 
     Task WebhookGaveUpAsync(string webhook, long eventId, int attempts, string error, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Takes or renews the right to deliver <paramref name="webhook"/> for <paramref name="lease"/>: true when
+    /// <paramref name="owner"/> holds it (it was free, expired, or already this owner's). With several processes on
+    /// one catalog, exactly one delivers each webhook, so events are not sent once per process.
+    /// </summary>
+    Task<bool> TryLeaseWebhookAsync(string webhook, string owner, TimeSpan lease, CancellationToken cancellationToken);
 }
 
 /// <summary>Videos: metadata, checkpointed frame results, segments, and their jobs.</summary>
