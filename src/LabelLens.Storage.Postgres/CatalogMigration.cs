@@ -48,9 +48,21 @@ public static class CatalogMigration
 
             var sqliteColumns = await SqliteColumnsAsync(source, table, cancellationToken);
             var shared = sqliteColumns.Where(columns.ContainsKey).ToList();
-            var rows = await CopyTableAsync(source, connection, table, shared, columns, cancellationToken);
+            var rows = await CopyTableAsync(source, connection, table, table, shared, columns, cancellationToken);
             copied.Add((table, rows));
             progress?.Report((table, rows));
+        }
+
+        // The S3 endpoint's object metadata lived beside the catalog (s3meta.db); in PostgreSQL it is a catalog table.
+        var s3meta = Path.Combine(dataFolder, "s3meta.db");
+        if (File.Exists(s3meta))
+        {
+            await using var metadata = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = s3meta, Mode = SqliteOpenMode.ReadOnly }.ToString());
+            await metadata.OpenAsync(cancellationToken);
+            var columns = await PostgresColumnsAsync(connection, transaction, "s3_object_meta", cancellationToken);
+            var rows = await CopyTableAsync(metadata, connection, "object_meta", "s3_object_meta", [.. columns.Keys], columns, cancellationToken);
+            copied.Add(("s3_object_meta", rows));
+            progress?.Report(("s3_object_meta", rows));
         }
 
         // Identity columns continue after the copied ids.
@@ -63,11 +75,11 @@ public static class CatalogMigration
         return copied;
     }
 
-    private static async Task<long> CopyTableAsync(SqliteConnection source, NpgsqlConnection connection, string table, List<string> columns, Dictionary<string, string> types, CancellationToken cancellationToken)
+    private static async Task<long> CopyTableAsync(SqliteConnection source, NpgsqlConnection connection, string sourceTable, string table, List<string> columns, Dictionary<string, string> types, CancellationToken cancellationToken)
     {
         var list = string.Join(", ", columns.Select(c => $"\"{c}\""));
         await using var read = source.CreateCommand();
-        read.CommandText = $"SELECT {list} FROM \"{table}\"";
+        read.CommandText = $"SELECT {list} FROM \"{sourceTable}\"";
         await using var reader = await read.ExecuteReaderAsync(cancellationToken);
         await using var importer = await connection.BeginBinaryImportAsync($"COPY {table} ({list}) FROM STDIN (FORMAT BINARY)", cancellationToken);
         long rows = 0;

@@ -303,6 +303,17 @@ internal static class PostgresSchema
         CREATE INDEX text_lines_by_image ON text_lines (image_id, line);
         CREATE INDEX text_lines_search ON text_lines USING GIN (tsv);
 
+        -- The S3 endpoint's user metadata and stored headers per object (JSON), for every api node.
+        CREATE TABLE s3_object_meta (
+            bucket   TEXT COLLATE "C" NOT NULL,
+            key      TEXT COLLATE "C" NOT NULL,
+            sha256   TEXT NOT NULL,
+            etag     TEXT,
+            metadata TEXT NOT NULL,
+            headers  TEXT NOT NULL,
+            PRIMARY KEY (bucket, key)
+        );
+
         CREATE TABLE faces (
             image_id   TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
             face       INTEGER NOT NULL,

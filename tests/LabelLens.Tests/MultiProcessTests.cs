@@ -98,6 +98,21 @@ public sealed class MultiProcessTests(ITestOutputHelper output)
         Assert.Equal(Photos, s3.StoredKeys("media").Count(k => k.StartsWith("labellens/archive/reel1/", StringComparison.Ordinal)));
         var dogs = await api.Client.GetFromJsonAsync<JsonElement>("/api/v1/images?label=Dog&limit=100");
         Assert.Equal(Enumerable.Range(0, Photos).Count(i => sources[i % sources.Length].EndsWith("dog.jpg", StringComparison.Ordinal)), dogs.GetProperty("images").GetArrayLength());
+
+        // A second api node answers for what the first stored: the bytes (the shared store) and the S3 user metadata (the catalog).
+        var s3Port2 = ServeProcess.FreePort();
+        using var api2 = new ServeProcess("labellens-multi-api2-", s3Port2) { ExtraArguments = ["--role", "api"] };
+        await api2.StartAsync(shared);
+        var note = Path.Combine(folder.FullName, "..", $"note-{Guid.NewGuid():N}.txt");
+        await File.WriteAllTextAsync(note, "scene 42, take 3");
+        await Aws(folder.FullName, $"http://127.0.0.1:{s3Port}", "s3api", "put-object", "--bucket", "archive", "--key", "notes/take3.txt", "--body", note, "--metadata", "scene=42,take=3").ExitAsync();
+        var head = await Aws(folder.FullName, $"http://127.0.0.1:{s3Port2}", "s3api", "head-object", "--bucket", "archive", "--key", "notes/take3.txt").OutputAsync();
+        Assert.Contains("\"scene\": \"42\"", head, StringComparison.Ordinal);
+        var copy = Path.Combine(folder.FullName, "..", $"copy-{Guid.NewGuid():N}.jpg");
+        await Aws(folder.FullName, $"http://127.0.0.1:{s3Port2}", "s3", "cp", "s3://archive/reel1/000-" + Path.GetFileName(sources[0]), copy).ExitAsync();
+        Assert.Equal(await File.ReadAllBytesAsync(sources[0]), await File.ReadAllBytesAsync(copy));
+        File.Delete(note);
+        File.Delete(copy);
     }
 
     private static async Task<List<long>> IdsAsync(NpgsqlDataSource catalog, string sql)
@@ -153,6 +168,12 @@ public sealed class MultiProcessTests(ITestOutputHelper output)
             await process.WaitForExitAsync();
             Assert.True(process.ExitCode == 0, $"aws exited with {process.ExitCode}: {await _stderr}\n{await _stdout}");
             return process.ExitCode;
+        }
+
+        public async Task<string> OutputAsync()
+        {
+            await ExitAsync();
+            return await _stdout;
         }
     }
 }

@@ -18,7 +18,7 @@ public sealed partial class S3Handler(
     IObjectStore store,
     ICatalog catalog,
     Uploader uploader,
-    S3MetadataStore metadata,
+    IS3MetadataStore metadata,
     S3Multipart multipart,
     S3SigV4 sigv4,
     ServerOptions options,

@@ -1,17 +1,14 @@
 using System.Text.Json;
+using LabelLens.Storage;
 using Microsoft.Data.Sqlite;
 
 namespace LabelLens.Server.Aws.S3;
-
-/// <summary>What S3 keeps about an object beyond the catalog: user metadata (x-amz-meta-*), a few stored
-/// headers, and the multipart ETag. Valid only for the bytes it was written with (its SHA-256).</summary>
-public sealed record S3ObjectMeta(string Sha256, string? ETag, IReadOnlyDictionary<string, string> Metadata, IReadOnlyDictionary<string, string> Headers);
 
 /// <summary>
 /// A small sidecar database (data/s3meta.db) beside the catalog. A row whose SHA-256 differs from the
 /// catalog's (the object was replaced through the REST API) is ignored.
 /// </summary>
-public sealed class S3MetadataStore
+public sealed class S3MetadataStore : IS3MetadataStore
 {
     private readonly string _connectionString;
 

@@ -65,14 +65,17 @@ public static class S3Setup
         }
 
 
-        builder.Services.AddSingleton(new S3MetadataStore(dataFolder));
+        // With a shared (PostgreSQL) catalog the metadata lives there too, so every api node sees it.
+        builder.Services.AddSingleton<IS3MetadataStore>(sp => sp.GetRequiredService<ICatalog>() is LabelLens.Storage.Postgres.PostgresCatalog postgres
+            ? new LabelLens.Storage.Postgres.PostgresS3MetadataStore(postgres)
+            : new S3MetadataStore(dataFolder));
         builder.Services.AddSingleton(sp => new S3Multipart(dataFolder, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton(sp => new S3SigV4(Secrets(options), options.S3AllowAnonymous, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton(sp => new S3Handler(
             sp.GetRequiredService<IObjectStore>(),
             sp.GetRequiredService<ICatalog>(),
             sp.GetRequiredService<Uploader>(),
-            sp.GetRequiredService<S3MetadataStore>(),
+            sp.GetRequiredService<IS3MetadataStore>(),
             sp.GetRequiredService<S3Multipart>(),
             sp.GetRequiredService<S3SigV4>(),
             sp.GetRequiredService<IOptions<ServerOptions>>().Value,
