@@ -12,7 +12,7 @@ namespace LabelLens.Storage;
 /// </summary>
 public sealed partial class SqliteCatalog
 {
-    private static readonly JsonSerializerOptions InstanceJson = new(JsonSerializerDefaults.General);
+    internal static readonly JsonSerializerOptions InstanceJson = new(JsonSerializerDefaults.General);
 
     /// <summary>Stores ffprobe's findings for the job's bytes; the image row gets the frame size.</summary>
     public async Task<bool> SaveVideoMetadataAsync(ClaimedJob job, VideoMetadata metadata, string probeJson, string format, CancellationToken cancellationToken)

@@ -1,0 +1,431 @@
+using System.Text.Json;
+using LabelLens.Labels;
+using LabelLens.Video;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace LabelLens.Storage.Postgres;
+
+/// <summary>
+/// Videos: metadata, checkpoints (frame detections and the resume point, committed together), completion
+/// (segments and video-level labels, in one transaction with the job), cancellation and reads for the API.
+/// Every write for a job first checks, and locks, the job (<see cref="IsCurrentAsync"/>), as image jobs do: a
+/// checkpoint or completion counts only while the job is current and held, exactly once.
+/// </summary>
+public sealed partial class PostgresCatalog
+{
+    /// <summary>Stores ffprobe's findings for the job's bytes; the image row gets the frame size.</summary>
+    public async Task<bool> SaveVideoMetadataAsync(ClaimedJob job, VideoMetadata metadata, string probeJson, string format, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        ArgumentNullException.ThrowIfNull(metadata);
+        await using var write = await BeginWriteAsync(cancellationToken);
+        var (connection, transaction) = write;
+        if (!await IsCurrentAsync(connection, transaction, job, cancellationToken))
+        {
+            return false;
+        }
+
+        await ExecuteAsync(
+            connection,
+            transaction,
+            """
+            INSERT INTO videos (image_id, sha256, codec, format, duration_ms, frame_rate, width, height, color_range, probe)
+            VALUES (@id, @sha, @codec, @format, @duration, @rate, @w, @h, @range, @probe)
+            ON CONFLICT (image_id) DO UPDATE SET sha256 = excluded.sha256, codec = excluded.codec, format = excluded.format,
+                duration_ms = excluded.duration_ms, frame_rate = excluded.frame_rate, width = excluded.width, height = excluded.height,
+                color_range = excluded.color_range, probe = excluded.probe;
+            UPDATE images SET width = @w, height = @h, format = @imageFormat WHERE id = @id
+            """,
+            cancellationToken,
+            ("id", job.ImageId), ("sha", job.Sha256), ("codec", metadata.Codec), ("format", metadata.Format), ("duration", metadata.DurationMillis),
+            ("rate", metadata.FrameRate), ("w", metadata.FrameWidth), ("h", metadata.FrameHeight), ("range", metadata.ColorRange), ("probe", probeJson), ("imageFormat", format));
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>Where a (resumed) video job continues: the last committed frame's time, and frames done so far.</summary>
+    public async Task<(long? ProgressMillis, int FramesDone)> GetVideoCheckpointAsync(ClaimedJob job, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        await using var connection = await OpenAsync(cancellationToken);
+        var rows = await QueryAsync(
+            connection,
+            null,
+            "SELECT progress_ms, frames_done FROM jobs WHERE id = @job",
+            r => (r.IsDBNull(0) ? (long?)null : r.GetInt64(0), r.GetInt32(1)),
+            cancellationToken,
+            ("job", job.Id));
+        return rows.Count > 0 ? rows[0] : (null, 0);
+    }
+
+    /// <summary>
+    /// Commits a batch of frames and the resume point together: after a crash the job continues after
+    /// <paramref name="progressMillis"/> with every frame up to it stored exactly once (frames are keyed by
+    /// job and time, so a frame written twice replaces itself). Also renews the lease.
+    /// </summary>
+    public async Task<bool> SaveVideoCheckpointAsync(
+        ClaimedJob job,
+        IReadOnlyList<FrameLabels> frames,
+        long progressMillis,
+        int framesDone,
+        TimeSpan lease,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        ArgumentNullException.ThrowIfNull(frames);
+        // The last detection of a frame and label wins, as SQLite's INSERT OR REPLACE row by row; one statement
+        // may not update the same row twice, so repeats are dropped here first (names are case-insensitive keys).
+        var rows = frames
+            .SelectMany(f => f.Labels.Select(l => (Time: f.TimestampMillis, Label: l)))
+            .GroupBy(r => (r.Time, Name: r.Label.Name.ToUpperInvariant()))
+            .Select(g => g.Last())
+            .ToList();
+        await using var write = await BeginWriteAsync(cancellationToken);
+        var (connection, transaction) = write;
+        if (!await IsCurrentAsync(connection, transaction, job, cancellationToken))
+        {
+            return false;
+        }
+
+        // Every sample, then every label row, each in one statement (arrays unnested by the server).
+        await ExecuteAsync(
+            connection,
+            transaction,
+            "INSERT INTO video_samples (image_id, job_id, timestamp_ms) SELECT @id, @job, t FROM unnest(@times::bigint[]) AS t ON CONFLICT DO NOTHING",
+            cancellationToken,
+            ("id", job.ImageId), ("job", job.Id), ("times", frames.Select(f => f.TimestampMillis).Distinct().ToArray()));
+        if (rows.Count > 0)
+        {
+            await ExecuteAsync(
+                connection,
+                transaction,
+                """
+                INSERT INTO video_frames (image_id, job_id, timestamp_ms, name, confidence, parents, aliases, categories, instances)
+                SELECT @id, @job, f.t, f.name, f.confidence, f.parents, f.aliases, f.categories, f.instances
+                FROM unnest(@times::bigint[], @names::text[], @confidences::float8[], @parents::text[], @aliases::text[], @categories::text[], @instances::text[])
+                    AS f (t, name, confidence, parents, aliases, categories, instances)
+                ON CONFLICT (image_id, job_id, timestamp_ms, name) DO UPDATE SET name = excluded.name, confidence = excluded.confidence,
+                    parents = excluded.parents, aliases = excluded.aliases, categories = excluded.categories, instances = excluded.instances
+                """,
+                cancellationToken,
+                ("id", job.ImageId), ("job", job.Id), ("times", rows.Select(r => r.Time).ToArray()), ("names", rows.Select(r => r.Label.Name).ToArray()),
+                ("confidences", rows.Select(r => r.Label.Confidence).ToArray()), ("parents", rows.Select(r => SqliteCatalog.JoinNames(r.Label.Parents)).ToArray()),
+                ("aliases", rows.Select(r => SqliteCatalog.JoinNames(r.Label.Aliases)).ToArray()), ("categories", rows.Select(r => SqliteCatalog.JoinNames(r.Label.Categories)).ToArray()),
+                ("instances", rows.Select(r => JsonSerializer.Serialize(r.Label.Instances, SqliteCatalog.InstanceJson)).ToArray()));
+        }
+
+        var now = Now;
+        await ExecuteAsync(
+            connection,
+            transaction,
+            "UPDATE jobs SET progress_ms = GREATEST(COALESCE(progress_ms, -1), @progress), frames_done = @frames, lease_until = @until, updated_at = @now WHERE id = @job",
+            cancellationToken,
+            ("job", job.Id), ("progress", progressMillis), ("frames", framesDone), ("until", now + (long)lease.TotalMilliseconds), ("now", now));
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>
+    /// Finishes a video job in one transaction: reads every frame the job committed, merges them into
+    /// segments, stores the segments and the video-level labels (best confidence per label, so search by
+    /// label finds the video; labels a person removed stay removed), makes this job's frames the current
+    /// result (older jobs' frames go), marks image and job done and records LabelsReady. Dropped, like an
+    /// image result, when the job no longer counts.
+    /// </summary>
+    public async Task<bool> CompleteVideoJobAsync(ClaimedJob job, VideoCompletion completion, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        ArgumentNullException.ThrowIfNull(completion);
+        var now = Now;
+        await using var write = await BeginWriteAsync(cancellationToken);
+        var (connection, transaction) = write;
+        if (!await IsCurrentAsync(connection, transaction, job, cancellationToken))
+        {
+            await transaction.CommitAsync(cancellationToken);
+            return false;
+        }
+
+        var frames = (await ReadFrameLabelsAsync(connection, transaction, job.ImageId, job.Id, byName: false, 0, int.MaxValue, cancellationToken))
+            .GroupBy(f => f.TimestampMillis)
+            .Select(g => new FrameLabels(g.Key, g.Select(f => f.Label).ToList()))
+            .ToList();
+        var samples = await QueryAsync(
+            connection,
+            transaction,
+            "SELECT timestamp_ms FROM video_samples WHERE image_id = @id AND job_id = @job ORDER BY timestamp_ms",
+            r => r.GetInt64(0),
+            cancellationToken,
+            ("id", job.ImageId), ("job", job.Id));
+        var duration = await ScalarAsync(connection, transaction, "SELECT duration_ms FROM videos WHERE image_id = @id", cancellationToken, ("id", job.ImageId)) as long?;
+        // The last segment of a label and start wins, as SQLite's INSERT OR REPLACE does; COPY takes no duplicates.
+        var segments = SegmentBuilder.Build(samples, frames, completion.IntervalMillis, completion.SegmentGapMillis, duration)
+            .GroupBy(s => (Name: s.Name.ToUpperInvariant(), s.StartTimestampMillis))
+            .Select(g => g.Last())
+            .ToList();
+
+        await ExecuteAsync(connection, transaction, "DELETE FROM video_segments WHERE image_id = @id", cancellationToken, ("id", job.ImageId));
+        if (segments.Count > 0)
+        {
+            await using var copy = await connection.BeginBinaryImportAsync(
+                "COPY video_segments (image_id, name, start_ms, end_ms, confidence, parents, aliases, categories) FROM STDIN (FORMAT BINARY)", cancellationToken);
+            foreach (var segment in segments)
+            {
+                await copy.StartRowAsync(cancellationToken);
+                await copy.WriteAsync(job.ImageId, NpgsqlDbType.Text, cancellationToken);
+                await copy.WriteAsync(segment.Name, NpgsqlDbType.Text, cancellationToken);
+                await copy.WriteAsync(segment.StartTimestampMillis, NpgsqlDbType.Bigint, cancellationToken);
+                await copy.WriteAsync(segment.EndTimestampMillis, NpgsqlDbType.Bigint, cancellationToken);
+                await copy.WriteAsync(segment.Confidence, NpgsqlDbType.Double, cancellationToken);
+                await copy.WriteAsync(SqliteCatalog.JoinNames(segment.Parents), NpgsqlDbType.Text, cancellationToken);
+                await copy.WriteAsync(SqliteCatalog.JoinNames(segment.Aliases), NpgsqlDbType.Text, cancellationToken);
+                await copy.WriteAsync(SqliteCatalog.JoinNames(segment.Categories), NpgsqlDbType.Text, cancellationToken);
+            }
+
+            await copy.CompleteAsync(cancellationToken);
+        }
+
+        var edited = (await QueryAsync(connection, transaction, "SELECT name FROM label_edits WHERE image_id = @id", r => r.GetString(0), cancellationToken, ("id", job.ImageId)))
+            .ToHashSet(StringComparer.OrdinalIgnoreCase);
+        await ExecuteAsync(connection, transaction, "DELETE FROM labels WHERE image_id = @id AND source = 'model'", cancellationToken, ("id", job.ImageId));
+        await ExecuteAsync(connection, transaction, "DELETE FROM instances WHERE image_id = @id", cancellationToken, ("id", job.ImageId));
+        var labels = SegmentBuilder.VideoLabels(frames).Select((l, i) => (Label: l, Rank: i + 1)).Where(l => !edited.Contains(l.Label.Name)).ToList();
+        if (labels.Count > 0)
+        {
+            await ExecuteAsync(
+                connection,
+                transaction,
+                """
+                INSERT INTO labels (image_id, name, confidence, rank, parents, aliases, categories, source, model_version, min_confidence)
+                SELECT @id, l.name, l.confidence, l.rank, l.parents, l.aliases, l.categories, 'model', @model, @min
+                FROM unnest(@names::text[], @confidences::float8[], @ranks::int[], @parents::text[], @aliases::text[], @categories::text[])
+                    AS l (name, confidence, rank, parents, aliases, categories)
+                """,
+                cancellationToken,
+                ("id", job.ImageId), ("model", completion.ModelVersion), ("min", completion.MinConfidence),
+                ("names", labels.Select(l => l.Label.Name).ToArray()), ("confidences", labels.Select(l => l.Label.Confidence).ToArray()),
+                ("ranks", labels.Select(l => l.Rank).ToArray()), ("parents", labels.Select(l => SqliteCatalog.JoinNames(l.Label.Parents)).ToArray()),
+                ("aliases", labels.Select(l => SqliteCatalog.JoinNames(l.Label.Aliases)).ToArray()), ("categories", labels.Select(l => SqliteCatalog.JoinNames(l.Label.Categories)).ToArray()));
+        }
+
+        await ExecuteAsync(
+            connection,
+            transaction,
+            """
+            DELETE FROM video_frames WHERE image_id = @id AND job_id <> @job;
+            DELETE FROM video_samples WHERE image_id = @id AND job_id <> @job;
+            UPDATE videos SET result_job_id = @job, interval_ms = @interval, frames = @frames, model_version = @model WHERE image_id = @id;
+            UPDATE images SET status = 'labeled', error = NULL, format = @format, model_version = @model, min_confidence = @min, labeled_at = @now, labeling_ms = @ms
+            WHERE id = @id;
+            UPDATE jobs SET state = 'done', error = NULL, lease_until = NULL, updated_at = @now WHERE id = @job
+            """,
+            cancellationToken,
+            ("id", job.ImageId), ("job", job.Id), ("interval", (long)completion.IntervalMillis), ("frames", samples.Count), ("model", completion.ModelVersion),
+            ("format", completion.Format), ("min", completion.MinConfidence), ("now", now), ("ms", completion.LabelingMs));
+        await AfterLabelsAsync(connection, transaction, job, completion.TextFollows, now, cancellationToken);
+        await InsertEventAsync(connection, transaction, CatalogEventType.LabelsReady, job.ImageId, job.Bucket, job.Key, null, now, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>
+    /// Cancels a video's queued or running job: failed with "cancelled" (the image too), its partial frames
+    /// dropped. A worker running it finds the job no longer current at its next heartbeat or checkpoint.
+    /// </summary>
+    /// <returns>Null when there is no such video; false when it had no job to cancel.</returns>
+    public async Task<bool?> CancelVideoAsync(string imageId, CancellationToken cancellationToken)
+    {
+        var now = Now;
+        await using var write = await BeginWriteAsync(cancellationToken);
+        var (connection, transaction) = write;
+        var image = await GetImageAsync(connection, transaction, imageId, cancellationToken, forUpdate: true);
+        if (image is null || await ScalarAsync(connection, transaction, "SELECT media_type FROM images WHERE id = @id", cancellationToken, ("id", imageId)) is not MediaTypes.Video)
+        {
+            return null;
+        }
+
+        var jobs = await QueryAsync(
+            connection,
+            transaction,
+            "UPDATE jobs SET state = 'failed', error = 'cancelled', lease_until = NULL, updated_at = @now WHERE image_id = @id AND state IN ('queued', 'running') RETURNING id",
+            r => r.GetInt64(0),
+            cancellationToken,
+            ("id", imageId), ("now", now));
+        if (jobs.Count == 0)
+        {
+            await transaction.CommitAsync(cancellationToken);
+            return false;
+        }
+
+        await ExecuteAsync(
+            connection,
+            transaction,
+            """
+            DELETE FROM video_frames WHERE image_id = @id AND job_id = ANY(@jobs);
+            DELETE FROM video_samples WHERE image_id = @id AND job_id = ANY(@jobs);
+            UPDATE images SET status = 'failed', error = 'cancelled' WHERE id = @id
+            """,
+            cancellationToken,
+            ("id", imageId), ("jobs", jobs.ToArray()));
+        await InsertEventAsync(connection, transaction, CatalogEventType.LabelingFailed, imageId, image.Bucket, image.Key, null, now, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>The video with its metadata and latest job; null when the id is not a video.</summary>
+    public async Task<VideoRecord?> GetVideoAsync(string imageId, CancellationToken cancellationToken) =>
+        (await GetVideosAsync([imageId], cancellationToken)).GetValueOrDefault(imageId);
+
+    /// <summary>The videos among <paramref name="ids"/> (search results, details), keyed by id.</summary>
+    public async Task<Dictionary<string, VideoRecord>> GetVideosAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        if (ids.Count == 0)
+        {
+            return [];
+        }
+
+        await using var connection = await OpenAsync(cancellationToken);
+        var videos = await QueryAsync(
+            connection,
+            null,
+            """
+            SELECT i.id, i.bucket, i.key, i.status,
+                   v.codec, v.format, v.duration_ms, v.frame_rate, v.width, v.height, v.color_range, v.result_job_id, v.interval_ms, v.frames, v.model_version,
+                   j.id, j.state, j.error, j.progress_ms, j.frames_done, j.attempts, j.updated_at, i.format
+            FROM images i
+            LEFT JOIN videos v ON v.image_id = i.id
+            LEFT JOIN jobs j ON j.id = (SELECT MAX(id) FROM jobs WHERE image_id = i.id)
+            WHERE i.media_type = 'video' AND i.id = ANY(@ids)
+            """,
+            ReadVideo,
+            cancellationToken,
+            IdArray("ids", ids));
+        return videos.ToDictionary(v => v.ImageId);
+    }
+
+    /// <summary>Per-frame labels of a video's current result, by time (then name) or by name (then time).</summary>
+    public async Task<IReadOnlyList<VideoFrameLabel>> GetVideoFrameLabelsAsync(string imageId, long resultJobId, bool byName, int offset, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ReadFrameLabelsAsync(connection, null, imageId, resultJobId, byName, offset, limit, cancellationToken);
+    }
+
+    /// <summary>A video's segments, by start time (then name) or by name (then start); optionally only some labels, and only those at least <paramref name="minConfidence"/> (the segment's best).</summary>
+    public async Task<IReadOnlyList<LabelSegment>> GetVideoSegmentsAsync(string imageId, IReadOnlyCollection<string>? names, bool byName, int offset, int limit, CancellationToken cancellationToken, double minConfidence = 0)
+    {
+        var sql = new SqlParameters('@');
+        var where = $"image_id = {sql.Add(imageId)}";
+        if (minConfidence > 0)
+        {
+            where += $" AND confidence >= {sql.Add(minConfidence)}";
+        }
+
+        if (names is { Count: > 0 })
+        {
+            // One parameter per name, typed by the CITEXT column: the names match case-insensitively.
+            where += $" AND name IN ({sql.List(names)})";
+        }
+
+        await using var connection = await OpenAsync(cancellationToken);
+        return await QueryAsync(
+            connection,
+            null,
+            $"SELECT {SegmentColumns} FROM video_segments WHERE {where} ORDER BY {(byName ? "name, start_ms" : "start_ms, name")} LIMIT {sql.Add(limit)} OFFSET {sql.Add(offset)}",
+            r => ReadSegment(r, 0),
+            cancellationToken,
+            sql.ToArray());
+    }
+
+    /// <summary>Queued and running video jobs with their progress, oldest first.</summary>
+    public async Task<IReadOnlyList<VideoQueueEntry>> GetVideoQueueAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await QueryAsync(
+            connection,
+            null,
+            """
+            SELECT j.image_id, i.bucket, i.key, j.state, j.progress_ms, v.duration_ms, j.frames_done
+            FROM jobs j JOIN images i ON i.id = j.image_id LEFT JOIN videos v ON v.image_id = j.image_id AND v.sha256 = j.sha256
+            WHERE j.kind = 'video' AND j.state IN ('queued', 'running') ORDER BY j.id LIMIT 100
+            """,
+            r =>
+            {
+                long? done = r.IsDBNull(4) ? null : r.GetInt64(4);
+                long? duration = r.IsDBNull(5) ? null : r.GetInt64(5);
+                return new VideoQueueEntry(
+                    r.GetString(0),
+                    r.GetString(1),
+                    r.GetString(2),
+                    JobStates.Parse(r.GetString(3)),
+                    done,
+                    duration,
+                    r.GetInt32(6),
+                    done is { } p && duration is > 0 ? Math.Round(Math.Clamp(100.0 * p / duration.Value, 0, 100), 1) : null);
+            },
+            cancellationToken);
+    }
+
+    private static VideoRecord ReadVideo(NpgsqlDataReader r)
+    {
+        var metadata = r.IsDBNull(4) ? null : new VideoMetadata(
+            r.GetString(4),
+            r.IsDBNull(6) ? null : r.GetInt64(6),
+            r.GetString(5),
+            r.IsDBNull(7) ? null : r.GetDouble(7),
+            r.GetInt32(9),
+            r.GetInt32(8),
+            r.IsDBNull(10) ? null : r.GetString(10));
+        var job = r.IsDBNull(15) ? null : new VideoJobProgress(
+            r.GetInt64(15),
+            JobStates.Parse(r.GetString(16)),
+            r.IsDBNull(17) ? null : r.GetString(17),
+            r.IsDBNull(18) ? null : r.GetInt64(18),
+            r.GetInt32(19),
+            r.GetInt32(20),
+            DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(21)));
+        return new VideoRecord(
+            r.GetString(0),
+            r.GetString(1),
+            r.GetString(2),
+            r.GetString(3),
+            metadata,
+            job,
+            r.IsDBNull(11) ? null : r.GetInt64(11),
+            r.IsDBNull(12) ? null : (int)r.GetInt64(12),
+            r.IsDBNull(13) ? null : r.GetInt32(13),
+            r.IsDBNull(14) ? null : r.GetString(14))
+        {
+            Container = r.IsDBNull(22) ? null : r.GetString(22),
+        };
+    }
+
+    private static async Task<List<VideoFrameLabel>> ReadFrameLabelsAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction? transaction,
+        string imageId,
+        long jobId,
+        bool byName,
+        int offset,
+        int limit,
+        CancellationToken cancellationToken) =>
+        await QueryAsync(
+            connection,
+            transaction,
+            $"""
+            SELECT timestamp_ms, name, confidence, parents, aliases, categories, instances FROM video_frames
+            WHERE image_id = @id AND job_id = @job
+            ORDER BY {(byName ? "name, timestamp_ms" : "timestamp_ms, confidence DESC, name")} LIMIT @limit OFFSET @offset
+            """,
+            r => new VideoFrameLabel(
+                r.GetInt64(0),
+                new Label(
+                    r.GetString(1),
+                    r.GetDouble(2),
+                    JsonSerializer.Deserialize<List<LabelInstance>>(r.GetString(6), SqliteCatalog.InstanceJson) ?? [],
+                    SqliteCatalog.SplitNames(r.GetString(3)),
+                    SqliteCatalog.SplitNames(r.GetString(4)),
+                    SqliteCatalog.SplitNames(r.GetString(5)))),
+            cancellationToken,
+            ("id", imageId), ("job", jobId), ("limit", limit), ("offset", offset));
+}
