@@ -309,11 +309,14 @@ internal sealed record PropertyFilter(
 /// <summary>
 /// Where the providers' SQL differs inside the shared filters. <paramref name="Unindexed"/> prefixes a column
 /// the planner must not use an index for (SQLite's unary "+"; PostgreSQL costs its plans and needs no hint);
+/// <paramref name="OrderedJoin"/> is an inner join with ON that keeps the written join order (SQLite's
+/// CROSS JOIN; PostgreSQL's CROSS JOIN takes no ON, and its planner orders joins itself);
 /// <paramref name="ContainsIgnoringCase"/> is a case-insensitive substring test of an expression and a text
 /// parameter; <paramref name="TextFilter"/> is the full-text condition on image <c>i</c> for the typed terms.
 /// </summary>
 internal sealed record SearchDialect(
     string Unindexed,
+    string OrderedJoin,
     Func<string, string, string> ContainsIgnoringCase,
     Func<SqlParameters, IReadOnlyList<string>, string> TextFilter);
 
@@ -414,11 +417,11 @@ internal static class SearchSql
     /// them as a parent (a Dog box is an Animal box; the image's few label rows are scanned for the parent).
     /// </summary>
     private static string CountInstances(SqlParameters sql, IReadOnlyCollection<string> labels, string min, string condition, SearchDialect dialect) =>
-        $"((SELECT COUNT(*) FROM instances n WHERE n.image_id = i.id AND {Instances(sql, labels, min, condition, dialect, "COUNT(*)", " + ")})";
+        $"((SELECT COUNT(*) FROM instances n WHERE n.image_id = i.id AND {Instances(sql, labels, min, condition, dialect, "COUNT(*)", " + ")}";
 
     /// <summary><see cref="CountInstances"/> &gt; 0, stopping at the first instance found.</summary>
     private static string HasInstance(SqlParameters sql, IReadOnlyCollection<string> labels, string min, string condition, SearchDialect dialect) =>
-        $"(EXISTS (SELECT 1 FROM instances n WHERE n.image_id = i.id AND {Instances(sql, labels, min, condition, dialect, "1", " OR EXISTS ")})";
+        $"(EXISTS (SELECT 1 FROM instances n WHERE n.image_id = i.id AND {Instances(sql, labels, min, condition, dialect, "1", " OR EXISTS ")}";
 
     /// <summary>The rest of <see cref="CountInstances"/> and <see cref="HasInstance"/> after their first subquery's FROM: named instances, then the descendants' ones.</summary>
     private static string Instances(SqlParameters sql, IReadOnlyCollection<string> labels, string min, string condition, SearchDialect dialect, string select, string join)
@@ -428,7 +431,7 @@ internal static class SearchSql
         var parents = string.Join(" OR ", labels.Select(l => dialect.ContainsIgnoringCase("'|' || p.parents || '|'", sql.Add($"|{l}|"))));
         return $"""
             {named}
-             {join.Trim()} (SELECT {select} FROM labels p CROSS JOIN instances n ON n.image_id = p.image_id AND n.name = p.name
+             {join.Trim()} (SELECT {select} FROM labels p {dialect.OrderedJoin} instances n ON n.image_id = p.image_id AND n.name = p.name
                 WHERE p.image_id = i.id AND p.parents <> '' AND ({parents}) AND {plus}n.confidence >= {min}{condition}))
             """;
     }

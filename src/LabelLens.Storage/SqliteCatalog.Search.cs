@@ -276,8 +276,8 @@ public sealed partial class SqliteCatalog
         return await ReadFoundAsync(connection, text, sql, cancellationToken);
     }
 
-    /// <summary>SQLite's words for the shared filters: "+" keeps a column's index out of a plan, FTS5 for text.</summary>
-    private static readonly SearchDialect Dialect = new("+", (text, needle) => $"instr(lower({text}), lower({needle})) > 0", TextFilter);
+    /// <summary>SQLite's words for the shared filters: "+" keeps a column's index out of a plan, CROSS JOIN keeps the join order, FTS5 for text.</summary>
+    private static readonly SearchDialect Dialect = new("+", "CROSS JOIN", (text, needle) => $"instr(lower({text}), lower({needle})) > 0", TextFilter);
 
     /// <summary>Every filter (<see cref="SearchSql.Filters"/>), but the label a label driver already yields.</summary>
     private static string Filters(SqlParameters sql, NormalizedSearch search, Driver? driver = null) =>
