@@ -3,20 +3,9 @@ using Npgsql;
 
 namespace LabelLens.Storage.Postgres;
 
-/// <summary>
-/// The catalog as a results table (<see cref="IResultsTable"/>). Every read walks an index from a keyset
-/// position, never an OFFSET: rows by the primary key on images.id, a bare key's owner through
-/// images_key_time, the label index through labels_by_name (name, confidence DESC, image_id).
-/// </summary>
+/// <summary>The results table as <see cref="SqliteCatalog"/> reads it (its ResultsTable), in PostgreSQL: the same keyset walks of the same indexes.</summary>
 public sealed partial class PostgresCatalog
 {
-    /// <summary>
-    /// Whether no other image with the same key was cataloged before this one (creation time, then bucket):
-    /// one probe of images_key_time per row.
-    /// </summary>
-    private const string OwnsKeySql =
-        "NOT EXISTS (SELECT 1 FROM images o WHERE o.key = i.key AND o.id <> i.id AND (o.created_at < i.created_at OR (o.created_at = i.created_at AND o.bucket < i.bucket)))";
-
     public async Task<string?> FindKeyOwnerAsync(string key, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
@@ -65,28 +54,8 @@ public sealed partial class PostgresCatalog
         var sql = new SqlParameters('@');
         // The CITEXT comparison finds the index range; the text one then keeps the exact name (keys are case-sensitive).
         var where = new List<string> { $"l.name = {sql.Add(label)}", $"l.name::text = {sql.Add(label)}::text" };
-        if (range.Min is { } min)
-        {
-            where.Add($"l.confidence {(range.MinInclusive ? ">=" : ">")} {sql.Add(min)}");
-        }
-
-        if (range.Max is { } max)
-        {
-            where.Add($"l.confidence {(range.MaxInclusive ? "<=" : "<")} {sql.Add(max)}");
-        }
-
-        if (after is not null)
-        {
-            // The inclusive bound is what the index seeks to; the OR drops the ties already returned.
-            var confidence = sql.Add(after.Confidence);
-            var id = sql.Add(after.ImageId);
-            where.Add(ascending
-                ? $"l.confidence >= {confidence} AND (l.confidence > {confidence} OR l.image_id < {id})"
-                : $"l.confidence <= {confidence} AND (l.confidence < {confidence} OR l.image_id > {id})");
-        }
-
-        // The index's own order (confidence DESC, image_id ASC), walked forwards or backwards: no sort step.
-        var order = ascending ? "l.confidence ASC, l.image_id DESC" : "l.confidence DESC, l.image_id ASC";
+        var (conditions, order) = LabelIndexSql.Range(sql, range, ascending, after);
+        where.AddRange(conditions);
         await using var connection = await OpenAsync(cancellationToken);
         var found = await QueryAsync(
             connection,
@@ -124,7 +93,7 @@ public sealed partial class PostgresCatalog
         var images = await QueryAsync(
             connection,
             null,
-            $"SELECT {ImageColumnsOfI}, i.media_type, {OwnsKeySql} FROM images i WHERE {where} {orderAndLimit}",
+            $"SELECT {ImageColumnsOfI}, i.media_type, {SqliteCatalog.OwnsKeySql} FROM images i WHERE {where} {orderAndLimit}",
             r => (Image: ReadImage(r), MediaType: r.GetString(ImageColumnCount), OwnsKey: r.GetBoolean(ImageColumnCount + 1)),
             cancellationToken,
             sql.ToArray());

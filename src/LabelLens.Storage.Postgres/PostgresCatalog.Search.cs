@@ -70,40 +70,11 @@ public sealed partial class PostgresCatalog
         return await ReadFoundAsync(connection, text, sql, cancellationToken);
     }
 
-    /// <summary>
-    /// Highest confidence among the label filter first. Each image comes from the labels_by_name range of its best
-    /// label only (ties to the earlier label), so the arms never repeat an image and each arm is in index order:
-    /// the planner merges them (Merge Append) and stops at the page.
-    /// </summary>
+    /// <summary>Highest confidence among the label filter first (<see cref="SearchSql.BestLabelPage"/>: PostgreSQL merges the arms with a Merge Append).</summary>
     private static async Task<List<FoundImage>> FindByLabelConfidenceAsync(NpgsqlConnection connection, NormalizedSearch search, CancellationToken cancellationToken)
     {
         var sql = new SqlParameters('@');
-        var min = sql.Add(search.MinConfidence);
-        var filters = SearchSql.Filters(sql, search, Dialect);
-        var keyset = SearchSql.ConfidenceKeyset(sql, search, "d.confidence", "d.image_id");
-        var arms = new List<string>();
-        for (var index = 0; index < search.Labels.Count; index++)
-        {
-            var best = new List<string>();
-            if (index > 0)
-            {
-                best.Add($"(o.name IN ({sql.List(search.Labels.Take(index))}) AND o.confidence >= d.confidence)");
-            }
-
-            if (index < search.Labels.Count - 1)
-            {
-                best.Add($"(o.name IN ({sql.List(search.Labels.Skip(index + 1))}) AND o.confidence > d.confidence)");
-            }
-
-            var onlyBest = best.Count == 0 ? "" : $" AND NOT EXISTS (SELECT 1 FROM labels o WHERE o.image_id = d.image_id AND ({string.Join(" OR ", best)}))";
-            arms.Add($"""
-                (SELECT {ImageColumnsOfD}, d.confidence AS score
-                FROM labels d JOIN images i ON i.id = d.image_id
-                WHERE d.name = {sql.Add(search.Labels[index])} AND d.confidence >= {min}{keyset}{onlyBest}{filters})
-                """);
-        }
-
-        var text = $"{string.Join("\nUNION ALL\n", arms)}\nORDER BY score DESC, id ASC LIMIT {sql.Add(search.Limit + 1)}";
+        var text = SearchSql.BestLabelPage(sql, search, Dialect, ImageColumnsOfD, "labels d JOIN images i ON i.id = d.image_id");
         return await ReadFoundAsync(connection, text, sql, cancellationToken);
     }
 

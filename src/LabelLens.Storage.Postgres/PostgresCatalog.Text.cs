@@ -9,24 +9,20 @@ namespace LabelLens.Storage.Postgres;
 /// <summary>The text read in images: stored by the text job, read back (or only the lines a search matched).</summary>
 public sealed partial class PostgresCatalog
 {
-    /// <summary>
-    /// Stores what the text job read, unless it was superseded (new bytes, a relabel, a delete) or lost its lease:
-    /// the image's lines replace the old ones, the 'text' analysis row records the model, and the job is done. The
-    /// image's status and labels are not touched (its labels landed before).
-    /// </summary>
+    /// <inheritdoc cref="SqliteCatalog.CompleteTextJobAsync"/>
     public async Task<bool> CompleteTextJobAsync(ClaimedJob job, TextReading reading, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(reading);
         var now = Now;
         var lines = reading.Text.Lines.Select(l => (Line: l, Polygon: JsonSerializer.Serialize(l.Polygon, SqliteCatalog.TextJson), Words: JsonSerializer.Serialize(l.Words, SqliteCatalog.TextJson))).ToList();
-        await using var write = await BeginWriteAsync(cancellationToken);
-        var (connection, transaction) = write;
-        if (!await IsCurrentAsync(connection, transaction, job, cancellationToken))
+        await using var write = await BeginJobWriteAsync(job, cancellationToken);
+        if (write is null)
         {
-            await transaction.CommitAsync(cancellationToken);
             return false;
         }
+
+        var (connection, transaction) = write;
 
         await ExecuteAsync(connection, transaction, "DELETE FROM text_lines WHERE image_id = @id", cancellationToken, ("id", job.ImageId));
         if (lines.Count > 0)

@@ -14,17 +14,18 @@ namespace LabelLens.Storage.Postgres;
 /// </summary>
 public sealed partial class PostgresCatalog
 {
-    /// <summary>Stores ffprobe's findings for the job's bytes; the image row gets the frame size.</summary>
+    /// <inheritdoc cref="SqliteCatalog.SaveVideoMetadataAsync"/>
     public async Task<bool> SaveVideoMetadataAsync(ClaimedJob job, VideoMetadata metadata, string probeJson, string format, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(metadata);
-        await using var write = await BeginWriteAsync(cancellationToken);
-        var (connection, transaction) = write;
-        if (!await IsCurrentAsync(connection, transaction, job, cancellationToken))
+        await using var write = await BeginJobWriteAsync(job, cancellationToken);
+        if (write is null)
         {
             return false;
         }
+
+        var (connection, transaction) = write;
 
         await ExecuteAsync(
             connection,
@@ -44,7 +45,7 @@ public sealed partial class PostgresCatalog
         return true;
     }
 
-    /// <summary>Where a (resumed) video job continues: the last committed frame's time, and frames done so far.</summary>
+    /// <inheritdoc cref="SqliteCatalog.GetVideoCheckpointAsync"/>
     public async Task<(long? ProgressMillis, int FramesDone)> GetVideoCheckpointAsync(ClaimedJob job, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(job);
@@ -59,11 +60,7 @@ public sealed partial class PostgresCatalog
         return rows.Count > 0 ? rows[0] : (null, 0);
     }
 
-    /// <summary>
-    /// Commits a batch of frames and the resume point together: after a crash the job continues after
-    /// <paramref name="progressMillis"/> with every frame up to it stored exactly once (frames are keyed by
-    /// job and time, so a frame written twice replaces itself). Also renews the lease.
-    /// </summary>
+    /// <inheritdoc cref="SqliteCatalog.SaveVideoCheckpointAsync"/>
     public async Task<bool> SaveVideoCheckpointAsync(
         ClaimedJob job,
         IReadOnlyList<FrameLabels> frames,
@@ -81,12 +78,13 @@ public sealed partial class PostgresCatalog
             .GroupBy(r => (r.Time, Name: r.Label.Name.ToUpperInvariant()))
             .Select(g => g.Last())
             .ToList();
-        await using var write = await BeginWriteAsync(cancellationToken);
-        var (connection, transaction) = write;
-        if (!await IsCurrentAsync(connection, transaction, job, cancellationToken))
+        await using var write = await BeginJobWriteAsync(job, cancellationToken);
+        if (write is null)
         {
             return false;
         }
+
+        var (connection, transaction) = write;
 
         // Every sample, then every label row, each in one statement (arrays unnested by the server).
         await ExecuteAsync(
@@ -126,30 +124,21 @@ public sealed partial class PostgresCatalog
         return true;
     }
 
-    /// <summary>
-    /// Finishes a video job in one transaction: reads every frame the job committed, merges them into
-    /// segments, stores the segments and the video-level labels (best confidence per label, so search by
-    /// label finds the video; labels a person removed stay removed), makes this job's frames the current
-    /// result (older jobs' frames go), marks image and job done and records LabelsReady. Dropped, like an
-    /// image result, when the job no longer counts.
-    /// </summary>
+    /// <inheritdoc cref="SqliteCatalog.CompleteVideoJobAsync"/>
     public async Task<bool> CompleteVideoJobAsync(ClaimedJob job, VideoCompletion completion, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(completion);
         var now = Now;
-        await using var write = await BeginWriteAsync(cancellationToken);
-        var (connection, transaction) = write;
-        if (!await IsCurrentAsync(connection, transaction, job, cancellationToken))
+        await using var write = await BeginJobWriteAsync(job, cancellationToken);
+        if (write is null)
         {
-            await transaction.CommitAsync(cancellationToken);
             return false;
         }
 
-        var frames = (await ReadFrameLabelsAsync(connection, transaction, job.ImageId, job.Id, byName: false, 0, int.MaxValue, cancellationToken))
-            .GroupBy(f => f.TimestampMillis)
-            .Select(g => new FrameLabels(g.Key, g.Select(f => f.Label).ToList()))
-            .ToList();
+        var (connection, transaction) = write;
+
+        var frames = VideoResults.Frames(await ReadFrameLabelsAsync(connection, transaction, job.ImageId, job.Id, byName: false, 0, int.MaxValue, cancellationToken));
         var samples = await QueryAsync(
             connection,
             transaction,
@@ -185,28 +174,9 @@ public sealed partial class PostgresCatalog
             await copy.CompleteAsync(cancellationToken);
         }
 
-        var edited = (await QueryAsync(connection, transaction, "SELECT name FROM label_edits WHERE image_id = @id", r => r.GetString(0), cancellationToken, ("id", job.ImageId)))
-            .ToHashSet(StringComparer.OrdinalIgnoreCase);
-        await ExecuteAsync(connection, transaction, "DELETE FROM labels WHERE image_id = @id AND source = 'model'", cancellationToken, ("id", job.ImageId));
-        await ExecuteAsync(connection, transaction, "DELETE FROM instances WHERE image_id = @id", cancellationToken, ("id", job.ImageId));
-        var labels = SegmentBuilder.VideoLabels(frames).Select((l, i) => (Label: l, Rank: i + 1)).Where(l => !edited.Contains(l.Label.Name)).ToList();
-        if (labels.Count > 0)
-        {
-            await ExecuteAsync(
-                connection,
-                transaction,
-                """
-                INSERT INTO labels (image_id, name, confidence, rank, parents, aliases, categories, source, model_version, min_confidence)
-                SELECT @id, l.name, l.confidence, l.rank, l.parents, l.aliases, l.categories, 'model', @model, @min
-                FROM unnest(@names::text[], @confidences::float8[], @ranks::int[], @parents::text[], @aliases::text[], @categories::text[])
-                    AS l (name, confidence, rank, parents, aliases, categories)
-                """,
-                cancellationToken,
-                ("id", job.ImageId), ("model", completion.ModelVersion), ("min", completion.MinConfidence),
-                ("names", labels.Select(l => l.Label.Name).ToArray()), ("confidences", labels.Select(l => l.Label.Confidence).ToArray()),
-                ("ranks", labels.Select(l => l.Rank).ToArray()), ("parents", labels.Select(l => SqliteCatalog.JoinNames(l.Label.Parents)).ToArray()),
-                ("aliases", labels.Select(l => SqliteCatalog.JoinNames(l.Label.Aliases)).ToArray()), ("categories", labels.Select(l => SqliteCatalog.JoinNames(l.Label.Categories)).ToArray()));
-        }
+        var edited = await QueryAsync(connection, transaction, "SELECT name FROM label_edits WHERE image_id = @id", r => r.GetString(0), cancellationToken, ("id", job.ImageId));
+        await ExecuteAsync(connection, transaction, "DELETE FROM labels WHERE image_id = @id AND source = 'model'; DELETE FROM instances WHERE image_id = @id", cancellationToken, ("id", job.ImageId));
+        await InsertModelLabelsAsync(connection, transaction, job.ImageId, VideoResults.Labels(frames, edited), completion.ModelVersion, completion.MinConfidence, cancellationToken);
 
         await ExecuteAsync(
             connection,
@@ -228,11 +198,7 @@ public sealed partial class PostgresCatalog
         return true;
     }
 
-    /// <summary>
-    /// Cancels a video's queued or running job: failed with "cancelled" (the image too), its partial frames
-    /// dropped. A worker running it finds the job no longer current at its next heartbeat or checkpoint.
-    /// </summary>
-    /// <returns>Null when there is no such video; false when it had no job to cancel.</returns>
+    /// <inheritdoc cref="SqliteCatalog.CancelVideoAsync"/>
     public async Task<bool?> CancelVideoAsync(string imageId, CancellationToken cancellationToken)
     {
         var now = Now;
@@ -272,11 +238,11 @@ public sealed partial class PostgresCatalog
         return true;
     }
 
-    /// <summary>The video with its metadata and latest job; null when the id is not a video.</summary>
+    /// <inheritdoc cref="SqliteCatalog.GetVideoAsync"/>
     public async Task<VideoRecord?> GetVideoAsync(string imageId, CancellationToken cancellationToken) =>
         (await GetVideosAsync([imageId], cancellationToken)).GetValueOrDefault(imageId);
 
-    /// <summary>The videos among <paramref name="ids"/> (search results, details), keyed by id.</summary>
+    /// <inheritdoc cref="SqliteCatalog.GetVideosAsync"/>
     public async Task<Dictionary<string, VideoRecord>> GetVideosAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ids);
@@ -304,14 +270,14 @@ public sealed partial class PostgresCatalog
         return videos.ToDictionary(v => v.ImageId);
     }
 
-    /// <summary>Per-frame labels of a video's current result, by time (then name) or by name (then time).</summary>
+    /// <inheritdoc cref="SqliteCatalog.GetVideoFrameLabelsAsync"/>
     public async Task<IReadOnlyList<VideoFrameLabel>> GetVideoFrameLabelsAsync(string imageId, long resultJobId, bool byName, int offset, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         return await ReadFrameLabelsAsync(connection, null, imageId, resultJobId, byName, offset, limit, cancellationToken);
     }
 
-    /// <summary>A video's segments, by start time (then name) or by name (then start); optionally only some labels, and only those at least <paramref name="minConfidence"/> (the segment's best).</summary>
+    /// <inheritdoc cref="SqliteCatalog.GetVideoSegmentsAsync"/>
     public async Task<IReadOnlyList<LabelSegment>> GetVideoSegmentsAsync(string imageId, IReadOnlyCollection<string>? names, bool byName, int offset, int limit, CancellationToken cancellationToken, double minConfidence = 0)
     {
         var sql = new SqlParameters('@');
@@ -337,7 +303,7 @@ public sealed partial class PostgresCatalog
             sql.ToArray());
     }
 
-    /// <summary>Queued and running video jobs with their progress, oldest first.</summary>
+    /// <inheritdoc cref="SqliteCatalog.GetVideoQueueAsync"/>
     public async Task<IReadOnlyList<VideoQueueEntry>> GetVideoQueueAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
@@ -364,6 +330,54 @@ public sealed partial class PostgresCatalog
                     done is { } p && duration is > 0 ? Math.Round(Math.Clamp(100.0 * p / duration.Value, 0, 100), 1) : null);
             },
             cancellationToken);
+    }
+
+    /// <summary>
+    /// A write transaction for a job's result, the job checked and its row locked till the end (<see cref="IsCurrentAsync"/>),
+    /// so a result counts exactly once; null, with nothing written, when the job no longer counts.
+    /// </summary>
+    private async Task<PostgresWrite?> BeginJobWriteAsync(ClaimedJob job, CancellationToken cancellationToken)
+    {
+        var write = await BeginWriteAsync(cancellationToken);
+        try
+        {
+            if (await IsCurrentAsync(write.Connection, write.Transaction, job, cancellationToken))
+            {
+                return write;
+            }
+        }
+        catch
+        {
+            await write.DisposeAsync();
+            throw;
+        }
+
+        await write.DisposeAsync();
+        return null;
+    }
+
+    /// <summary>Model labels in one statement (arrays, unnested by the server); rank keeps the model's order.</summary>
+    internal static async Task InsertModelLabelsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string imageId, IReadOnlyList<(Label Label, int Rank)> labels, string? model, double minConfidence, CancellationToken cancellationToken)
+    {
+        if (labels.Count == 0)
+        {
+            return;
+        }
+
+        await ExecuteAsync(
+            connection,
+            transaction,
+            """
+            INSERT INTO labels (image_id, name, confidence, rank, parents, aliases, categories, source, model_version, min_confidence)
+            SELECT @id, l.name, l.confidence, l.rank, l.parents, l.aliases, l.categories, 'model', @model, @min
+            FROM unnest(@names::text[], @confidences::float8[], @ranks::int[], @parents::text[], @aliases::text[], @categories::text[])
+                AS l (name, confidence, rank, parents, aliases, categories)
+            """,
+            cancellationToken,
+            ("id", imageId), ("model", model), ("min", minConfidence),
+            ("names", labels.Select(l => l.Label.Name).ToArray()), ("confidences", labels.Select(l => l.Label.Confidence).ToArray()),
+            ("ranks", labels.Select(l => l.Rank).ToArray()), ("parents", labels.Select(l => SqliteCatalog.JoinNames(l.Label.Parents)).ToArray()),
+            ("aliases", labels.Select(l => SqliteCatalog.JoinNames(l.Label.Aliases)).ToArray()), ("categories", labels.Select(l => SqliteCatalog.JoinNames(l.Label.Categories)).ToArray()));
     }
 
     private static VideoRecord ReadVideo(NpgsqlDataReader r)

@@ -364,18 +364,9 @@ internal static class SearchSql
             where.Append($" AND NOT EXISTS (SELECT 1 FROM labels f WHERE f.image_id = i.id AND f.name IN ({sql.List(search.NotLabels)}) AND {plus}f.confidence >= {min} LIMIT 1)");
         }
 
-        if (search.Bucket is { } bucket)
+        foreach (var condition in PlaceConditions(sql, search))
         {
-            where.Append($" AND i.bucket = {sql.Add(bucket)}");
-        }
-
-        if (search.Prefix is { } prefix)
-        {
-            where.Append($" AND i.key >= {sql.Add(prefix)}");
-            if (search.PrefixEnd is { } end)
-            {
-                where.Append($" AND i.key < {sql.Add(end)}");
-            }
+            where.Append($" AND {condition}");
         }
 
         if (search.Status is { } status)
@@ -409,6 +400,63 @@ internal static class SearchSql
 
         where.Append(FaceFilters(sql, search));
         return where.ToString();
+    }
+
+    /// <summary>The bucket and key prefix conditions on image <c>i</c> (a key range: the prefix and its upper bound); none without either.</summary>
+    public static List<string> PlaceConditions(SqlParameters sql, NormalizedSearch search)
+    {
+        var conditions = new List<string>();
+        if (search.Bucket is { } bucket)
+        {
+            conditions.Add($"i.bucket = {sql.Add(bucket)}");
+        }
+
+        if (search.Prefix is { } prefix)
+        {
+            conditions.Add($"i.key >= {sql.Add(prefix)}");
+            if (search.PrefixEnd is { } end)
+            {
+                conditions.Add($"i.key < {sql.Add(end)}");
+            }
+        }
+
+        return conditions;
+    }
+
+    /// <summary>
+    /// A page sorted by the best confidence among the search's labels, as one compound SELECT ordered by (score, id):
+    /// arm k yields the images whose best label of the filter is the k-th (a tie goes to the earlier label), from
+    /// <paramref name="from"/> (that label's rows <c>d</c> joined to their images <c>i</c>), so no image comes twice
+    /// and each arm is in its label index's order: the database merges the arms and stops at the page.
+    /// </summary>
+    public static string BestLabelPage(SqlParameters sql, NormalizedSearch search, SearchDialect dialect, string imageColumns, string from)
+    {
+        var min = sql.Add(search.MinConfidence);
+        var filters = Filters(sql, search, dialect);
+        var keyset = ConfidenceKeyset(sql, search, "d.confidence", "d.image_id");
+        var arms = new List<string>();
+        for (var index = 0; index < search.Labels.Count; index++)
+        {
+            var best = new List<string>();
+            if (index > 0)
+            {
+                best.Add($"(o.name IN ({sql.List(search.Labels.Take(index))}) AND o.confidence >= d.confidence)");
+            }
+
+            if (index < search.Labels.Count - 1)
+            {
+                best.Add($"(o.name IN ({sql.List(search.Labels.Skip(index + 1))}) AND o.confidence > d.confidence)");
+            }
+
+            var onlyBest = best.Count == 0 ? "" : $" AND NOT EXISTS (SELECT 1 FROM labels o WHERE o.image_id = d.image_id AND ({string.Join(" OR ", best)}))";
+            arms.Add($"""
+                SELECT {imageColumns}, d.confidence AS score
+                FROM {from}
+                WHERE d.name = {sql.Add(search.Labels[index])} AND d.confidence >= {min}{keyset}{onlyBest}{filters}
+                """);
+        }
+
+        return $"{string.Join("\nUNION ALL\n", arms)}\nORDER BY score DESC, id ASC LIMIT {sql.Add(search.Limit + 1)}";
     }
 
     /// <summary>
@@ -596,5 +644,39 @@ internal static class TextSearch
         }
 
         return terms.Count == 0 ? throw new InvalidQueryException("InvalidText", "text has no letters or digits to search for.") : terms;
+    }
+}
+
+/// <summary>The results table's label index as SQL conditions on the label row <c>l</c>, for every provider.</summary>
+internal static class LabelIndexSql
+{
+    /// <summary>
+    /// The confidence range and the keyset position as conditions, and the order: the label index's own
+    /// (confidence DESC, image_id ASC), walked forwards or backwards, so no sort step.
+    /// </summary>
+    public static (List<string> Where, string Order) Range(SqlParameters sql, ConfidenceRange range, bool ascending, LabelIndexPosition? after)
+    {
+        var where = new List<string>();
+        if (range.Min is { } min)
+        {
+            where.Add($"l.confidence {(range.MinInclusive ? ">=" : ">")} {sql.Add(min)}");
+        }
+
+        if (range.Max is { } max)
+        {
+            where.Add($"l.confidence {(range.MaxInclusive ? "<=" : "<")} {sql.Add(max)}");
+        }
+
+        if (after is not null)
+        {
+            // The inclusive bound is what the index seeks to; the OR drops the ties already returned.
+            var confidence = sql.Add(after.Confidence);
+            var id = sql.Add(after.ImageId);
+            where.Add(ascending
+                ? $"l.confidence >= {confidence} AND (l.confidence > {confidence} OR l.image_id < {id})"
+                : $"l.confidence <= {confidence} AND (l.confidence < {confidence} OR l.image_id > {id})");
+        }
+
+        return (where, ascending ? "l.confidence ASC, l.image_id DESC" : "l.confidence DESC, l.image_id ASC");
     }
 }

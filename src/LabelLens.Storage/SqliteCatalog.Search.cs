@@ -175,32 +175,7 @@ public sealed partial class SqliteCatalog
     private async Task<List<FoundImage>> FindByLabelConfidenceAsync(SqliteConnection connection, NormalizedSearch search, CancellationToken cancellationToken)
     {
         var sql = new SqlParameters();
-        var min = sql.Add(search.MinConfidence);
-        var filters = Filters(sql, search);
-        var keyset = SearchSql.ConfidenceKeyset(sql, search, "d.confidence", "d.image_id");
-        var arms = new List<string>();
-        for (var index = 0; index < search.Labels.Count; index++)
-        {
-            var best = new List<string>();
-            if (index > 0)
-            {
-                best.Add($"(o.name IN ({sql.List(search.Labels.Take(index))}) AND o.confidence >= d.confidence)");
-            }
-
-            if (index < search.Labels.Count - 1)
-            {
-                best.Add($"(o.name IN ({sql.List(search.Labels.Skip(index + 1))}) AND o.confidence > d.confidence)");
-            }
-
-            var onlyBest = best.Count == 0 ? "" : $" AND NOT EXISTS (SELECT 1 FROM labels o WHERE o.image_id = d.image_id AND ({string.Join(" OR ", best)}))";
-            arms.Add($"""
-                SELECT {ImageColumnsOfD}, d.confidence AS score
-                FROM labels d INDEXED BY labels_by_name CROSS JOIN images i ON i.id = d.image_id
-                WHERE d.name = {sql.Add(search.Labels[index])} AND d.confidence >= {min}{keyset}{onlyBest}{filters}
-                """);
-        }
-
-        var text = $"{string.Join("\nUNION ALL\n", arms)}\nORDER BY score DESC, id ASC LIMIT {sql.Add(search.Limit + 1)}";
+        var text = SearchSql.BestLabelPage(sql, search, Dialect, ImageColumnsOfD, "labels d INDEXED BY labels_by_name CROSS JOIN images i ON i.id = d.image_id");
         return await ReadFoundAsync(connection, text, sql, cancellationToken);
     }
 
@@ -361,21 +336,7 @@ public sealed partial class SqliteCatalog
 
         private static string Source(SqlParameters sql, NormalizedSearch search)
         {
-            var conditions = new List<string>();
-            if (search.Bucket is { } bucket)
-            {
-                conditions.Add($"i.bucket = {sql.Add(bucket)}");
-            }
-
-            if (search.Prefix is { } prefix)
-            {
-                conditions.Add($"i.key >= {sql.Add(prefix)}");
-                if (search.PrefixEnd is { } end)
-                {
-                    conditions.Add($"i.key < {sql.Add(end)}");
-                }
-            }
-
+            var conditions = SearchSql.PlaceConditions(sql, search);
             var index = search.Bucket is null ? "images_key_time" : "images_bucket_key_time";
             return $"images i INDEXED BY {index} WHERE {string.Join(" AND ", conditions)}";
         }

@@ -151,10 +151,7 @@ public sealed partial class SqliteCatalog
             return false;
         }
 
-        var frames = (await ReadFrameLabelsAsync(connection, transaction, job.ImageId, job.Id, byName: false, 0, int.MaxValue, cancellationToken))
-            .GroupBy(f => f.TimestampMillis)
-            .Select(g => new FrameLabels(g.Key, g.Select(f => f.Label).ToList()))
-            .ToList();
+        var frames = VideoResults.Frames(await ReadFrameLabelsAsync(connection, transaction, job.ImageId, job.Id, byName: false, 0, int.MaxValue, cancellationToken));
         var samples = new List<long>();
         await using (var command = Command(connection, transaction, "SELECT timestamp_ms FROM video_samples WHERE image_id = $id AND job_id = $job ORDER BY timestamp_ms", ("$id", job.ImageId), ("$job", job.Id)))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
@@ -182,7 +179,7 @@ public sealed partial class SqliteCatalog
                 ("$parents", JoinNames(segment.Parents)), ("$aliases", JoinNames(segment.Aliases)), ("$categories", JoinNames(segment.Categories)));
         }
 
-        var edited = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var edited = new List<string>();
         await using (var command = Command(connection, transaction, "SELECT name FROM label_edits WHERE image_id = $id", ("$id", job.ImageId)))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
@@ -194,7 +191,7 @@ public sealed partial class SqliteCatalog
 
         Execute(connection, transaction, "DELETE FROM labels WHERE image_id = $id AND source = 'model'", ("$id", job.ImageId));
         Execute(connection, transaction, "DELETE FROM instances WHERE image_id = $id", ("$id", job.ImageId));
-        foreach (var (label, rank) in SegmentBuilder.VideoLabels(frames).Select((l, i) => (l, i + 1)).Where(l => !edited.Contains(l.l.Name)))
+        foreach (var (label, rank) in VideoResults.Labels(frames, edited))
         {
             Execute(
                 connection,
