@@ -111,11 +111,7 @@ public sealed partial class PostgresCatalog
         var text = read.Count == 0 ? [] : await GetTextAsync(read, cancellationToken);
         // Faces likewise only where the face analysis ran (GetFacesAsync answers for those alone).
         var faces = ids.Count == 0 ? [] : await GetFacesAsync(ids, cancellationToken);
-        return images.Select(i => new ResultRow(i.Image, i.MediaType, i.OwnsKey, labels.GetValueOrDefault(i.Image.Id) ?? [], segments.GetValueOrDefault(i.Image.Id) ?? [])
-        {
-            Text = read.Contains(i.Image.Id) ? text.GetValueOrDefault(i.Image.Id) ?? [] : null,
-            Faces = faces.GetValueOrDefault(i.Image.Id),
-        }).ToList();
+        return ResultRows.Compose(images, labels, segments, read, text, faces);
     }
 
     /// <summary>The segments of these videos, each video's by start time.</summary>
@@ -129,21 +125,10 @@ public sealed partial class PostgresCatalog
         var rows = await QueryAsync(
             connection,
             null,
-            $"SELECT image_id, {SegmentColumns} FROM video_segments WHERE image_id = ANY(@ids) ORDER BY image_id, start_ms, name",
-            r => (Id: r.GetString(0), Segment: ReadSegment(r, 1)),
+            $"SELECT image_id, {VideoResults.SegmentColumns} FROM video_segments WHERE image_id = ANY(@ids) ORDER BY image_id, start_ms, name",
+            r => (Id: r.GetString(0), Segment: VideoResults.ReadSegment(r, 1)),
             cancellationToken,
             IdArray("ids", videoIds));
         return rows.GroupBy(r => r.Id, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Select(r => r.Segment).ToList(), StringComparer.Ordinal);
     }
-
-    private const string SegmentColumns = "name, start_ms, end_ms, confidence, parents, aliases, categories";
-
-    private static LabelSegment ReadSegment(NpgsqlDataReader r, int offset) => new(
-        r.GetString(offset),
-        r.GetInt64(offset + 1),
-        r.GetInt64(offset + 2),
-        r.GetDouble(offset + 3),
-        SqliteCatalog.SplitNames(r.GetString(offset + 4)),
-        SqliteCatalog.SplitNames(r.GetString(offset + 5)),
-        SqliteCatalog.SplitNames(r.GetString(offset + 6)));
 }

@@ -16,41 +16,37 @@ public sealed partial class PostgresCatalog
         ArgumentNullException.ThrowIfNull(reading);
         var now = Now;
         var lines = reading.Text.Lines.Select(l => (Line: l, Polygon: JsonSerializer.Serialize(l.Polygon, SqliteCatalog.TextJson), Words: JsonSerializer.Serialize(l.Words, SqliteCatalog.TextJson))).ToList();
-        await using var write = await BeginJobWriteAsync(job, cancellationToken);
-        if (write is null)
-        {
-            return false;
-        }
-
-        var (connection, transaction) = write;
-
-        await ExecuteAsync(connection, transaction, "DELETE FROM text_lines WHERE image_id = @id", cancellationToken, ("id", job.ImageId));
-        if (lines.Count > 0)
-        {
-            // One COPY for every line (inside the transaction, as the statements around it).
-            await using var copy = await connection.BeginBinaryImportAsync(
-                "COPY text_lines (image_id, line, text, confidence, polygon, words, start_ms, end_ms) FROM STDIN (FORMAT BINARY)", cancellationToken);
-            foreach (var (entry, index) in lines.Select((l, i) => (l, i)))
+        return await WriteForJobAsync(
+            job,
+            async (connection, transaction) =>
             {
-                await copy.StartRowAsync(cancellationToken);
-                await copy.WriteAsync(job.ImageId, NpgsqlDbType.Text, cancellationToken);
-                await copy.WriteAsync(index, NpgsqlDbType.Integer, cancellationToken);
-                await copy.WriteAsync(entry.Line.Text, NpgsqlDbType.Text, cancellationToken);
-                await copy.WriteAsync(entry.Line.Confidence, NpgsqlDbType.Double, cancellationToken);
-                await copy.WriteAsync(entry.Polygon, NpgsqlDbType.Text, cancellationToken);
-                await copy.WriteAsync(entry.Words, NpgsqlDbType.Text, cancellationToken);
-                await WriteNullableAsync(copy, entry.Line.StartTimestampMillis, cancellationToken);
-                await WriteNullableAsync(copy, entry.Line.EndTimestampMillis, cancellationToken);
-            }
+                await ExecuteAsync(connection, transaction, "DELETE FROM text_lines WHERE image_id = @id", cancellationToken, ("id", job.ImageId));
+                if (lines.Count > 0)
+                {
+                    // One COPY for every line (inside the transaction, as the statements around it).
+                    await using var copy = await connection.BeginBinaryImportAsync(
+                        "COPY text_lines (image_id, line, text, confidence, polygon, words, start_ms, end_ms) FROM STDIN (FORMAT BINARY)", cancellationToken);
+                    foreach (var (entry, index) in lines.Select((l, i) => (l, i)))
+                    {
+                        await copy.StartRowAsync(cancellationToken);
+                        await copy.WriteAsync(job.ImageId, NpgsqlDbType.Text, cancellationToken);
+                        await copy.WriteAsync(index, NpgsqlDbType.Integer, cancellationToken);
+                        await copy.WriteAsync(entry.Line.Text, NpgsqlDbType.Text, cancellationToken);
+                        await copy.WriteAsync(entry.Line.Confidence, NpgsqlDbType.Double, cancellationToken);
+                        await copy.WriteAsync(entry.Polygon, NpgsqlDbType.Text, cancellationToken);
+                        await copy.WriteAsync(entry.Words, NpgsqlDbType.Text, cancellationToken);
+                        await WriteNullableAsync(copy, entry.Line.StartTimestampMillis, cancellationToken);
+                        await WriteNullableAsync(copy, entry.Line.EndTimestampMillis, cancellationToken);
+                    }
 
-            await copy.CompleteAsync(cancellationToken);
-        }
+                    await copy.CompleteAsync(cancellationToken);
+                }
 
-        var analysis = new AnalysisLabels(AnalysisTask.Text, reading.Text.Model, reading.MinConfidence, []);
-        await SaveAnalysesAsync(connection, transaction, job.ImageId, [(analysis, "[]")], replaceAll: false, now, cancellationToken);
-        await ExecuteAsync(connection, transaction, "UPDATE jobs SET state = 'done', error = NULL, lease_until = NULL, updated_at = @now WHERE id = @job", cancellationToken, ("job", job.Id), ("now", now));
-        await transaction.CommitAsync(cancellationToken);
-        return true;
+                var analysis = new AnalysisLabels(AnalysisTask.Text, reading.Text.Model, reading.MinConfidence, []);
+                await SaveAnalysesAsync(connection, transaction, job.ImageId, [(analysis, "[]")], replaceAll: false, now, cancellationToken);
+                await ExecuteAsync(connection, transaction, "UPDATE jobs SET state = 'done', error = NULL, lease_until = NULL, updated_at = @now WHERE id = @job", cancellationToken, ("job", job.Id), ("now", now));
+            },
+            cancellationToken);
     }
 
     public async Task<Dictionary<string, IReadOnlyList<TextLine>>> GetTextAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken, string? matching = null)

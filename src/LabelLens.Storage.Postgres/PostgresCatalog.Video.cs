@@ -19,30 +19,26 @@ public sealed partial class PostgresCatalog
     {
         ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(metadata);
-        await using var write = await BeginJobWriteAsync(job, cancellationToken);
-        if (write is null)
-        {
-            return false;
-        }
-
-        var (connection, transaction) = write;
-
-        await ExecuteAsync(
-            connection,
-            transaction,
-            """
-            INSERT INTO videos (image_id, sha256, codec, format, duration_ms, frame_rate, width, height, color_range, probe)
-            VALUES (@id, @sha, @codec, @format, @duration, @rate, @w, @h, @range, @probe)
-            ON CONFLICT (image_id) DO UPDATE SET sha256 = excluded.sha256, codec = excluded.codec, format = excluded.format,
-                duration_ms = excluded.duration_ms, frame_rate = excluded.frame_rate, width = excluded.width, height = excluded.height,
-                color_range = excluded.color_range, probe = excluded.probe;
-            UPDATE images SET width = @w, height = @h, format = @imageFormat WHERE id = @id
-            """,
-            cancellationToken,
-            ("id", job.ImageId), ("sha", job.Sha256), ("codec", metadata.Codec), ("format", metadata.Format), ("duration", metadata.DurationMillis),
-            ("rate", metadata.FrameRate), ("w", metadata.FrameWidth), ("h", metadata.FrameHeight), ("range", metadata.ColorRange), ("probe", probeJson), ("imageFormat", format));
-        await transaction.CommitAsync(cancellationToken);
-        return true;
+        return await WriteForJobAsync(
+            job,
+            async (connection, transaction) =>
+            {
+                await ExecuteAsync(
+                    connection,
+                    transaction,
+                    """
+                    INSERT INTO videos (image_id, sha256, codec, format, duration_ms, frame_rate, width, height, color_range, probe)
+                    VALUES (@id, @sha, @codec, @format, @duration, @rate, @w, @h, @range, @probe)
+                    ON CONFLICT (image_id) DO UPDATE SET sha256 = excluded.sha256, codec = excluded.codec, format = excluded.format,
+                        duration_ms = excluded.duration_ms, frame_rate = excluded.frame_rate, width = excluded.width, height = excluded.height,
+                        color_range = excluded.color_range, probe = excluded.probe;
+                    UPDATE images SET width = @w, height = @h, format = @imageFormat WHERE id = @id
+                    """,
+                    cancellationToken,
+                    ("id", job.ImageId), ("sha", job.Sha256), ("codec", metadata.Codec), ("format", metadata.Format), ("duration", metadata.DurationMillis),
+                    ("rate", metadata.FrameRate), ("w", metadata.FrameWidth), ("h", metadata.FrameHeight), ("range", metadata.ColorRange), ("probe", probeJson), ("imageFormat", format));
+            },
+            cancellationToken);
     }
 
     /// <inheritdoc cref="SqliteCatalog.GetVideoCheckpointAsync"/>
@@ -78,50 +74,46 @@ public sealed partial class PostgresCatalog
             .GroupBy(r => (r.Time, Name: r.Label.Name.ToUpperInvariant()))
             .Select(g => g.Last())
             .ToList();
-        await using var write = await BeginJobWriteAsync(job, cancellationToken);
-        if (write is null)
-        {
-            return false;
-        }
+        return await WriteForJobAsync(
+            job,
+            async (connection, transaction) =>
+            {
+                // Every sample, then every label row, each in one statement (arrays unnested by the server).
+                await ExecuteAsync(
+                    connection,
+                    transaction,
+                    "INSERT INTO video_samples (image_id, job_id, timestamp_ms) SELECT @id, @job, t FROM unnest(@times::bigint[]) AS t ON CONFLICT DO NOTHING",
+                    cancellationToken,
+                    ("id", job.ImageId), ("job", job.Id), ("times", frames.Select(f => f.TimestampMillis).Distinct().ToArray()));
+                if (rows.Count > 0)
+                {
+                    await ExecuteAsync(
+                        connection,
+                        transaction,
+                        """
+                        INSERT INTO video_frames (image_id, job_id, timestamp_ms, name, confidence, parents, aliases, categories, instances)
+                        SELECT @id, @job, f.t, f.name, f.confidence, f.parents, f.aliases, f.categories, f.instances
+                        FROM unnest(@times::bigint[], @names::text[], @confidences::float8[], @parents::text[], @aliases::text[], @categories::text[], @instances::text[])
+                            AS f (t, name, confidence, parents, aliases, categories, instances)
+                        ON CONFLICT (image_id, job_id, timestamp_ms, name) DO UPDATE SET name = excluded.name, confidence = excluded.confidence,
+                            parents = excluded.parents, aliases = excluded.aliases, categories = excluded.categories, instances = excluded.instances
+                        """,
+                        cancellationToken,
+                        ("id", job.ImageId), ("job", job.Id), ("times", rows.Select(r => r.Time).ToArray()), ("names", rows.Select(r => r.Label.Name).ToArray()),
+                        ("confidences", rows.Select(r => r.Label.Confidence).ToArray()), ("parents", rows.Select(r => SqliteCatalog.JoinNames(r.Label.Parents)).ToArray()),
+                        ("aliases", rows.Select(r => SqliteCatalog.JoinNames(r.Label.Aliases)).ToArray()), ("categories", rows.Select(r => SqliteCatalog.JoinNames(r.Label.Categories)).ToArray()),
+                        ("instances", rows.Select(r => JsonSerializer.Serialize(r.Label.Instances, SqliteCatalog.InstanceJson)).ToArray()));
+                }
 
-        var (connection, transaction) = write;
-
-        // Every sample, then every label row, each in one statement (arrays unnested by the server).
-        await ExecuteAsync(
-            connection,
-            transaction,
-            "INSERT INTO video_samples (image_id, job_id, timestamp_ms) SELECT @id, @job, t FROM unnest(@times::bigint[]) AS t ON CONFLICT DO NOTHING",
-            cancellationToken,
-            ("id", job.ImageId), ("job", job.Id), ("times", frames.Select(f => f.TimestampMillis).Distinct().ToArray()));
-        if (rows.Count > 0)
-        {
-            await ExecuteAsync(
-                connection,
-                transaction,
-                """
-                INSERT INTO video_frames (image_id, job_id, timestamp_ms, name, confidence, parents, aliases, categories, instances)
-                SELECT @id, @job, f.t, f.name, f.confidence, f.parents, f.aliases, f.categories, f.instances
-                FROM unnest(@times::bigint[], @names::text[], @confidences::float8[], @parents::text[], @aliases::text[], @categories::text[], @instances::text[])
-                    AS f (t, name, confidence, parents, aliases, categories, instances)
-                ON CONFLICT (image_id, job_id, timestamp_ms, name) DO UPDATE SET name = excluded.name, confidence = excluded.confidence,
-                    parents = excluded.parents, aliases = excluded.aliases, categories = excluded.categories, instances = excluded.instances
-                """,
-                cancellationToken,
-                ("id", job.ImageId), ("job", job.Id), ("times", rows.Select(r => r.Time).ToArray()), ("names", rows.Select(r => r.Label.Name).ToArray()),
-                ("confidences", rows.Select(r => r.Label.Confidence).ToArray()), ("parents", rows.Select(r => SqliteCatalog.JoinNames(r.Label.Parents)).ToArray()),
-                ("aliases", rows.Select(r => SqliteCatalog.JoinNames(r.Label.Aliases)).ToArray()), ("categories", rows.Select(r => SqliteCatalog.JoinNames(r.Label.Categories)).ToArray()),
-                ("instances", rows.Select(r => JsonSerializer.Serialize(r.Label.Instances, SqliteCatalog.InstanceJson)).ToArray()));
-        }
-
-        var now = Now;
-        await ExecuteAsync(
-            connection,
-            transaction,
-            "UPDATE jobs SET progress_ms = GREATEST(COALESCE(progress_ms, -1), @progress), frames_done = @frames, lease_until = @until, updated_at = @now WHERE id = @job",
-            cancellationToken,
-            ("job", job.Id), ("progress", progressMillis), ("frames", framesDone), ("until", now + (long)lease.TotalMilliseconds), ("now", now));
-        await transaction.CommitAsync(cancellationToken);
-        return true;
+                var now = Now;
+                await ExecuteAsync(
+                    connection,
+                    transaction,
+                    "UPDATE jobs SET progress_ms = GREATEST(COALESCE(progress_ms, -1), @progress), frames_done = @frames, lease_until = @until, updated_at = @now WHERE id = @job",
+                    cancellationToken,
+                    ("job", job.Id), ("progress", progressMillis), ("frames", framesDone), ("until", now + (long)lease.TotalMilliseconds), ("now", now));
+            },
+            cancellationToken);
     }
 
     /// <inheritdoc cref="SqliteCatalog.CompleteVideoJobAsync"/>
@@ -130,72 +122,68 @@ public sealed partial class PostgresCatalog
         ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(completion);
         var now = Now;
-        await using var write = await BeginJobWriteAsync(job, cancellationToken);
-        if (write is null)
-        {
-            return false;
-        }
-
-        var (connection, transaction) = write;
-
-        var frames = VideoResults.Frames(await ReadFrameLabelsAsync(connection, transaction, job.ImageId, job.Id, byName: false, 0, int.MaxValue, cancellationToken));
-        var samples = await QueryAsync(
-            connection,
-            transaction,
-            "SELECT timestamp_ms FROM video_samples WHERE image_id = @id AND job_id = @job ORDER BY timestamp_ms",
-            r => r.GetInt64(0),
-            cancellationToken,
-            ("id", job.ImageId), ("job", job.Id));
-        var duration = await ScalarAsync(connection, transaction, "SELECT duration_ms FROM videos WHERE image_id = @id", cancellationToken, ("id", job.ImageId)) as long?;
-        // The last segment of a label and start wins, as SQLite's INSERT OR REPLACE does; COPY takes no duplicates.
-        var segments = SegmentBuilder.Build(samples, frames, completion.IntervalMillis, completion.SegmentGapMillis, duration)
-            .GroupBy(s => (Name: s.Name.ToUpperInvariant(), s.StartTimestampMillis))
-            .Select(g => g.Last())
-            .ToList();
-
-        await ExecuteAsync(connection, transaction, "DELETE FROM video_segments WHERE image_id = @id", cancellationToken, ("id", job.ImageId));
-        if (segments.Count > 0)
-        {
-            await using var copy = await connection.BeginBinaryImportAsync(
-                "COPY video_segments (image_id, name, start_ms, end_ms, confidence, parents, aliases, categories) FROM STDIN (FORMAT BINARY)", cancellationToken);
-            foreach (var segment in segments)
+        return await WriteForJobAsync(
+            job,
+            async (connection, transaction) =>
             {
-                await copy.StartRowAsync(cancellationToken);
-                await copy.WriteAsync(job.ImageId, NpgsqlDbType.Text, cancellationToken);
-                await copy.WriteAsync(segment.Name, NpgsqlDbType.Text, cancellationToken);
-                await copy.WriteAsync(segment.StartTimestampMillis, NpgsqlDbType.Bigint, cancellationToken);
-                await copy.WriteAsync(segment.EndTimestampMillis, NpgsqlDbType.Bigint, cancellationToken);
-                await copy.WriteAsync(segment.Confidence, NpgsqlDbType.Double, cancellationToken);
-                await copy.WriteAsync(SqliteCatalog.JoinNames(segment.Parents), NpgsqlDbType.Text, cancellationToken);
-                await copy.WriteAsync(SqliteCatalog.JoinNames(segment.Aliases), NpgsqlDbType.Text, cancellationToken);
-                await copy.WriteAsync(SqliteCatalog.JoinNames(segment.Categories), NpgsqlDbType.Text, cancellationToken);
-            }
+                var frames = VideoResults.Frames(await ReadFrameLabelsAsync(connection, transaction, job.ImageId, job.Id, byName: false, 0, int.MaxValue, cancellationToken));
+                var samples = await QueryAsync(
+                    connection,
+                    transaction,
+                    "SELECT timestamp_ms FROM video_samples WHERE image_id = @id AND job_id = @job ORDER BY timestamp_ms",
+                    r => r.GetInt64(0),
+                    cancellationToken,
+                    ("id", job.ImageId), ("job", job.Id));
+                var duration = await ScalarAsync(connection, transaction, "SELECT duration_ms FROM videos WHERE image_id = @id", cancellationToken, ("id", job.ImageId)) as long?;
+                // The last segment of a label and start wins, as SQLite's INSERT OR REPLACE does; COPY takes no duplicates.
+                var segments = SegmentBuilder.Build(samples, frames, completion.IntervalMillis, completion.SegmentGapMillis, duration)
+                    .GroupBy(s => (Name: s.Name.ToUpperInvariant(), s.StartTimestampMillis))
+                    .Select(g => g.Last())
+                    .ToList();
 
-            await copy.CompleteAsync(cancellationToken);
-        }
+                await ExecuteAsync(connection, transaction, "DELETE FROM video_segments WHERE image_id = @id", cancellationToken, ("id", job.ImageId));
+                if (segments.Count > 0)
+                {
+                    await using var copy = await connection.BeginBinaryImportAsync(
+                        "COPY video_segments (image_id, name, start_ms, end_ms, confidence, parents, aliases, categories) FROM STDIN (FORMAT BINARY)", cancellationToken);
+                    foreach (var segment in segments)
+                    {
+                        await copy.StartRowAsync(cancellationToken);
+                        await copy.WriteAsync(job.ImageId, NpgsqlDbType.Text, cancellationToken);
+                        await copy.WriteAsync(segment.Name, NpgsqlDbType.Text, cancellationToken);
+                        await copy.WriteAsync(segment.StartTimestampMillis, NpgsqlDbType.Bigint, cancellationToken);
+                        await copy.WriteAsync(segment.EndTimestampMillis, NpgsqlDbType.Bigint, cancellationToken);
+                        await copy.WriteAsync(segment.Confidence, NpgsqlDbType.Double, cancellationToken);
+                        await copy.WriteAsync(SqliteCatalog.JoinNames(segment.Parents), NpgsqlDbType.Text, cancellationToken);
+                        await copy.WriteAsync(SqliteCatalog.JoinNames(segment.Aliases), NpgsqlDbType.Text, cancellationToken);
+                        await copy.WriteAsync(SqliteCatalog.JoinNames(segment.Categories), NpgsqlDbType.Text, cancellationToken);
+                    }
 
-        var edited = await QueryAsync(connection, transaction, "SELECT name FROM label_edits WHERE image_id = @id", r => r.GetString(0), cancellationToken, ("id", job.ImageId));
-        await ExecuteAsync(connection, transaction, "DELETE FROM labels WHERE image_id = @id AND source = 'model'; DELETE FROM instances WHERE image_id = @id", cancellationToken, ("id", job.ImageId));
-        await InsertModelLabelsAsync(connection, transaction, job.ImageId, VideoResults.Labels(frames, edited), completion.ModelVersion, completion.MinConfidence, cancellationToken);
+                    await copy.CompleteAsync(cancellationToken);
+                }
 
-        await ExecuteAsync(
-            connection,
-            transaction,
-            """
-            DELETE FROM video_frames WHERE image_id = @id AND job_id <> @job;
-            DELETE FROM video_samples WHERE image_id = @id AND job_id <> @job;
-            UPDATE videos SET result_job_id = @job, interval_ms = @interval, frames = @frames, model_version = @model WHERE image_id = @id;
-            UPDATE images SET status = 'labeled', error = NULL, format = @format, model_version = @model, min_confidence = @min, labeled_at = @now, labeling_ms = @ms
-            WHERE id = @id;
-            UPDATE jobs SET state = 'done', error = NULL, lease_until = NULL, updated_at = @now WHERE id = @job
-            """,
-            cancellationToken,
-            ("id", job.ImageId), ("job", job.Id), ("interval", (long)completion.IntervalMillis), ("frames", samples.Count), ("model", completion.ModelVersion),
-            ("format", completion.Format), ("min", completion.MinConfidence), ("now", now), ("ms", completion.LabelingMs));
-        await AfterLabelsAsync(connection, transaction, job, completion.TextFollows, now, cancellationToken);
-        await InsertEventAsync(connection, transaction, CatalogEventType.LabelsReady, job.ImageId, job.Bucket, job.Key, null, now, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return true;
+                var edited = await QueryAsync(connection, transaction, "SELECT name FROM label_edits WHERE image_id = @id", r => r.GetString(0), cancellationToken, ("id", job.ImageId));
+                await ExecuteAsync(connection, transaction, "DELETE FROM labels WHERE image_id = @id AND source = 'model'; DELETE FROM instances WHERE image_id = @id", cancellationToken, ("id", job.ImageId));
+                await InsertModelLabelsAsync(connection, transaction, job.ImageId, VideoResults.Labels(frames, edited), completion.ModelVersion, completion.MinConfidence, cancellationToken);
+
+                await ExecuteAsync(
+                    connection,
+                    transaction,
+                    """
+                    DELETE FROM video_frames WHERE image_id = @id AND job_id <> @job;
+                    DELETE FROM video_samples WHERE image_id = @id AND job_id <> @job;
+                    UPDATE videos SET result_job_id = @job, interval_ms = @interval, frames = @frames, model_version = @model WHERE image_id = @id;
+                    UPDATE images SET status = 'labeled', error = NULL, format = @format, model_version = @model, min_confidence = @min, labeled_at = @now, labeling_ms = @ms
+                    WHERE id = @id;
+                    UPDATE jobs SET state = 'done', error = NULL, lease_until = NULL, updated_at = @now WHERE id = @job
+                    """,
+                    cancellationToken,
+                    ("id", job.ImageId), ("job", job.Id), ("interval", (long)completion.IntervalMillis), ("frames", samples.Count), ("model", completion.ModelVersion),
+                    ("format", completion.Format), ("min", completion.MinConfidence), ("now", now), ("ms", completion.LabelingMs));
+                await AfterLabelsAsync(connection, transaction, job, completion.TextFollows, now, cancellationToken);
+                await InsertEventAsync(connection, transaction, CatalogEventType.LabelsReady, job.ImageId, job.Bucket, job.Key, null, now, cancellationToken);
+            },
+            cancellationToken);
     }
 
     /// <inheritdoc cref="SqliteCatalog.CancelVideoAsync"/>
@@ -255,16 +243,14 @@ public sealed partial class PostgresCatalog
         var videos = await QueryAsync(
             connection,
             null,
-            """
-            SELECT i.id, i.bucket, i.key, i.status,
-                   v.codec, v.format, v.duration_ms, v.frame_rate, v.width, v.height, v.color_range, v.result_job_id, v.interval_ms, v.frames, v.model_version,
-                   j.id, j.state, j.error, j.progress_ms, j.frames_done, j.attempts, j.updated_at, i.format
+            $"""
+            SELECT {VideoResults.VideoColumns}
             FROM images i
             LEFT JOIN videos v ON v.image_id = i.id
             LEFT JOIN jobs j ON j.id = (SELECT MAX(id) FROM jobs WHERE image_id = i.id)
             WHERE i.media_type = 'video' AND i.id = ANY(@ids)
             """,
-            ReadVideo,
+            VideoResults.ReadVideo,
             cancellationToken,
             IdArray("ids", ids));
         return videos.ToDictionary(v => v.ImageId);
@@ -297,8 +283,8 @@ public sealed partial class PostgresCatalog
         return await QueryAsync(
             connection,
             null,
-            $"SELECT {SegmentColumns} FROM video_segments WHERE {where} ORDER BY {(byName ? "name, start_ms" : "start_ms, name")} LIMIT {sql.Add(limit)} OFFSET {sql.Add(offset)}",
-            r => ReadSegment(r, 0),
+            $"SELECT {VideoResults.SegmentColumns} FROM video_segments WHERE {where} ORDER BY {(byName ? "name, start_ms" : "start_ms, name")} LIMIT {sql.Add(limit)} OFFSET {sql.Add(offset)}",
+            r => VideoResults.ReadSegment(r, 0),
             cancellationToken,
             sql.ToArray());
     }
@@ -333,27 +319,21 @@ public sealed partial class PostgresCatalog
     }
 
     /// <summary>
-    /// A write transaction for a job's result, the job checked and its row locked till the end (<see cref="IsCurrentAsync"/>),
-    /// so a result counts exactly once; null, with nothing written, when the job no longer counts.
+    /// Writes a job's result in one transaction, first checking the job and locking its row till the end
+    /// (<see cref="IsCurrentAsync"/>), so a result counts exactly once; false, with nothing written, when the job
+    /// no longer counts (superseded, cancelled, deleted, or taken over by another worker).
     /// </summary>
-    private async Task<PostgresWrite?> BeginJobWriteAsync(ClaimedJob job, CancellationToken cancellationToken)
+    private async Task<bool> WriteForJobAsync(ClaimedJob job, Func<NpgsqlConnection, NpgsqlTransaction, Task> write, CancellationToken cancellationToken)
     {
-        var write = await BeginWriteAsync(cancellationToken);
-        try
+        await using var transaction = await BeginWriteAsync(cancellationToken);
+        if (!await IsCurrentAsync(transaction.Connection, transaction.Transaction, job, cancellationToken))
         {
-            if (await IsCurrentAsync(write.Connection, write.Transaction, job, cancellationToken))
-            {
-                return write;
-            }
-        }
-        catch
-        {
-            await write.DisposeAsync();
-            throw;
+            return false;
         }
 
-        await write.DisposeAsync();
-        return null;
+        await write(transaction.Connection, transaction.Transaction);
+        await transaction.Transaction.CommitAsync(cancellationToken);
+        return true;
     }
 
     /// <summary>Model labels in one statement (arrays, unnested by the server); rank keeps the model's order.</summary>
@@ -380,40 +360,6 @@ public sealed partial class PostgresCatalog
             ("aliases", labels.Select(l => SqliteCatalog.JoinNames(l.Label.Aliases)).ToArray()), ("categories", labels.Select(l => SqliteCatalog.JoinNames(l.Label.Categories)).ToArray()));
     }
 
-    private static VideoRecord ReadVideo(NpgsqlDataReader r)
-    {
-        var metadata = r.IsDBNull(4) ? null : new VideoMetadata(
-            r.GetString(4),
-            r.IsDBNull(6) ? null : r.GetInt64(6),
-            r.GetString(5),
-            r.IsDBNull(7) ? null : r.GetDouble(7),
-            r.GetInt32(9),
-            r.GetInt32(8),
-            r.IsDBNull(10) ? null : r.GetString(10));
-        var job = r.IsDBNull(15) ? null : new VideoJobProgress(
-            r.GetInt64(15),
-            JobStates.Parse(r.GetString(16)),
-            r.IsDBNull(17) ? null : r.GetString(17),
-            r.IsDBNull(18) ? null : r.GetInt64(18),
-            r.GetInt32(19),
-            r.GetInt32(20),
-            DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(21)));
-        return new VideoRecord(
-            r.GetString(0),
-            r.GetString(1),
-            r.GetString(2),
-            r.GetString(3),
-            metadata,
-            job,
-            r.IsDBNull(11) ? null : r.GetInt64(11),
-            r.IsDBNull(12) ? null : (int)r.GetInt64(12),
-            r.IsDBNull(13) ? null : r.GetInt32(13),
-            r.IsDBNull(14) ? null : r.GetString(14))
-        {
-            Container = r.IsDBNull(22) ? null : r.GetString(22),
-        };
-    }
-
     private static async Task<List<VideoFrameLabel>> ReadFrameLabelsAsync(
         NpgsqlConnection connection,
         NpgsqlTransaction? transaction,
@@ -427,19 +373,11 @@ public sealed partial class PostgresCatalog
             connection,
             transaction,
             $"""
-            SELECT timestamp_ms, name, confidence, parents, aliases, categories, instances FROM video_frames
+            SELECT {VideoResults.FrameColumns} FROM video_frames
             WHERE image_id = @id AND job_id = @job
             ORDER BY {(byName ? "name, timestamp_ms" : "timestamp_ms, confidence DESC, name")} LIMIT @limit OFFSET @offset
             """,
-            r => new VideoFrameLabel(
-                r.GetInt64(0),
-                new Label(
-                    r.GetString(1),
-                    r.GetDouble(2),
-                    JsonSerializer.Deserialize<List<LabelInstance>>(r.GetString(6), SqliteCatalog.InstanceJson) ?? [],
-                    SqliteCatalog.SplitNames(r.GetString(3)),
-                    SqliteCatalog.SplitNames(r.GetString(4)),
-                    SqliteCatalog.SplitNames(r.GetString(5)))),
+            VideoResults.ReadFrameLabel,
             cancellationToken,
             ("id", imageId), ("job", jobId), ("limit", limit), ("offset", offset));
 }

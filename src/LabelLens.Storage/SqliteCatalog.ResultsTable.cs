@@ -144,11 +144,7 @@ public sealed partial class SqliteCatalog
         var text = read.Count == 0 ? [] : await GetTextAsync(read, cancellationToken);
         // Faces likewise only where the face analysis ran (GetFacesAsync answers for those alone).
         var faces = ids.Count == 0 ? [] : await GetFacesAsync(ids, cancellationToken);
-        return images.Select(i => new ResultRow(i.Image, i.MediaType, i.OwnsKey, labels.GetValueOrDefault(i.Image.Id) ?? [], segments.GetValueOrDefault(i.Image.Id) ?? [])
-        {
-            Text = read.Contains(i.Image.Id) ? text.GetValueOrDefault(i.Image.Id) ?? [] : null,
-            Faces = faces.GetValueOrDefault(i.Image.Id),
-        }).ToList();
+        return ResultRows.Compose(images, labels, segments, read, text, faces);
     }
 
     /// <summary>The segments of these videos, each video's by start time.</summary>
@@ -164,7 +160,7 @@ public sealed partial class SqliteCatalog
         await using var command = Command(
             connection,
             null,
-            $"SELECT image_id, name, start_ms, end_ms, confidence, parents, aliases, categories FROM video_segments WHERE image_id IN ({sql.List(videoIds)}) ORDER BY image_id, start_ms, name",
+            $"SELECT image_id, {VideoResults.SegmentColumns} FROM video_segments WHERE image_id IN ({sql.List(videoIds)}) ORDER BY image_id, start_ms, name",
             sql.ToArray());
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -175,7 +171,7 @@ public sealed partial class SqliteCatalog
                 result[id] = list = [];
             }
 
-            list.Add(new LabelSegment(reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetDouble(4), SplitNames(reader.GetString(5)), SplitNames(reader.GetString(6)), SplitNames(reader.GetString(7))));
+            list.Add(VideoResults.ReadSegment(reader, 1));
         }
 
         return result;
