@@ -402,10 +402,7 @@ public abstract class CatalogContractTests : IAsyncLifetime
     [Fact]
     public async Task Contract_a_failed_text_job_leaves_the_labels_and_model_older_reads_only_the_missing_text()
     {
-        var id = (await Catalog.RecordUploadAsync(Stored("photos", "dog.jpg", "v1"), null, default)).Image.Id;
-        var job = Assert.Single(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
-        Assert.True(await Catalog.CompleteJobAsync(job, Result(Objects(Yolox)) with { TextFollows = true }, 55, default));
-        var text = Assert.Single(await Catalog.ClaimJobsAsync("t", 5, Queue, default, JobKind.Text));
+        var (id, text) = await ReadyForTextAsync("dog.jpg");
         await Catalog.FailJobAsync(text, "InvalidImageFormat: no", permanent: true, Queue, default);
         var image = (await Catalog.GetImageAsync(id, default))!;
         Assert.Equal(ImageStatus.Labeled, image.Status);
@@ -691,10 +688,7 @@ public abstract class CatalogContractTests : IAsyncLifetime
     [Fact]
     public async Task Contract_text_is_read_back_in_time_order_and_a_search_returns_only_the_lines_it_matched()
     {
-        var id = (await Catalog.RecordUploadAsync(Stored("photos", "signs.png", "v1"), null, default)).Image.Id;
-        var job = Assert.Single(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
-        Assert.True(await Catalog.CompleteJobAsync(job, Result(Objects(Yolox)) with { TextFollows = true }, 55, default));
-        var text = Assert.Single(await Catalog.ClaimJobsAsync("t", 5, Queue, default, JobKind.Text));
+        var (id, text) = await ReadyForTextAsync("signs.png");
         var reading = Reading("NO EXIT HERE", "EXIT ONLY", "Café Müller", "Emergency exit");
         var timed = reading with
         {
@@ -822,6 +816,13 @@ public abstract class CatalogContractTests : IAsyncLifetime
         Assert.Equal(job.Id, cancelled.ResultJobId);
         Assert.Equal("cancelled", (await Catalog.GetImageAsync(id, default))!.Error);
         Assert.Empty(await Catalog.ClaimJobsAsync("v", 5, Queue, default, JobKind.Video));
+    }
+
+    /// <summary>Uploads a photo, stores its labels with the text analysis to follow, and claims the text job that follows.</summary>
+    private async Task<(string Id, ClaimedJob TextJob)> ReadyForTextAsync(string key)
+    {
+        var id = await LabelAsync("photos", key, Result(Objects(Yolox)) with { TextFollows = true });
+        return (id, Assert.Single(await Catalog.ClaimJobsAsync("t", 5, Queue, default, JobKind.Text)));
     }
 
     /// <summary>Uploads an object and stores <paramref name="result"/> as its labeling job's.</summary>
