@@ -85,23 +85,7 @@ public sealed partial class PostgresCatalog
         // rank keeps the model's order (a detected label before its equally confident ancestors). Every label in
         // one statement, every instance in another: arrays, unnested by the server.
         var labels = result.Labels.Select((l, i) => (Label: l, Rank: i + 1)).Where(l => !edited.Contains(l.Label.Name)).ToList();
-        if (labels.Count > 0)
-        {
-            await ExecuteAsync(
-                connection,
-                transaction,
-                """
-                INSERT INTO labels (image_id, name, confidence, rank, parents, aliases, categories, source, model_version, min_confidence)
-                SELECT @id, l.name, l.confidence, l.rank, l.parents, l.aliases, l.categories, 'model', @model, @min
-                FROM unnest(@names::text[], @confidences::float8[], @ranks::int[], @parents::text[], @aliases::text[], @categories::text[])
-                    AS l (name, confidence, rank, parents, aliases, categories)
-                """,
-                cancellationToken,
-                ("id", job.ImageId), ("model", result.LabelModelVersion), ("min", minConfidence),
-                ("names", labels.Select(l => l.Label.Name).ToArray()), ("confidences", labels.Select(l => l.Label.Confidence).ToArray()),
-                ("ranks", labels.Select(l => l.Rank).ToArray()), ("parents", labels.Select(l => SqliteCatalog.JoinNames(l.Label.Parents)).ToArray()),
-                ("aliases", labels.Select(l => SqliteCatalog.JoinNames(l.Label.Aliases)).ToArray()), ("categories", labels.Select(l => SqliteCatalog.JoinNames(l.Label.Categories)).ToArray()));
-        }
+        await InsertModelLabelsAsync(connection, transaction, job.ImageId, labels, result.LabelModelVersion, minConfidence, cancellationToken);
 
         var instances = labels.SelectMany(l => l.Label.Instances.Select(i => (l.Label.Name, Instance: i))).ToList();
         if (instances.Count > 0)

@@ -327,5 +327,20 @@ internal static class PostgresSchema
             PRIMARY KEY (image_id, face)
         );
         """,
+
+        // Step 2: text search ignores accents, as the SQLite catalog's FTS5 (unicode61 remove_diacritics 2) does:
+        // "cafe" finds "Café". A configuration copied from 'simple' (no stemming, lower case) with unaccent before it
+        // for words; tsv is rebuilt from it (to_tsvector with a fixed configuration is immutable, so it stays a
+        // generated column), and its GIN index with it. unaccent ships with PostgreSQL (contrib) and is a trusted
+        // extension: the database's owner may create it.
+        """
+        CREATE EXTENSION IF NOT EXISTS unaccent;
+        CREATE TEXT SEARCH CONFIGURATION labellens_text (COPY = simple);
+        ALTER TEXT SEARCH CONFIGURATION labellens_text
+            ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH unaccent, simple;
+        ALTER TABLE text_lines DROP COLUMN tsv;
+        ALTER TABLE text_lines ADD COLUMN tsv TSVECTOR GENERATED ALWAYS AS (to_tsvector('labellens_text', text)) STORED;
+        CREATE INDEX text_lines_search ON text_lines USING GIN (tsv);
+        """,
     ];
 }

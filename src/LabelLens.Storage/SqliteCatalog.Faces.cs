@@ -119,40 +119,4 @@ public sealed partial class SqliteCatalog
             "UPDATE images SET face_count = $count, face_height = $height WHERE id = $id",
             ("$id", job.ImageId), ("$count", faces.Faces.Count), ("$height", faces.Faces.Count > 0 ? faces.Faces.Max(f => f.BoundingBox.Height) : null));
     }
-
-    /// <summary>The search conditions on the image row <c>i</c> for face counts and shot size.</summary>
-    private static string FaceFilters(SqlParameters sql, NormalizedSearch search)
-    {
-        var where = new System.Text.StringBuilder();
-        if (search.Faces is { } exactly)
-        {
-            where.Append($" AND i.face_count = {sql.Add(exactly)}");
-        }
-
-        if (search.MinFaces is { } min)
-        {
-            where.Append($" AND i.face_count >= {sql.Add(min)}");
-        }
-
-        if (search.MaxFaces is { } max)
-        {
-            where.Append($" AND i.face_count <= {sql.Add(max)}");
-        }
-
-        if (search.Shot is { } shot)
-        {
-            var (low, high) = ShotSizes.Range(shot);
-            where.Append($" AND i.face_height >= {sql.Add(low)} AND i.face_height < {sql.Add(high)}");
-        }
-
-        return where.ToString();
-    }
-
-    private static int? FaceCount(int? value, string parameter) =>
-        value is null or (>= 0 and <= 10_000) ? value : throw new InvalidQueryException("InvalidFaces", $"{parameter} must be a whole number from 0 to 10000.");
-
-    private static string? Shot(string? value) =>
-        string.IsNullOrWhiteSpace(value) ? null
-        : ShotSizes.All.FirstOrDefault(s => s.Equals(value.Trim(), StringComparison.OrdinalIgnoreCase))
-            ?? throw new InvalidQueryException("InvalidShot", $"shot is one of {string.Join(", ", ShotSizes.All)} (from the largest face's height: close-up at least {ShotSizes.CloseUpMin:0.##} of the picture's, medium at least {ShotSizes.MediumMin:0.##}, wide below).");
 }

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using LabelLens.Labels;
 using LabelLens.Properties;
@@ -77,94 +76,6 @@ public sealed partial class SqliteCatalog
         }
 
         return result;
-    }
-
-    /// <summary>The SQL for the colour and quality filters of a search (empty when there are none).</summary>
-    private static string PropertyFilters(SqlParameters sql, PropertyFilter filter)
-    {
-        var where = new StringBuilder();
-        foreach (var color in filter.Colors)
-        {
-            where.Append($" AND EXISTS (SELECT 1 FROM image_colors c WHERE c.image_id = i.id AND c.color = {sql.Add(color)} AND c.pixel_percent >= {sql.Add(filter.MinColorPercent)})");
-        }
-
-        var quality = new List<string>();
-        void Range(string column, double? min, double? max)
-        {
-            if (min is { } low)
-            {
-                quality.Add($"q.{column} >= {sql.Add(low)}");
-            }
-
-            if (max is { } high)
-            {
-                quality.Add($"q.{column} <= {sql.Add(high)}");
-            }
-        }
-
-        Range("brightness", filter.MinBrightness, filter.MaxBrightness);
-        Range("sharpness", filter.MinSharpness, filter.MaxSharpness);
-        Range("contrast", filter.MinContrast, filter.MaxContrast);
-        if (quality.Count > 0)
-        {
-            where.Append($" AND EXISTS (SELECT 1 FROM image_properties q WHERE q.image_id = i.id AND {string.Join(" AND ", quality)})");
-        }
-
-        return where.ToString();
-    }
-
-    /// <summary>Colour and quality filters of a search, checked.</summary>
-    private sealed record PropertyFilter(
-        IReadOnlyList<string> Colors,
-        double MinColorPercent,
-        double? MinBrightness,
-        double? MaxBrightness,
-        double? MinSharpness,
-        double? MaxSharpness,
-        double? MinContrast,
-        double? MaxContrast)
-    {
-        public static PropertyFilter From(ImageQuery query)
-        {
-            var colors = new List<string>();
-            foreach (var color in query.Colors)
-            {
-                colors.Add(NamedColors.CanonicalSimplified(color ?? "")
-                    ?? throw new InvalidQueryException("InvalidColor", $"color is one of: {string.Join(", ", NamedColors.Simplified)}."));
-            }
-
-            if (colors.Count > ImageQuery.MaxValues)
-            {
-                throw new InvalidQueryException("TooManyValues", $"color holds at most {ImageQuery.MaxValues} values.");
-            }
-
-            Percent(query.MinColorPercent, "minColorPercent");
-            foreach (var (value, name) in new[]
-            {
-                (query.MinBrightness, "minBrightness"), (query.MaxBrightness, "maxBrightness"), (query.MinSharpness, "minSharpness"),
-                (query.MaxSharpness, "maxSharpness"), (query.MinContrast, "minContrast"), (query.MaxContrast, "maxContrast"),
-            })
-            {
-                if (value is { } v)
-                {
-                    Percent(v, name);
-                }
-            }
-
-            return new PropertyFilter(
-                colors.Distinct().ToList(), query.MinColorPercent, query.MinBrightness, query.MaxBrightness, query.MinSharpness, query.MaxSharpness, query.MinContrast, query.MaxContrast);
-        }
-
-        public bool Any => Colors.Count > 0 || MinBrightness is not null || MaxBrightness is not null || MinSharpness is not null
-            || MaxSharpness is not null || MinContrast is not null || MaxContrast is not null;
-
-        private static void Percent(double value, string name)
-        {
-            if (!double.IsFinite(value) || value is < 0 or > 100)
-            {
-                throw new InvalidQueryException("InvalidProperty", $"{name} must be a number from 0 to 100.");
-            }
-        }
     }
 }
 

@@ -14,7 +14,7 @@ public sealed partial class SqliteCatalog
     /// Whether no other image with the same key was cataloged before this one (creation time, then bucket):
     /// one probe of images_key_time per row.
     /// </summary>
-    private const string OwnsKeySql =
+    internal const string OwnsKeySql =
         "NOT EXISTS (SELECT 1 FROM images o WHERE o.key = i.key AND o.id <> i.id AND (o.created_at < i.created_at OR (o.created_at = i.created_at AND o.bucket < i.bucket)))";
 
     public async Task<string?> FindKeyOwnerAsync(string key, CancellationToken cancellationToken)
@@ -67,28 +67,8 @@ public sealed partial class SqliteCatalog
         var name = sql.Add(label);
         // The column's NOCASE collation finds the index range; BINARY then keeps the exact name (keys are case-sensitive).
         var where = new List<string> { $"l.name = {name}", $"l.name = {name} COLLATE BINARY" };
-        if (range.Min is { } min)
-        {
-            where.Add($"l.confidence {(range.MinInclusive ? ">=" : ">")} {sql.Add(min)}");
-        }
-
-        if (range.Max is { } max)
-        {
-            where.Add($"l.confidence {(range.MaxInclusive ? "<=" : "<")} {sql.Add(max)}");
-        }
-
-        if (after is not null)
-        {
-            // The inclusive bound is what the index seeks to; the OR drops the ties already returned.
-            var confidence = sql.Add(after.Confidence);
-            var id = sql.Add(after.ImageId);
-            where.Add(ascending
-                ? $"l.confidence >= {confidence} AND (l.confidence > {confidence} OR l.image_id < {id})"
-                : $"l.confidence <= {confidence} AND (l.confidence < {confidence} OR l.image_id > {id})");
-        }
-
-        // The index's own order (confidence DESC, image_id ASC), walked forwards or backwards: no sort step.
-        var order = ascending ? "l.confidence ASC, l.image_id DESC" : "l.confidence DESC, l.image_id ASC";
+        var (conditions, order) = LabelIndexSql.Range(sql, range, ascending, after);
+        where.AddRange(conditions);
         await using var connection = Open();
         var found = new List<(string ImageId, string Name, double Confidence)>();
         await using (var command = Command(
@@ -164,11 +144,7 @@ public sealed partial class SqliteCatalog
         var text = read.Count == 0 ? [] : await GetTextAsync(read, cancellationToken);
         // Faces likewise only where the face analysis ran (GetFacesAsync answers for those alone).
         var faces = ids.Count == 0 ? [] : await GetFacesAsync(ids, cancellationToken);
-        return images.Select(i => new ResultRow(i.Image, i.MediaType, i.OwnsKey, labels.GetValueOrDefault(i.Image.Id) ?? [], segments.GetValueOrDefault(i.Image.Id) ?? [])
-        {
-            Text = read.Contains(i.Image.Id) ? text.GetValueOrDefault(i.Image.Id) ?? [] : null,
-            Faces = faces.GetValueOrDefault(i.Image.Id),
-        }).ToList();
+        return ResultRows.Compose(images, labels, segments, read, text, faces);
     }
 
     /// <summary>The segments of these videos, each video's by start time.</summary>
@@ -184,7 +160,7 @@ public sealed partial class SqliteCatalog
         await using var command = Command(
             connection,
             null,
-            $"SELECT image_id, name, start_ms, end_ms, confidence, parents, aliases, categories FROM video_segments WHERE image_id IN ({sql.List(videoIds)}) ORDER BY image_id, start_ms, name",
+            $"SELECT image_id, {VideoResults.SegmentColumns} FROM video_segments WHERE image_id IN ({sql.List(videoIds)}) ORDER BY image_id, start_ms, name",
             sql.ToArray());
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -195,7 +171,7 @@ public sealed partial class SqliteCatalog
                 result[id] = list = [];
             }
 
-            list.Add(new LabelSegment(reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetDouble(4), SplitNames(reader.GetString(5)), SplitNames(reader.GetString(6)), SplitNames(reader.GetString(7))));
+            list.Add(VideoResults.ReadSegment(reader, 1));
         }
 
         return result;

@@ -1,7 +1,5 @@
-using System.Buffers.Text;
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using System.Text;
 using Microsoft.Data.Sqlite;
 
 [assembly: InternalsVisibleTo("LabelLens.Tests")]
@@ -56,19 +54,11 @@ public sealed partial class SqliteCatalog
         // Searches probe the catalog at random; reading pages through a memory map instead of read() calls into
         // SQLite's small page cache makes those probes 3-4x cheaper once the catalog outgrows the cache.
         Execute(connection, null, $"PRAGMA mmap_size = {SearchMmapBytes}");
-        var rows = await FindAsync(connection, search, cancellationToken);
-        var more = rows.Count > search.Limit;
-        if (more)
-        {
-            rows.RemoveRange(search.Limit, rows.Count - search.Limit);
-        }
-
+        var (rows, next) = SearchSql.Cut(search, await FindAsync(connection, search, cancellationToken));
         var ids = rows.Select(r => r.Image.Id).ToList();
         var labels = await ReadLabelsAsync(connection, ids, cancellationToken);
         var properties = await ReadPropertiesAsync(connection, ids, cancellationToken);
-        var images = rows.Select(r => new ImageDetails(r.Image, labels.GetValueOrDefault(r.Image.Id) ?? []) { Properties = properties.GetValueOrDefault(r.Image.Id) }).ToList();
-        var next = more ? SearchCursor.From(search.Sort, rows[^1]).Encode() : null;
-        return new ImagePage(images, next);
+        return SearchSql.Page(rows, next, labels, properties);
     }
 
     /// <summary>Label names with the number of images having each, most common first; for facets and autocomplete.</summary>
@@ -82,24 +72,14 @@ public sealed partial class SqliteCatalog
     /// </summary>
     public async Task<IReadOnlyList<LabelFacet>> LabelFacetsAsync(string? prefix, int limit, bool labeledOnly, CancellationToken cancellationToken)
     {
-        if (limit is < 1 or > ImageQuery.MaxLimit)
-        {
-            throw new InvalidQueryException("InvalidLimit", $"limit must be between 1 and {ImageQuery.MaxLimit}.");
-        }
-
-        prefix ??= "";
-        if (prefix.Length > ImageQuery.MaxNameLength)
-        {
-            throw new InvalidQueryException("InvalidPrefix", $"A label prefix is at most {ImageQuery.MaxNameLength} characters.");
-        }
-
+        var pattern = SearchSql.FacetPattern(prefix, limit);
         var column = labeledOnly ? "labeled" : "images";
         await using var connection = Open();
         await using var command = Command(
             connection,
             null,
             $"SELECT name, {column} FROM label_counts WHERE {column} > 0 AND name LIKE $prefix ESCAPE '\\' ORDER BY {column} DESC, name LIMIT $limit",
-            ("$prefix", EscapeLike(prefix) + "%"), ("$limit", limit));
+            ("$prefix", pattern), ("$limit", limit));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var facets = new List<LabelFacet>();
         while (await reader.ReadAsync(cancellationToken))
@@ -181,7 +161,7 @@ public sealed partial class SqliteCatalog
         var sql = new SqlParameters();
         var text = $"""
             SELECT {ImageColumnsOfI}, i.updated_at FROM images i INDEXED BY images_updated
-            WHERE 1 = 1{Filters(sql, search)}{TimeKeyset(sql, search)}
+            WHERE 1 = 1{Filters(sql, search)}{SearchSql.TimeKeyset(sql, search)}
             ORDER BY i.updated_at DESC, i.id DESC LIMIT {sql.Add(search.Limit + 1)}
             """;
         return await ReadFoundAsync(connection, text, sql, cancellationToken);
@@ -195,32 +175,7 @@ public sealed partial class SqliteCatalog
     private async Task<List<FoundImage>> FindByLabelConfidenceAsync(SqliteConnection connection, NormalizedSearch search, CancellationToken cancellationToken)
     {
         var sql = new SqlParameters();
-        var min = sql.Add(search.MinConfidence);
-        var filters = Filters(sql, search);
-        var keyset = ConfidenceKeyset(sql, search, "d.confidence", "d.image_id");
-        var arms = new List<string>();
-        for (var index = 0; index < search.Labels.Count; index++)
-        {
-            var best = new List<string>();
-            if (index > 0)
-            {
-                best.Add($"(o.name IN ({sql.List(search.Labels.Take(index))}) AND o.confidence >= d.confidence)");
-            }
-
-            if (index < search.Labels.Count - 1)
-            {
-                best.Add($"(o.name IN ({sql.List(search.Labels.Skip(index + 1))}) AND o.confidence > d.confidence)");
-            }
-
-            var onlyBest = best.Count == 0 ? "" : $" AND NOT EXISTS (SELECT 1 FROM labels o WHERE o.image_id = d.image_id AND ({string.Join(" OR ", best)}))";
-            arms.Add($"""
-                SELECT {ImageColumnsOfD}, d.confidence AS score
-                FROM labels d INDEXED BY labels_by_name CROSS JOIN images i ON i.id = d.image_id
-                WHERE d.name = {sql.Add(search.Labels[index])} AND d.confidence >= {min}{keyset}{onlyBest}{filters}
-                """);
-        }
-
-        var text = $"{string.Join("\nUNION ALL\n", arms)}\nORDER BY score DESC, id ASC LIMIT {sql.Add(search.Limit + 1)}";
+        var text = SearchSql.BestLabelPage(sql, search, Dialect, ImageColumnsOfD, "labels d INDEXED BY labels_by_name CROSS JOIN images i ON i.id = d.image_id");
         return await ReadFoundAsync(connection, text, sql, cancellationToken);
     }
 
@@ -238,7 +193,7 @@ public sealed partial class SqliteCatalog
                 SELECT {ImageColumnsOfD}, d.confidence AS score
                 FROM labels d INDEXED BY labels_by_confidence CROSS JOIN images i ON i.id = d.image_id
                 WHERE NOT EXISTS (SELECT 1 FROM labels o WHERE o.image_id = d.image_id AND (o.confidence > d.confidence OR (o.confidence = d.confidence AND o.name < d.name)))
-                {ConfidenceKeyset(sql, search, "d.confidence", "d.image_id")}{Filters(sql, search)}
+                {SearchSql.ConfidenceKeyset(sql, search, "d.confidence", "d.image_id")}{Filters(sql, search)}
                 ORDER BY score DESC, id ASC LIMIT {sql.Add(search.Limit + 1)}
                 """;
             found = await ReadFoundAsync(connection, text, sql, cancellationToken);
@@ -272,7 +227,7 @@ public sealed partial class SqliteCatalog
         {
             // "+" keeps SQLite from walking the time index instead of the driver's.
             page = $"""
-                SELECT i.rowid AS r, i.updated_at AS score, i.id AS id FROM {source}{Filters(sql, search, driver)}{TimeKeyset(sql, search)}
+                SELECT i.rowid AS r, i.updated_at AS score, i.id AS id FROM {source}{Filters(sql, search, driver)}{SearchSql.TimeKeyset(sql, search)}
                 ORDER BY +i.updated_at DESC, i.id DESC LIMIT {sql.Add(search.Limit + 1)}
                 """;
         }
@@ -283,7 +238,7 @@ public sealed partial class SqliteCatalog
                 : $"COALESCE((SELECT MAX(s.confidence) FROM labels s WHERE s.image_id = i.id), {NoLabelScore.ToString(CultureInfo.InvariantCulture)})";
             page = $"""
                 WITH c AS MATERIALIZED (SELECT i.rowid AS r, {score} AS score, i.id AS id FROM {source}{Filters(sql, search, driver)})
-                SELECT r, score, id FROM c WHERE 1 = 1{ConfidenceKeyset(sql, search, "score", "id")}
+                SELECT r, score, id FROM c WHERE 1 = 1{SearchSql.ConfidenceKeyset(sql, search, "score", "id")}
                 ORDER BY score DESC, id ASC LIMIT {sql.Add(search.Limit + 1)}
                 """;
         }
@@ -295,6 +250,13 @@ public sealed partial class SqliteCatalog
             """;
         return await ReadFoundAsync(connection, text, sql, cancellationToken);
     }
+
+    /// <summary>SQLite's words for the shared filters: "+" keeps a column's index out of a plan, CROSS JOIN keeps the join order, FTS5 for text.</summary>
+    private static readonly SearchDialect Dialect = new("+", "CROSS JOIN", (text, needle) => $"instr(lower({text}), lower({needle})) > 0", TextFilter);
+
+    /// <summary>Every filter (<see cref="SearchSql.Filters"/>), but the label a label driver already yields.</summary>
+    private static string Filters(SqlParameters sql, NormalizedSearch search, Driver? driver = null) =>
+        SearchSql.Filters(sql, search, Dialect, driver is LabelDriver { Names: [var driven] } ? driven : null);
 
     private async Task<List<FoundImage>> ReadFoundAsync(SqliteConnection connection, string text, SqlParameters sql, CancellationToken cancellationToken)
     {
@@ -308,169 +270,6 @@ public sealed partial class SqliteCatalog
         }
 
         return found;
-    }
-
-    private static string TimeKeyset(SqlParameters sql, NormalizedSearch search) =>
-        search.Cursor is { } cursor ? $" AND (i.updated_at, i.id) < ({sql.Add(cursor.Time)}, {sql.Add(cursor.Id)})" : "";
-
-    private static string ConfidenceKeyset(SqlParameters sql, NormalizedSearch search, string score, string id)
-    {
-        if (search.Cursor is not { } cursor)
-        {
-            return "";
-        }
-
-        var value = sql.Add(cursor.Confidence);
-        return $" AND {score} <= {value} AND ({score} < {value} OR {id} > {sql.Add(cursor.Id)})";
-    }
-
-    /// <summary>Every filter, as conditions on the image row aliased <c>i</c>.</summary>
-    private static string Filters(SqlParameters sql, NormalizedSearch search, Driver? driver = null)
-    {
-        var where = new StringBuilder();
-        var min = sql.Add(search.MinConfidence);
-        foreach (var label in search.Labels.Concat(search.Counts.Select(c => c.Label)).Distinct(StringComparer.OrdinalIgnoreCase))
-        {
-            if (driver is LabelDriver { Names: [var driven] } && driven.Equals(label, StringComparison.OrdinalIgnoreCase))
-            {
-                continue; // the driver only yields images with this label
-            }
-
-            where.Append($" AND EXISTS (SELECT 1 FROM labels f WHERE f.image_id = i.id AND f.name = {sql.Add(label)} AND +f.confidence >= {min} LIMIT 1)");
-        }
-
-        if (search.AnyLabels.Count > 0)
-        {
-            where.Append($" AND EXISTS (SELECT 1 FROM labels f WHERE f.image_id = i.id AND f.name IN ({sql.List(search.AnyLabels)}) AND +f.confidence >= {min} LIMIT 1)");
-        }
-
-        if (search.NotLabels.Count > 0)
-        {
-            where.Append($" AND NOT EXISTS (SELECT 1 FROM labels f WHERE f.image_id = i.id AND f.name IN ({sql.List(search.NotLabels)}) AND +f.confidence >= {min} LIMIT 1)");
-        }
-
-        if (search.Bucket is { } bucket)
-        {
-            where.Append($" AND i.bucket = {sql.Add(bucket)}");
-        }
-
-        if (search.Prefix is { } prefix)
-        {
-            where.Append($" AND i.key >= {sql.Add(prefix)}");
-            if (search.PrefixEnd is { } end)
-            {
-                where.Append($" AND i.key < {sql.Add(end)}");
-            }
-        }
-
-        if (search.Status is { } status)
-        {
-            where.Append($" AND i.status = {sql.Add(status)}");
-        }
-
-        foreach (var (label, minimum) in search.Counts)
-        {
-            where.Append($" AND {CountInstances(sql, [label], min, "")} >= {sql.Add(minimum)}");
-        }
-
-        if (search.MinArea is { } area)
-        {
-            var large = $" AND n.box_width * n.box_height >= {sql.Add(area)}";
-            where.Append(search.AreaLabels.Count > 0
-                ? $" AND {HasInstance(sql, search.AreaLabels, min, large)}"
-                : $" AND EXISTS (SELECT 1 FROM instances n WHERE n.image_id = i.id AND n.confidence >= {min}{large})");
-        }
-
-        where.Append(PropertyFilters(sql, search.Properties));
-        if (search.Category is { } category)
-        {
-            where.Append($" AND EXISTS (SELECT 1 FROM labels f WHERE f.image_id = i.id AND f.confidence >= {min} AND instr(lower('|' || f.categories || '|'), lower({sql.Add($"|{category}|")})) > 0 LIMIT 1)");
-        }
-
-        if (search.TextMatch is { } match)
-        {
-            where.Append(TextFilter(sql, match));
-        }
-
-        where.Append(FaceFilters(sql, search));
-
-        return where.ToString();
-    }
-
-    /// <summary>
-    /// The number of the image's instances (at or above MinConfidence, meeting <paramref name="condition"/>) of one
-    /// of <paramref name="labels"/>: named so (through the (image_id, name) index), or of a label that has one of
-    /// them as a parent (a Dog box is an Animal box; the image's few label rows are scanned for the parent).
-    /// </summary>
-    private static string CountInstances(SqlParameters sql, IReadOnlyCollection<string> labels, string min, string condition)
-    {
-        var parents = string.Join(" OR ", labels.Select(l => $"instr(lower('|' || p.parents || '|'), lower({sql.Add($"|{l}|")})) > 0"));
-        return $"""
-            ((SELECT COUNT(*) FROM instances n WHERE n.image_id = i.id AND n.name IN ({sql.List(labels)}) AND +n.confidence >= {min}{condition})
-             + (SELECT COUNT(*) FROM labels p CROSS JOIN instances n ON n.image_id = p.image_id AND n.name = p.name
-                WHERE p.image_id = i.id AND p.parents <> '' AND ({parents}) AND +n.confidence >= {min}{condition}))
-            """;
-    }
-
-    /// <summary><see cref="CountInstances"/> &gt; 0, stopping at the first instance found.</summary>
-    private static string HasInstance(SqlParameters sql, IReadOnlyCollection<string> labels, string min, string condition)
-    {
-        var parents = string.Join(" OR ", labels.Select(l => $"instr(lower('|' || p.parents || '|'), lower({sql.Add($"|{l}|")})) > 0"));
-        return $"""
-            (EXISTS (SELECT 1 FROM instances n WHERE n.image_id = i.id AND n.name IN ({sql.List(labels)}) AND +n.confidence >= {min}{condition})
-             OR EXISTS (SELECT 1 FROM labels p CROSS JOIN instances n ON n.image_id = p.image_id AND n.name = p.name
-                WHERE p.image_id = i.id AND p.parents <> '' AND ({parents}) AND +n.confidence >= {min}{condition}))
-            """;
-    }
-
-    private static string EscapeLike(string value) =>
-        value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal);
-
-    /// <summary>
-    /// The smallest string greater than every string starting with <paramref name="prefix"/> in code-point
-    /// (UTF-8 byte) order, SQLite's BINARY order: the last code point that can be incremented, incremented, with
-    /// what follows dropped. Null when there is none (only U+10FFFF), so only the lower bound applies.
-    /// </summary>
-    internal static string? PrefixUpperBound(string prefix)
-    {
-        var runes = prefix.EnumerateRunes().ToList();
-        for (var i = runes.Count - 1; i >= 0; i--)
-        {
-            var value = runes[i].Value;
-            if (value == 0x10FFFF)
-            {
-                continue;
-            }
-
-            var builder = new StringBuilder();
-            foreach (var rune in runes.Take(i))
-            {
-                builder.Append(rune.ToString());
-            }
-
-            return builder.Append(new Rune(value + 1 == 0xD800 ? 0xE000 : value + 1).ToString()).ToString();
-        }
-
-        return null;
-    }
-
-    private sealed record FoundImage(ImageRecord Image, double Score);
-
-    /// <summary>Query parameters named $p0, $p1... in the order they are added.</summary>
-    private sealed class SqlParameters
-    {
-        private readonly List<(string Name, object? Value)> _values = [];
-
-        public string Add(object? value)
-        {
-            var name = "$p" + _values.Count.ToString(CultureInfo.InvariantCulture);
-            _values.Add((name, value));
-            return name;
-        }
-
-        public string List(IEnumerable<string> values) => string.Join(", ", values.Select(v => Add(v)));
-
-        public (string Name, object? Value)[] ToArray() => [.. _values];
     }
 
     /// <summary>A filter the search can start from: how many images it matches (capped), and the FROM/WHERE that yields them.</summary>
@@ -537,21 +336,7 @@ public sealed partial class SqliteCatalog
 
         private static string Source(SqlParameters sql, NormalizedSearch search)
         {
-            var conditions = new List<string>();
-            if (search.Bucket is { } bucket)
-            {
-                conditions.Add($"i.bucket = {sql.Add(bucket)}");
-            }
-
-            if (search.Prefix is { } prefix)
-            {
-                conditions.Add($"i.key >= {sql.Add(prefix)}");
-                if (search.PrefixEnd is { } end)
-                {
-                    conditions.Add($"i.key < {sql.Add(end)}");
-                }
-            }
-
+            var conditions = SearchSql.PlaceConditions(sql, search);
             var index = search.Bucket is null ? "images_key_time" : "images_bucket_key_time";
             return $"images i INDEXED BY {index} WHERE {string.Join(" AND ", conditions)}";
         }
@@ -566,216 +351,6 @@ public sealed partial class SqliteCatalog
             $"images i INDEXED BY images_status WHERE i.status = {sql.Add(search.Status)}";
     }
 
-    /// <summary>An <see cref="ImageQuery"/> checked, trimmed and de-duplicated, with its cursor decoded.</summary>
-    private sealed record NormalizedSearch(
-        IReadOnlyList<string> Labels,
-        IReadOnlyList<string> AnyLabels,
-        IReadOnlyList<string> NotLabels,
-        double MinConfidence,
-        string? Bucket,
-        string? Prefix,
-        string? PrefixEnd,
-        string? Status,
-        IReadOnlyList<(string Label, int Minimum)> Counts,
-        double? MinArea,
-        string? Category,
-        ImageSort Sort,
-        int Limit,
-        SearchCursor? Cursor,
-        PropertyFilter Properties)
-    {
-        /// <summary>The FTS5 query of ImageQuery.Text, or null.</summary>
-        public string? TextMatch { get; init; }
-
-        public int? Faces { get; init; }
-
-        public int? MinFaces { get; init; }
-
-        public int? MaxFaces { get; init; }
-
-        /// <summary>A shot size of ShotSizes.All, or null.</summary>
-        public string? Shot { get; init; }
-
-        /// <summary>Labels whose instances MinArea looks at.</summary>
-        public List<string> AreaLabels { get; } =
-            Labels.Concat(AnyLabels).Concat(Counts.Select(c => c.Label)).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
-
-        /// <summary>Only images with at least one label can match.</summary>
-        public bool RequiresLabel => Labels.Count > 0 || AnyLabels.Count > 0 || Counts.Count > 0 || MinArea is not null || Category is not null;
-
-        public static NormalizedSearch From(ImageQuery query)
-        {
-            if (!double.IsFinite(query.MinConfidence) || query.MinConfidence is < 0 or > 100)
-            {
-                throw new InvalidQueryException("InvalidConfidence", "minConfidence must be a number from 0 to 100.");
-            }
-
-            if (query.MinArea is { } area && (!double.IsFinite(area) || area is < 0 or > 1))
-            {
-                throw new InvalidQueryException("InvalidArea", "minArea must be a number from 0 to 1 (a share of the image).");
-            }
-
-            if (query.Limit is < 1 or > ImageQuery.MaxLimit)
-            {
-                throw new InvalidQueryException("InvalidLimit", $"limit must be between 1 and {ImageQuery.MaxLimit}.");
-            }
-
-            if (!Enum.IsDefined(query.Sort))
-            {
-                throw new InvalidQueryException("InvalidSort", "sort is time or confidence.");
-            }
-
-            var counts = new List<(string, int)>();
-            foreach (var count in query.Counts ?? [])
-            {
-                ArgumentNullException.ThrowIfNull(count);
-                if (count.Minimum is < 1 or > 1000)
-                {
-                    throw new InvalidQueryException("InvalidCount", $"The instance count for '{count.Label}' must be between 1 and 1000.");
-                }
-
-                counts.Add((Name(count.Label, "count"), count.Minimum));
-            }
-
-            if (counts.Count > ImageQuery.MaxValues)
-            {
-                throw new InvalidQueryException("TooManyValues", $"count holds at most {ImageQuery.MaxValues} values.");
-            }
-
-            string? status = null;
-            if (!string.IsNullOrEmpty(query.Status))
-            {
-                status = ImageStatus.All.FirstOrDefault(s => s.Equals(query.Status.Trim(), StringComparison.OrdinalIgnoreCase))
-                    ?? throw new InvalidQueryException("InvalidStatus", $"status is one of: {string.Join(", ", ImageStatus.All)}.");
-            }
-
-            string? prefix = null;
-            if (!string.IsNullOrEmpty(query.Prefix))
-            {
-                prefix = query.Prefix;
-                if (!IsWellFormed(prefix) || Encoding.UTF8.GetByteCount(prefix) > ObjectNames.MaxKeyBytes)
-                {
-                    throw new InvalidQueryException("InvalidPrefix", $"prefix must be well-formed text of at most {ObjectNames.MaxKeyBytes} bytes.");
-                }
-            }
-
-            string? bucket = null;
-            if (!string.IsNullOrEmpty(query.Bucket))
-            {
-                bucket = query.Bucket.Trim();
-                if (bucket.Length > 63 || bucket.Any(char.IsControl))
-                {
-                    throw new InvalidQueryException("InvalidBucket", "bucket must be a bucket name (3 to 63 characters).");
-                }
-            }
-
-            var category = string.IsNullOrWhiteSpace(query.Category) ? null : Name(query.Category, "category", "InvalidCategory");
-            return new NormalizedSearch(
-                Names(query.Labels, "label"),
-                Names(query.AnyLabels, "anyLabel"),
-                Names(query.NotLabels, "notLabel"),
-                query.MinConfidence,
-                bucket,
-                prefix,
-                prefix is null ? null : PrefixUpperBound(prefix),
-                status,
-                counts,
-                query.MinArea,
-                category,
-                query.Sort,
-                query.Limit,
-                query.Cursor is null ? null : SearchCursor.Decode(query.Cursor, query.Sort),
-                PropertyFilter.From(query))
-            {
-                TextMatch = TextMatch(query.Text),
-                Faces = FaceCount(query.Faces, "faces"),
-                MinFaces = FaceCount(query.MinFaces, "minFaces"),
-                MaxFaces = FaceCount(query.MaxFaces, "maxFaces"),
-                Shot = Shot(query.Shot),
-            };
-        }
-
-        private static List<string> Names(IReadOnlyList<string>? names, string parameter)
-        {
-            var list = (names ?? []).Select(n => Name(n, parameter)).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
-            return list.Count <= ImageQuery.MaxValues
-                ? list
-                : throw new InvalidQueryException("TooManyValues", $"{parameter} holds at most {ImageQuery.MaxValues} values.");
-        }
-
-        private static string Name(string? name, string parameter, string code = "InvalidLabel")
-        {
-            var trimmed = name?.Trim();
-            return string.IsNullOrEmpty(trimmed) || trimmed.Length > ImageQuery.MaxNameLength || trimmed.Any(char.IsControl) || trimmed.Contains('|', StringComparison.Ordinal)
-                ? throw new InvalidQueryException(code, $"{parameter} must be a name of 1 to {ImageQuery.MaxNameLength} printable characters, without '|'.")
-                : trimmed;
-        }
-
-        private static bool IsWellFormed(string value)
-        {
-            for (var i = 0; i < value.Length; i++)
-            {
-                if (char.IsHighSurrogate(value[i]) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
-                {
-                    i++;
-                }
-                else if (char.IsSurrogate(value[i]))
-                {
-                    return false;
-                }
-            }
-
-            return true;
-        }
-    }
-
-    /// <summary>Where the next page starts: the sort key and id of the previous page's last image, base64url-encoded.</summary>
-    private sealed record SearchCursor(ImageSort Sort, long Time, double Confidence, string Id)
-    {
-        public static SearchCursor From(ImageSort sort, FoundImage last) =>
-            new(sort, last.Image.UpdatedAt.ToUnixTimeMilliseconds(), sort == ImageSort.Confidence ? last.Score : 0, last.Image.Id);
-
-        public string Encode()
-        {
-            var key = Sort == ImageSort.Time ? "t" + Time.ToString(CultureInfo.InvariantCulture) : "c" + Confidence.ToString("R", CultureInfo.InvariantCulture);
-            return Base64Url.EncodeToString(Encoding.UTF8.GetBytes($"{key}:{Id}"));
-        }
-
-        public static SearchCursor Decode(string cursor, ImageSort sort)
-        {
-            string text;
-            try
-            {
-                text = Encoding.UTF8.GetString(Base64Url.DecodeFromChars(cursor));
-            }
-            catch (FormatException)
-            {
-                throw Invalid();
-            }
-
-            var colon = text.IndexOf(':', StringComparison.Ordinal);
-            if (colon < 2 || text.Length - colon - 1 != 32 || !text[(colon + 1)..].All(char.IsAsciiHexDigitLower))
-            {
-                throw Invalid();
-            }
-
-            var id = text[(colon + 1)..];
-            var key = text[1..colon];
-            switch (text[0])
-            {
-                case 't' when sort == ImageSort.Time && long.TryParse(key, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var time):
-                    return new SearchCursor(sort, time, 0, id);
-                case 'c' when sort == ImageSort.Confidence && double.TryParse(key, NumberStyles.Float, CultureInfo.InvariantCulture, out var confidence) && double.IsFinite(confidence):
-                    return new SearchCursor(sort, 0, confidence, id);
-                case 't' or 'c':
-                    throw new InvalidQueryException("InvalidCursor", "The cursor belongs to a search with another sort order.");
-                default:
-                    throw Invalid();
-            }
-        }
-
-        private static InvalidQueryException Invalid() => new("InvalidCursor", "The cursor is not one this server issued.");
-    }
 }
 
 /// <summary>Schema step 2 (search), appended to <see cref="CatalogSchema.Migrations"/>.</summary>

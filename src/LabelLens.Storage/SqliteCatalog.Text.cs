@@ -41,7 +41,7 @@ internal static class TextSchema
 
 public sealed partial class SqliteCatalog
 {
-    private static readonly JsonSerializerOptions TextJson = new(JsonSerializerDefaults.General);
+    internal static readonly JsonSerializerOptions TextJson = new(JsonSerializerDefaults.General);
 
     /// <summary>
     /// Stores what the text job read, unless it was superseded (new bytes, a relabel, a delete) or lost its lease:
@@ -150,36 +150,14 @@ public sealed partial class SqliteCatalog
     }
 
     /// <summary>
-    /// The FTS5 query for what a person typed: each "quoted phrase" and each bare word becomes a quoted FTS5
-    /// string (so no character is an operator), all required. Null when nothing searchable was typed.
+    /// The FTS5 query for what a person typed (<see cref="TextSearch.Terms"/>): each term a quoted FTS5 string (so
+    /// no character is an operator, and a phrase's words must come in order), all required. Null when nothing was typed.
     /// </summary>
-    internal static string? TextMatch(string? typed)
-    {
-        if (string.IsNullOrWhiteSpace(typed))
-        {
-            return null;
-        }
+    internal static string? TextMatch(string? typed) => TextSearch.Terms(typed) is { } terms ? Fts5(terms) : null;
 
-        if (typed.Length > ImageQuery.MaxNameLength || typed.Any(char.IsControl))
-        {
-            throw new InvalidQueryException("InvalidText", $"text must be 1 to {ImageQuery.MaxNameLength} printable characters: words, or a \"quoted phrase\".");
-        }
-
-        var terms = new List<string>();
-        var parts = typed.Split('"');
-        for (var i = 0; i < parts.Length; i++)
-        {
-            // Odd parts were inside quotes (an unclosed quote runs to the end).
-            var words = i % 2 == 1 ? [parts[i].Trim()] : parts[i].Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            terms.AddRange(words.Where(w => w.Any(char.IsLetterOrDigit)));
-        }
-
-        return terms.Count == 0
-            ? throw new InvalidQueryException("InvalidText", "text has no letters or digits to search for.")
-            : string.Join(" AND ", terms.Select(t => $"\"{t}\""));
-    }
+    private static string Fts5(IReadOnlyList<string> terms) => string.Join(" AND ", terms.Select(t => $"\"{t}\""));
 
     /// <summary>The search condition on the image row <c>i</c>: one of its lines matches (every term on that line).</summary>
-    private static string TextFilter(SqlParameters sql, string match) =>
-        $" AND i.id IN (SELECT t.image_id FROM text_fts JOIN text_lines t ON t.id = text_fts.rowid WHERE text_fts MATCH {sql.Add(match)})";
+    private static string TextFilter(SqlParameters sql, IReadOnlyList<string> terms) =>
+        $" AND i.id IN (SELECT t.image_id FROM text_fts JOIN text_lines t ON t.id = text_fts.rowid WHERE text_fts MATCH {sql.Add(Fts5(terms))})";
 }

@@ -12,7 +12,7 @@ namespace LabelLens.Storage;
 /// </summary>
 public sealed partial class SqliteCatalog
 {
-    private static readonly JsonSerializerOptions InstanceJson = new(JsonSerializerDefaults.General);
+    internal static readonly JsonSerializerOptions InstanceJson = new(JsonSerializerDefaults.General);
 
     /// <summary>Stores ffprobe's findings for the job's bytes; the image row gets the frame size.</summary>
     public async Task<bool> SaveVideoMetadataAsync(ClaimedJob job, VideoMetadata metadata, string probeJson, string format, CancellationToken cancellationToken)
@@ -151,10 +151,7 @@ public sealed partial class SqliteCatalog
             return false;
         }
 
-        var frames = (await ReadFrameLabelsAsync(connection, transaction, job.ImageId, job.Id, byName: false, 0, int.MaxValue, cancellationToken))
-            .GroupBy(f => f.TimestampMillis)
-            .Select(g => new FrameLabels(g.Key, g.Select(f => f.Label).ToList()))
-            .ToList();
+        var frames = VideoResults.Frames(await ReadFrameLabelsAsync(connection, transaction, job.ImageId, job.Id, byName: false, 0, int.MaxValue, cancellationToken));
         var samples = new List<long>();
         await using (var command = Command(connection, transaction, "SELECT timestamp_ms FROM video_samples WHERE image_id = $id AND job_id = $job ORDER BY timestamp_ms", ("$id", job.ImageId), ("$job", job.Id)))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
@@ -182,7 +179,7 @@ public sealed partial class SqliteCatalog
                 ("$parents", JoinNames(segment.Parents)), ("$aliases", JoinNames(segment.Aliases)), ("$categories", JoinNames(segment.Categories)));
         }
 
-        var edited = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var edited = new List<string>();
         await using (var command = Command(connection, transaction, "SELECT name FROM label_edits WHERE image_id = $id", ("$id", job.ImageId)))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
@@ -194,7 +191,7 @@ public sealed partial class SqliteCatalog
 
         Execute(connection, transaction, "DELETE FROM labels WHERE image_id = $id AND source = 'model'", ("$id", job.ImageId));
         Execute(connection, transaction, "DELETE FROM instances WHERE image_id = $id", ("$id", job.ImageId));
-        foreach (var (label, rank) in SegmentBuilder.VideoLabels(frames).Select((l, i) => (l, i + 1)).Where(l => !edited.Contains(l.l.Name)))
+        foreach (var (label, rank) in VideoResults.Labels(frames, edited))
         {
             Execute(
                 connection,
@@ -323,7 +320,7 @@ public sealed partial class SqliteCatalog
             connection,
             null,
             $"""
-            SELECT name, start_ms, end_ms, confidence, parents, aliases, categories FROM video_segments WHERE image_id = $id{filter}
+            SELECT {VideoResults.SegmentColumns} FROM video_segments WHERE image_id = $id{filter}
             ORDER BY {(byName ? "name, start_ms" : "start_ms, name")} LIMIT $limit OFFSET $offset
             """,
             [.. parameters]);
@@ -331,7 +328,7 @@ public sealed partial class SqliteCatalog
         var segments = new List<LabelSegment>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            segments.Add(new LabelSegment(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetDouble(3), SplitNames(reader.GetString(4)), SplitNames(reader.GetString(5)), SplitNames(reader.GetString(6))));
+            segments.Add(VideoResults.ReadSegment(reader, 0));
         }
 
         return segments;
@@ -385,9 +382,7 @@ public sealed partial class SqliteCatalog
             connection,
             null,
             $"""
-            SELECT i.id, i.bucket, i.key, i.status,
-                   v.codec, v.format, v.duration_ms, v.frame_rate, v.width, v.height, v.color_range, v.result_job_id, v.interval_ms, v.frames, v.model_version,
-                   j.id, j.state, j.error, j.progress_ms, j.frames_done, j.attempts, j.updated_at, i.format
+            SELECT {VideoResults.VideoColumns}
             FROM images i
             LEFT JOIN videos v ON v.image_id = i.id
             LEFT JOIN jobs j ON j.id = (SELECT MAX(id) FROM jobs WHERE image_id = i.id)
@@ -397,36 +392,8 @@ public sealed partial class SqliteCatalog
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            var metadata = reader.IsDBNull(4) ? null : new VideoMetadata(
-                reader.GetString(4),
-                reader.IsDBNull(6) ? null : reader.GetInt64(6),
-                reader.GetString(5),
-                reader.IsDBNull(7) ? null : reader.GetDouble(7),
-                reader.GetInt32(9),
-                reader.GetInt32(8),
-                reader.IsDBNull(10) ? null : reader.GetString(10));
-            var job = reader.IsDBNull(15) ? null : new VideoJobProgress(
-                reader.GetInt64(15),
-                JobStates.Parse(reader.GetString(16)),
-                reader.IsDBNull(17) ? null : reader.GetString(17),
-                reader.IsDBNull(18) ? null : reader.GetInt64(18),
-                reader.GetInt32(19),
-                reader.GetInt32(20),
-                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(21)));
-            result[reader.GetString(0)] = new VideoRecord(
-                reader.GetString(0),
-                reader.GetString(1),
-                reader.GetString(2),
-                reader.GetString(3),
-                metadata,
-                job,
-                reader.IsDBNull(11) ? null : reader.GetInt64(11),
-                reader.IsDBNull(12) ? null : reader.GetInt32(12),
-                reader.IsDBNull(13) ? null : reader.GetInt32(13),
-                reader.IsDBNull(14) ? null : reader.GetString(14))
-            {
-                Container = reader.IsDBNull(22) ? null : reader.GetString(22),
-            };
+            var video = VideoResults.ReadVideo(reader);
+            result[video.ImageId] = video;
         }
 
         return result;
@@ -446,7 +413,7 @@ public sealed partial class SqliteCatalog
             connection,
             transaction,
             $"""
-            SELECT timestamp_ms, name, confidence, parents, aliases, categories, instances FROM video_frames
+            SELECT {VideoResults.FrameColumns} FROM video_frames
             WHERE image_id = $id AND job_id = $job
             ORDER BY {(byName ? "name, timestamp_ms" : "timestamp_ms, confidence DESC, name")} LIMIT $limit OFFSET $offset
             """,
@@ -455,15 +422,7 @@ public sealed partial class SqliteCatalog
         var labels = new List<VideoFrameLabel>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            labels.Add(new VideoFrameLabel(
-                reader.GetInt64(0),
-                new Label(
-                    reader.GetString(1),
-                    reader.GetDouble(2),
-                    JsonSerializer.Deserialize<List<LabelInstance>>(reader.GetString(6), InstanceJson) ?? [],
-                    SplitNames(reader.GetString(3)),
-                    SplitNames(reader.GetString(4)),
-                    SplitNames(reader.GetString(5)))));
+            labels.Add(VideoResults.ReadFrameLabel(reader));
         }
 
         return labels;

@@ -6,6 +6,7 @@ using LabelLens.Models;
 using LabelLens.Storage;
 using LabelLens.Storage.Postgres;
 using LabelLens.Taxonomy;
+using LabelLens.Video;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace LabelLens.Tests;
@@ -243,21 +244,15 @@ public abstract class CatalogContractTests : IAsyncLifetime
     [Fact]
     public async Task Contract_results_table_names_bare_keys_pages_by_id_in_segments_and_walks_a_label_by_confidence()
     {
-        async Task<string> LabelAsync(string bucket, string key, float dog)
-        {
-            var id = (await Catalog.RecordUploadAsync(Stored(bucket, key, $"{bucket}/{key}"), "image/jpeg", default)).Image.Id;
-            var job = Assert.Single(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
-            Assert.True(await Catalog.CompleteJobAsync(job, Result(Objects(Yolox, dog: dog)), 55, default));
-            return id;
-        }
+        Task<string> DogAsync(string bucket, string key, float dog) => LabelAsync(bucket, key, Result(Objects(Yolox, dog: dog)));
 
         // The same key in two buckets: the one cataloged first owns the bare key.
-        var first = await LabelAsync("photos", "dog.jpg", 0.85f);
-        var second = await LabelAsync("archive", "dog.jpg", 0.60f);
+        var first = await DogAsync("photos", "dog.jpg", 0.85f);
+        var second = await DogAsync("archive", "dog.jpg", 0.60f);
         var ids = new List<string> { first, second };
         foreach (var (score, i) in new[] { 0.70f, 0.75f, 0.85f, 0.95f }.Select((s, i) => (s, i)))
         {
-            ids.Add(await LabelAsync("photos", $"more/{i}.jpg", score));
+            ids.Add(await DogAsync("photos", $"more/{i}.jpg", score));
         }
 
         Assert.Equal(first, await Catalog.FindKeyOwnerAsync("dog.jpg", default));
@@ -419,10 +414,7 @@ public abstract class CatalogContractTests : IAsyncLifetime
     [Fact]
     public async Task Contract_a_failed_text_job_leaves_the_labels_and_model_older_reads_only_the_missing_text()
     {
-        var id = (await Catalog.RecordUploadAsync(Stored("photos", "dog.jpg", "v1"), null, default)).Image.Id;
-        var job = Assert.Single(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
-        Assert.True(await Catalog.CompleteJobAsync(job, Result(Objects(Yolox)) with { TextFollows = true }, 55, default));
-        var text = Assert.Single(await Catalog.ClaimJobsAsync("t", 5, Queue, default, JobKind.Text));
+        var (id, text) = await ReadyForTextAsync("dog.jpg");
         await Catalog.FailJobAsync(text, "InvalidImageFormat: no", permanent: true, Queue, default);
         var image = (await Catalog.GetImageAsync(id, default))!;
         Assert.Equal(ImageStatus.Labeled, image.Status);
@@ -553,6 +545,305 @@ public abstract class CatalogContractTests : IAsyncLifetime
         Assert.True(await Catalog.CompleteJobAsync(relabel, Result(Objects(Yolox)), 55, default));
         Assert.Null((await Catalog.GetDetailsAsync(twoShot, default))!.Faces);
         Assert.DoesNotContain("two-shot.jpg", await Find(new ImageQuery { MinFaces = 1 }));
+    }
+
+    [Fact]
+    public async Task Contract_search_filters_colour_quality_counts_exclusions_category_area_place_and_status()
+    {
+        static ImageProperties Properties(double brightness, double sharpness, double contrast, params (string Color, double Percent)[] colors) => new(
+            new ImageQuality(brightness, sharpness, contrast),
+            colors.Select(c => new DominantColor(0, 0, 0, "#000000", c.Color, c.Color, c.Percent)).ToList(),
+            null,
+            null);
+
+        await LabelAsync("photos", "a/red.jpg", Result(Objects(Yolox)) with { ImageProperties = Properties(80, 30, 50, ("red", 40), ("red", 20), ("blue", 5)) });
+        await LabelAsync("photos", "a/blue.jpg", Result(Objects(Yolox, withBicycle: false)) with { ImageProperties = Properties(20, 90, 10, ("blue", 70)) });
+        await LabelAsync("photos", "b/plain.jpg", Result(Objects(Yolox, withBicycle: false, dog: 0.60f)));
+        await Catalog.RecordUploadAsync(Stored("archive", "a/new.jpg", "new"), null, default);
+
+        async Task<List<string>> Find(ImageQuery query) =>
+            (await Catalog.SearchAsync(query, default)).Images.Select(i => $"{i.Image.Bucket}/{i.Image.Key}").Order(StringComparer.Ordinal).ToList();
+
+        // Colours: each simple colour's share summed over the dominant colours, at least 10 % unless told.
+        Assert.Equal(["photos/a/red.jpg"], await Find(new ImageQuery { Colors = ["red"] }));
+        Assert.Equal(["photos/a/red.jpg"], await Find(new ImageQuery { Colors = ["Red"], MinColorPercent = 60 }));
+        Assert.Empty(await Find(new ImageQuery { Colors = ["red"], MinColorPercent = 61 }));
+        Assert.Equal(["photos/a/blue.jpg"], await Find(new ImageQuery { Colors = ["blue"] }));
+        Assert.Equal(["photos/a/blue.jpg", "photos/a/red.jpg"], await Find(new ImageQuery { Colors = ["blue"], MinColorPercent = 5 }));
+        Assert.Empty(await Find(new ImageQuery { Colors = ["blue", "red"] }));
+        await Assert.ThrowsAsync<InvalidQueryException>(() => Find(new ImageQuery { Colors = ["mauve"] }));
+
+        // Quality ranges; an image without properties matches none.
+        Assert.Equal(["photos/a/red.jpg"], await Find(new ImageQuery { MinBrightness = 50 }));
+        Assert.Equal(["photos/a/blue.jpg"], await Find(new ImageQuery { MinSharpness = 50, MaxContrast = 10 }));
+        Assert.Equal(["photos/a/blue.jpg", "photos/a/red.jpg"], await Find(new ImageQuery { MinBrightness = 20, MaxBrightness = 80 }));
+        Assert.Empty(await Find(new ImageQuery { MinContrast = 51 }));
+        await Assert.ThrowsAsync<InvalidQueryException>(() => Find(new ImageQuery { MaxSharpness = 101 }));
+        Assert.Equal(40 + 20, (await Catalog.SearchAsync(new ImageQuery { Colors = ["red"] }, default)).Images.Single().Properties!.DominantColors.Where(c => c.SimplifiedColor == "red").Sum(c => c.PixelPercent));
+
+        // Instance counts (a parent counts its descendants' boxes), at or above MinConfidence.
+        Assert.Equal(["photos/a/blue.jpg", "photos/a/red.jpg", "photos/b/plain.jpg"], await Find(new ImageQuery { Counts = [new LabelCount("Animal", 1)] }));
+        Assert.Equal(["photos/a/blue.jpg", "photos/a/red.jpg"], await Find(new ImageQuery { Counts = [new LabelCount("dog", 1)], MinConfidence = 70 }));
+        Assert.Empty(await Find(new ImageQuery { Counts = [new LabelCount("Dog", 2)] }));
+        await Assert.ThrowsAsync<InvalidQueryException>(() => Find(new ImageQuery { Counts = [new LabelCount("Dog", 0)] }));
+
+        // Exclusions: a label below MinConfidence counts as absent, and an image without labels has none to exclude.
+        Assert.Equal(["archive/a/new.jpg", "photos/b/plain.jpg"], await Find(new ImageQuery { NotLabels = ["Dog"], MinConfidence = 70 }));
+        Assert.Equal(["archive/a/new.jpg", "photos/a/blue.jpg", "photos/b/plain.jpg"], await Find(new ImageQuery { NotLabels = ["bicycle"] }));
+        Assert.Equal(["photos/a/red.jpg"], await Find(new ImageQuery { AnyLabels = ["Cat", "Bicycle"] }));
+        Assert.Equal(["photos/a/blue.jpg", "photos/a/red.jpg"], await Find(new ImageQuery { Labels = ["Dog"], MinConfidence = 70 }));
+
+        // Category (case-insensitive) and box area: the filtered labels' boxes (a parent's descendants' too), or any box.
+        Assert.Equal(["photos/a/blue.jpg", "photos/a/red.jpg", "photos/b/plain.jpg"], await Find(new ImageQuery { Category = "animals and pets" }));
+        Assert.Equal(["photos/a/red.jpg"], await Find(new ImageQuery { MinArea = 0.2 }));
+        Assert.Empty(await Find(new ImageQuery { MinArea = 0.2, Labels = ["Dog"] }));
+        Assert.Equal(["photos/a/blue.jpg", "photos/a/red.jpg", "photos/b/plain.jpg"], await Find(new ImageQuery { MinArea = 0.1, AnyLabels = ["Animal"] }));
+
+        // Where and what state: bucket, key prefix (case-sensitive), status.
+        Assert.Equal(["archive/a/new.jpg"], await Find(new ImageQuery { Bucket = "archive" }));
+        Assert.Equal(["archive/a/new.jpg", "photos/a/blue.jpg", "photos/a/red.jpg"], await Find(new ImageQuery { Prefix = "a/" }));
+        Assert.Empty(await Find(new ImageQuery { Prefix = "A/" }));
+        Assert.Equal(["photos/a/blue.jpg", "photos/a/red.jpg"], await Find(new ImageQuery { Bucket = "photos", Prefix = "a/" }));
+        Assert.Equal(["archive/a/new.jpg"], await Find(new ImageQuery { Status = "queued" }));
+        Assert.Equal(["photos/b/plain.jpg"], await Find(new ImageQuery { Status = "Labeled", Prefix = "b" }));
+        await Assert.ThrowsAsync<InvalidQueryException>(() => Find(new ImageQuery { Status = "lost" }));
+    }
+
+    [Fact]
+    public async Task Contract_search_sorts_by_time_or_confidence_and_keyset_pages_add_up_to_one_page()
+    {
+        foreach (var (dog, i) in new[] { 0.60f, 0.95f, 0.85f, 0.75f, 0.85f }.Select((d, i) => (d, i)))
+        {
+            await LabelAsync("photos", $"dog-{i}.jpg", Result(Objects(Yolox, withBicycle: i == 2, dog: dog)));
+        }
+
+        await Catalog.RecordUploadAsync(Stored("photos", "new-1.jpg", "new-1"), null, default);
+        await Catalog.RecordUploadAsync(Stored("photos", "new-2.jpg", "new-2"), null, default);
+        var all = (await Catalog.SearchAsync(new ImageQuery { Limit = 100 }, default)).Images;
+        Assert.Equal(7, all.Count);
+        double Best(ImageDetails image) => image.Labels.Count == 0 ? -1 : image.Labels.Max(l => l.Confidence);
+        double DogOf(ImageDetails image) => image.Labels.Single(l => l.Name == "Dog").Confidence;
+
+        // Each order over one big page, and the same rows walked in pages of two: none repeated, none missed.
+        async Task<List<ImageDetails>> Walk(ImageQuery query)
+        {
+            var whole = (await Catalog.SearchAsync(query with { Limit = 100 }, default)).Images;
+            Assert.Null((await Catalog.SearchAsync(query with { Limit = 100 }, default)).NextCursor);
+            var paged = new List<ImageDetails>();
+            string? cursor = null;
+            do
+            {
+                var page = await Catalog.SearchAsync(query with { Limit = 2, Cursor = cursor }, default);
+                Assert.True(page.Images.Count == 2 || page.NextCursor is null);
+                paged.AddRange(page.Images);
+                cursor = page.NextCursor;
+            }
+            while (cursor is not null);
+            Assert.Equal(whole.Select(i => i.Image.Id), paged.Select(i => i.Image.Id));
+            return paged;
+        }
+
+        var newest = await Walk(new ImageQuery());
+        Assert.Equal(all.OrderByDescending(i => i.Image.UpdatedAt).ThenByDescending(i => i.Image.Id, StringComparer.Ordinal).Select(i => i.Image.Id), newest.Select(i => i.Image.Id));
+        var best = await Walk(new ImageQuery { Sort = ImageSort.Confidence });
+        Assert.Equal(all.OrderByDescending(Best).ThenBy(i => i.Image.Id, StringComparer.Ordinal).Select(i => i.Image.Id), best.Select(i => i.Image.Id));
+        Assert.Equal(["new-1.jpg", "new-2.jpg"], best.TakeLast(2).Select(i => i.Image.Key).Order(StringComparer.Ordinal)); // no label: last
+        var dogs = await Walk(new ImageQuery { Sort = ImageSort.Confidence, Labels = ["dog"] });
+        Assert.Equal(all.Where(i => i.Labels.Count > 0).OrderByDescending(DogOf).ThenBy(i => i.Image.Id, StringComparer.Ordinal).Select(i => i.Image.Id), dogs.Select(i => i.Image.Id));
+        Assert.Contains(dogs.GroupBy(DogOf), g => g.Count() == 2); // a tie (0.85 twice), across a page boundary
+        var either = await Walk(new ImageQuery { Sort = ImageSort.Confidence, Labels = ["Dog", "Animal"] });
+        Assert.Equal(dogs.Select(i => i.Image.Id), either.Select(i => i.Image.Id));
+        var bicycles = await Walk(new ImageQuery { Sort = ImageSort.Confidence, Labels = ["Bicycle", "Dog"] });
+        Assert.Equal("dog-2.jpg", Assert.Single(bicycles).Image.Key);
+        Assert.Equal(newest.Where(i => i.Labels.Count > 0).Select(i => i.Image.Id), (await Walk(new ImageQuery { Labels = ["Animal"] })).Select(i => i.Image.Id));
+        Assert.Equal(["new-1.jpg", "new-2.jpg"], (await Walk(new ImageQuery { Sort = ImageSort.Confidence, Status = "queued" })).Select(i => i.Image.Key).Order(StringComparer.Ordinal));
+
+        // A cursor belongs to its sort order; anything else is refused.
+        var timeCursor = (await Catalog.SearchAsync(new ImageQuery { Limit = 1 }, default)).NextCursor;
+        var refused = await Assert.ThrowsAsync<InvalidQueryException>(() => Catalog.SearchAsync(new ImageQuery { Sort = ImageSort.Confidence, Cursor = timeCursor }, default));
+        Assert.Equal("InvalidCursor", refused.Code);
+        await Assert.ThrowsAsync<InvalidQueryException>(() => Catalog.SearchAsync(new ImageQuery { Cursor = "bm90LWEtY3Vyc29y" }, default));
+        await Assert.ThrowsAsync<InvalidQueryException>(() => Catalog.SearchAsync(new ImageQuery { Limit = 0 }, default));
+    }
+
+    [Fact]
+    public async Task Contract_label_facets_count_images_most_common_first_by_prefix_and_labeled_only()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            await LabelAsync("photos", $"dog-{i}.jpg", Result(Objects(Yolox, withBicycle: i == 0)));
+        }
+
+        var queued = (await Catalog.RecordUploadAsync(Stored("photos", "queued.jpg", "q"), null, default)).Image.Id;
+        Assert.True(await Catalog.AddManualLabelAsync(queued, "Dog", [new NamedItem("Animal")], [], default));
+
+        var everything = await Catalog.LabelFacetsAsync(null, 100, labeledOnly: false, default);
+        Assert.Equal(4, everything.Single(f => f.Name == "Dog").Images);
+        Assert.Equal(1, everything.Single(f => f.Name == "Bicycle").Images);
+        Assert.Equal(everything.OrderByDescending(f => f.Images).ThenBy(f => f.Name.ToLowerInvariant(), StringComparer.Ordinal).Select(f => f.Name), everything.Select(f => f.Name));
+        Assert.Equal("Dog", Assert.Single(await Catalog.LabelFacetsAsync("", 1, labeledOnly: false, default)).Name);
+
+        var labeled = await Catalog.LabelFacetsAsync("d", 10, labeledOnly: true, default);
+        Assert.Equal(3, labeled.Single(f => f.Name == "Dog").Images);
+        Assert.All(labeled, f => Assert.StartsWith("d", f.Name, StringComparison.OrdinalIgnoreCase));
+        Assert.Equal(1, (await Catalog.LabelFacetsAsync("BI", 10, labeledOnly: true, default)).Single(f => f.Name == "Bicycle").Images);
+        Assert.Empty(await Catalog.LabelFacetsAsync("_", 10, labeledOnly: false, default)); // LIKE's wildcards are plain characters
+        Assert.Empty(await Catalog.LabelFacetsAsync("%", 10, labeledOnly: false, default));
+        await Assert.ThrowsAsync<InvalidQueryException>(() => Catalog.LabelFacetsAsync("", 0, labeledOnly: false, default));
+
+        // The counts follow deletes.
+        Assert.True(await Catalog.DeleteImageAsync("photos", "dog-0.jpg", default));
+        Assert.Empty(await Catalog.LabelFacetsAsync("bicycle", 10, labeledOnly: false, default));
+        Assert.Equal(2, Assert.Single(await Catalog.LabelFacetsAsync("dog", 10, labeledOnly: true, default)).Images);
+    }
+
+    [Fact]
+    public async Task Contract_text_is_read_back_in_time_order_and_a_search_returns_only_the_lines_it_matched()
+    {
+        var (id, text) = await ReadyForTextAsync("signs.png");
+        var reading = Reading("NO EXIT HERE", "EXIT ONLY", "Café Müller", "Emergency exit");
+        var timed = reading with
+        {
+            Text = reading.Text with { Lines = reading.Text.Lines.Select((l, i) => l with { StartTimestampMillis = 4000 - (1000 * i), EndTimestampMillis = 4500 - (1000 * i) }).ToList() },
+        };
+        Assert.True(await Catalog.CompleteTextJobAsync(text, timed, default));
+        Assert.False(await Catalog.CompleteTextJobAsync(text, timed, default)); // exactly once
+
+        var lines = (await Catalog.GetTextAsync([id, "0123456789abcdef0123456789abcdef"], default))[id];
+        Assert.Equal(["Emergency exit", "Café Müller", "EXIT ONLY", "NO EXIT HERE"], lines.Select(l => l.Text));
+        Assert.Equal((1000L, 1500L), (lines[0].StartTimestampMillis, lines[0].EndTimestampMillis));
+        Assert.Equal(["Emergency", "exit"], lines[0].Words.Select(w => w.Text));
+
+        async Task<List<string>> Matching(string search) => (await Catalog.GetTextAsync([id], default, search)).GetValueOrDefault(id)?.Select(l => l.Text).ToList() ?? [];
+        Assert.Equal(["Emergency exit", "EXIT ONLY", "NO EXIT HERE"], await Matching("exit"));
+        Assert.Equal(["NO EXIT HERE"], await Matching("\"no exit\""));
+        Assert.Equal(["NO EXIT HERE"], await Matching("here exit"));
+        Assert.Empty(await Matching("\"exit no\""));
+        Assert.Equal(["Café Müller"], await Matching("MULLER cafe"));
+        Assert.Empty(await Matching("exi"));
+        Assert.Equal(["signs.png"], (await Catalog.SearchAsync(new ImageQuery { Text = "\"exit only\"", Sort = ImageSort.Confidence }, default)).Images.Select(i => i.Image.Key));
+        Assert.Empty((await Catalog.SearchAsync(new ImageQuery { Text = "only here" }, default)).Images);
+    }
+
+    [Fact]
+    public async Task Contract_a_video_job_checkpoints_resumes_completes_once_into_segments_and_is_cancelled_without_mixing_jobs()
+    {
+        static Label L(string name, double confidence) => new(name, confidence, [], [new NamedItem("Thing")], [], [new NamedItem("Stuff")]);
+        var lease = TimeSpan.FromMinutes(1);
+        var photo = (await Catalog.RecordUploadAsync(Stored("videos", "still.jpg", "still"), null, default)).Image.Id;
+        Assert.Single(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
+        var id = (await Catalog.RecordUploadAsync(Stored("videos", "clip.mp4", "v1"), "video/mp4", default, MediaTypes.Video)).Image.Id;
+        Assert.Empty(await Catalog.ClaimJobsAsync("w", 5, Queue, default)); // videos go to the video worker
+        var first = Assert.Single(await Catalog.ClaimJobsAsync("v", 5, Queue, default, JobKind.Video));
+        Assert.Equal(((long?)null, 0), await Catalog.GetVideoCheckpointAsync(first, default));
+        var metadata = new VideoMetadata("h264", 7000, "mov,mp4,m4a,3gp,3g2,mj2", 25, 480, 640, "tv");
+        Assert.True(await Catalog.SaveVideoMetadataAsync(first, metadata, "{}", "mp4", default));
+        Assert.True(await Catalog.SaveVideoCheckpointAsync(first, [new FrameLabels(0, [L("Cat", 99)])], 0, 1, lease, default));
+        var queue = Assert.Single(await Catalog.GetVideoQueueAsync(default));
+        Assert.Equal((id, JobState.Running, (long?)0, (long?)7000, 1), (queue.ImageId, queue.State, queue.ProcessedMillis, queue.DurationMillis, queue.FramesDone));
+
+        // A relabel supersedes the running job: from then on nothing it sends counts.
+        Assert.True(await Catalog.EnqueueRelabelAsync(id, default));
+        Assert.False(await Catalog.SaveVideoCheckpointAsync(first, [new FrameLabels(500, [L("Cat", 99)])], 500, 2, lease, default));
+        Assert.False(await Catalog.SaveVideoMetadataAsync(first, metadata, "{}", "mp4", default));
+        var job = Assert.Single(await Catalog.ClaimJobsAsync("v", 5, Queue, default, JobKind.Video));
+        Assert.Equal(((long?)null, 0), await Catalog.GetVideoCheckpointAsync(job, default)); // the resume point is the job's
+
+        Assert.True(await Catalog.SaveVideoMetadataAsync(job, metadata, "{\"streams\":[]}", "mp4", default));
+        Assert.True(await Catalog.SaveVideoCheckpointAsync(job, [new FrameLabels(0, [L("Dog", 80)]), new FrameLabels(500, [L("Dog", 70)])], 500, 2, lease, default));
+        Assert.Equal(((long?)500, 2), await Catalog.GetVideoCheckpointAsync(job, default));
+        // After a resume the last frames may come again: they replace themselves. A frame with nothing found still counts as sampled.
+        Assert.True(await Catalog.SaveVideoCheckpointAsync(
+            job,
+            [new FrameLabels(500, [L("Dog", 90)]), new FrameLabels(1000, []), new FrameLabels(1500, [L("Dog", 70)]), new FrameLabels(2000, [L("Dog", 60), L("Car", 55)])],
+            2000,
+            5,
+            lease,
+            default));
+        Assert.True(await Catalog.SaveVideoCheckpointAsync(job, [], 1000, 5, lease, default));
+        Assert.Equal(((long?)2000, 5), await Catalog.GetVideoCheckpointAsync(job, default)); // never goes back
+        var running = (await Catalog.GetVideoAsync(id, default))!;
+        Assert.Equal(JobState.Running, running.Job!.State);
+        Assert.Equal(2000, running.Job.ProcessedMillis);
+        Assert.Equal(28.6, running.Percent);
+        Assert.Equal(metadata, running.Metadata);
+        Assert.Equal("mp4", running.Container);
+        var image = (await Catalog.GetImageAsync(id, default))!;
+        Assert.Equal((640, 480), (image.Width ?? 0, image.Height ?? 0));
+
+        var completion = new VideoCompletion("mp4", 500, 1000, "yolox-nano+1", 55, 1234);
+        Assert.False(await Catalog.CompleteVideoJobAsync(first, completion, default));
+        Assert.True(await Catalog.CompleteVideoJobAsync(job, completion, default));
+        Assert.False(await Catalog.CompleteVideoJobAsync(job, completion, default)); // exactly once
+        Assert.Empty(await Catalog.GetVideoQueueAsync(default));
+
+        var video = (await Catalog.GetVideoAsync(id, default))!;
+        Assert.Equal((ImageStatus.Labeled, "yolox-nano+1", JobState.Done), (video.Status, video.ModelVersion, video.Job!.State));
+        Assert.Equal(job.Id, video.ResultJobId);
+        Assert.Equal(500, video.IntervalMillis);
+        Assert.Equal(5, video.Frames);
+        Assert.Equal(100, video.Percent);
+        Assert.Equal(id, Assert.Single(await Catalog.GetVideosAsync([id, photo, "0123456789abcdef0123456789abcdef"], default)).Key);
+        Assert.Null(await Catalog.GetVideoAsync(photo, default));
+
+        // The frames of the current result only: the superseded job's Cat never shows.
+        var frames = await Catalog.GetVideoFrameLabelsAsync(id, job.Id, byName: false, 0, 100, default);
+        Assert.Equal([(0L, "Dog", 80.0), (500L, "Dog", 90.0), (1500L, "Dog", 70.0), (2000L, "Dog", 60.0), (2000L, "Car", 55.0)], frames.Select(f => (f.TimestampMillis, f.Label.Name, f.Label.Confidence)));
+        Assert.Equal(["Thing"], frames[0].Label.Parents.Select(p => p.Name));
+        Assert.Equal([(2000L, "Car"), (0L, "Dog")], (await Catalog.GetVideoFrameLabelsAsync(id, job.Id, byName: true, 0, 2, default)).Select(f => (f.TimestampMillis, f.Label.Name)));
+        Assert.Equal(1500L, Assert.Single(await Catalog.GetVideoFrameLabelsAsync(id, job.Id, byName: false, 2, 1, default)).TimestampMillis);
+        Assert.Empty(await Catalog.GetVideoFrameLabelsAsync(id, first.Id, byName: false, 0, 100, default));
+
+        // Segments: a missed frame within the gap does not split one; a segment ends one interval after its last detection.
+        var segments = await Catalog.GetVideoSegmentsAsync(id, null, byName: false, 0, 100, default);
+        Assert.Equal([("Dog", 0L, 2500L, 90.0), ("Car", 2000L, 2500L, 55.0)], segments.Select(s => (s.Name, s.StartTimestampMillis, s.EndTimestampMillis, s.Confidence)));
+        Assert.Equal(["Stuff"], segments[0].Categories.Select(c => c.Name));
+        Assert.Equal(["Car", "Dog"], (await Catalog.GetVideoSegmentsAsync(id, null, byName: true, 0, 100, default)).Select(s => s.Name));
+        Assert.Equal(["Dog"], (await Catalog.GetVideoSegmentsAsync(id, ["dog"], byName: false, 0, 100, default)).Select(s => s.Name));
+        Assert.Equal(["Dog"], (await Catalog.GetVideoSegmentsAsync(id, null, byName: false, 0, 100, default, minConfidence: 60)).Select(s => s.Name));
+        Assert.Equal(["Car"], (await Catalog.GetVideoSegmentsAsync(id, null, byName: false, 1, 1, default)).Select(s => s.Name));
+
+        // The video is searched by its labels like a photo, and its row in the results table carries the segments.
+        var found = Assert.Single((await Catalog.SearchAsync(new ImageQuery { Labels = ["car"] }, default)).Images);
+        Assert.Equal(id, found.Image.Id);
+        Assert.Equal([("Dog", 90.0), ("Car", 55.0)], found.Labels.Select(l => (l.Name, l.Confidence)));
+        var row = Assert.Single(await Catalog.GetResultRowsAsync([id], default));
+        Assert.Equal((MediaTypes.Video, 2), (row.MediaType, row.Segments.Count));
+        Assert.Contains(CatalogEventType.LabelsReady, (await Catalog.ReadChangesAsync(0, 100, default)).Where(c => c.ImageId == id).Select(c => c.Type));
+
+        // Cancel: nothing to cancel now; then a relabel's running job is cancelled, its frames dropped, the last result kept.
+        Assert.False(await Catalog.CancelVideoAsync(id, default));
+        Assert.Null(await Catalog.CancelVideoAsync(photo, default));
+        Assert.Null(await Catalog.CancelVideoAsync("0123456789abcdef0123456789abcdef", default));
+        Assert.True(await Catalog.EnqueueRelabelAsync(id, default));
+        var third = Assert.Single(await Catalog.ClaimJobsAsync("v", 5, Queue, default, JobKind.Video));
+        Assert.True(await Catalog.SaveVideoCheckpointAsync(third, [new FrameLabels(0, [L("Horse", 90)])], 0, 1, lease, default));
+        Assert.True(await Catalog.CancelVideoAsync(id, default));
+        Assert.False(await Catalog.SaveVideoCheckpointAsync(third, [new FrameLabels(500, [L("Horse", 90)])], 500, 2, lease, default));
+        Assert.False(await Catalog.CompleteVideoJobAsync(third, completion, default));
+        Assert.Empty(await Catalog.GetVideoFrameLabelsAsync(id, third.Id, byName: false, 0, 100, default));
+        Assert.Equal(5, (await Catalog.GetVideoFrameLabelsAsync(id, job.Id, byName: false, 0, 100, default)).Count);
+        var cancelled = (await Catalog.GetVideoAsync(id, default))!;
+        Assert.Equal((ImageStatus.Failed, JobState.Failed, "cancelled"), (cancelled.Status, cancelled.Job!.State, cancelled.Job.Error));
+        Assert.Equal(job.Id, cancelled.ResultJobId);
+        Assert.Equal("cancelled", (await Catalog.GetImageAsync(id, default))!.Error);
+        Assert.Empty(await Catalog.ClaimJobsAsync("v", 5, Queue, default, JobKind.Video));
+    }
+
+    /// <summary>Uploads a photo, stores its labels with the text analysis to follow, and claims the text job that follows.</summary>
+    private async Task<(string Id, ClaimedJob TextJob)> ReadyForTextAsync(string key)
+    {
+        var id = await LabelAsync("photos", key, Result(Objects(Yolox)) with { TextFollows = true });
+        return (id, Assert.Single(await Catalog.ClaimJobsAsync("t", 5, Queue, default, JobKind.Text)));
+    }
+
+    /// <summary>Uploads an object and stores <paramref name="result"/> as its labeling job's.</summary>
+    private async Task<string> LabelAsync(string bucket, string key, LabelsResult result)
+    {
+        var id = (await Catalog.RecordUploadAsync(Stored(bucket, key, $"{bucket}/{key}"), "image/jpeg", default)).Image.Id;
+        var job = Assert.Single(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
+        Assert.True(await Catalog.CompleteJobAsync(job, result, 55, default));
+        return id;
     }
 
     private static LabelsResult Result(params AnalysisLabels[] analyses) => new(
