@@ -325,7 +325,8 @@ public sealed partial class PostgresCatalog
     /// </summary>
     private async Task<bool> WriteForJobAsync(ClaimedJob job, Func<NpgsqlConnection, NpgsqlTransaction, Task> write, CancellationToken cancellationToken)
     {
-        await using var transaction = await BeginWriteAsync(cancellationToken);
+        // A job's result is recomputed if a database crash loses it (the job is still leased): no WAL flush wait.
+        await using var transaction = await BeginWriteAsync(cancellationToken, WriteDurability.Recomputable);
         if (!await IsCurrentAsync(transaction.Connection, transaction.Transaction, job, cancellationToken))
         {
             return false;
