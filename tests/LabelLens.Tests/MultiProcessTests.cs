@@ -8,7 +8,7 @@ namespace LabelLens.Tests;
 
 /// <summary>
 /// LabelLens beyond one process, for real: one `serve --role api` and two `serve --role worker` processes sharing a
-/// PostgreSQL catalog (<see cref="PostgresServer"/>) and an S3 store that is not LabelLens (s3rver). Photos go in
+/// PostgreSQL catalog (<see cref="PostgresServer"/>) and an S3 store: s3rver, or another LabelLens. Photos go in
 /// with `aws s3 sync` through the api node; one worker is SIGKILLed mid-batch; every acknowledged upload ends
 /// labeled exactly once and search through the api node finds them.
 /// </summary>
@@ -18,18 +18,42 @@ public sealed class MultiProcessTests(ITestOutputHelper output)
     private const string SecretKey = "multi/secret+key/0123456789abcdefghij";
     private const int Photos = 200;
 
-    [Fact]
-    public async Task Api_and_two_workers_on_postgres_and_s3rver_label_every_upload_exactly_once_when_a_worker_is_killed()
+    /// <param name="store">
+    /// "s3rver": an S3 server that is not LabelLens; "labellens": another LabelLens's S3 endpoint (an api node with a
+    /// catalog of its own, so it labels nothing).
+    /// </param>
+    [Theory]
+    [InlineData("s3rver")]
+    [InlineData("labellens")]
+    public async Task Api_and_two_workers_on_postgres_and_an_s3_store_label_every_upload_exactly_once_when_a_worker_is_killed(string store)
     {
-        using var s3 = new S3rverProcess("media");
+        using var s3rver = store == "s3rver" ? new S3rverProcess("media") : null;
+        var storePort = ServeProcess.FreePort();
+        using var storeNode = store == "labellens" ? new ServeProcess("labellens-multi-store-", storePort) { ExtraArguments = ["--role", "api"] } : null;
+        var (endpoint, storeKey, storeSecret) = s3rver is not null
+            ? (s3rver.Endpoint, S3rverProcess.AccessKey, S3rverProcess.AccessKey)
+            : ($"http://127.0.0.1:{storePort}", "LLSTOREACCESSKEY01", "store/secret+key/0123456789abcdefghij");
+        if (storeNode is not null)
+        {
+            await storeNode.StartAsync(new Dictionary<string, string?>
+            {
+                ["LABELLENS_CATALOG"] = PostgresServer.Instance.CreateDatabase("store"),
+                ["LABELLENS_ACCESS_KEY"] = storeKey,
+                ["LABELLENS_SECRET_KEY"] = storeSecret,
+                ["LABELLENS_MODELS"] = null,
+            });
+            storeNode.Client.DefaultRequestHeaders.Add("X-Api-Key", storeSecret);
+            (await storeNode.Client.PutAsync("/api/v1/buckets/media", null)).EnsureSuccessStatusCode();
+        }
+
         var url = PostgresServer.Instance.CreateDatabase("multi");
         var shared = new Dictionary<string, string?>
         {
             ["LABELLENS_CATALOG"] = url,
             ["LABELLENS_STORAGE"] = "s3://media/labellens",
-            ["LABELLENS_S3_ENDPOINT"] = s3.Endpoint,
-            ["AWS_ACCESS_KEY_ID"] = S3rverProcess.AccessKey,
-            ["AWS_SECRET_ACCESS_KEY"] = S3rverProcess.AccessKey,
+            ["LABELLENS_S3_ENDPOINT"] = endpoint,
+            ["AWS_ACCESS_KEY_ID"] = storeKey,
+            ["AWS_SECRET_ACCESS_KEY"] = storeSecret,
             ["LABELLENS_ACCESS_KEY"] = AccessKey,
             ["LABELLENS_SECRET_KEY"] = SecretKey,
             ["LABELLENS_MODELS"] = null,
@@ -95,7 +119,8 @@ public sealed class MultiProcessTests(ITestOutputHelper output)
         output.WriteLine($"{heldWhenKilled.Count} job(s) held by the killed worker were finished by the survivor");
 
         // The bytes are in s3rver, not on any node; search through the api node finds them.
-        Assert.Equal(Photos, s3.StoredKeys("media").Count(k => k.StartsWith("labellens/archive/reel1/", StringComparison.Ordinal)));
+        var stored = await AwsAs(folder.FullName, endpoint, storeKey, storeSecret, "s3", "ls", "--recursive", "s3://media/labellens/archive/reel1/").OutputAsync();
+        Assert.Equal(Photos, stored.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
         var dogs = await api.Client.GetFromJsonAsync<JsonElement>("/api/v1/images?label=Dog&limit=100");
         // YOLOX finds a dog in dog.jpg and in person.jpg (the man with his dog and horse; MODEL.md).
         Assert.Equal(Enumerable.Range(0, Photos).Count(i => Path.GetFileName(sources[i % sources.Length]) is "dog.jpg" or "person.jpg"), dogs.GetProperty("images").GetArrayLength());
@@ -136,7 +161,9 @@ public sealed class MultiProcessTests(ITestOutputHelper output)
     }
 
     /// <summary>Debian's aws CLI with a clean environment: only these keys, path-style.</summary>
-    private static RunningTool Aws(string work, string endpoint, params string[] args)
+    private static RunningTool Aws(string work, string endpoint, params string[] args) => AwsAs(work, endpoint, AccessKey, SecretKey, args);
+
+    private static RunningTool AwsAs(string work, string endpoint, string accessKey, string secretKey, params string[] args)
     {
         var start = new ProcessStartInfo("/usr/bin/aws") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = work };
         foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("AWS_", StringComparison.Ordinal)).ToList())
@@ -144,8 +171,8 @@ public sealed class MultiProcessTests(ITestOutputHelper output)
             start.Environment.Remove(name);
         }
 
-        start.Environment["AWS_ACCESS_KEY_ID"] = AccessKey;
-        start.Environment["AWS_SECRET_ACCESS_KEY"] = SecretKey;
+        start.Environment["AWS_ACCESS_KEY_ID"] = accessKey;
+        start.Environment["AWS_SECRET_ACCESS_KEY"] = secretKey;
         start.Environment["AWS_DEFAULT_REGION"] = "us-east-1";
         start.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
         start.Environment["AWS_CONFIG_FILE"] = "/dev/null";

@@ -49,15 +49,6 @@ public sealed class S3rverProcess : IDisposable
 
     public string Endpoint => $"http://127.0.0.1:{Port}";
 
-    /// <summary>Object files s3rver keeps for <paramref name="bucket"/> (its on-disk layout: KEY._S3rver_object).</summary>
-    public IEnumerable<string> StoredKeys(string bucket)
-    {
-        var root = Path.Combine(_folder.FullName, bucket);
-        const string Suffix = "._S3rver_object";
-        return Directory.EnumerateFiles(root, "*" + Suffix, SearchOption.AllDirectories)
-            .Select(f => Path.GetRelativePath(root, f)[..^Suffix.Length]);
-    }
-
     public void Dispose()
     {
         if (!_process.HasExited)
