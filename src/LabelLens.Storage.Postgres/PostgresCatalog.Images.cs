@@ -232,47 +232,16 @@ public sealed partial class PostgresCatalog
         }
 
         var instances = new Dictionary<(string, string), List<LabelInstance>>();
-        await using (var command = Command(connection, null, "SELECT image_id, name, confidence, box_left, box_top, box_width, box_height, dominant_colors FROM instances WHERE image_id = ANY(@ids) ORDER BY confidence DESC", IdArray("ids", ids)))
+        await using (var command = Command(connection, null, $"SELECT {CatalogRows.InstanceColumns} FROM instances WHERE image_id = ANY(@ids) ORDER BY confidence DESC", IdArray("ids", ids)))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var key = (reader.GetString(0), reader.GetString(1).ToUpperInvariant());
-                if (!instances.TryGetValue(key, out var boxes))
-                {
-                    instances[key] = boxes = [];
-                }
-
-                boxes.Add(new LabelInstance(new BoundingBox(reader.GetDouble(5), reader.GetDouble(6), reader.GetDouble(3), reader.GetDouble(4)), reader.GetDouble(2))
-                {
-                    DominantColors = reader.IsDBNull(7) ? null : SqliteCatalog.ParseInstanceColors(reader.GetString(7)),
-                });
-            }
+            await CatalogRows.AddInstancesAsync(reader, instances, cancellationToken);
         }
 
-        await using (var command = Command(connection, null, "SELECT image_id, name, confidence, parents, aliases, categories, source, model_version, min_confidence FROM labels WHERE image_id = ANY(@ids) ORDER BY confidence DESC, rank, name", IdArray("ids", ids)))
+        await using (var command = Command(connection, null, $"SELECT {CatalogRows.LabelColumns} FROM labels WHERE image_id = ANY(@ids) ORDER BY confidence DESC, rank, name", IdArray("ids", ids)))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var imageId = reader.GetString(0);
-                var name = reader.GetString(1);
-                if (!result.TryGetValue(imageId, out var labels))
-                {
-                    result[imageId] = labels = [];
-                }
-
-                labels.Add(new StoredLabel(
-                    name,
-                    reader.GetDouble(2),
-                    instances.GetValueOrDefault((imageId, name.ToUpperInvariant())) ?? [],
-                    SqliteCatalog.SplitNames(reader.GetString(3)),
-                    SqliteCatalog.SplitNames(reader.GetString(4)),
-                    SqliteCatalog.SplitNames(reader.GetString(5)),
-                    reader.GetString(6),
-                    reader.IsDBNull(7) ? null : reader.GetString(7),
-                    reader.IsDBNull(8) ? null : reader.GetDouble(8)));
-            }
+            await CatalogRows.AddLabelsAsync(reader, instances, result, cancellationToken);
         }
 
         return result;

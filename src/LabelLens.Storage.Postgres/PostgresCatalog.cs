@@ -168,29 +168,9 @@ public sealed partial class PostgresCatalog : ICatalog, IAsyncDisposable, IDispo
         return rows;
     }
 
-    internal const string ImageColumns =
-        "id, bucket, key, etag, sha256, size, content_type, width, height, format, status, error, model_version, min_confidence, attempts, created_at, updated_at, labeled_at, labeling_ms";
+    internal const string ImageColumns = CatalogRows.ImageColumns;
 
-    internal static ImageRecord ReadImage(NpgsqlDataReader r, int offset = 0) => new(
-        r.GetString(offset),
-        r.GetString(offset + 1),
-        r.GetString(offset + 2),
-        r.GetString(offset + 3),
-        r.GetString(offset + 4),
-        r.GetInt64(offset + 5),
-        r.IsDBNull(offset + 6) ? null : r.GetString(offset + 6),
-        r.IsDBNull(offset + 7) ? null : r.GetInt32(offset + 7),
-        r.IsDBNull(offset + 8) ? null : r.GetInt32(offset + 8),
-        r.IsDBNull(offset + 9) ? null : r.GetString(offset + 9),
-        r.GetString(offset + 10),
-        r.IsDBNull(offset + 11) ? null : r.GetString(offset + 11),
-        r.IsDBNull(offset + 12) ? null : r.GetString(offset + 12),
-        r.IsDBNull(offset + 13) ? null : r.GetDouble(offset + 13),
-        r.GetInt32(offset + 14),
-        DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(offset + 15)),
-        DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(offset + 16)),
-        r.IsDBNull(offset + 17) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(offset + 17)),
-        r.IsDBNull(offset + 18) ? null : r.GetDouble(offset + 18));
+    internal static ImageRecord ReadImage(NpgsqlDataReader r, int offset = 0) => CatalogRows.ReadImage(r, offset);
 
     internal static async Task<ImageRecord?> GetImageAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string id, CancellationToken cancellationToken, bool forUpdate = false)
     {

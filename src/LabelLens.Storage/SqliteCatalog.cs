@@ -239,29 +239,9 @@ public sealed partial class SqliteCatalog : ICatalog
         return await reader.ReadAsync(cancellationToken) ? ReadImage(reader) : null;
     }
 
-    internal const string ImageColumns =
-        "id, bucket, key, etag, sha256, size, content_type, width, height, format, status, error, model_version, min_confidence, attempts, created_at, updated_at, labeled_at, labeling_ms";
+    internal const string ImageColumns = CatalogRows.ImageColumns;
 
-    internal static ImageRecord ReadImage(SqliteDataReader r, int offset = 0) => new(
-        r.GetString(offset),
-        r.GetString(offset + 1),
-        r.GetString(offset + 2),
-        r.GetString(offset + 3),
-        r.GetString(offset + 4),
-        r.GetInt64(offset + 5),
-        r.IsDBNull(offset + 6) ? null : r.GetString(offset + 6),
-        r.IsDBNull(offset + 7) ? null : r.GetInt32(offset + 7),
-        r.IsDBNull(offset + 8) ? null : r.GetInt32(offset + 8),
-        r.IsDBNull(offset + 9) ? null : r.GetString(offset + 9),
-        r.GetString(offset + 10),
-        r.IsDBNull(offset + 11) ? null : r.GetString(offset + 11),
-        r.IsDBNull(offset + 12) ? null : r.GetString(offset + 12),
-        r.IsDBNull(offset + 13) ? null : r.GetDouble(offset + 13),
-        r.GetInt32(offset + 14),
-        DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(offset + 15)),
-        DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(offset + 16)),
-        r.IsDBNull(offset + 17) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(offset + 17)),
-        r.IsDBNull(offset + 18) ? null : r.GetDouble(offset + 18));
+    internal static ImageRecord ReadImage(SqliteDataReader r, int offset = 0) => CatalogRows.ReadImage(r, offset);
 
     private static async Task<Dictionary<string, List<StoredLabel>>> ReadLabelsAsync(SqliteConnection connection, IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
     {
@@ -274,47 +254,16 @@ public sealed partial class SqliteCatalog : ICatalog
         var parameters = ids.Select((id, i) => ($"$i{i}", (object?)id)).ToArray();
         var list = string.Join(", ", parameters.Select(p => p.Item1));
         var instances = new Dictionary<(string, string), List<LabelInstance>>();
-        await using (var command = Command(connection, null, $"SELECT image_id, name, confidence, box_left, box_top, box_width, box_height, dominant_colors FROM instances WHERE image_id IN ({list}) ORDER BY confidence DESC", parameters))
+        await using (var command = Command(connection, null, $"SELECT {CatalogRows.InstanceColumns} FROM instances WHERE image_id IN ({list}) ORDER BY confidence DESC", parameters))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var key = (reader.GetString(0), reader.GetString(1).ToUpperInvariant());
-                if (!instances.TryGetValue(key, out var boxes))
-                {
-                    instances[key] = boxes = [];
-                }
-
-                boxes.Add(new LabelInstance(new BoundingBox(reader.GetDouble(5), reader.GetDouble(6), reader.GetDouble(3), reader.GetDouble(4)), reader.GetDouble(2))
-                {
-                    DominantColors = ReadInstanceColors(reader, 7),
-                });
-            }
+            await CatalogRows.AddInstancesAsync(reader, instances, cancellationToken);
         }
 
-        await using (var command = Command(connection, null, $"SELECT image_id, name, confidence, parents, aliases, categories, source, model_version, min_confidence FROM labels WHERE image_id IN ({list}) ORDER BY confidence DESC, rank, name", parameters))
+        await using (var command = Command(connection, null, $"SELECT {CatalogRows.LabelColumns} FROM labels WHERE image_id IN ({list}) ORDER BY confidence DESC, rank, name", parameters))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var imageId = reader.GetString(0);
-                var name = reader.GetString(1);
-                if (!result.TryGetValue(imageId, out var labels))
-                {
-                    result[imageId] = labels = [];
-                }
-
-                labels.Add(new StoredLabel(
-                    name,
-                    reader.GetDouble(2),
-                    instances.GetValueOrDefault((imageId, name.ToUpperInvariant())) ?? [],
-                    SplitNames(reader.GetString(3)),
-                    SplitNames(reader.GetString(4)),
-                    SplitNames(reader.GetString(5)),
-                    reader.GetString(6),
-                    reader.IsDBNull(7) ? null : reader.GetString(7),
-                    reader.IsDBNull(8) ? null : reader.GetDouble(8)));
-            }
+            await CatalogRows.AddLabelsAsync(reader, instances, result, cancellationToken);
         }
 
         return result;
