@@ -552,15 +552,16 @@ public abstract class CatalogContractTests : IAsyncLifetime
         Assert.Equal(2, jobs.Count);
         var metadata = new LabelLens.Video.VideoMetadata("h264", 4000, "mov,mp4", 25, 480, 640, "tv");
         // Faces as the face analysis gives them on frames: a close-up for 2 s, then a crowd of small faces.
-        List<Label> FaceLabels(params double[] heights)
+        // The crowd stands lower in the frame than the close-up's face, so no crowd face's box overlaps it.
+        List<Label> FaceLabels(double top, params double[] heights)
         {
-            var faces = new DetectedFaces(ultraFace, heights.Select((h, i) => new FaceDetail(new BoundingBox(0.08, h, 0.1 + (0.2 * i), 0.2), 99, new FaceQuality(50, 50))).ToList());
+            var faces = new DetectedFaces(ultraFace, heights.Select((h, i) => new FaceDetail(new BoundingBox(0.08, h, 0.1 + (0.2 * i), top), 99, new FaceQuality(50, 50))).ToList());
             return faces.ToLabels(_builder, 640, 480, 55).Select(f => f.Label).ToList();
         }
 
         var frames = new List<LabelLens.Video.FrameLabels>
         {
-            new(0, FaceLabels(0.4)), new(1000, FaceLabels(0.4)), new(2000, FaceLabels(0.05, 0.05, 0.05)), new(3000, FaceLabels(0.05, 0.05, 0.05)),
+            new(0, FaceLabels(0.2, 0.4)), new(1000, FaceLabels(0.2, 0.4)), new(2000, FaceLabels(0.8, 0.05, 0.05, 0.05)), new(3000, FaceLabels(0.8, 0.05, 0.05, 0.05)),
         };
         var cuts = LabelLens.Video.ShotBuilder.Build([new(2000, 0.8)], [new(3500, 4000)], 4000, 25);
         foreach (var job in jobs)

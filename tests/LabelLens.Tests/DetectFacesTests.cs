@@ -144,4 +144,71 @@ public sealed class DetectFacesClientTests(S3ClientServeFixture serve, ITestOutp
         Assert.All(byFrame, frame => Assert.Contains(frame, f => f[1].GetDouble() > 99 && f[2].GetDouble() is > 0.15 and < 0.3));
         Assert.All(faces, f => Assert.Equal(["BoundingBox", "Confidence"], f[3].EnumerateArray().Select(k => k.GetString())));
     }
+
+    [Fact]
+    public async Task Boto3_start_and_get_segment_detection_give_three_shots_and_the_black_second()
+    {
+        var video = Path.Combine(_work, "astronaut-black-dog.mp4");
+        await File.WriteAllBytesAsync(video, await VideoTestData.AstronautBlackDogMp4());
+        var script = Path.Combine(_work, "segments.py");
+        await File.WriteAllTextAsync(script, """
+            import json
+            import os
+            import sys
+            import time
+
+            import boto3
+
+            s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"], region_name="us-east-1")
+            rekognition = boto3.client("rekognition", endpoint_url=os.environ["REKOGNITION_ENDPOINT"], region_name="us-east-1")
+            s3.create_bucket(Bucket="edits")
+            s3.upload_file(sys.argv[1], "edits", "cut.mp4")
+            job = rekognition.start_segment_detection(
+                Video={"S3Object": {"Bucket": "edits", "Name": "cut.mp4"}},
+                SegmentTypes=["TECHNICAL_CUE", "SHOT"],
+                Filters={"ShotFilter": {"MinSegmentConfidence": 50}, "TechnicalCueFilter": {"MinSegmentConfidence": 60}})["JobId"]
+            for _ in range(600):
+                response = rekognition.get_segment_detection(JobId=job)
+                if response["JobStatus"] != "IN_PROGRESS":
+                    break
+                time.sleep(0.2)
+            shots_only = rekognition.start_segment_detection(Video={"S3Object": {"Bucket": "edits", "Name": "cut.mp4"}}, SegmentTypes=["SHOT"])["JobId"]
+            first = rekognition.get_segment_detection(JobId=shots_only, MaxResults=1)
+            try:
+                rekognition.start_segment_detection(Video={"S3Object": {"Bucket": "edits", "Name": "cut.mp4"}}, SegmentTypes=["CREDITS"])
+                refused = None
+            except rekognition.exceptions.InvalidParameterException as error:
+                refused = error.response["Error"]["Code"]
+            print(json.dumps({
+                "status": response["JobStatus"],
+                "segments": response["Segments"],
+                "types": response["SelectedSegmentTypes"],
+                "metadata": response["VideoMetadata"],
+                "first": [s["Type"] for s in first["Segments"]],
+                "more": "NextToken" in first,
+                "refused": refused,
+            }))
+            """);
+        var result = JsonDocument.Parse(await RekognitionClientTests.RunPythonAsync(script, [video], serve, _work, Api, output)).RootElement;
+        Assert.Equal("SUCCEEDED", result.GetProperty("status").GetString());
+        var segments = result.GetProperty("segments").EnumerateArray().ToList();
+        var shots = segments.Where(s => s.GetProperty("Type").GetString() == "SHOT").ToList();
+        // Cut on frames 75 and 100 (3 s and 4 s at 25 fps), the end at frame 175 (7 s).
+        Assert.Equal(
+            [(0L, 3000L, 0L, 74L, 75L, "00:00:00:00", "00:00:03:00", 0), (3000L, 4000L, 75L, 99L, 25L, "00:00:03:00", "00:00:04:00", 1), (4000L, 7000L, 100L, 174L, 75L, "00:00:04:00", "00:00:07:00", 2)],
+            shots.Select(s => (s.GetProperty("StartTimestampMillis").GetInt64(), s.GetProperty("EndTimestampMillis").GetInt64(), s.GetProperty("StartFrameNumber").GetInt64(),
+                s.GetProperty("EndFrameNumber").GetInt64(), s.GetProperty("DurationFrames").GetInt64(), s.GetProperty("StartTimecodeSMPTE").GetString()!,
+                s.GetProperty("EndTimecodeSMPTE").GetString()!, s.GetProperty("ShotSegment").GetProperty("Index").GetInt32())));
+        Assert.All(shots, s => Assert.False(s.TryGetProperty("TechnicalCueSegment", out _)));
+        var cue = Assert.Single(segments, s => s.GetProperty("Type").GetString() == "TECHNICAL_CUE");
+        Assert.Equal("BlackFrames", cue.GetProperty("TechnicalCueSegment").GetProperty("Type").GetString());
+        Assert.Equal((3000L, 4000L, 1000L, "00:00:01:00"), (cue.GetProperty("StartTimestampMillis").GetInt64(), cue.GetProperty("EndTimestampMillis").GetInt64(), cue.GetProperty("DurationMillis").GetInt64(), cue.GetProperty("DurationSMPTE").GetString()!));
+        // In time order, as the service pages them.
+        Assert.Equal(segments.Select(s => s.GetProperty("StartTimestampMillis").GetInt64()).Order(), segments.Select(s => s.GetProperty("StartTimestampMillis").GetInt64()));
+        Assert.Equal(["SHOT", "TECHNICAL_CUE"], result.GetProperty("types").EnumerateArray().Select(t => t.GetProperty("Type").GetString()).Order());
+        Assert.Equal(7000, result.GetProperty("metadata")[0].GetProperty("DurationMillis").GetInt64());
+        Assert.Equal(["SHOT"], result.GetProperty("first").EnumerateArray().Select(t => t.GetString()));
+        Assert.True(result.GetProperty("more").GetBoolean());
+        Assert.Equal("InvalidParameterException", result.GetProperty("refused").GetString());
+    }
 }

@@ -5,8 +5,8 @@ namespace LabelLens.Video;
 
 /// <summary>
 /// A face followed over time: a run of sampled frames on which a face box overlaps the previous frame's box of the
-/// track. No identity: the same person leaving and coming back is two tracks. End as a label segment's: where the
-/// next sample without the face starts (at most one interval after the last sighting, never past the video's end).
+/// track. No identity: the same person leaving and coming back is two tracks. It ends where the next sample (the
+/// first without the face) starts, one interval after the last sighting when none follows soon, never past the video's end.
 /// </summary>
 public sealed record FaceTrack(int Index, long StartTimestampMillis, long EndTimestampMillis, int Samples, double Confidence, double MaxFaceHeight)
 {
@@ -42,15 +42,12 @@ public static class FaceTracks
                 g => g.Key,
                 g => g.SelectMany(f => f.Labels).Where(l => l.Name.Equals(DetectedFaces.FaceLabel, StringComparison.OrdinalIgnoreCase)).SelectMany(l => l.Instances).ToList());
 
-        // Where the sample at index i stops counting: the next sample, at most one interval on, never past the end.
+        // Where the sample at index i stops counting: at the next sample when it comes within two intervals (sample
+        // times follow the frames, so the next one is often a frame past the interval), else one interval on; never
+        // past the video's end. So the stretches of the timeline meet without gaps.
         long EndAfter(int i)
         {
-            var end = samples[i] + intervalMillis;
-            if (i + 1 < samples.Length)
-            {
-                end = Math.Min(end, samples[i + 1]);
-            }
-
+            var end = i + 1 < samples.Length && samples[i + 1] - samples[i] <= 2 * intervalMillis ? samples[i + 1] : samples[i] + intervalMillis;
             if (durationMillis is { } duration && duration > samples[i])
             {
                 end = Math.Min(end, duration);
