@@ -212,3 +212,32 @@ public sealed class DetectFacesClientTests(S3ClientServeFixture serve, ITestOutp
         Assert.Equal("InvalidParameterException", result.GetProperty("refused").GetString());
     }
 }
+
+/// <summary>StartSegmentDetection / GetSegmentDetection refuse what the service refuses, over real HTTP.</summary>
+public sealed class SegmentDetectionApiTests(S3ServerFixture fixture) : IClassFixture<S3ServerFixture>
+{
+    private const string Start = "RekognitionService.StartSegmentDetection";
+    private const string Get = "RekognitionService.GetSegmentDetection";
+
+    [Fact]
+    public async Task Bad_segment_requests_get_the_service_errors()
+    {
+        await fixture.S3.PutBucketAsync("segments");
+        await fixture.S3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = "segments", Key = "still.mp4", InputStream = new MemoryStream(await VideoTestData.Still("dog.jpg", 1)) });
+        var video = new { S3Object = new { Bucket = "segments", Name = "still.mp4" } };
+        await fixture.AssertRekognitionErrorAsync(Start, new { Video = video }, "InvalidParameterException");
+        await fixture.AssertRekognitionErrorAsync(Start, new { Video = video, SegmentTypes = new[] { "SHOT", "CREDITS" } }, "InvalidParameterException");
+        await fixture.AssertRekognitionErrorAsync(Start, new { Video = video, SegmentTypes = new[] { "SHOT" }, Filters = new { ShotFilter = new { MinSegmentConfidence = 20 } } }, "InvalidParameterException");
+        await fixture.AssertRekognitionErrorAsync(Start, new { Video = new { S3Object = new { Bucket = "segments", Name = "none.mp4" } }, SegmentTypes = new[] { "SHOT" } }, "InvalidS3ObjectException");
+        await fixture.AssertRekognitionErrorAsync(Start, new { Video = video, SegmentTypes = new[] { "SHOT" }, NotificationChannel = new { SNSTopicArn = "arn:aws:sns:us-east-1:1:t", RoleArn = "arn:aws:iam::1:role/r" } }, "InvalidParameterException");
+        await fixture.AssertRekognitionErrorAsync(Get, new { JobId = "segments-s-0-0-00000000000000000000000000000000" }, "ResourceNotFoundException");
+        await fixture.AssertRekognitionErrorAsync(Get, new { JobId = "labels-" + ImageIdOf("segments", "still.mp4") }, "ResourceNotFoundException");
+
+        var (status, started) = await fixture.CallRekognitionAsync(Start, new { Video = video, SegmentTypes = new[] { "TECHNICAL_CUE" }, Filters = new { TechnicalCueFilter = new { MinSegmentConfidence = 75.5 } } });
+        Assert.True(status == HttpStatusCode.OK, started.ToJsonString());
+        Assert.Equal($"segments-t-0-75-{ImageIdOf("segments", "still.mp4")}", started["JobId"]!.GetValue<string>());
+        await fixture.AssertRekognitionErrorAsync(Get, new { JobId = started["JobId"]!.GetValue<string>(), NextToken = "not-a-token" }, "InvalidPaginationTokenException");
+    }
+
+    private static string ImageIdOf(string bucket, string key) => LabelLens.Storage.ImageIds.For(bucket, key);
+}

@@ -48,10 +48,10 @@ public sealed record VideoSummary(
     bool SegmentsTruncated)
 {
     /// <summary>The shots in time order, with frame numbers and SMPTE timecodes; null for a video labeled before shots were detected (relabel fills them).</summary>
-    public IReadOnlyList<ShotSummary>? Shots { get; init; }
+    public IReadOnlyList<CutSummary>? Shots { get; init; }
 
     /// <summary>Technical cues (BlackFrames); null when <see cref="Shots"/> is.</summary>
-    public IReadOnlyList<CueSummary>? TechnicalCues { get; init; }
+    public IReadOnlyList<CutSummary>? TechnicalCues { get; init; }
 
     /// <summary>Face tracks (runs of samples with overlapping face boxes; no identity); null when the face analysis has not run on the video.</summary>
     public IReadOnlyList<FaceTrackSummary>? FaceTracks { get; init; }
@@ -67,23 +67,13 @@ public sealed record VideoSummary(
 /// <summary>The shot a moment of the video falls in: its index and time range.</summary>
 public sealed record ShotReference(int Index, long StartTimestampMillis, long EndTimestampMillis);
 
-/// <summary>One shot (Rekognition's SHOT segment) as the API returns it.</summary>
-public sealed record ShotSummary(
-    int Index,
-    long StartTimestampMillis,
-    long EndTimestampMillis,
-    long DurationMillis,
-    long StartFrameNumber,
-    long EndFrameNumber,
-    long DurationFrames,
-    string StartTimecodeSMPTE,
-    string EndTimecodeSMPTE,
-    string DurationSMPTE,
-    double Confidence);
-
-/// <summary>One technical cue (Rekognition's TECHNICAL_CUE segment; only BlackFrames) as the API returns it.</summary>
-public sealed record CueSummary(
-    string Type,
+/// <summary>
+/// One shot (with its <see cref="Index"/>) or technical cue (with its <see cref="Type"/>: BlackFrames), with frame
+/// numbers and SMPTE timecodes, as the API returns it; Rekognition's SHOT and TECHNICAL_CUE segments are made from it.
+/// </summary>
+public sealed record CutSummary(
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] int? Index,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Type,
     long StartTimestampMillis,
     long EndTimestampMillis,
     long DurationMillis,

@@ -97,24 +97,24 @@ public static class ImageViews
     }
 
     /// <summary>The shots with frame numbers and SMPTE timecodes at the video's frame rate (the REST summary and GetSegmentDetection).</summary>
-    public static IReadOnlyList<ShotSummary> Shots(VideoCuts cuts, double? frameRate)
+    public static IReadOnlyList<CutSummary> Shots(VideoCuts cuts, double? frameRate)
     {
         ArgumentNullException.ThrowIfNull(cuts);
         var clock = FrameClock.For(frameRate);
-        return cuts.Shots.Select(s => new ShotSummary(
-            s.Index, s.StartTimestampMillis, s.EndTimestampMillis, s.DurationMillis, s.StartFrameNumber, s.EndFrameNumber, s.DurationFrames,
-            clock.Smpte(s.StartFrameNumber), clock.Smpte(s.EndFrameNumber + 1), clock.Smpte(s.DurationFrames), s.Confidence)).ToList();
+        return cuts.Shots.Select(s => Cut(s.Index, null, s.StartTimestampMillis, s.EndTimestampMillis, s.StartFrameNumber, s.EndFrameNumber, s.Confidence, clock)).ToList();
     }
 
     /// <summary>The technical cues, as <see cref="Shots"/>.</summary>
-    public static IReadOnlyList<CueSummary> Cues(VideoCuts cuts, double? frameRate)
+    public static IReadOnlyList<CutSummary> Cues(VideoCuts cuts, double? frameRate)
     {
         ArgumentNullException.ThrowIfNull(cuts);
         var clock = FrameClock.For(frameRate);
-        return cuts.TechnicalCues.Select(c => new CueSummary(
-            c.Type, c.StartTimestampMillis, c.EndTimestampMillis, c.DurationMillis, c.StartFrameNumber, c.EndFrameNumber, c.DurationFrames,
-            clock.Smpte(c.StartFrameNumber), clock.Smpte(c.EndFrameNumber + 1), clock.Smpte(c.DurationFrames), c.Confidence)).ToList();
+        return cuts.TechnicalCues.Select(c => Cut(null, c.Type, c.StartTimestampMillis, c.EndTimestampMillis, c.StartFrameNumber, c.EndFrameNumber, c.Confidence, clock)).ToList();
     }
+
+    /// <summary>The end timecode is the next frame's (where the stretch stops, as Rekognition writes it); the frame numbers are inclusive.</summary>
+    private static CutSummary Cut(int? index, string? type, long start, long end, long startFrame, long endFrame, double confidence, FrameClock clock) =>
+        new(index, type, start, end, end - start, startFrame, endFrame, endFrame - startFrame + 1, clock.Smpte(startFrame), clock.Smpte(endFrame + 1), clock.Smpte(endFrame - startFrame + 1), confidence);
 
     public static VideoProgress Progress(VideoRecord video) => new(video.Percent, video.Job?.FramesDone ?? 0, video.Job?.ProcessedMillis);
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using LabelLens.Application;
 using LabelLens.Storage;
+using LabelLens.Video;
 
 namespace LabelLens.Server.Aws.Rekognition;
 
@@ -114,14 +115,14 @@ public sealed partial class RekognitionApi
             {
                 segments.AddRange(ImageViews.Shots(cuts, rate).Where(x => x.Confidence >= shotMin).Select(x => new SegmentDetection(
                     ShotType, x.StartTimestampMillis, x.EndTimestampMillis, x.DurationMillis, x.StartTimecodeSMPTE, x.EndTimecodeSMPTE, x.DurationSMPTE,
-                    x.StartFrameNumber, x.EndFrameNumber, x.DurationFrames, new ShotSegmentDetail(x.Index, x.Confidence), null)));
+                    x.StartFrameNumber, x.EndFrameNumber, x.DurationFrames, new ShotSegmentDetail(x.Index ?? 0, x.Confidence), null)));
             }
 
             if (wantCues)
             {
                 segments.AddRange(ImageViews.Cues(cuts, rate).Where(x => x.Confidence >= cueMin).Select(x => new SegmentDetection(
                     TechnicalCueType, x.StartTimestampMillis, x.EndTimestampMillis, x.DurationMillis, x.StartTimecodeSMPTE, x.EndTimecodeSMPTE, x.DurationSMPTE,
-                    x.StartFrameNumber, x.EndFrameNumber, x.DurationFrames, null, new TechnicalCueSegmentDetail(x.Type, x.Confidence))));
+                    x.StartFrameNumber, x.EndFrameNumber, x.DurationFrames, null, new TechnicalCueSegmentDetail(x.Type ?? TechnicalCue.BlackFrames, x.Confidence))));
             }
         }
 
