@@ -103,13 +103,17 @@ public sealed class DetectFacesClientTests(S3ClientServeFixture serve, ITestOutp
         Assert.Equal(["BoundingBox", "Confidence", "Quality"], face[3].EnumerateArray().Select(k => k.GetString()));
     }
 
-    [Fact]
-    public async Task Boto3_start_and_get_face_detection_find_the_face_on_the_first_shot_only()
+    /// <summary>
+    /// Uploads the astronaut / black / dog clip with boto3 to <paramref name="bucket"/>/<paramref name="key"/>, then runs
+    /// <paramref name="body"/> (which has s3, rekognition, json, and wait(get, job): polls a Get* until it is not
+    /// IN_PROGRESS); its printed JSON.
+    /// </summary>
+    private async Task<JsonElement> RunOnTheClipAsync(string bucket, string key, string body)
     {
         var video = Path.Combine(_work, "astronaut-black-dog.mp4");
         await File.WriteAllBytesAsync(video, await VideoTestData.AstronautBlackDogMp4());
-        var script = Path.Combine(_work, "faces_video.py");
-        await File.WriteAllTextAsync(script, """
+        var script = Path.Combine(_work, $"{Path.GetFileNameWithoutExtension(key)}.py");
+        await File.WriteAllTextAsync(script, $$"""
             import json
             import os
             import sys
@@ -119,20 +123,34 @@ public sealed class DetectFacesClientTests(S3ClientServeFixture serve, ITestOutp
 
             s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"], region_name="us-east-1")
             rekognition = boto3.client("rekognition", endpoint_url=os.environ["REKOGNITION_ENDPOINT"], region_name="us-east-1")
-            s3.create_bucket(Bucket="cuts")
-            s3.upload_file(sys.argv[1], "cuts", "faces.mp4")
+            s3.create_bucket(Bucket="{{bucket}}")
+            s3.upload_file(sys.argv[1], "{{bucket}}", "{{key}}")
+
+
+            def wait(get, job):
+                for _ in range(600):
+                    response = get(JobId=job)
+                    if response["JobStatus"] != "IN_PROGRESS":
+                        return response
+                    time.sleep(0.2)
+                return response
+
+
+            """ + body);
+        return JsonDocument.Parse(await RekognitionClientTests.RunPythonAsync(script, [video], serve, _work, Api, output)).RootElement;
+    }
+
+    [Fact]
+    public async Task Boto3_start_and_get_face_detection_find_the_face_on_the_first_shot_only()
+    {
+        var result = await RunOnTheClipAsync("cuts", "faces.mp4", """
             job = rekognition.start_face_detection(Video={"S3Object": {"Bucket": "cuts", "Name": "faces.mp4"}})["JobId"]
-            for _ in range(600):
-                response = rekognition.get_face_detection(JobId=job)
-                if response["JobStatus"] != "IN_PROGRESS":
-                    break
-                time.sleep(0.2)
+            response = wait(rekognition.get_face_detection, job)
             print(json.dumps({
                 "status": response["JobStatus"],
                 "faces": [[f["Timestamp"], f["Face"]["Confidence"], f["Face"]["BoundingBox"]["Height"], sorted(f["Face"].keys()), f["Face"]["BoundingBox"]["Left"], f["Face"]["BoundingBox"]["Top"]] for f in response["Faces"]],
             }))
             """);
-        var result = JsonDocument.Parse(await RekognitionClientTests.RunPythonAsync(script, [video], serve, _work, Api, output)).RootElement;
         Assert.Equal("SUCCEEDED", result.GetProperty("status").GetString());
         var faces = result.GetProperty("faces").EnumerateArray().ToList();
         Assert.NotEmpty(faces);
@@ -148,30 +166,12 @@ public sealed class DetectFacesClientTests(S3ClientServeFixture serve, ITestOutp
     [Fact]
     public async Task Boto3_start_and_get_segment_detection_give_three_shots_and_the_black_second()
     {
-        var video = Path.Combine(_work, "astronaut-black-dog.mp4");
-        await File.WriteAllBytesAsync(video, await VideoTestData.AstronautBlackDogMp4());
-        var script = Path.Combine(_work, "segments.py");
-        await File.WriteAllTextAsync(script, """
-            import json
-            import os
-            import sys
-            import time
-
-            import boto3
-
-            s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"], region_name="us-east-1")
-            rekognition = boto3.client("rekognition", endpoint_url=os.environ["REKOGNITION_ENDPOINT"], region_name="us-east-1")
-            s3.create_bucket(Bucket="edits")
-            s3.upload_file(sys.argv[1], "edits", "cut.mp4")
+        var result = await RunOnTheClipAsync("edits", "cut.mp4", """
             job = rekognition.start_segment_detection(
                 Video={"S3Object": {"Bucket": "edits", "Name": "cut.mp4"}},
                 SegmentTypes=["TECHNICAL_CUE", "SHOT"],
                 Filters={"ShotFilter": {"MinSegmentConfidence": 50}, "TechnicalCueFilter": {"MinSegmentConfidence": 60}})["JobId"]
-            for _ in range(600):
-                response = rekognition.get_segment_detection(JobId=job)
-                if response["JobStatus"] != "IN_PROGRESS":
-                    break
-                time.sleep(0.2)
+            response = wait(rekognition.get_segment_detection, job)
             shots_only = rekognition.start_segment_detection(Video={"S3Object": {"Bucket": "edits", "Name": "cut.mp4"}}, SegmentTypes=["SHOT"])["JobId"]
             first = rekognition.get_segment_detection(JobId=shots_only, MaxResults=1)
             try:
@@ -189,7 +189,6 @@ public sealed class DetectFacesClientTests(S3ClientServeFixture serve, ITestOutp
                 "refused": refused,
             }))
             """);
-        var result = JsonDocument.Parse(await RekognitionClientTests.RunPythonAsync(script, [video], serve, _work, Api, output)).RootElement;
         Assert.Equal("SUCCEEDED", result.GetProperty("status").GetString());
         var segments = result.GetProperty("segments").EnumerateArray().ToList();
         var shots = segments.Where(s => s.GetProperty("Type").GetString() == "SHOT").ToList();
