@@ -389,6 +389,14 @@ public sealed class WebUiBrowserTests() : BrowserServerTests(new ServerFixture()
             await Assertions.Expect(page.Locator(".tile-name")).ToHaveTextAsync("dog.jpg");
             await page.Locator("#faces").SelectOptionAsync("1");
             await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(2);
+            await page.Locator("#faces").SelectOptionAsync("-1");
+            await Assertions.Expect(page).ToHaveURLAsync(new Regex("[?&]maxFaces=1"));
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(3);
+            // A shared URL with a count the menu does not list shows it as chosen.
+            await page.GotoAsync(Base + "?minFaces=1&shot=medium");
+            await Assertions.Expect(page.Locator("#faces")).ToHaveValueAsync("1+");
+            await Assertions.Expect(page.Locator("#faces option:checked")).ToHaveTextAsync("1 or more");
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(1);
 
             // The astronaut's details: one face, medium shot, its box on the picture; the toggle hides and shows it.
             await page.Locator(".tile", new() { Has = page.GetByTitle("people/astronaut.png") }).Locator(".tile-link").ClickAsync();

@@ -129,7 +129,13 @@ function renderSearchControls() {
   if (document.activeElement !== prefixInput) prefixInput.value = query.prefix;
   categorySelect.value = query.category;
   statusSelect.value = query.status;
-  facesSelect.value = query.minFaces ? `${query.minFaces}+` : query.faces;
+  // "2" exactly two, "3+" at least three, "-1" at most one; a number from a shared URL gets its own option.
+  const faces = query.faces || (query.minFaces ? `${query.minFaces}+` : '') || (query.maxFaces ? `-${query.maxFaces}` : '');
+  if (![...facesSelect.options].some((o) => o.value === faces)) {
+    const text = query.faces ? `Exactly ${query.faces}` : query.minFaces ? `${query.minFaces} or more` : `At most ${query.maxFaces}`;
+    facesSelect.append(el('option', { value: faces, text }));
+  }
+  facesSelect.value = faces;
   shotSelect.value = query.shot;
   sortSelect.value = query.sort || (query.label.length ? 'confidence' : 'time');
   // One tab stop for the twelve swatches (the chosen one, else the first); arrow keys move between them.
@@ -139,7 +145,7 @@ function renderSearchControls() {
     swatch.setAttribute('aria-pressed', String(pressed));
     swatch.tabIndex = pressed || (!query.color && swatch === swatches[0]) ? 0 : -1;
   }
-  const active = [query.minConfidence, query.bucket, query.prefix, query.category, query.status, query.color, query.faces || query.minFaces, query.shot].filter(Boolean).length;
+  const active = [query.minConfidence, query.bucket, query.prefix, query.category, query.status, query.color, query.faces || query.minFaces || query.maxFaces, query.shot].filter(Boolean).length;
   $('filter-count').textContent = active ? String(active) : '';
   $('filter-count').hidden = !active;
   $('clear-filters').hidden = !isFiltered(query);
@@ -321,10 +327,12 @@ bucketSelect.addEventListener('change', () => setQuery({ bucket: bucketSelect.va
 prefixInput.addEventListener('input', debounce(() => setQuery({ prefix: prefixInput.value }, { replace: true }), 350));
 categorySelect.addEventListener('change', () => setQuery({ category: categorySelect.value }));
 statusSelect.addEventListener('change', () => setQuery({ status: statusSelect.value }));
-// "3+" is minFaces=3; a number is exactly that many (faces=0 finds pictures known to have none).
+// "3+" is minFaces=3, "-1" maxFaces=1; a number is exactly that many (faces=0 finds pictures known to have none).
 facesSelect.addEventListener('change', () => {
   const value = facesSelect.value;
-  setQuery(value.endsWith('+') ? { faces: '', minFaces: value.slice(0, -1) } : { faces: value, minFaces: '' });
+  setQuery(value.endsWith('+') ? { faces: '', minFaces: value.slice(0, -1), maxFaces: '' }
+    : value.startsWith('-') ? { faces: '', minFaces: '', maxFaces: value.slice(1) }
+      : { faces: value, minFaces: '', maxFaces: '' });
 });
 shotSelect.addEventListener('change', () => setQuery({ shot: shotSelect.value }));
 sortSelect.addEventListener('change', () => setQuery({ sort: sortSelect.value }));
