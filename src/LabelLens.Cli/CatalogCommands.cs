@@ -159,7 +159,7 @@ public static class CatalogCommands
                 {
                     var page = await catalog.SearchAsync(query with { Limit = Math.Min(PageSize, wanted - printed), Cursor = cursor }, cancellationToken);
                     // As the API's search: videos say so and carry their segments of the searched labels.
-                    var found = await ImageViews.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), [.. query.Labels, .. query.AnyLabels], cancellationToken, query.MinConfidence);
+                    var found = await ImageViews.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), [.. query.Labels, .. query.AnyLabels], cancellationToken, query.MinConfidence, query);
                     if (query.Text is not null)
                     {
                         found = await ImageViews.AttachTextAsync(catalog, found, cancellationToken, query.Text);

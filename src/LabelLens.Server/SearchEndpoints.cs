@@ -172,7 +172,7 @@ public static class SearchEndpoints
             var query = ParseQuery(request.Query).WithAliasesResolved(taxonomy);
             var page = await catalog.SearchAsync(query, ct);
             // Videos come with their segments of the searched labels.
-            var images = await ImageViews.AttachFacesAsync(catalog, await ImageViews.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), [.. query.Labels, .. query.AnyLabels], ct, query.MinConfidence), ct);
+            var images = await ImageViews.AttachFacesAsync(catalog, await ImageViews.AttachAsync(catalog, page.Images.Select(ImageResponse.From).ToList(), [.. query.Labels, .. query.AnyLabels], ct, query.MinConfidence, query), ct);
             if (query.Text is not null)
             {
                 // A text search's hits carry their text: what matched, and where.

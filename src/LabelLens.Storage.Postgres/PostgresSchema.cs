@@ -342,5 +342,54 @@ internal static class PostgresSchema
         ALTER TABLE text_lines ADD COLUMN tsv TSVECTOR GENERATED ALWAYS AS (to_tsvector('labellens_text', text)) STORED;
         CREATE INDEX text_lines_search ON text_lines USING GIN (tsv);
         """,
+
+        // Step 3: a video's shots and technical cues, face tracks and face spans (the SQLite catalog's step 9).
+        """
+        CREATE TABLE video_shots (
+            image_id    TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+            shot        INTEGER NOT NULL,
+            start_ms    BIGINT NOT NULL,
+            end_ms      BIGINT NOT NULL,
+            start_frame BIGINT NOT NULL,
+            end_frame   BIGINT NOT NULL,
+            confidence  DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (image_id, shot)
+        );
+
+        CREATE TABLE video_cues (
+            image_id    TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+            cue         INTEGER NOT NULL,
+            type        TEXT NOT NULL,
+            start_ms    BIGINT NOT NULL,
+            end_ms      BIGINT NOT NULL,
+            start_frame BIGINT NOT NULL,
+            end_frame   BIGINT NOT NULL,
+            confidence  DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (image_id, cue)
+        );
+
+        CREATE TABLE video_face_tracks (
+            image_id    TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+            track       INTEGER NOT NULL,
+            start_ms    BIGINT NOT NULL,
+            end_ms      BIGINT NOT NULL,
+            samples     INTEGER NOT NULL,
+            confidence  DOUBLE PRECISION NOT NULL,
+            face_height DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (image_id, track)
+        );
+
+        -- Only for videos the face analysis ran on (0-face spans included): no rows means not analysed.
+        CREATE TABLE video_face_spans (
+            image_id    TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+            start_ms    BIGINT NOT NULL,
+            end_ms      BIGINT NOT NULL,
+            faces       INTEGER NOT NULL,
+            shot        TEXT,
+            face_height DOUBLE PRECISION,
+            PRIMARY KEY (image_id, start_ms)
+        );
+        CREATE INDEX video_face_spans_by_faces ON video_face_spans (faces, shot, image_id);
+        """,
     ];
 }

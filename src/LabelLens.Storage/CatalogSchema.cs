@@ -118,5 +118,8 @@ internal static class CatalogSchema
 
         // 8: faces per picture, face count and largest face height on the image row (SqliteCatalog.Faces.cs).
         FaceSchema.Step8,
+
+        // 9: video shots and technical cues, face tracks and face spans (VideoSchema.cs, SqliteCatalog.Video.cs).
+        VideoSchema.Step9,
     ];
 }

@@ -518,32 +518,46 @@ internal static class SearchSql
         return where.ToString();
     }
 
-    /// <summary>The search conditions on the image row <c>i</c> for face counts and shot size.</summary>
+    /// <summary>
+    /// The search conditions for face counts and shot size: on the image row <c>i</c> for a picture; for a video, on
+    /// one of its face spans (<c>video_face_spans</c>), so every condition holds at the same time of the video.
+    /// </summary>
     public static string FaceFilters(SqlParameters sql, NormalizedSearch search)
     {
-        var where = new StringBuilder();
+        var picture = new StringBuilder();
+        var span = new StringBuilder();
+        void Both(string pictureColumn, string spanColumn, string comparison, object value)
+        {
+            var parameter = sql.Add(value);
+            picture.Append($" AND i.{pictureColumn} {comparison} {parameter}");
+            span.Append($" AND s.{spanColumn} {comparison} {parameter}");
+        }
+
         if (search.Faces is { } exactly)
         {
-            where.Append($" AND i.face_count = {sql.Add(exactly)}");
+            Both("face_count", "faces", "=", exactly);
         }
 
         if (search.MinFaces is { } min)
         {
-            where.Append($" AND i.face_count >= {sql.Add(min)}");
+            Both("face_count", "faces", ">=", min);
         }
 
         if (search.MaxFaces is { } max)
         {
-            where.Append($" AND i.face_count <= {sql.Add(max)}");
+            Both("face_count", "faces", "<=", max);
         }
 
         if (search.Shot is { } shot)
         {
             var (low, high) = ShotSizes.Range(shot);
-            where.Append($" AND i.face_height >= {sql.Add(low)} AND i.face_height < {sql.Add(high)}");
+            picture.Append($" AND i.face_height >= {sql.Add(low)} AND i.face_height < {sql.Add(high)}");
+            span.Append($" AND s.shot = {sql.Add(shot)}");
         }
 
-        return where.ToString();
+        return picture.Length == 0
+            ? ""
+            : $" AND ((i.media_type <> 'video'{picture}) OR (i.media_type = 'video' AND EXISTS (SELECT 1 FROM video_face_spans s WHERE s.image_id = i.id{span})))";
     }
 
     /// <summary>The LIKE pattern (escape character '\') of a facet prefix, after checking the facet request.</summary>

@@ -162,3 +162,23 @@ public sealed class InvalidQueryException : ArgumentException
 
     public string Code { get; }
 }
+
+/// <summary>Which stretches of a video a search's face conditions found: the face spans where they all hold (what each provider's search matched the video by).</summary>
+public static class VideoFaceSearch
+{
+    public static bool HasFaceConditions(ImageQuery query) =>
+        query is { Faces: not null } or { MinFaces: not null } or { MaxFaces: not null } || !string.IsNullOrWhiteSpace(query?.Shot);
+
+    /// <summary>The spans every face condition of <paramref name="query"/> holds on.</summary>
+    public static IReadOnlyList<LabelLens.Video.FaceSpan> Matching(IReadOnlyList<LabelLens.Video.FaceSpan> spans, ImageQuery query)
+    {
+        ArgumentNullException.ThrowIfNull(spans);
+        ArgumentNullException.ThrowIfNull(query);
+        var shot = query.Shot?.Trim();
+        return spans.Where(s =>
+            (query.Faces is not { } exactly || s.Faces == exactly)
+            && (query.MinFaces is not { } min || s.Faces >= min)
+            && (query.MaxFaces is not { } max || s.Faces <= max)
+            && (string.IsNullOrEmpty(shot) || string.Equals(s.ShotSize, shot, StringComparison.OrdinalIgnoreCase))).ToList();
+    }
+}

@@ -179,6 +179,8 @@ public sealed partial class SqliteCatalog
                 ("$parents", JoinNames(segment.Parents)), ("$aliases", JoinNames(segment.Aliases)), ("$categories", JoinNames(segment.Categories)));
         }
 
+        SaveCutsAndFaces(connection, transaction, job.ImageId, completion, completion.FacesAnalysed ? FaceTracks.Build(samples, frames, completion.IntervalMillis, duration) : null);
+
         var edited = new List<string>();
         await using (var command = Command(connection, transaction, "SELECT name FROM label_edits WHERE image_id = $id", ("$id", job.ImageId)))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
@@ -364,6 +366,156 @@ public sealed partial class SqliteCatalog
         }
 
         return entries;
+    }
+
+    public async Task<Dictionary<string, VideoCuts>> GetVideoCutsAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var shots = new Dictionary<string, List<VideoShot>>(StringComparer.Ordinal);
+        var cues = new Dictionary<string, List<TechnicalCue>>(StringComparer.Ordinal);
+        if (ids.Count == 0)
+        {
+            return [];
+        }
+
+        await using var connection = Open();
+        var (list, parameters) = IdList(ids);
+        await using (var command = Command(connection, null, $"SELECT image_id, shot, start_ms, end_ms, start_frame, end_frame, confidence FROM video_shots WHERE image_id IN ({list}) ORDER BY image_id, shot", parameters))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                RowsOf(shots, reader.GetString(0)).Add(new VideoShot(reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetDouble(6)));
+            }
+        }
+
+        await using (var command = Command(connection, null, $"SELECT image_id, type, start_ms, end_ms, start_frame, end_frame, confidence FROM video_cues WHERE image_id IN ({list}) ORDER BY image_id, cue", parameters))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                RowsOf(cues, reader.GetString(0)).Add(new TechnicalCue(reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetDouble(6)));
+            }
+        }
+
+        // A video's cues are stored with its shots: one without shots has not been through shot detection.
+        return shots.ToDictionary(s => s.Key, s => new VideoCuts(s.Value, cues.GetValueOrDefault(s.Key) ?? []), StringComparer.Ordinal);
+    }
+
+    public async Task<Dictionary<string, VideoFaces>> GetVideoFacesAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var tracks = new Dictionary<string, List<FaceTrack>>(StringComparer.Ordinal);
+        var spans = new Dictionary<string, List<FaceSpan>>(StringComparer.Ordinal);
+        if (ids.Count == 0)
+        {
+            return [];
+        }
+
+        await using var connection = Open();
+        var (list, parameters) = IdList(ids);
+        await using (var command = Command(connection, null, $"SELECT image_id, track, start_ms, end_ms, samples, confidence, face_height FROM video_face_tracks WHERE image_id IN ({list}) ORDER BY image_id, track", parameters))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                RowsOf(tracks, reader.GetString(0)).Add(new FaceTrack(reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt32(4), reader.GetDouble(5), reader.GetDouble(6)));
+            }
+        }
+
+        await using (var command = Command(connection, null, $"SELECT image_id, start_ms, end_ms, faces, shot, face_height FROM video_face_spans WHERE image_id IN ({list}) ORDER BY image_id, start_ms", parameters))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                RowsOf(spans, reader.GetString(0)).Add(new FaceSpan(
+                    reader.GetInt64(1), reader.GetInt64(2), reader.GetInt32(3), reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetDouble(5)));
+            }
+        }
+
+        // Spans cover the whole analysed timeline (0-face stretches too): a video without spans was not analysed.
+        return spans.ToDictionary(s => s.Key, s => new VideoFaces(tracks.GetValueOrDefault(s.Key) ?? [], s.Value), StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Replaces the video's shots, cues, face tracks and spans with a completed job's (<paramref name="faces"/> null: the
+    /// face analysis did not run, so the video has no face tracks or spans).
+    /// </summary>
+    private static void SaveCutsAndFaces(SqliteConnection connection, SqliteTransaction transaction, string imageId, VideoCompletion completion, VideoFaces? faces)
+    {
+        foreach (var table in new[] { "video_shots", "video_cues", "video_face_tracks", "video_face_spans" })
+        {
+            Execute(connection, transaction, $"DELETE FROM {table} WHERE image_id = $id", ("$id", imageId));
+        }
+
+        using (var insert = new SqliteBatch(
+            connection,
+            transaction,
+            "INSERT INTO video_shots (image_id, shot, start_ms, end_ms, start_frame, end_frame, confidence) VALUES ($id, $n, $start, $end, $sf, $ef, $c)",
+            "$id", "$n", "$start", "$end", "$sf", "$ef", "$c"))
+        {
+            foreach (var shot in completion.Cuts.Shots)
+            {
+                insert.Run(imageId, shot.Index, shot.StartTimestampMillis, shot.EndTimestampMillis, shot.StartFrameNumber, shot.EndFrameNumber, shot.Confidence);
+            }
+        }
+
+        using (var insert = new SqliteBatch(
+            connection,
+            transaction,
+            "INSERT INTO video_cues (image_id, cue, type, start_ms, end_ms, start_frame, end_frame, confidence) VALUES ($id, $n, $type, $start, $end, $sf, $ef, $c)",
+            "$id", "$n", "$type", "$start", "$end", "$sf", "$ef", "$c"))
+        {
+            foreach (var (cue, index) in completion.Cuts.TechnicalCues.Select((c, i) => (c, i)))
+            {
+                insert.Run(imageId, index, cue.Type, cue.StartTimestampMillis, cue.EndTimestampMillis, cue.StartFrameNumber, cue.EndFrameNumber, cue.Confidence);
+            }
+        }
+
+        if (faces is null)
+        {
+            return;
+        }
+
+        using (var insert = new SqliteBatch(
+            connection,
+            transaction,
+            "INSERT INTO video_face_tracks (image_id, track, start_ms, end_ms, samples, confidence, face_height) VALUES ($id, $n, $start, $end, $samples, $c, $h)",
+            "$id", "$n", "$start", "$end", "$samples", "$c", "$h"))
+        {
+            foreach (var track in faces.Tracks)
+            {
+                insert.Run(imageId, track.Index, track.StartTimestampMillis, track.EndTimestampMillis, track.Samples, track.Confidence, track.MaxFaceHeight);
+            }
+        }
+
+        using (var insert = new SqliteBatch(
+            connection,
+            transaction,
+            "INSERT OR REPLACE INTO video_face_spans (image_id, start_ms, end_ms, faces, shot, face_height) VALUES ($id, $start, $end, $faces, $shot, $h)",
+            "$id", "$start", "$end", "$faces", "$shot", "$h"))
+        {
+            foreach (var span in faces.Spans)
+            {
+                insert.Run(imageId, span.StartTimestampMillis, span.EndTimestampMillis, span.Faces, span.ShotSize, span.MaxFaceHeight);
+            }
+        }
+    }
+
+    private static List<T> RowsOf<T>(Dictionary<string, List<T>> rows, string id)
+    {
+        if (!rows.TryGetValue(id, out var list))
+        {
+            rows[id] = list = [];
+        }
+
+        return list;
+    }
+
+    private static (string List, (string, object?)[] Parameters) IdList(IReadOnlyCollection<string> ids)
+    {
+        var parameters = ids.Select((id, i) => ($"$i{i.ToString(System.Globalization.CultureInfo.InvariantCulture)}", (object?)id)).ToArray();
+        return (string.Join(", ", parameters.Select(p => p.Item1)), parameters);
     }
 
     private static bool IsVideo(SqliteConnection connection, SqliteTransaction? transaction, string imageId) =>

@@ -69,4 +69,59 @@ internal static class VideoSchema
         ) WITHOUT ROWID;
         CREATE INDEX video_segments_by_name ON video_segments (name, image_id);
         """;
+
+    /// <summary>
+    /// Shots and technical cues (ffmpeg's cuts and blackdetect, frame numbers at the video's rate), face tracks (runs
+    /// of samples with overlapping face boxes) and face spans (stretches with the same face count and shot size, what
+    /// video face search matches), all of the video's current result: replaced together at each completed job. Videos
+    /// labeled before this step have none until relabeled.
+    /// </summary>
+    public const string Step9 =
+        """
+        CREATE TABLE video_shots (
+            image_id    TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+            shot        INTEGER NOT NULL,
+            start_ms    INTEGER NOT NULL,
+            end_ms      INTEGER NOT NULL,
+            start_frame INTEGER NOT NULL,
+            end_frame   INTEGER NOT NULL,
+            confidence  REAL NOT NULL,
+            PRIMARY KEY (image_id, shot)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE video_cues (
+            image_id    TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+            cue         INTEGER NOT NULL,
+            type        TEXT NOT NULL,
+            start_ms    INTEGER NOT NULL,
+            end_ms      INTEGER NOT NULL,
+            start_frame INTEGER NOT NULL,
+            end_frame   INTEGER NOT NULL,
+            confidence  REAL NOT NULL,
+            PRIMARY KEY (image_id, cue)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE video_face_tracks (
+            image_id    TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+            track       INTEGER NOT NULL,
+            start_ms    INTEGER NOT NULL,
+            end_ms      INTEGER NOT NULL,
+            samples     INTEGER NOT NULL,
+            confidence  REAL NOT NULL,
+            face_height REAL NOT NULL,
+            PRIMARY KEY (image_id, track)
+        ) WITHOUT ROWID;
+
+        -- Only for videos the face analysis ran on (0-face spans included): no rows means not analysed.
+        CREATE TABLE video_face_spans (
+            image_id    TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+            start_ms    INTEGER NOT NULL,
+            end_ms      INTEGER NOT NULL,
+            faces       INTEGER NOT NULL,
+            shot        TEXT,
+            face_height REAL,
+            PRIMARY KEY (image_id, start_ms)
+        ) WITHOUT ROWID;
+        CREATE INDEX video_face_spans_by_faces ON video_face_spans (faces, shot, image_id);
+        """;
 }

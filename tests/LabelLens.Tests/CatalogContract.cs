@@ -846,6 +846,75 @@ public abstract class CatalogContractTests : IAsyncLifetime
         return id;
     }
 
+    [Fact]
+    public async Task Contract_a_video_keeps_its_shots_cues_face_tracks_and_spans_and_face_search_finds_it_by_time_range()
+    {
+        var ultraFace = new ModelIdentity("ultraface-320", "34cd7e60aeff" + new string('0', 52));
+        await Catalog.RecordUploadAsync(Stored("cuts", "close-up-then-crowd.mp4", "v1"), "video/mp4", default, MediaTypes.Video);
+        await Catalog.RecordUploadAsync(Stored("cuts", "old.mp4", "v1"), "video/mp4", default, MediaTypes.Video);
+        var jobs = await Catalog.ClaimJobsAsync("w", 10, Queue, default, JobKind.Video);
+        Assert.Equal(2, jobs.Count);
+        var metadata = new LabelLens.Video.VideoMetadata("h264", 4000, "mov,mp4", 25, 480, 640, "tv");
+        // Faces as the face analysis gives them on frames: a close-up for 2 s, then a crowd of small faces.
+        // The crowd stands lower in the frame than the close-up's face, so no crowd face's box overlaps it.
+        List<Label> FaceLabels(double top, params double[] heights)
+        {
+            var faces = new DetectedFaces(ultraFace, heights.Select((h, i) => new FaceDetail(new BoundingBox(0.08, h, 0.1 + (0.2 * i), top), 99, new FaceQuality(50, 50))).ToList());
+            return faces.ToLabels(_builder, 640, 480, 55).Select(f => f.Label).ToList();
+        }
+
+        var frames = new List<LabelLens.Video.FrameLabels>
+        {
+            new(0, FaceLabels(0.2, 0.4)), new(1000, FaceLabels(0.2, 0.4)), new(2000, FaceLabels(0.8, 0.05, 0.05, 0.05)), new(3000, FaceLabels(0.8, 0.05, 0.05, 0.05)),
+        };
+        var cuts = LabelLens.Video.ShotBuilder.Build([new(2000, 0.8)], [new(3500, 4000)], 4000, 25);
+        foreach (var job in jobs)
+        {
+            Assert.True(await Catalog.SaveVideoMetadataAsync(job, metadata, "{}", "mp4", default));
+            var old = job.Key == "old.mp4";
+            Assert.True(await Catalog.SaveVideoCheckpointAsync(job, old ? frames.Select(f => f with { Labels = [] }).ToList() : frames, 3000, 4, TimeSpan.FromMinutes(1), default));
+            // old.mp4 stands for a video labeled before shots and faces: nothing of them is stored.
+            var completion = new VideoCompletion("mp4", 1000, 2000, "yolox-nano+ultraface-320", 55, 10) { Cuts = old ? LabelLens.Video.VideoCuts.None : cuts, FacesAnalysed = !old };
+            Assert.True(await Catalog.CompleteVideoJobAsync(job, completion, default));
+        }
+
+        var id = ImageIds.For("cuts", "close-up-then-crowd.mp4");
+        var oldId = ImageIds.For("cuts", "old.mp4");
+        var stored = await Catalog.GetVideoCutsAsync([id, oldId], default);
+        Assert.Equal([id], stored.Keys);
+        Assert.Equal(
+            [(0, 0L, 2000L, 0L, 49L), (1, 2000L, 4000L, 50L, 99L)],
+            stored[id].Shots.Select(s => (s.Index, s.StartTimestampMillis, s.EndTimestampMillis, s.StartFrameNumber, s.EndFrameNumber)));
+        Assert.Equal(80, stored[id].Shots[1].Confidence);
+        var cue = Assert.Single(stored[id].TechnicalCues);
+        Assert.Equal((LabelLens.Video.TechnicalCue.BlackFrames, 3500L, 4000L, 88L, 99L), (cue.Type, cue.StartTimestampMillis, cue.EndTimestampMillis, cue.StartFrameNumber, cue.EndFrameNumber));
+
+        var faces = await Catalog.GetVideoFacesAsync([id, oldId], default);
+        Assert.Equal([id], faces.Keys);
+        Assert.Equal([(0L, 2000L, 2, "close-up")], faces[id].Tracks.Where(t => t.ShotSize == "close-up").Select(t => (t.StartTimestampMillis, t.EndTimestampMillis, t.Samples, t.ShotSize!)));
+        Assert.Equal(4, faces[id].Tracks.Count);
+        Assert.Equal(
+            [(0L, 2000L, 1, "close-up"), (2000L, 4000L, 3, "wide")],
+            faces[id].Spans.Select(s => (s.StartTimestampMillis, s.EndTimestampMillis, s.Faces, s.ShotSize!)));
+
+        // Face search matches a video by a stretch where every condition holds at once; a video without spans never matches.
+        async Task<List<string>> Find(ImageQuery query) => (await Catalog.SearchAsync(query with { Bucket = "cuts" }, default)).Images.Select(i => i.Image.Key).ToList();
+        Assert.Equal(["close-up-then-crowd.mp4"], await Find(new ImageQuery { Shot = "close-up", MaxFaces = 1 }));
+        Assert.Equal(["close-up-then-crowd.mp4"], await Find(new ImageQuery { MinFaces = 3, Shot = "wide" }));
+        Assert.Empty(await Find(new ImageQuery { MinFaces = 2, Shot = "close-up" }));
+        Assert.Empty(await Find(new ImageQuery { Faces = 0 }));
+        Assert.Equal([(0L, 2000L)], VideoFaceSearch.Matching(faces[id].Spans, new ImageQuery { Shot = "Close-Up", MaxFaces = 1 }).Select(s => (s.StartTimestampMillis, s.EndTimestampMillis)));
+
+        // A relabel that finds no cut replaces the shots, and one without the face analysis drops tracks and spans.
+        Assert.True(await Catalog.EnqueueRelabelAsync(id, default));
+        var relabel = Assert.Single(await Catalog.ClaimJobsAsync("w", 10, Queue, default, JobKind.Video));
+        Assert.True(await Catalog.SaveVideoCheckpointAsync(relabel, frames, 3000, 4, TimeSpan.FromMinutes(1), default));
+        Assert.True(await Catalog.CompleteVideoJobAsync(relabel, new VideoCompletion("mp4", 1000, 2000, "yolox-nano", 55, 10) { Cuts = LabelLens.Video.ShotBuilder.Build([], [], 4000, 25) }, default));
+        Assert.Single((await Catalog.GetVideoCutsAsync([id], default))[id].Shots);
+        Assert.Empty(await Catalog.GetVideoFacesAsync([id], default));
+        Assert.Empty(await Find(new ImageQuery { Shot = "close-up" }));
+    }
+
     private static LabelsResult Result(params AnalysisLabels[] analyses) => new(
         LabelBuilder.Merge(analyses.Select(a => a.Labels), LabelRequest.Default),
         string.Join('+', analyses.OrderBy(a => a.Task).Select(a => a.Model.Version)),

@@ -88,5 +88,43 @@ public sealed class FaceServeTests : IAsyncLifetime
         Assert.InRange(face.Start, 0, 500);
         Assert.InRange(face.End, 2500, 3500);
         Assert.Equal(["astronaut-black-dog.mp4"], await SearchAsync("label=Face&prefix=astronaut-black"));
+
+        // The video's record: three shots cut where ffmpeg sees the scene change (frames 75 and 100 at 25 fps), the black second as a cue.
+        var video = details.GetProperty("video");
+        var shots = video.GetProperty("shots").EnumerateArray().ToList();
+        Assert.Equal(
+            [(0L, 3000L, 0L, 74L, "00:00:00:00", "00:00:03:00"), (3000L, 4000L, 75L, 99L, "00:00:03:00", "00:00:04:00"), (4000L, 7000L, 100L, 174L, "00:00:04:00", "00:00:07:00")],
+            shots.Select(s => (s.GetProperty("startTimestampMillis").GetInt64(), s.GetProperty("endTimestampMillis").GetInt64(), s.GetProperty("startFrameNumber").GetInt64(),
+                s.GetProperty("endFrameNumber").GetInt64(), s.GetProperty("startTimecodeSMPTE").GetString()!, s.GetProperty("endTimecodeSMPTE").GetString()!)));
+        var cue = Assert.Single(video.GetProperty("technicalCues").EnumerateArray().ToList());
+        Assert.Equal(("BlackFrames", 3000L, 4000L, "00:00:01:00"), (cue.GetProperty("type").GetString()!, cue.GetProperty("startTimestampMillis").GetInt64(), cue.GetProperty("endTimestampMillis").GetInt64(), cue.GetProperty("durationSMPTE").GetString()!));
+
+        // Face tracks (runs of overlapping boxes, no identity) over the astronaut's shot only: hers (99.99, 0.22 of the frame high:
+        // medium, on all 6 samples), and a weaker small box UltraFace also finds on the letterboxed frame (80.6, 0.08 high: wide).
+        var tracks = video.GetProperty("faceTracks").EnumerateArray().ToList();
+        Assert.Equal(2, tracks.Count);
+        Assert.All(tracks, t =>
+        {
+            Assert.InRange(t.GetProperty("startTimestampMillis").GetInt64(), 0, 500);
+            Assert.InRange(t.GetProperty("endTimestampMillis").GetInt64(), 2500, 3500);
+            Assert.Equal(0, t.GetProperty("shot").GetProperty("index").GetInt32());
+        });
+        var astronaut = tracks.MaxBy(t => t.GetProperty("confidence").GetDouble());
+        Assert.True(astronaut.GetProperty("confidence").GetDouble() > 99);
+        Assert.Equal(("medium", 6), (astronaut.GetProperty("shotSize").GetString(), astronaut.GetProperty("samples").GetInt32()));
+        Assert.All(video.GetProperty("segments").EnumerateArray(), s => Assert.True(s.TryGetProperty("shot", out _), s.ToString()));
+        var dogSegment = video.GetProperty("segments").EnumerateArray().First(s => s.GetProperty("name").GetString() == "Dog");
+        Assert.Equal(2, dogSegment.GetProperty("shot").GetProperty("index").GetInt32());
+
+        // "Medium shots with a face" finds the video and says when: the astronaut's stretch, nothing on black or the dog.
+        var hit = Assert.Single((await _server.GetJsonAsync("/api/v1/images?prefix=astronaut-black&minFaces=1&shot=medium")).GetProperty("images").EnumerateArray().ToList());
+        var span = Assert.Single(hit.GetProperty("video").GetProperty("faceSpans").EnumerateArray().ToList());
+        Assert.Equal((2, "medium", 0), (span.GetProperty("faces").GetInt32(), span.GetProperty("shotSize").GetString(), span.GetProperty("shot").GetProperty("index").GetInt32()));
+        Assert.InRange(span.GetProperty("startTimestampMillis").GetInt64(), 0, 500);
+        Assert.InRange(span.GetProperty("endTimestampMillis").GetInt64(), 2500, 3500);
+        var empty = (await _server.GetJsonAsync("/api/v1/images?prefix=astronaut-black&faces=0")).GetProperty("images")[0].GetProperty("video").GetProperty("faceSpans");
+        Assert.True(empty.GetArrayLength() >= 1);
+        Assert.All(empty.EnumerateArray(), s => Assert.True(s.GetProperty("startTimestampMillis").GetInt64() >= 2500, s.ToString()));
+        Assert.Empty(await SearchAsync("prefix=astronaut-black&shot=close-up"));
     }
 }

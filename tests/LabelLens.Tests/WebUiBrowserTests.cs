@@ -342,7 +342,77 @@ public sealed class WebUiBrowserTests() : BrowserServerTests(new ServerFixture()
             var playhead = await page.EvaluateAsync<double>("() => Number(getComputedStyle(document.querySelector('.tl-body')).getPropertyValue('--p'))");
             Assert.InRange(playhead, 0.25, 0.45);
             await Assertions.Expect(bird).ToHaveClassAsync(new Regex("\\bactive\\b"));
+
+            // The Shots row: ffmpeg's three shots, cut at 3 s and 6 s (frames 75 and 150 at 25 fps), each seeking to its start.
+            var shots = timeline.Locator(".tl-shots .tl-seg");
+            await Assertions.Expect(shots).ToHaveCountAsync(3);
+            await Assertions.Expect(shots.Nth(0)).ToHaveAttributeAsync("aria-label", "Shot 1 0:00–0:03 (00:00:00:00–00:00:03:00)");
+            await Assertions.Expect(shots.Nth(1)).ToHaveAttributeAsync("aria-label", "Shot 2 0:03–0:06 (00:00:03:00–00:00:06:00)");
+            await Assertions.Expect(shots.Nth(2)).ToHaveAttributeAsync("aria-label", "Shot 3 0:06–0:09 (00:00:06:00–00:00:09:00)");
+            await shots.Nth(2).ClickAsync();
+            await page.WaitForFunctionAsync("() => { const v = document.getElementById('detail-video'); return !v.seeking && v.readyState >= 2; }");
+            Assert.InRange(await page.EvaluateAsync<double>("() => document.getElementById('detail-video').currentTime"), 5.9, 6.6);
         });
+    }
+
+    [Fact]
+    public async Task Faces_show_on_tiles_filter_by_count_and_shot_size_and_their_boxes_toggle()
+    {
+        var folder = Directory.CreateTempSubdirectory("labellens-webui-faces-").FullName;
+        var closeUp = Path.Combine(folder, "close-up.png");
+        await File.WriteAllBytesAsync(closeUp, FacePictures.AstronautCloseUp());
+        await Chromium.RunAsync(nameof(Faces_show_on_tiles_filter_by_count_and_shot_size_and_their_boxes_toggle), new() { ViewportSize = new() { Width = 1280, Height = 860 } }, async page =>
+        {
+            await page.GotoAsync(Base);
+            await page.Locator("#upload-button").ClickAsync();
+            await page.Locator("#upload-bucket").FillAsync("people");
+            await page.Locator("#file-input").SetInputFilesAsync([TestData.Image("extra/astronaut.png"), closeUp, TestData.Image("dog.jpg")]);
+            await Assertions.Expect(page.Locator("#upload-summary")).ToHaveTextAsync("3 uploaded");
+            await page.Locator("#upload .panel-close").ClickAsync();
+            await Assertions.Expect(page.Locator(".tile[data-status=labeled]")).ToHaveCountAsync(3, new() { Timeout = 60_000 });
+
+            // Tiles say how many faces and the shot size (from the largest face); the dog's says nothing.
+            Task ExpectFaces(string key, string text) => Assertions.Expect(page.Locator(".tile", new() { Has = page.GetByTitle($"people/{key}") }).Locator(".tile-faces")).ToHaveTextAsync(text);
+            await ExpectFaces("astronaut.png", "1 face · medium");
+            await ExpectFaces("close-up.png", "1 face · close-up");
+            await Assertions.Expect(page.Locator(".tile", new() { Has = page.GetByTitle("people/dog.jpg") }).Locator(".tile-faces")).ToHaveCountAsync(0);
+
+            // Filters: shot size close-up finds the close-up only; "No face" the dog; back to any.
+            await page.Locator("#shot").SelectOptionAsync("close-up");
+            await Assertions.Expect(page).ToHaveURLAsync(new Regex("[?&]shot=close-up"));
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(1);
+            await Assertions.Expect(page.Locator(".tile-name")).ToHaveTextAsync("close-up.png");
+            await page.Locator("#shot").SelectOptionAsync("");
+            await page.Locator("#faces").SelectOptionAsync("0");
+            await Assertions.Expect(page).ToHaveURLAsync(new Regex("[?&]faces=0"));
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(1);
+            await Assertions.Expect(page.Locator(".tile-name")).ToHaveTextAsync("dog.jpg");
+            await page.Locator("#faces").SelectOptionAsync("1");
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(2);
+            await page.Locator("#faces").SelectOptionAsync("-1");
+            await Assertions.Expect(page).ToHaveURLAsync(new Regex("[?&]maxFaces=1"));
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(3);
+            // A shared URL with a count the menu does not list shows it as chosen.
+            await page.GotoAsync(Base + "?minFaces=1&shot=medium");
+            await Assertions.Expect(page.Locator("#faces")).ToHaveValueAsync("1+");
+            await Assertions.Expect(page.Locator("#faces option:checked")).ToHaveTextAsync("1 or more");
+            await Assertions.Expect(page.Locator(".tile")).ToHaveCountAsync(1);
+
+            // The astronaut's details: one face, medium shot, its box on the picture; the toggle hides and shows it.
+            await page.Locator(".tile", new() { Has = page.GetByTitle("people/astronaut.png") }).Locator(".tile-link").ClickAsync();
+            var detail = page.Locator("#detail");
+            await Assertions.Expect(detail.Locator(".faces-summary")).ToHaveTextAsync("1 face · medium shot");
+            var faceBoxes = detail.Locator(".box[aria-label^='Face']");
+            await Assertions.Expect(faceBoxes).ToHaveCountAsync(1);
+            var toggle = detail.GetByRole(AriaRole.Button, new() { Name = "Show or hide the face boxes (f)" });
+            await Assertions.Expect(toggle).ToHaveAttributeAsync("aria-pressed", "true");
+            await toggle.ClickAsync();
+            await Assertions.Expect(faceBoxes).ToHaveCountAsync(0);
+            await Assertions.Expect(toggle).ToHaveAttributeAsync("aria-pressed", "false");
+            await page.Keyboard.PressAsync("f");
+            await Assertions.Expect(faceBoxes).ToHaveCountAsync(1);
+        });
+        Directory.Delete(folder, recursive: true);
     }
 
     [Fact]

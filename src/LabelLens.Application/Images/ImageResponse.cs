@@ -45,8 +45,55 @@ public sealed record VideoSummary(
     int? SampledFrames,
     int? IntervalMillis,
     IReadOnlyList<SegmentSummary> Segments,
-    bool SegmentsTruncated);
+    bool SegmentsTruncated)
+{
+    /// <summary>The shots in time order, with frame numbers and SMPTE timecodes; null for a video labeled before shots were detected (relabel fills them).</summary>
+    public IReadOnlyList<CutSummary>? Shots { get; init; }
+
+    /// <summary>Technical cues (BlackFrames); null when <see cref="Shots"/> is.</summary>
+    public IReadOnlyList<CutSummary>? TechnicalCues { get; init; }
+
+    /// <summary>Face tracks (runs of samples with overlapping face boxes; no identity); null when the face analysis has not run on the video.</summary>
+    public IReadOnlyList<FaceTrackSummary>? FaceTracks { get; init; }
+
+    /// <summary>
+    /// The timeline by faces: stretches with the same face count and shot size (close-up, medium, wide; null without a face).
+    /// A search with face conditions (faces, minFaces, maxFaces, shot) gives only the stretches they hold on. Null when the
+    /// face analysis has not run on the video.
+    /// </summary>
+    public IReadOnlyList<FaceSpanSummary>? FaceSpans { get; init; }
+}
+
+/// <summary>The shot a moment of the video falls in: its index and time range.</summary>
+public sealed record ShotReference(int Index, long StartTimestampMillis, long EndTimestampMillis);
+
+/// <summary>
+/// One shot (with its <see cref="Index"/>) or technical cue (with its <see cref="Type"/>: BlackFrames), with frame
+/// numbers and SMPTE timecodes, as the API returns it; Rekognition's SHOT and TECHNICAL_CUE segments are made from it.
+/// </summary>
+public sealed record CutSummary(
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] int? Index,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Type,
+    long StartTimestampMillis,
+    long EndTimestampMillis,
+    long DurationMillis,
+    long StartFrameNumber,
+    long EndFrameNumber,
+    long DurationFrames,
+    string StartTimecodeSMPTE,
+    string EndTimecodeSMPTE,
+    string DurationSMPTE,
+    double Confidence);
+
+public sealed record FaceTrackSummary(int Index, long StartTimestampMillis, long EndTimestampMillis, long DurationMillis, int Samples, double Confidence, double MaxFaceHeight, string? ShotSize, ShotReference? Shot);
+
+public sealed record FaceSpanSummary(long StartTimestampMillis, long EndTimestampMillis, long DurationMillis, int Faces, string? ShotSize, ShotReference? Shot);
 
 public sealed record VideoProgress(double? Percent, int FramesDone, long? ProcessedMillis);
 
-public sealed record SegmentSummary(string Name, long StartTimestampMillis, long EndTimestampMillis, long DurationMillis, double Confidence);
+/// <summary>A label's segment; <see cref="Shot"/> is the shot it starts in (null for a video without stored shots).</summary>
+public sealed record SegmentSummary(string Name, long StartTimestampMillis, long EndTimestampMillis, long DurationMillis, double Confidence)
+{
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public ShotReference? Shot { get; init; }
+}

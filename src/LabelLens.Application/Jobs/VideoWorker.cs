@@ -210,7 +210,75 @@ public sealed class VideoJobRunner(
             logger.LogInformation("Resuming video {Bucket}/{Key} from {Seconds:0.###} s ({Frames} frames already done)", job.Bucket, ObjectNames.Printable(job.Key), resumeAt / 1000.0, framesDone);
         }
 
-        var request = labeling.Request;
+        // Shots and black frames come from their own ffmpeg pass over the whole video (the sampler may resume
+        // mid-way), run beside the sampling: ffmpeg decodes on the second core while the models work.
+        using var stopCuts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var findingCuts = Task.Run(() => ShotDetector.DetectAsync(ffmpegPath, path, metadata, options, stopCuts.Token), CancellationToken.None);
+        VideoCuts cuts;
+        long last;
+        try
+        {
+            var sampled = await SampleAsync(labeler, job, path, geometry, checkpoint, framesDone, cancellationToken);
+            if (sampled is not { } done)
+            {
+                return JobOutcome.Superseded;
+            }
+
+            (last, framesDone) = done;
+            cuts = await findingCuts;
+        }
+        finally
+        {
+            // A sampling that failed or stopped ends the shot pass too (its own failure is then of no interest).
+            await stopCuts.CancelAsync();
+            try
+            {
+                await findingCuts;
+            }
+            catch (Exception) when (stopCuts.IsCancellationRequested)
+            {
+                // stopped with the sampling, or already thrown above
+            }
+        }
+
+        if (framesDone == 0)
+        {
+            throw new VideoRejectedException(VideoRejectedException.InvalidVideoFormat, "no frame could be decoded");
+        }
+
+        // A cut-off file decodes up to the cut without an error; the container still says how long it was.
+        var slack = 2L * options.IntervalMillis + 1000;
+        if (metadata.DurationMillis is { } length && last < length - slack)
+        {
+            throw new VideoRejectedException(
+                VideoRejectedException.InvalidVideoFormat,
+                $"the video is truncated or corrupt: frames end at {last / 1000.0:0.###} s of {length / 1000.0:0.###} s");
+        }
+
+        var completion = new VideoCompletion(format, options.IntervalMillis, options.EffectiveSegmentGapMillis, labeler.ModelVersion, labeling.MinConfidence, time.GetElapsedTime(started).TotalMilliseconds)
+        {
+            TextFollows = labeler.Text is not null,
+            Cuts = cuts,
+            FacesAnalysed = labeler.Faces is not null,
+        };
+        if (lost() || !await catalog.CompleteVideoJobAsync(job, completion, cancellationToken))
+        {
+            return JobOutcome.Superseded;
+        }
+
+        logger.LogInformation(
+            "Video {Bucket}/{Key} labeled: {Frames} frames, {Shots} shots, {Cues} technical cues in {Seconds:0.0} s",
+            job.Bucket, ObjectNames.Printable(job.Key), framesDone, cuts.Shots.Count, cuts.TechnicalCues.Count, time.GetElapsedTime(started).TotalSeconds);
+        return JobOutcome.Labeled;
+    }
+
+    /// <summary>Samples the frames from the checkpoint on through the analyses, committing checkpoints; null when the job no longer counts.</summary>
+    private async Task<(long Last, int FramesDone)?> SampleAsync(ImageLabeler labeler, ClaimedJob job, string path, FrameGeometry geometry, long? checkpoint, int framesDone, CancellationToken cancellationToken)
+    {
+        var options = videoOptions.Value;
+        var queue = queueOptions.Value;
+        var ffmpegPath = ffmpeg.FfmpegPath;
+        var request = labelingOptions.Value.Request;
         var last = checkpoint ?? -1;
         var pending = new List<FrameLabels>(options.CheckpointFrames);
         await foreach (var frame in FrameSampler.SampleAsync(ffmpegPath, path, geometry, options, checkpoint ?? 0, cancellationToken))
@@ -234,7 +302,7 @@ public sealed class VideoJobRunner(
             {
                 if (!await catalog.SaveVideoCheckpointAsync(job, pending, last, framesDone, queue.Lease, cancellationToken))
                 {
-                    return JobOutcome.Superseded;
+                    return null;
                 }
 
                 pending.Clear();
@@ -243,34 +311,10 @@ public sealed class VideoJobRunner(
 
         if (!await catalog.SaveVideoCheckpointAsync(job, pending, Math.Max(last, 0), framesDone, queue.Lease, cancellationToken))
         {
-            return JobOutcome.Superseded;
+            return null;
         }
 
-        if (framesDone == 0)
-        {
-            throw new VideoRejectedException(VideoRejectedException.InvalidVideoFormat, "no frame could be decoded");
-        }
-
-        // A cut-off file decodes up to the cut without an error; the container still says how long it was.
-        var slack = 2L * options.IntervalMillis + 1000;
-        if (metadata.DurationMillis is { } length && last < length - slack)
-        {
-            throw new VideoRejectedException(
-                VideoRejectedException.InvalidVideoFormat,
-                $"the video is truncated or corrupt: frames end at {last / 1000.0:0.###} s of {length / 1000.0:0.###} s");
-        }
-
-        var completion = new VideoCompletion(format, options.IntervalMillis, options.EffectiveSegmentGapMillis, labeler.ModelVersion, labeling.MinConfidence, time.GetElapsedTime(started).TotalMilliseconds)
-        {
-            TextFollows = labeler.Text is not null,
-        };
-        if (lost() || !await catalog.CompleteVideoJobAsync(job, completion, cancellationToken))
-        {
-            return JobOutcome.Superseded;
-        }
-
-        logger.LogInformation("Video {Bucket}/{Key} labeled: {Frames} frames in {Seconds:0.0} s", job.Bucket, ObjectNames.Printable(job.Key), framesDone, time.GetElapsedTime(started).TotalSeconds);
-        return JobOutcome.Labeled;
+        return (last, framesDone);
     }
 }
 

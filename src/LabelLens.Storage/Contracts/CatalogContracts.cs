@@ -162,6 +162,12 @@ public interface IVideoCatalog
     Task<IReadOnlyList<LabelSegment>> GetVideoSegmentsAsync(string imageId, IReadOnlyCollection<string>? names, bool byName, int offset, int limit, CancellationToken cancellationToken, double minConfidence = 0);
 
     Task<IReadOnlyList<VideoQueueEntry>> GetVideoQueueAsync(CancellationToken cancellationToken);
+
+    /// <summary>Each video's shots and technical cues, keyed by id; videos without stored shots (not labeled since shots were added) are left out.</summary>
+    Task<Dictionary<string, VideoCuts>> GetVideoCutsAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken);
+
+    /// <summary>Each video's face tracks and face spans, keyed by id; videos the face analysis has not run on are left out.</summary>
+    Task<Dictionary<string, VideoFaces>> GetVideoFacesAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken);
 }
 
 /// <summary>Objects of external stores (bring your own bucket): S3 events in sequencer order, resumable backfills.</summary>

@@ -108,4 +108,10 @@ public sealed record VideoCompletion(string Format, int IntervalMillis, int Segm
 {
     /// <summary>The text analysis is configured: a text job reads the video's text after its labels are stored.</summary>
     public bool TextFollows { get; init; }
+
+    /// <summary>The shots and technical cues ffmpeg found (stored as the video's current ones).</summary>
+    public VideoCuts Cuts { get; init; } = VideoCuts.None;
+
+    /// <summary>The face analysis ran on the frames: face tracks and spans are derived (without it the video has none, not zero faces).</summary>
+    public bool FacesAnalysed { get; init; }
 }

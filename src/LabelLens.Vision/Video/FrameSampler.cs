@@ -251,16 +251,8 @@ public static partial class FrameSampler
                     continue;
                 }
 
-                if (TimeBase().Match(line) is { Success: true } tb)
+                if (TryReadShowinfoTime(line, ref timeBase, out var millis))
                 {
-                    timeBase = (long.Parse(tb.Groups[1].ValueSpan, CultureInfo.InvariantCulture), long.Parse(tb.Groups[2].ValueSpan, CultureInfo.InvariantCulture));
-                }
-                else if (FrameLine().Match(line) is { Success: true } frame && timeBase.Den > 0)
-                {
-                    // pts × time base is exact; pts_time is printed with six significant digits only. With
-                    // -copyts -start_at_zero it is the time from the video's start, resumed or not.
-                    var pts = long.Parse(frame.Groups[1].ValueSpan, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
-                    var millis = (long)Math.Round(pts * 1000.0 * timeBase.Num / timeBase.Den);
                     timestamps.TryWrite(millis);
                 }
             }
@@ -273,6 +265,30 @@ public static partial class FrameSampler
         {
             timestamps.TryComplete();
         }
+    }
+
+    /// <summary>
+    /// Reads one showinfo line: its "config in" line sets <paramref name="timeBase"/>; a frame line gives the frame's
+    /// time in ms. pts × time base is exact; pts_time is printed with six significant digits only. With -copyts
+    /// -start_at_zero it is the time from the video's start, resumed or not.
+    /// </summary>
+    internal static bool TryReadShowinfoTime(string line, ref (long Num, long Den) timeBase, out long millis)
+    {
+        millis = 0;
+        if (TimeBase().Match(line) is { Success: true } tb)
+        {
+            timeBase = (long.Parse(tb.Groups[1].ValueSpan, CultureInfo.InvariantCulture), long.Parse(tb.Groups[2].ValueSpan, CultureInfo.InvariantCulture));
+            return false;
+        }
+
+        if (FrameLine().Match(line) is not { Success: true } frame || timeBase.Den <= 0)
+        {
+            return false;
+        }
+
+        var pts = long.Parse(frame.Groups[1].ValueSpan, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        millis = (long)Math.Round(pts * 1000.0 * timeBase.Num / timeBase.Den);
+        return true;
     }
 
     [GeneratedRegex(@"config in time_base: (\d+)/(\d+)")]

@@ -21,7 +21,8 @@ public sealed partial class RekognitionApi
     private const int MaxRegions = 10;
 
     private static readonly string[] Operations =
-        [DetectLabelsTarget, DetectTextTarget, DetectFacesTarget, StartLabelDetectionTarget, GetLabelDetectionTarget, StartTextDetectionTarget, GetTextDetectionTarget, StartFaceDetectionTarget, GetFaceDetectionTarget];
+        [DetectLabelsTarget, DetectTextTarget, DetectFacesTarget, StartLabelDetectionTarget, GetLabelDetectionTarget, StartTextDetectionTarget, GetTextDetectionTarget, StartFaceDetectionTarget, GetFaceDetectionTarget,
+         StartSegmentDetectionTarget, GetSegmentDetectionTarget];
 
     private static string OperationName(Microsoft.AspNetCore.Http.HttpContext context) =>
         context.Request.Headers["X-Amz-Target"].ToString() is var target && Operations.Contains(target, StringComparer.Ordinal) ? target["RekognitionService.".Length..] : "Rekognition";

@@ -44,12 +44,13 @@ public sealed partial class RekognitionApi
     private const string LabelsJob = "labels-";
     private const string TextJob = "text-";
 
-    private async Task<StartVideoJobResponse> StartVideoJobAsync(JsonElement root, string kind, CancellationToken cancellationToken)
+    /// <param name="jobOptions">Put between the kind and the image id in the JobId (what a Get needs to know of the Start request).</param>
+    private async Task<StartVideoJobResponse> StartVideoJobAsync(JsonElement root, string kind, CancellationToken cancellationToken, string jobOptions = "")
     {
         if (Member(root, "NotificationChannel") is not null)
         {
             throw RekognitionException.InvalidParameter(
-                "NotificationChannel (Amazon SNS) is not supported by LabelLens: poll Get" + (kind == TextJob ? "TextDetection" : kind == FacesJob ? "FaceDetection" : "LabelDetection")
+                "NotificationChannel (Amazon SNS) is not supported by LabelLens: poll Get" + DetectionName(kind)
                 + " with the JobId, or configure a webhook (Webhooks in the configuration), which receives LabelsReady when a video is labeled.");
         }
 
@@ -78,8 +79,13 @@ public sealed partial class RekognitionApi
             // Starting a job on a video whose labeling gave up tries again.
             await _catalog.EnqueueRelabelAsync(image.Id, cancellationToken);
         }
+        else if (kind == SegmentsJob && record.Status == ImageStatus.Labeled && !(await _catalog.GetVideoCutsAsync([image.Id], cancellationToken)).ContainsKey(image.Id))
+        {
+            // Labeled before shots were detected: a relabel finds them (GetSegmentDetection says IN_PROGRESS meanwhile).
+            await _catalog.EnqueueRelabelAsync(image.Id, cancellationToken);
+        }
 
-        return new StartVideoJobResponse(kind + image.Id);
+        return new StartVideoJobResponse(kind + jobOptions + image.Id);
     }
 
     private async Task<LabelDetectionResponse> GetLabelDetectionAsync(JsonElement root, CancellationToken cancellationToken)
@@ -139,11 +145,12 @@ public sealed partial class RekognitionApi
             throw RekognitionException.InvalidParameter("JobId is required.");
         }
 
-        var video = jobId.StartsWith(kind, StringComparison.Ordinal) ? await _catalog.GetVideoAsync(jobId[kind.Length..], cancellationToken) : null;
+        // The image id ends the JobId, after any options (image ids are hex: the last '-' is before it).
+        var video = jobId.StartsWith(kind, StringComparison.Ordinal) ? await _catalog.GetVideoAsync(jobId[(jobId.LastIndexOf('-') + 1)..], cancellationToken) : null;
         if (video is null)
         {
-            var what = kind == TextJob ? "Text" : kind == FacesJob ? "Face" : "Label";
-            throw new RekognitionException("ResourceNotFoundException", 400, $"No {what.ToLowerInvariant()} detection job '{Printable(jobId)}': start one with Start{what}Detection.");
+            var what = DetectionName(kind);
+            throw new RekognitionException("ResourceNotFoundException", 400, $"No {what[..^"Detection".Length].ToLowerInvariant()} detection job '{Printable(jobId)}': start one with Start{what}.");
         }
 
         var maxResults = Member(root, "MaxResults") is { } max ? Integer(max, "MaxResults") : (int?)null;

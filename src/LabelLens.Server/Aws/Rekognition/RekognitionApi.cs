@@ -121,6 +121,8 @@ public sealed partial class RekognitionApi : IDisposable
                     StartTextDetectionTarget => await StartVideoJobAsync(root, TextJob, ct),
                     StartFaceDetectionTarget => await StartVideoJobAsync(root, FacesJob, ct),
                     GetFaceDetectionTarget => await GetFaceDetectionAsync(root, ct),
+                    StartSegmentDetectionTarget => await StartSegmentDetectionAsync(root, ct),
+                    GetSegmentDetectionTarget => await GetSegmentDetectionAsync(root, ct),
                     GetLabelDetectionTarget => await GetLabelDetectionAsync(root, ct),
                     GetTextDetectionTarget => await GetTextDetectionAsync(root, ct),
                     _ => await DetectLabelsAsync(root, ct),

@@ -1,7 +1,7 @@
 // LabelLens web UI: search box, filters, the gallery with infinite scroll, live updates, and the wiring of
 // the detail view, the upload panel and the queue panel.
 import { api, ApiError, apiKey, openSession, setApiKey, setUnauthorizedHandler, thumbnailUrl } from './api.js';
-import { COLORS, isFiltered, matches, pageUrl, readQuery, searchParams } from './query.js';
+import { COLORS, hasFaceFilter, isFiltered, matches, pageUrl, readQuery, searchParams } from './query.js';
 import { altText, debounce, el, fileName, formatDuration, icon, isVideo, labelHue, percent, shortError, tileLabels, toast, videoRunning } from './dom.js';
 import { createDetail } from './detail.js';
 import { createUploader } from './upload.js';
@@ -129,6 +129,14 @@ function renderSearchControls() {
   if (document.activeElement !== prefixInput) prefixInput.value = query.prefix;
   categorySelect.value = query.category;
   statusSelect.value = query.status;
+  // "2" exactly two, "3+" at least three, "-1" at most one; a number from a shared URL gets its own option.
+  const faces = query.faces || (query.minFaces ? `${query.minFaces}+` : '') || (query.maxFaces ? `-${query.maxFaces}` : '');
+  if (![...facesSelect.options].some((o) => o.value === faces)) {
+    const text = query.faces ? `Exactly ${query.faces}` : query.minFaces ? `${query.minFaces} or more` : `At most ${query.maxFaces}`;
+    facesSelect.append(el('option', { value: faces, text }));
+  }
+  facesSelect.value = faces;
+  shotSelect.value = query.shot;
   sortSelect.value = query.sort || (query.label.length ? 'confidence' : 'time');
   // One tab stop for the twelve swatches (the chosen one, else the first); arrow keys move between them.
   const swatches = [...colorGroup.querySelectorAll('button')];
@@ -137,7 +145,7 @@ function renderSearchControls() {
     swatch.setAttribute('aria-pressed', String(pressed));
     swatch.tabIndex = pressed || (!query.color && swatch === swatches[0]) ? 0 : -1;
   }
-  const active = [query.minConfidence, query.bucket, query.prefix, query.category, query.status, query.color].filter(Boolean).length;
+  const active = [query.minConfidence, query.bucket, query.prefix, query.category, query.status, query.color, query.faces || query.minFaces || query.maxFaces, query.shot].filter(Boolean).length;
   $('filter-count').textContent = active ? String(active) : '';
   $('filter-count').hidden = !active;
   $('clear-filters').hidden = !isFiltered(query);
@@ -307,6 +315,8 @@ const bucketSelect = $('bucket');
 const prefixInput = $('prefix');
 const categorySelect = $('category');
 const statusSelect = $('status');
+const facesSelect = $('faces');
+const shotSelect = $('shot');
 const sortSelect = $('sort');
 const colorGroup = $('colors');
 
@@ -317,6 +327,14 @@ bucketSelect.addEventListener('change', () => setQuery({ bucket: bucketSelect.va
 prefixInput.addEventListener('input', debounce(() => setQuery({ prefix: prefixInput.value }, { replace: true }), 350));
 categorySelect.addEventListener('change', () => setQuery({ category: categorySelect.value }));
 statusSelect.addEventListener('change', () => setQuery({ status: statusSelect.value }));
+// "3+" is minFaces=3, "-1" maxFaces=1; a number is exactly that many (faces=0 finds pictures known to have none).
+facesSelect.addEventListener('change', () => {
+  const value = facesSelect.value;
+  setQuery(value.endsWith('+') ? { faces: '', minFaces: value.slice(0, -1), maxFaces: '' }
+    : value.startsWith('-') ? { faces: '', minFaces: '', maxFaces: value.slice(1) }
+      : { faces: value, minFaces: '', maxFaces: '' });
+});
+shotSelect.addEventListener('change', () => setQuery({ shot: shotSelect.value }));
 sortSelect.addEventListener('change', () => setQuery({ sort: sortSelect.value }));
 $('clear-filters').addEventListener('click', () => navigate({ label: [], notLabel: [] }));
 
@@ -379,6 +397,20 @@ function noPreview(details) {
   return details.image.status === 'failed' && !details.image.width && !isVideo(details);
 }
 
+/** Face count and shot size on a tile ("2 faces · medium"); for a video hit of a face search, when (the first stretch found). */
+function faceBadge(details) {
+  const spans = details.video?.faceSpans;
+  if (isVideo(details) && spans?.length && hasFaceFilter(state.query)) {
+    const s = spans[0];
+    return el('span.tile-faces', { title: `${spans.length} stretch${spans.length === 1 ? '' : 'es'} match` },
+      icon('face', 13), `${formatDuration(s.startTimestampMillis)}–${formatDuration(s.endTimestampMillis)}`, s.shotSize ? ` · ${s.shotSize}` : '');
+  }
+  const faces = details.faces;
+  if (!faces || faces.count === 0) return null;
+  const text = `${faces.count} face${faces.count === 1 ? '' : 's'}${faces.shot ? ` · ${faces.shot}` : ''}`;
+  return el('span.tile-faces', { 'aria-label': text }, icon('face', 13), text);
+}
+
 function renderTile(details) {
   const { image } = details;
   // The labels searched for come first on the tile: they are why the picture is here.
@@ -409,6 +441,7 @@ function renderTile(details) {
   statusBadge(details),
   el('span.tile-caption', {},
     el('span.tile-name', { text: fileName(image.key), title: `${image.bucket}/${image.key}` }),
+    faceBadge(details),
     el('span.tile-labels', {}, top.length
       ? top.map((l) => el('span.tag', { style: { '--hue': labelHue(l.name) } }, l.name, el('span.tag-value', { text: ` ${percent(l.confidence)}` })))
       : image.status === 'failed'
@@ -714,8 +747,8 @@ async function onChange(change) {
     return;
   }
   detail.update(details);
-  if ((state.query.color && !state.colorUnsupported) || state.query.text) {
-    // Colours and text are known to the server: let it decide, once the burst of changes settles.
+  if ((state.query.color && !state.colorUnsupported) || state.query.text || hasFaceFilter(state.query)) {
+    // Colours, text and faces are known to the server: let it decide, once the burst of changes settles.
     rerunSearch();
     return;
   }

@@ -45,6 +45,7 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
     else if (e.key === 'ArrowRight') { e.preventDefault(); step(1); }
     else if (e.key === 'b' && !e.ctrlKey && !e.metaKey) { boxes.classList.toggle('off'); }
     else if (e.key === 't' && !e.ctrlKey && !e.metaKey) { textBoxes.classList.toggle('off'); }
+    else if (e.key === 'f' && !e.ctrlKey && !e.metaKey && current?.faces?.count) { toggleFaceBoxes(); }
   });
   // A click on the dimmed backdrop (outside the dialog's box) closes it, as in other galleries.
   dialog.addEventListener('click', (e) => { if (e.target === dialog) requestClose(); });
@@ -153,6 +154,7 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
           ? el('ul.label-list', {}, detected.map((l) => labelRow(l, false, !video)), inferred.map((l) => labelRow(l, true, !video)))
           : el('p.muted', { text: record.status === 'labeled' ? `Nothing recognised in this ${video ? 'video' : 'picture'}.` : `Labels appear here as soon as the ${video ? 'video' : 'picture'} is labeled.` }),
         addLabelForm()),
+      video ? null : facesSection(details.faces),
       textSection(details.text ?? [], record, Boolean(video)),
       video ? videoMetadata(record, video, details.analyses) : metadata(record, details.analyses),
       actions(record)].filter(Boolean));
@@ -233,6 +235,26 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
         if (name) editLabels('POST', name);
       },
     }, input, el('button.button.small', { type: 'submit' }, 'Add'));
+  }
+
+  /** Faces found in the picture: how many, the shot size, and a toggle for their boxes (the Face label's; key f). */
+  function facesSection(faces) {
+    if (!faces) return null;
+    const shown = !hidden.has('Face');
+    const text = faces.count === 0 ? 'No face found.'
+      : `${faces.count} face${faces.count === 1 ? '' : 's'}${faces.shot ? ` · ${faces.shot} shot` : ''}`;
+    return el('section.detail-section', { 'aria-labelledby': 'faces-heading' },
+      el('div.section-head', {},
+        el('h3', { id: 'faces-heading', text: 'Faces' }),
+        faces.count > 0 ? el('button.link-button.faces-toggle', {
+          type: 'button', 'aria-pressed': String(shown), 'aria-label': 'Show or hide the face boxes (f)', onclick: toggleFaceBoxes,
+        }, icon('face', 16), shown ? 'Hide boxes' : 'Show boxes') : null),
+      el('p.faces-summary', { text }));
+  }
+
+  function toggleFaceBoxes() {
+    if (hidden.has('Face')) hidden.delete('Face'); else hidden.add('Face');
+    if (current) keepFocus(() => render(current));
   }
 
   /** The lines read in the picture as polygons (ratios of the picture, so the SVG's 0-1 view box fits them). */
@@ -384,6 +406,22 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
     }
   }
 
+  /** A timeline row of its own (shots, faces, text): one button per stretch, which seeks there; null when it has none. */
+  function timelineRow(className, name, title, hue, duration, items) {
+    if (!items.length) return null;
+    return el(`div.tl-row.${className}`, { role: 'group', 'aria-label': title, style: { '--hue': hue } },
+      el('span.tl-name', { text: name, title }),
+      el('div.tl-track', {}, items.map((item) => el(`button.tl-seg${item.className ? `.${item.className}` : ''}`, {
+        type: 'button',
+        dataset: { start: item.startTimestampMillis, end: item.endTimestampMillis, ...(item.data ?? {}) },
+        'aria-label': item.text,
+        title: item.text,
+        style: { left: `${(100 * item.startTimestampMillis) / duration}%`, width: `${(100 * Math.max(0, item.endTimestampMillis - item.startTimestampMillis)) / duration}%` },
+        onclick: () => playFrom(item.startTimestampMillis),
+        onkeydown: (e) => moveFocus(e),
+      }))));
+  }
+
   function renderTimeline(details) {
     const { video, image: record } = details;
     if (allSegmentsOf !== record.id) segments = groupSegments(video.segments);
@@ -392,7 +430,7 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
       loadAllSegments(record.id, loadToken).catch(() => {}).finally(() => delete timeline.dataset.loading);
     }
     const duration = video.durationMillis || (Number.isFinite(player.duration) ? player.duration * 1000 : 0);
-    if (!segments.size || !duration) {
+    if ((!segments.size && !video.shots?.length) || !duration) {
       const text = video.jobStatus === 'IN_PROGRESS' ? 'The timeline appears when the video is labeled.'
         : video.jobStatus === 'FAILED' ? 'No timeline: labeling did not finish.' : 'Nothing recognised in this video.';
       timeline.replaceChildren(el('p.timeline-empty', { text }));
@@ -430,21 +468,23 @@ export function createDetail({ neighbours, go, close, deleted, edited, searched 
           onkeydown: (e) => moveFocus(e),
         }))));
     });
-    // Text on screen: one row, an occurrence per button (the same line held on consecutive samples is one).
-    const occurrences = (details.text ?? []).filter((l) => l.startTimestampMillis != null);
-    if (occurrences.length) {
-      rows.unshift(el('div.tl-row.tl-text', { role: 'group', 'aria-label': 'Text on screen', style: { '--hue': '50' } },
-        el('span.tl-name', { text: 'Text', title: 'Text on screen' }),
-        el('div.tl-track', {}, occurrences.map((l) => el('button.tl-seg', {
-          type: 'button',
-          dataset: { start: l.startTimestampMillis, end: l.endTimestampMillis },
-          'aria-label': `“${l.text}” ${segmentText(l)}`,
-          title: `“${l.text}” ${segmentText(l)}`,
-          style: { left: `${(100 * l.startTimestampMillis) / duration}%`, width: `${(100 * Math.max(0, l.endTimestampMillis - l.startTimestampMillis)) / duration}%` },
-          onclick: () => playFrom(l.startTimestampMillis),
-          onkeydown: (e) => moveFocus(e),
-        })))));
-    }
+    // Above the labels: the shots (black-frame cues drawn inside them), the stretches with faces by shot size, the text on screen.
+    const extra = [
+      timelineRow('tl-shots', 'Shots', 'Shots and black frames', '210', duration, [
+        ...(video.shots ?? []).map((s) => ({
+          ...s, className: s.index % 2 ? 'tl-odd' : '',
+          text: `Shot ${s.index + 1} ${segmentText(s)} (${s.startTimecodeSMPTE}–${s.endTimecodeSMPTE})`,
+        })),
+        ...(video.technicalCues ?? []).map((c) => ({ ...c, className: 'tl-cue', text: `Black frames ${segmentText(c)}` })),
+      ]),
+      timelineRow('tl-faces', 'Faces', 'Faces by shot size', '340', duration, (video.faceSpans ?? []).filter((s) => s.faces > 0).map((s) => ({
+        ...s, data: { shotSize: s.shotSize },
+        text: `${s.faces} face${s.faces === 1 ? '' : 's'}, ${s.shotSize} ${segmentText(s)}`,
+      }))),
+      timelineRow('tl-text', 'Text', 'Text on screen', '50', duration, (details.text ?? []).filter((l) => l.startTimestampMillis != null)
+        .map((l) => ({ ...l, text: `“${l.text}” ${segmentText(l)}` }))),
+    ].filter(Boolean);
+    rows.unshift(...extra);
     const playhead = el('div.tl-playhead', { 'aria-hidden': 'true' });
     timeline.replaceChildren(
       el('div.tl-body', { style: { '--p': String(progressOf(duration)) } }, rows, playhead),

@@ -49,6 +49,7 @@ const ICONS = {
   play: 'M8 5.5v13l10.5-6.5z',
   stop: 'M7 7h10v10H7z',
   video: 'M3 6h12v12H3zM15 10l6-3.5v11L15 14',
+  face: 'M12 3a6 7 0 1 1 0 14 6 7 0 0 1 0-14zM9.5 9v.1m5-.1v.1M9.5 13.5a3.5 3.5 0 0 0 5 0M5 21a7 4 0 0 1 14 0',
 };
 
 /** An inline stroke icon (decorative: hidden from assistive technology). */

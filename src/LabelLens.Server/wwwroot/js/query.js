@@ -5,7 +5,8 @@ export const COLORS = ['red', 'orange', 'yellow', 'green', 'blue', 'purple', 'pi
 
 const LISTS = ['label', 'notLabel'];
 // text: words read in the picture (the search box's `text:` prefix).
-const SINGLES = ['minConfidence', 'bucket', 'prefix', 'status', 'category', 'color', 'text', 'sort'];
+// faces, minFaces, maxFaces, shot: the face filters (how many faces; shot size from the largest face).
+const SINGLES = ['minConfidence', 'bucket', 'prefix', 'status', 'category', 'color', 'text', 'faces', 'minFaces', 'maxFaces', 'shot', 'sort'];
 
 /** The current query as an object: {label: [], notLabel: [], minConfidence, bucket, ..., image}. */
 export function readQuery(search = location.search) {
@@ -40,6 +41,11 @@ export function searchParams(query, { withColor = true } = {}) {
 /** Whether the search narrows anything down (for the empty state's wording). */
 export function isFiltered(query) {
   return LISTS.some((n) => query[n].length > 0) || SINGLES.some((n) => n !== 'sort' && query[n]);
+}
+
+/** Whether the search has a face filter (the server decides those: faces are counted per picture and per video stretch). */
+export function hasFaceFilter(query) {
+  return Boolean(query.faces || query.minFaces || query.maxFaces || query.shot);
 }
 
 /**
