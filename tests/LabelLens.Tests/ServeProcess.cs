@@ -31,6 +31,9 @@ public sealed class ServeProcess : IDisposable
 
     public int Port { get; }
 
+    /// <summary>The data folder serve is started on (--data).</summary>
+    public string DataFolder => _data;
+
     /// <summary>Points at the REST API; stays usable across restarts (same port).</summary>
     public HttpClient Client { get; }
 
