@@ -7,7 +7,6 @@ public enum StorageError
     InvalidKey,
     NoSuchBucket,
     NoSuchKey,
-    KeyConflict,
     EntityTooLarge,
     BucketNotEmpty,
 
