@@ -61,7 +61,10 @@ public static class LabelLensServer
         services.AddSingleton<QueueSignal>();
         services.AddSingleton<ServerMetrics>();
         services.AddSingleton<UploadBacklog>();
+        services.AddSingleton(sp => new DiskSpace(dataFolder, sp.GetRequiredService<IOptions<UploadOptions>>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<DiskSpace>>()));
+        services.AddSingleton(new UploadJournal(dataFolder));
         services.AddSingleton<Uploader>();
+        services.AddHostedService<UploadRecovery>();
         services.AddSingleton<LabelerHolder>();
         services.AddHostedService(sp => sp.GetRequiredService<LabelerHolder>());
         services.AddSingleton<LabelingWorkers>();
@@ -102,9 +105,12 @@ public static class LabelLensServer
         app.MapWebUi();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet("/healthz", () => Results.Text("ok")).ExcludeFromDescription();
-        app.MapGet("/readyz", (LabelerHolder holder) => holder.IsReady
-            ? Results.Text("ready")
-            : Results.Text(holder.LoadError is null ? "loading models" : $"not labeling: {holder.LoadError}", statusCode: StatusCodes.Status503ServiceUnavailable)).ExcludeFromDescription();
+        app.MapGet("/readyz", (LabelerHolder holder, DiskSpace disk) => (holder.IsReady, disk.NotReadyReason()) switch
+        {
+            (_, { } full) => Results.Text($"disk full: {full}", statusCode: StatusCodes.Status503ServiceUnavailable),
+            (true, null) => Results.Text("ready"),
+            (false, null) => Results.Text(holder.LoadError is null ? "loading models" : $"not labeling: {holder.LoadError}", statusCode: StatusCodes.Status503ServiceUnavailable),
+        }).ExcludeFromDescription();
         app.MapMetrics("/metrics", app.Services.GetRequiredService<ServerMetrics>().Registry);
 
         app.Lifetime.ApplicationStarted.Register(() => LogStarted(app, serverOptions, dataFolder, apiKeys.Required));

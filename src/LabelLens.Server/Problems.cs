@@ -16,6 +16,7 @@ public static class Problems
             StorageError.BucketNotEmpty => StatusCodes.Status409Conflict,
             StorageError.EntityTooLarge => StatusCodes.Status413PayloadTooLarge,
             StorageError.SlowDown => StatusCodes.Status429TooManyRequests,
+            StorageError.DiskFull => StatusCodes.Status507InsufficientStorage,
             _ => StatusCodes.Status400BadRequest,
         };
         var problem = Problem(status, error.Error.ToString(), error.Message);

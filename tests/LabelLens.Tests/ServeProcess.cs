@@ -31,6 +31,9 @@ public sealed class ServeProcess : IDisposable
 
     public int Port { get; }
 
+    /// <summary>The S3 listener's port as given (0: the system picked one).</summary>
+    public int S3Port => _s3Port;
+
     /// <summary>The data folder serve is started on (--data).</summary>
     public string DataFolder => _data;
 

@@ -69,6 +69,8 @@ public sealed class S3Exception : Exception
             StorageError.EntityTooLarge => new("EntityTooLarge", 400, error.Message),
             StorageError.BucketNotEmpty => new("BucketNotEmpty", 409, "The bucket you tried to delete is not empty."),
             StorageError.SlowDown => new("SlowDown", 503, error.Message),
+            // S3 has no code for it: InternalError with the reason, and 507 so SDKs do not retry into a full disk.
+            StorageError.DiskFull => new("InternalError", 507, error.Message),
             _ => new("InvalidArgument", 400, error.Message),
         };
     }

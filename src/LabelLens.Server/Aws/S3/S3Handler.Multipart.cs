@@ -10,6 +10,7 @@ public sealed partial class S3Handler
     {
         var request = context.Request;
         await RequireBucketAsync(bucket, ct);
+        disk.EnsureRoomForUpload();
         var upload = await multipart.CreateAsync(bucket, key, ContentType(request), UserMetadata(request), ContentHeaders(request), ct);
         if (request.Headers["x-amz-checksum-algorithm"].ToString() is { Length: > 0 } algorithm)
         {
@@ -34,6 +35,7 @@ public sealed partial class S3Handler
         }
 
         var upload = await RequireUploadAsync(context, bucket, key, ct);
+        disk.EnsureRoomForUpload();
         await using var body = S3BodyStream.Open(context.Request, caller, Math.Min(MaxPartBytes, options.MaxObjectBytes));
         var part = await multipart.PutPartAsync(upload, number, body, ct);
         context.Response.Headers.ETag = Quote(part.ETag);
