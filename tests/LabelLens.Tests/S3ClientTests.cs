@@ -272,6 +272,73 @@ public sealed class S3ClientTests(S3ClientServeFixture serve, ITestOutputHelper 
         Assert.Equal(0, result.GetProperty("marker_size").GetInt32());
     }
 
+    /// <summary>
+    /// A multipart upload with SHA-256 checksums from boto3: the composite checksum (SHA-256 of the parts' SHA-256s,
+    /// "-2") is accepted on complete and a wrong one refused; HEAD with ChecksumMode and GetObjectAttributes (boto3
+    /// and `aws s3api get-object-attributes`) give it back with the parts.
+    /// </summary>
+    [Fact]
+    public async Task Boto3_composite_checksum_on_complete_is_verified_and_get_object_attributes_returns_it()
+    {
+        const string script = """
+            import os, sys, json, base64, hashlib, boto3, botocore
+            s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"])
+            bucket = sys.argv[1]
+            s3.create_bucket(Bucket=bucket)
+            data = [os.urandom(5 * 1024 * 1024), os.urandom(1024 * 1024 + 7)]
+            composite = base64.b64encode(hashlib.sha256(b"".join(hashlib.sha256(d).digest() for d in data)).digest()).decode() + "-2"
+            out = {"composite": composite}
+            def upload(key, checksum):
+                up = s3.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256")["UploadId"]
+                parts = []
+                for i, d in enumerate(data, 1):
+                    r = s3.upload_part(Bucket=bucket, Key=key, UploadId=up, PartNumber=i, Body=d, ChecksumAlgorithm="SHA256")
+                    parts.append({"PartNumber": i, "ETag": r["ETag"], "ChecksumSHA256": r["ChecksumSHA256"]})
+                return s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=up, MultipartUpload={"Parts": parts}, ChecksumSHA256=checksum)
+            out["complete"] = upload("good.bin", composite).get("ChecksumSHA256")
+            try:
+                upload("bad.bin", base64.b64encode(b"0" * 32).decode() + "-2")
+                out["bad"] = "accepted"
+            except botocore.exceptions.ClientError as e:
+                out["bad"] = e.response["Error"]["Code"]
+            out["head"] = s3.head_object(Bucket=bucket, Key="good.bin", ChecksumMode="ENABLED").get("ChecksumSHA256")
+            body = s3.get_object(Bucket=bucket, Key="good.bin", ChecksumMode="ENABLED")["Body"].read()
+            out["body_ok"] = body == b"".join(data)
+            a = s3.get_object_attributes(Bucket=bucket, Key="good.bin", ObjectAttributes=["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"])
+            out["attributes"] = {k: a.get(k) for k in ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"]}
+            out["part_sha256"] = [base64.b64encode(hashlib.sha256(d).digest()).decode() for d in data]
+            print(json.dumps(out, default=str))
+            """;
+        var bucket = NewBucket("boto-sum");
+        var result = JsonDocument.Parse(await Boto3.RunAsync(_work, script, new Dictionary<string, string> { ["S3_ENDPOINT"] = serve.S3Endpoint }, serve.LogTail, bucket)).RootElement;
+        var composite = result.GetProperty("composite").GetString();
+        Assert.EndsWith("-2", composite, StringComparison.Ordinal);
+        Assert.Equal(composite, result.GetProperty("complete").GetString());
+        Assert.Equal("BadDigest", result.GetProperty("bad").GetString());
+        Assert.Equal(composite, result.GetProperty("head").GetString());
+        Assert.True(result.GetProperty("body_ok").GetBoolean());
+        var attributes = result.GetProperty("attributes");
+        Assert.Equal(composite, attributes.GetProperty("Checksum").GetProperty("ChecksumSHA256").GetString());
+        Assert.Equal(6 * 1024 * 1024 + 7, attributes.GetProperty("ObjectSize").GetInt64());
+        Assert.Equal("STANDARD", attributes.GetProperty("StorageClass").GetString());
+        Assert.EndsWith("-2", attributes.GetProperty("ETag").GetString(), StringComparison.Ordinal);
+        var parts = attributes.GetProperty("ObjectParts");
+        Assert.Equal(2, parts.GetProperty("TotalPartsCount").GetInt32());
+        Assert.Equal(
+            result.GetProperty("part_sha256").EnumerateArray().Select(p => p.GetString()),
+            parts.GetProperty("Parts").EnumerateArray().Select(p => p.GetProperty("ChecksumSHA256").GetString()));
+        Assert.Equal([5 * 1024 * 1024, 1024 * 1024 + 7], parts.GetProperty("Parts").EnumerateArray().Select(p => p.GetProperty("Size").GetInt64()));
+
+        // The AWS CLI's view of the same object.
+        var aws = await AwsAsync();
+        var cli = JsonDocument.Parse(await aws.RunAsync("s3api", "get-object-attributes", "--bucket", bucket, "--key", "good.bin", "--object-attributes", "ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize", "--output", "json")).RootElement;
+        Assert.Equal(composite, cli.GetProperty("Checksum").GetProperty("ChecksumSHA256").GetString());
+        Assert.Equal(6 * 1024 * 1024 + 7, cli.GetProperty("ObjectSize").GetInt64());
+        Assert.Equal(2, cli.GetProperty("ObjectParts").GetProperty("TotalPartsCount").GetInt32());
+        var size = JsonDocument.Parse(await aws.RunAsync("s3api", "get-object-attributes", "--bucket", bucket, "--key", "good.bin", "--object-attributes", "ObjectSize", "--output", "json")).RootElement;
+        Assert.False(size.TryGetProperty("Checksum", out _));
+    }
+
     private static async Task<(string[] Keys, long[] Sizes, string[] Prefixes)> ListAsync(CliTool aws, string bucket, string prefix)
     {
         var page = JsonDocument.Parse(await aws.RunAsync("s3api", "list-objects-v2", "--bucket", bucket, "--prefix", prefix, "--delimiter", "/", "--output", "json")).RootElement;

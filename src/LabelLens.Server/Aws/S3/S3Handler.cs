@@ -171,6 +171,10 @@ public sealed partial class S3Handler(
             {
                 await GetObjectTaggingAsync(context, bucket, key, ct);
             }
+            else if (query.ContainsKey("attributes") && HttpMethods.IsGet(method))
+            {
+                await GetObjectAttributesAsync(context, bucket, key, ct);
+            }
             else if (Subresource(query) is { } sub)
             {
                 throw S3Exception.NotImplemented($"GET ?{sub}");
