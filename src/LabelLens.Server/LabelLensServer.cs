@@ -114,6 +114,8 @@ public static class LabelLensServer
         app.MapMetrics("/metrics", app.Services.GetRequiredService<ServerMetrics>().Registry);
 
         app.Lifetime.ApplicationStarted.Register(() => LogStarted(app, serverOptions, dataFolder, apiKeys.Required));
+        // A stopped server holds nothing: the CLI beside it may then work through jobs itself.
+        app.Lifetime.ApplicationStopped.Register(() => app.Services.GetRequiredService<DataFolderLock>().Dispose());
         return app;
     }
 
@@ -136,6 +138,10 @@ public static class LabelLensServer
     {
         // Resolving these at start makes a bad data folder or catalog fail now, not on the first request.
         var folderLock = app.Services.GetRequiredService<DataFolderLock>();
+        DataFolderLock.Describe(dataFolder, new DataFolderLock.ServeInfo(
+            Environment.ProcessId,
+            Path.GetFullPath(app.Services.GetRequiredService<IOptions<LabelLens.Models.ModelOptions>>().Value.Folder),
+            app.Services.GetRequiredService<TimeProvider>().GetUtcNow()));
         var catalog = app.Services.GetRequiredService<ICatalog>();
         app.Services.GetRequiredService<ServerMetrics>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("LabelLens.Server");
