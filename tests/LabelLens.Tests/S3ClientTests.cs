@@ -235,15 +235,20 @@ public sealed class S3ClientTests(S3ClientServeFixture serve, ITestOutputHelper 
         Assert.Equal(["photos/dog.jpg"], (await ListAsync(aws, bucket, "photos/")).Keys);
     }
 
+    /// <summary>The start of a boto3 script: a client for the server (S3_ENDPOINT) and the bucket argv[1], created.</summary>
+    private const string Boto3InNewBucket = """
+        import os, sys, json, boto3
+        s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"])
+        bucket = sys.argv[1]
+        s3.create_bucket(Bucket=bucket)
+
+        """;
+
     /// <summary>The same with boto3: a marker, a key, a key inside it and a key beside it that is its prefix.</summary>
     [Fact]
     public async Task Boto3_folder_markers_and_keys_inside_keys_are_stored_and_listed_as_s3_lists_them()
     {
-        const string script = """
-            import os, sys, json, boto3
-            s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"])
-            bucket = sys.argv[1]
-            s3.create_bucket(Bucket=bucket)
+        const string script = Boto3InNewBucket + """
             for key in ["docs/", "docs/x", "docs/x/y", "docs/x/y/z.txt", "docs//twice"]:
                 s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
             s3.put_object(Bucket=bucket, Key="docs/empty/", Body=b"")
@@ -280,11 +285,8 @@ public sealed class S3ClientTests(S3ClientServeFixture serve, ITestOutputHelper 
     [Fact]
     public async Task Boto3_composite_checksum_on_complete_is_verified_and_get_object_attributes_returns_it()
     {
-        const string script = """
-            import os, sys, json, base64, hashlib, boto3, botocore
-            s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"])
-            bucket = sys.argv[1]
-            s3.create_bucket(Bucket=bucket)
+        const string script = Boto3InNewBucket + """
+            import base64, hashlib, botocore
             data = [os.urandom(5 * 1024 * 1024), os.urandom(1024 * 1024 + 7)]
             composite = base64.b64encode(hashlib.sha256(b"".join(hashlib.sha256(d).digest() for d in data)).digest()).decode() + "-2"
             out = {"composite": composite}
