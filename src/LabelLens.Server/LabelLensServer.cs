@@ -65,6 +65,7 @@ public static class LabelLensServer
         services.AddSingleton(new UploadJournal(dataFolder));
         services.AddSingleton<Uploader>();
         services.AddHostedService<UploadRecovery>();
+        services.AddSingleton<SearchConcurrency>();
         services.AddSingleton<LabelerHolder>();
         services.AddHostedService(sp => sp.GetRequiredService<LabelerHolder>());
         services.AddSingleton<LabelingWorkers>();
