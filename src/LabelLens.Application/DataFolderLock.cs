@@ -49,6 +49,53 @@ public sealed class DataFolderLock : IDisposable
     public void Dispose() => _lock?.Dispose();
 
     /// <summary>
+    /// True while a server holds <paramref name="dataFolder"/>'s serve.lock. Checked by taking the lock for a moment
+    /// (a lock file left by a dead server does not count: the kernel released its lock with the process).
+    /// </summary>
+    public static bool IsHeld(string dataFolder)
+    {
+        try
+        {
+            using var probe = new FileStream(Path.Combine(dataFolder, "serve.lock"), FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+            return false;
+        }
+        catch (IOException ex) when (ex.HResult is SharingViolation or WouldBlock)
+        {
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false; // no lock file (no server ever ran here), or not ours to open
+        }
+    }
+
+    /// <summary>What the server on this folder runs with, for the CLI beside it (relabel finds its models there).</summary>
+    public sealed record ServeInfo(int ProcessId, string ModelsFolder, DateTimeOffset Started);
+
+    private const string InfoFileName = "serve.json";
+
+    /// <summary>Writes data/serve.json (kept after the server stops: the folder's models are still the ones it used).</summary>
+    public static void Describe(string dataFolder, ServeInfo info)
+    {
+        var path = Path.Combine(dataFolder, InfoFileName);
+        File.WriteAllText(path + ".tmp", System.Text.Json.JsonSerializer.Serialize(info));
+        File.Move(path + ".tmp", path, overwrite: true);
+    }
+
+    /// <summary>The last server's data/serve.json, or null when no server wrote one (or it cannot be read).</summary>
+    public static ServeInfo? ReadInfo(string dataFolder)
+    {
+        try
+        {
+            return System.Text.Json.JsonSerializer.Deserialize<ServeInfo>(File.ReadAllText(Path.Combine(dataFolder, InfoFileName)));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
     /// With the lock held no other server writes here, and this one has not started: what is in tmp is what a
     /// crash left behind (a half-received upload never reached objects/, its client got no 2xx). Files touched in
     /// the last minute are left alone, for a CLI command's temporary copy.

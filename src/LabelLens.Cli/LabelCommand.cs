@@ -85,8 +85,10 @@ public sealed class LabelCommand(ImageLabeler labeler, TimeProvider time)
         if (options.ShowProgress && files.Count > 0)
         {
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stderr) });
+            // The bar stays on screen, ends at 100% (the last refresh may come before the last file), and a closing
+            // line says how the run went: a bar cleared at the end, or left at 80%, says nothing.
             await console.Progress()
-                .AutoClear(true)
+                .AutoClear(false)
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
                 .StartAsync(async context =>
                 {
@@ -96,11 +98,16 @@ public sealed class LabelCommand(ImageLabeler labeler, TimeProvider time)
                         task.Value = ok + failed;
                         task.Description = failed > 0 ? $"Labeling: {ok} done, {failed} failed" : $"Labeling: {ok} done";
                     });
+                    task.Value = task.MaxValue;
+                    task.StopTask();
+                    context.Refresh();
                 });
             foreach (var line in deferredErrors)
             {
                 stderr.WriteLine(line);
             }
+
+            stderr.WriteLine(ClosingLine(files.Count, labeled, failures, time.GetElapsedTime(started)));
         }
         else
         {
@@ -109,6 +116,23 @@ public sealed class LabelCommand(ImageLabeler labeler, TimeProvider time)
 
         output.End();
         return new LabelRunSummary(files.Count, labeled, failures, time.GetElapsedTime(started));
+    }
+
+    /// <summary>The last line under the progress bar: files, outcome, time.</summary>
+    public static string ClosingLine(int files, int labeled, int failed, TimeSpan elapsed) => string.Create(
+        System.Globalization.CultureInfo.InvariantCulture,
+        $"Done: {files} file(s), {labeled} labeled, {failed} failed in {elapsed.TotalSeconds:0.0} s.");
+
+    /// <summary>
+    /// `label` reads images in this process; videos are labeled by the server (ffmpeg samples frames, results per
+    /// frame and per segment), so the refusal says how, with this file's name.
+    /// </summary>
+    public static string VideoHint(string path, string format)
+    {
+        var name = Path.GetFileName(path);
+        return $"VideoNotSupportedHere: {name} is a video ({format}); `label` reads images. Label it with the server: "
+            + $"`labellens serve`, then `curl -T {name} http://127.0.0.1:8080/api/v1/buckets/media/objects/{Uri.EscapeDataString(name)}` "
+            + "and GET /api/v1/videos/<imageId>/labels (see the README's Videos section).";
     }
 
     /// <summary>Expands folders (image extensions only, hidden entries skipped) and keeps explicit files as given.</summary>
@@ -211,6 +235,11 @@ public sealed class LabelCommand(ImageLabeler labeler, TimeProvider time)
             }
 
             var bytes = await File.ReadAllBytesAsync(path, cancellationToken);
+            if (LabelLens.Vision.Video.VideoFormat.Sniff(bytes) is { } video)
+            {
+                return (null, VideoHint(path, video));
+            }
+
             return (Label(path, bytes, options, cancellationToken), null);
         }
         catch (ImageRejectedException ex)

@@ -9,8 +9,11 @@ namespace LabelLens.Cli;
 
 /// <summary>
 /// `labellens relabel --failed|--all|--model-older`: queues the images, then works through their jobs in
-/// this process with a progress bar. A server running on the same data may take some of the jobs too
-/// (leases keep them from being done twice); the old labels stay searchable until the new ones land.
+/// this process with a progress bar; the old labels stay searchable until the new ones land. With a server
+/// running on the same data (it holds serve.lock) the jobs are left to it, and the command says so: two
+/// processes splitting the work would load the models twice and each report half of it. Without --models it
+/// uses the models folder the server of this data folder uses (data/serve.json), so both judge "model older"
+/// by the same models.
 /// </summary>
 public static class RelabelCommand
 {
@@ -47,6 +50,10 @@ public static class RelabelCommand
             {
                 dataFolder = Path.GetFullPath(configuration["Server:DataFolder"] is { Length: > 0 } configured ? configured : "data");
                 services.AddCatalog(configuration, dataFolder);
+                if (string.IsNullOrEmpty(configuration["Models:Folder"]) && DataFolderLock.ReadInfo(dataFolder) is { } server)
+                {
+                    services.PostConfigure<LabelLens.Models.ModelOptions>(o => o.Folder = server.ModelsFolder);
+                }
             });
             var sharedCatalog = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<CatalogOptions>>().Value.IsPostgres;
             if (!sharedCatalog && !File.Exists(Path.Combine(dataFolder, "catalog.db")))
@@ -80,6 +87,13 @@ public static class RelabelCommand
 
                 if (ids.Count == 0 || parse.GetValue(queueOnly))
                 {
+                    return 0;
+                }
+
+                if (DataFolderLock.IsHeld(dataFolder))
+                {
+                    var pid = DataFolderLock.ReadInfo(dataFolder)?.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?";
+                    Console.WriteLine($"A LabelLens server (pid {pid}) is running on {dataFolder} (it holds serve.lock): it labels these {ids.Count} image(s) itself. Follow them with `labellens status --data {dataFolder}`; to relabel in this process instead, stop the server first.");
                     return 0;
                 }
 

@@ -68,7 +68,16 @@ public static class LabelLensServer
         services.AddSingleton<QueueSignal>();
         services.AddSingleton<ServerMetrics>();
         services.AddSingleton<UploadBacklog>();
+        services.AddSingleton(sp => new DiskSpace(dataFolder, sp.GetRequiredService<IOptions<UploadOptions>>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<DiskSpace>>()));
+        services.AddSingleton(new UploadJournal(dataFolder));
         services.AddSingleton<Uploader>();
+        if (role != ServerRole.Worker)
+        {
+            // Uploads this node left unfinished (its own notes in data/pending): a worker takes none.
+            services.AddHostedService<UploadRecovery>();
+        }
+
+        services.AddSingleton<SearchConcurrency>();
         services.AddSingleton<LabelerHolder>();
         services.AddHostedService(sp => sp.GetRequiredService<LabelerHolder>());
         services.AddSingleton<LabelingWorkers>();
@@ -129,12 +138,17 @@ public static class LabelLensServer
         }
 
         app.MapGet("/healthz", () => Results.Text("ok")).ExcludeFromDescription();
-        app.MapGet("/readyz", (LabelerHolder holder) => holder.IsReady
-            ? Results.Text("ready")
-            : Results.Text(holder.LoadError is null ? "loading models" : $"not labeling: {holder.LoadError}", statusCode: StatusCodes.Status503ServiceUnavailable)).ExcludeFromDescription();
+        app.MapGet("/readyz", (LabelerHolder holder, DiskSpace disk) => (holder.IsReady, disk.NotReadyReason()) switch
+        {
+            (_, { } full) => Results.Text($"disk full: {full}", statusCode: StatusCodes.Status503ServiceUnavailable),
+            (true, null) => Results.Text("ready"),
+            (false, null) => Results.Text(holder.LoadError is null ? "loading models" : $"not labeling: {holder.LoadError}", statusCode: StatusCodes.Status503ServiceUnavailable),
+        }).ExcludeFromDescription();
         app.MapMetrics("/metrics", app.Services.GetRequiredService<ServerMetrics>().Registry);
 
         app.Lifetime.ApplicationStarted.Register(() => LogStarted(app, serverOptions, dataFolder, apiKeys.Required));
+        // A stopped server holds nothing: the CLI beside it may then work through jobs itself.
+        app.Lifetime.ApplicationStopped.Register(() => app.Services.GetRequiredService<DataFolderLock>().Dispose());
         return app;
     }
 
@@ -157,6 +171,10 @@ public static class LabelLensServer
     {
         // Resolving these at start makes a bad data folder or catalog fail now, not on the first request.
         var folderLock = app.Services.GetRequiredService<DataFolderLock>();
+        DataFolderLock.Describe(dataFolder, new DataFolderLock.ServeInfo(
+            Environment.ProcessId,
+            Path.GetFullPath(app.Services.GetRequiredService<IOptions<LabelLens.Models.ModelOptions>>().Value.Folder),
+            app.Services.GetRequiredService<TimeProvider>().GetUtcNow()));
         var catalog = app.Services.GetRequiredService<ICatalog>();
         app.Services.GetRequiredService<ServerMetrics>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("LabelLens.Server");

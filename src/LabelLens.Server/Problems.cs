@@ -13,9 +13,10 @@ public static class Problems
         {
             StorageError.InvalidBucketName or StorageError.InvalidKey => StatusCodes.Status400BadRequest,
             StorageError.NoSuchBucket or StorageError.NoSuchKey => StatusCodes.Status404NotFound,
-            StorageError.KeyConflict or StorageError.BucketNotEmpty => StatusCodes.Status409Conflict,
+            StorageError.BucketNotEmpty => StatusCodes.Status409Conflict,
             StorageError.EntityTooLarge => StatusCodes.Status413PayloadTooLarge,
             StorageError.SlowDown => StatusCodes.Status429TooManyRequests,
+            StorageError.DiskFull => StatusCodes.Status507InsufficientStorage,
             _ => StatusCodes.Status400BadRequest,
         };
         var problem = Problem(status, error.Error.ToString(), error.Message);

@@ -113,10 +113,17 @@ public static class RequestGuards
 }
 
 /// <summary>Turns storage refusals and bad requests that escape an endpoint into problem details with a code.</summary>
-public sealed class ProblemExceptionHandler : IExceptionHandler
+public sealed class ProblemExceptionHandler(LabelLens.Application.DiskSpace disk) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
+        if (exception is not StorageException && DiskFull.Is(exception))
+        {
+            // A delete or a label edit the catalog could not write: say so, as for uploads (507), not a bare 500.
+            disk.WriteFailed(exception);
+            exception = DiskFull.Refusal(disk.DataFolder, exception);
+        }
+
         var result = exception switch
         {
             StorageException storage => Problems.From(storage),

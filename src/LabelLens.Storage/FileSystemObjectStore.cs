@@ -4,9 +4,11 @@ using Microsoft.Extensions.Logging;
 namespace LabelLens.Storage;
 
 /// <summary>
-/// Buckets are folders under <c>&lt;data&gt;/objects</c>, keys are paths inside them (validated by
-/// <see cref="ObjectNames"/>, then checked again after resolution so nothing can land outside the bucket).
-/// Writes stream to <c>&lt;data&gt;/tmp</c>, are flushed to disk, then renamed into place.
+/// Buckets are folders under <c>&lt;data&gt;/objects</c>; an object is a file inside its bucket folder at the path
+/// <see cref="ObjectFileLayout"/> gives its key (so "a/b" and "a/b/c", or "photos/", fit beside each other),
+/// checked again after resolution so nothing can land outside the bucket. Writes stream to
+/// <c>&lt;data&gt;/tmp</c>, are flushed to disk, then renamed into place. A folder written by an older version
+/// (keys as plain paths) is converted at start: see <see cref="ObjectLayoutMigration"/>.
 /// </summary>
 public sealed class FileSystemObjectStore : IObjectStore
 {
@@ -21,7 +23,7 @@ public sealed class FileSystemObjectStore : IObjectStore
         _temp = Path.GetFullPath(Path.Combine(dataFolder, "tmp"));
         _time = time;
         _logger = logger;
-        Directory.CreateDirectory(_objects);
+        ObjectLayoutMigration.Run(_objects, logger);
         Directory.CreateDirectory(_temp);
         // Leftovers of writes interrupted by a crash: never visible as objects, safe to remove.
         foreach (var stale in Directory.EnumerateFiles(_temp, "*.upload"))
@@ -71,7 +73,6 @@ public sealed class FileSystemObjectStore : IObjectStore
             throw new StorageException(StorageError.NoSuchBucket, $"Bucket '{bucket}' does not exist.");
         }
 
-        EnsureNoConflict(bucket, key, target);
         var temp = Path.Combine(_temp, $"{Guid.NewGuid():N}.upload");
         try
         {
@@ -100,8 +101,7 @@ public sealed class FileSystemObjectStore : IObjectStore
                 file.Flush(flushToDisk: true);
             }
 
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Move(temp, target, overwrite: true);
+            MoveIntoPlace(temp, target);
             return new StoredObject(
                 bucket,
                 key,
@@ -169,9 +169,9 @@ public sealed class FileSystemObjectStore : IObjectStore
     private string ObjectPath(string bucket, string key)
     {
         var root = BucketPath(bucket);
-        var segments = ObjectNames.ValidateKey(key);
-        var path = Path.GetFullPath(Path.Combine([root, .. segments]));
-        // Defence in depth: validation already refuses escapes; resolution must agree.
+        ObjectNames.ValidateKey(key);
+        var path = Path.GetFullPath(Path.Combine([root, .. ObjectFileLayout.PathOf(key)]));
+        // Defence in depth: every component starts with a kind character, so none can be "..": resolution must agree.
         if (!path.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
         {
             _logger.LogWarning("Refused key {Key}: it resolves outside bucket {Bucket}", ObjectNames.Printable(key), bucket);
@@ -182,26 +182,21 @@ public sealed class FileSystemObjectStore : IObjectStore
     }
 
     /// <summary>
-    /// S3 lets "a" and "a/b" both be objects; a folder tree cannot (a file named a cannot also be a folder).
-    /// Such a clash is refused with a clear error rather than one object silently replacing the other.
+    /// Renames a finished temporary file to the object's path. A delete of the last object in a folder removes
+    /// the folder; if that happens between creating the folder and the rename here, the folder is made again.
     /// </summary>
-    private static void EnsureNoConflict(string bucket, string key, string target)
+    internal static void MoveIntoPlace(string temp, string target)
     {
-        if (Directory.Exists(target))
+        for (var attempt = 1; ; attempt++)
         {
-            throw new StorageException(StorageError.KeyConflict, $"'{ObjectNames.Printable(key)}' is a prefix of other objects in bucket '{bucket}' and cannot also be an object in the filesystem store.");
-        }
-
-        for (var folder = Path.GetDirectoryName(target); folder is not null && folder.Length > 0; folder = Path.GetDirectoryName(folder))
-        {
-            if (File.Exists(folder))
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            try
             {
-                throw new StorageException(StorageError.KeyConflict, $"Part of '{ObjectNames.Printable(key)}' is already an object in bucket '{bucket}'; the filesystem store cannot nest objects under it.");
+                File.Move(temp, target, overwrite: true);
+                return;
             }
-
-            if (Directory.Exists(folder))
+            catch (DirectoryNotFoundException) when (attempt < 5)
             {
-                break;
             }
         }
     }

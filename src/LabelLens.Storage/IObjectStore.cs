@@ -27,7 +27,7 @@ public interface IObjectStore
     /// Streams <paramref name="content"/> into the object, replacing any previous version atomically: a
     /// reader sees the old bytes or the new ones, never a mix, and a failed write leaves the old ones.
     /// </summary>
-    /// <exception cref="StorageException">InvalidKey, KeyConflict, EntityTooLarge, NoSuchBucket.</exception>
+    /// <exception cref="StorageException">InvalidKey, EntityTooLarge, NoSuchBucket.</exception>
     Task<StoredObject> PutAsync(string bucket, string key, Stream content, long maxBytes, CancellationToken cancellationToken);
 
     /// <summary>Opens the object for reading (seekable), or null when it does not exist.</summary>

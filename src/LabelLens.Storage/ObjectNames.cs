@@ -7,9 +7,6 @@ public static class ObjectNames
 {
     public const int MaxKeyBytes = 1024;
 
-    /// <summary>Longest file or folder name most Linux filesystems accept, in bytes.</summary>
-    public const int MaxSegmentBytes = 255;
-
     /// <summary>S3 general-purpose bucket naming rules.</summary>
     public static void ValidateBucket(string? bucket)
     {
@@ -31,11 +28,13 @@ public static class ObjectNames
     }
 
     /// <summary>
-    /// S3 allows any UTF-8 key up to 1,024 bytes. A filesystem store also refuses what would escape or
-    /// confuse the folder tree: control characters (NUL included), a leading '/', empty, "." and ".."
-    /// segments, and segments longer than a file name may be.
+    /// S3 allows any UTF-8 key up to 1,024 bytes, and so does this server, with three exceptions that would
+    /// escape a folder when a client mirrors the bucket to disk (aws s3 sync, rclone): control characters (NUL
+    /// included), a leading '/', and "." or ".." segments. Empty segments are fine: "photos/" is a folder
+    /// marker and "a//b" an ordinary key; the filesystem store never turns a key into a path directly
+    /// (see <see cref="ObjectFileLayout"/>), so any key can sit beside any other.
     /// </summary>
-    public static string[] ValidateKey(string? key)
+    public static void ValidateKey(string? key)
     {
         if (string.IsNullOrEmpty(key))
         {
@@ -62,21 +61,10 @@ public static class ObjectNames
             throw new StorageException(StorageError.InvalidKey, $"The object key '{Printable(key)}' is absolute (starts with '/').");
         }
 
-        var segments = key.Split('/');
-        foreach (var segment in segments)
+        if (key.Split('/').Any(segment => segment is "." or ".."))
         {
-            if (segment is "" or "." or "..")
-            {
-                throw new StorageException(StorageError.InvalidKey, $"The object key '{Printable(key)}' has an empty, '.' or '..' path segment.");
-            }
-
-            if (Encoding.UTF8.GetByteCount(segment) > MaxSegmentBytes)
-            {
-                throw new StorageException(StorageError.InvalidKey, $"A segment of the object key is longer than {MaxSegmentBytes} bytes.");
-            }
+            throw new StorageException(StorageError.InvalidKey, $"The object key '{Printable(key)}' has a '.' or '..' path segment.");
         }
-
-        return segments;
     }
 
     /// <summary>A key as it may be shown in an error message: control characters escaped, long keys cut.</summary>

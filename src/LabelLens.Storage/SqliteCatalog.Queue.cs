@@ -191,7 +191,8 @@ public sealed partial class SqliteCatalog
     /// <summary>
     /// Makes the jobs held by owners starting with <paramref name="ownerPrefix"/> claimable at once. Called
     /// by a server at start for its own earlier (now dead) incarnations: it holds the data folder's lock,
-    /// so no other server can own them, and waiting for their leases would only delay recovery.
+    /// so no other server can own them, and waiting for their leases would only delay recovery. A worker loop
+    /// also calls it for its own jobs after the catalog failed to take their results (a full disk).
     /// </summary>
     public async Task<int> ReleaseJobsAsync(string ownerPrefix, CancellationToken cancellationToken)
     {
@@ -203,7 +204,7 @@ public sealed partial class SqliteCatalog
             ("$now", Now), ("$prefix", ownerPrefix));
         if (released > 0)
         {
-            _logger.LogWarning("{Count} labeling job(s) were in flight when the previous server stopped; they will run again", released);
+            _logger.LogWarning("{Count} labeling job(s) held by {Owner} (a stopped server, or a batch whose results could not be written) were released; they will run again", released, ownerPrefix);
         }
 
         return released;

@@ -7,12 +7,14 @@ public enum StorageError
     InvalidKey,
     NoSuchBucket,
     NoSuchKey,
-    KeyConflict,
     EntityTooLarge,
     BucketNotEmpty,
 
     /// <summary>The server is behind (its labeling backlog is full): try again later.</summary>
     SlowDown,
+
+    /// <summary>The data folder's disk is full (or below Server:MinFreeDiskBytes): nothing was written.</summary>
+    DiskFull,
 }
 
 /// <summary>A request the store refuses because of what was asked (never an internal failure).</summary>
@@ -33,6 +35,9 @@ public sealed class StorageException : Exception
 
     public StorageException(string message, Exception inner)
         : base(message, inner) => Error = StorageError.InvalidKey;
+
+    public StorageException(StorageError error, string message, Exception inner)
+        : base(message, inner) => Error = error;
 
     public StorageError Error { get; }
 }

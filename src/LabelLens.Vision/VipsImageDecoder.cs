@@ -303,7 +303,7 @@ public sealed class VipsImageDecoder : IPictureDecoder
             {
                 throw new ImageRejectedException(
                     ImageError.ImageTooLarge,
-                    $"{header.Width:N0} x {header.Height:N0} pixels is over the {_options.MaxPixels:N0}-pixel limit");
+                    $"the image is {header.Width:N0} x {header.Height:N0} pixels ({pixels:N0} pixels), over the {_options.MaxPixels:N0}-pixel limit");
             }
 
             var orientation = header.GetTypeOf("orientation") != IntPtr.Zero ? Convert.ToInt32(header.Get("orientation")) : 1;

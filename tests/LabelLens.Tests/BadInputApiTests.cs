@@ -45,7 +45,7 @@ public sealed class BadInputApiTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Empty(Directory.GetFiles(Path.Combine(_server.DataFolder, "tmp")));
-        Assert.False(File.Exists(Path.Combine(_server.DataFolder, "objects", "bad", "huge.bin")));
+        Assert.False(File.Exists(Path.Combine(_server.DataFolder, "objects", "bad", "=huge.bin")));
         await AssertStillServingAsync();
     }
 
@@ -54,9 +54,7 @@ public sealed class BadInputApiTests : IAsyncLifetime
     [InlineData("a/../../../escape.jpg")]
     [InlineData("..%2F..%2Fescape.jpg")]
     [InlineData("%2Fetc%2Fescape.jpg")]
-    [InlineData("a//b.jpg")]
     [InlineData("nul%00byte.jpg")]
-    [InlineData("folder/")]
     public async Task Hostile_keys_are_refused_and_nothing_lands_outside_the_data_folder(string rawKey)
     {
         var outside = Directory.GetFileSystemEntries(Path.GetDirectoryName(_server.DataFolder)!).Length;
@@ -71,7 +69,7 @@ public sealed class BadInputApiTests : IAsyncLifetime
         Assert.Equal(outside, Directory.GetFileSystemEntries(Path.GetDirectoryName(_server.DataFolder)!).Length);
         Assert.False(File.Exists("/etc/escape.jpg"));
         Assert.DoesNotContain(
-            Directory.EnumerateFiles(Path.Combine(_server.DataFolder, "objects"), "escape.jpg", SearchOption.AllDirectories),
+            Directory.EnumerateFiles(Path.Combine(_server.DataFolder, "objects"), "*escape.jpg", SearchOption.AllDirectories),
             f => !f.StartsWith(Path.Combine(_server.DataFolder, "objects", "bad") + "/", StringComparison.Ordinal));
         await AssertStillServingAsync();
     }
@@ -87,10 +85,6 @@ public sealed class BadInputApiTests : IAsyncLifetime
 
         using var noForm = await _server.Client.PostAsync("/api/v1/buckets/bad/objects", new StringContent("x"));
         await AssertProblemAsync(noForm, HttpStatusCode.BadRequest, "InvalidRequest");
-
-        await _server.UploadAsync("bad", "a", TestData.ImageBytes("eagle.jpg"));
-        using var nested = await _server.Client.PutAsync("/api/v1/buckets/bad/objects/a/b.jpg", new ByteArrayContent([1]));
-        await AssertProblemAsync(nested, HttpStatusCode.Conflict, "KeyConflict");
 
         using var missing = await _server.Client.GetAsync("/api/v1/images/0123");
         await AssertProblemAsync(missing, HttpStatusCode.NotFound, "NoSuchImage");

@@ -77,6 +77,38 @@ public sealed class CliTests : IDisposable
         Assert.DoesNotContain("Zebra", names); // 65 < 80
     }
 
+    /// <summary>
+    /// On a terminal (a real pty from util-linux `script`), the progress bar ends at 100% and a closing line follows;
+    /// a video among the files says how to label it; timings print to 0.01 ms, without float noise.
+    /// </summary>
+    [Fact]
+    public async Task On_a_terminal_the_progress_bar_ends_at_100_percent_with_a_closing_line_and_a_video_says_how()
+    {
+        var clip = Path.Combine(_work, "clip.mp4");
+        await File.WriteAllBytesAsync(clip, await VideoTestData.ThreeShotsMp4());
+        string[] command = ["dotnet", TestData.CliDll, "label", TestData.Image("dog.jpg"), TestData.Image("eagle.jpg"), clip, "--format", "json", "--models", TestData.ModelsFolder];
+        var line = string.Join(' ', command.Select(a => $"'{a}'"));
+
+        var (exit, terminal, _) = await RunAsync(["-qec", line, "/dev/null"], new Dictionary<string, string>(), program: "/usr/bin/script");
+
+        Assert.True(exit == 1, $"exit {exit}:\n{terminal}"); // the video is not labeled here
+        Assert.Contains("100%", terminal, StringComparison.Ordinal);
+        Assert.Contains("Done: 3 file(s), 2 labeled, 1 failed in ", terminal, StringComparison.Ordinal);
+        Assert.Contains("clip.mp4 is a video (mp4)", terminal, StringComparison.Ordinal);
+        Assert.Contains("curl -T clip.mp4 http://127.0.0.1:8080/api/v1/buckets/media/objects/clip.mp4", terminal, StringComparison.Ordinal);
+
+        // Without a terminal: no bar, the same refusal on stderr, and JSON timings rounded to 0.01 ms.
+        (exit, var json, var stderr) = await RunAsync("label", TestData.Image("dog.jpg"), clip, "--format", "json", "--models", TestData.ModelsFolder);
+        Assert.Equal(1, exit);
+        Assert.Contains("VideoNotSupportedHere: clip.mp4 is a video", stderr, StringComparison.Ordinal);
+        var timings = JsonDocument.Parse(json).RootElement[0].GetProperty("Timings");
+        foreach (var timing in timings.EnumerateObject())
+        {
+            var raw = timing.Value.GetRawText();
+            Assert.True(raw.Length - raw.IndexOf('.', StringComparison.Ordinal) <= 3 || !raw.Contains('.', StringComparison.Ordinal), $"{timing.Name} = {raw}");
+        }
+    }
+
     [Fact]
     public async Task A_missing_model_says_where_to_put_it_and_how_to_pull_it()
     {
@@ -195,11 +227,15 @@ public sealed class CliTests : IDisposable
 
     internal static Task<(int Exit, string Stdout, string Stderr)> RunAsync(params string[] args) => RunAsync(args, new Dictionary<string, string>());
 
-    internal static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string[] args, Dictionary<string, string> environment)
+    internal static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string[] args, Dictionary<string, string> environment, string? program = null)
     {
         Assert.True(File.Exists(TestData.CliDll), $"{TestData.CliDll} is not built");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(TestData.CliDll);
+        var start = new ProcessStartInfo(program ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (program is null)
+        {
+            start.ArgumentList.Add(TestData.CliDll);
+        }
+
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);

@@ -126,6 +126,6 @@ public sealed class PipelineTests(PipelineFixture fixture) : IClassFixture<Pipel
         Assert.All(result.Analyses, a => Assert.True(a.Timing.InferenceMs > 0));
         // One decode: the decode stage is timed once, and each analysis's own preparation (resize, crop, fill) is separate.
         Assert.True(result.Timings.DecodeMs > 0);
-        Assert.Equal(result.Analyses.Sum(a => a.Timing.PrepareMs), result.Timings.TensorMs, 6);
+        Assert.Equal(Math.Round(result.Analyses.Sum(a => a.Timing.PrepareMs), 2), result.Timings.TensorMs, 6); // timings are kept to 0.01 ms
     }
 }

@@ -42,6 +42,35 @@ public sealed class RelabelCliTests : IAsyncLifetime
         Assert.Contains("exactly one of --failed, --all, --model-older", usage, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Beside a live server (it holds serve.lock), relabel queues the jobs and leaves them to it, saying so, rather
+    /// than splitting them silently; and with no --models it finds the models folder the server uses.
+    /// </summary>
+    [Fact]
+    public async Task Beside_a_live_server_relabel_leaves_the_jobs_to_it_and_uses_its_models_folder()
+    {
+        var dog = (await _server.UploadAsync("photos", "dog.jpg", TestData.ImageBytes("dog.jpg"))).GetProperty("imageId").GetString()!;
+        await _server.WaitForImageAsync(dog);
+        var catalog = new SqliteCatalog(_server.DataFolder, TimeProvider.System, NullLogger<SqliteCatalog>.Instance);
+        Assert.Equal(1L, (await catalog.GetQueueCountsAsync(default)).Done);
+
+        // No --models and no LABELLENS_MODELS: the models come from data/serve.json, which the server wrote.
+        var (exit, stdout, stderr) = await RunAsync("relabel", "--all", "--data", _server.DataFolder);
+
+        Assert.True(exit == 0, $"exit {exit}: {stdout} {stderr}");
+        Assert.Contains("Queued 1 image(s) for relabeling", stdout, StringComparison.Ordinal);
+        Assert.Contains($"A LabelLens server (pid {Environment.ProcessId}) is running on {_server.DataFolder} (it holds serve.lock): it labels these 1 image(s) itself", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("labeled,", stdout, StringComparison.Ordinal); // no work done in the CLI's process
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while ((await catalog.GetQueueCountsAsync(default)).Done < 2)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the server did not do the queued relabel");
+            await Task.Delay(200);
+        }
+
+        Assert.Contains("Dog", (await catalog.GetDetailsAsync(dog, default))!.Labels.Select(l => l.Name));
+    }
+
     [Fact]
     public async Task Adding_the_classifier_relabels_only_its_part_and_manual_edits_survive()
     {

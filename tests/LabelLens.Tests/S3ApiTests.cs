@@ -533,7 +533,7 @@ public sealed class S3ApiTests(S3ServerFixture fixture) : IClassFixture<S3Server
     public async Task Path_escapes_and_oversized_metadata_are_clean_errors_that_write_nothing()
     {
         var bucket = await CreateBucketAsync();
-        foreach (var path in new[] { $"/{bucket}/a/%2E%2E/%2E%2E/escape.txt", $"/{bucket}/..%2F..%2Fescape.txt", $"/{bucket}/%2Fetc%2Fescape.txt", $"/{bucket}/a//escape.txt" })
+        foreach (var path in new[] { $"/{bucket}/a/%2E%2E/%2E%2E/escape.txt", $"/{bucket}/..%2F..%2Fescape.txt", $"/{bucket}/%2Fetc%2Fescape.txt" })
         {
             using var request = S3TestSigner.Request(fixture.S3Address, HttpMethod.Put, path, "x"u8.ToArray(), payloadHash: "UNSIGNED-PAYLOAD");
             using var response = await fixture.Http.SendAsync(request);
@@ -551,7 +551,7 @@ public sealed class S3ApiTests(S3ServerFixture fixture) : IClassFixture<S3Server
         var metadataError = await S3Error(() => S3.PutObjectAsync(big));
         Assert.Equal("MetadataTooLarge", metadataError.ErrorCode);
 
-        Assert.Empty(Directory.EnumerateFiles(fixture.Server.DataFolder, "escape.txt", SearchOption.AllDirectories));
+        Assert.Empty(Directory.EnumerateFiles(fixture.Server.DataFolder, "*escape.txt", SearchOption.AllDirectories));
         Assert.Empty((await S3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket })).S3Objects ?? []);
     }
 

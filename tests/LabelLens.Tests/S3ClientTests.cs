@@ -195,6 +195,161 @@ public sealed class S3ClientTests(S3ClientServeFixture serve, ITestOutputHelper 
     }
 
     /// <summary>
+    /// A console's "Create folder" (a zero-byte "photos/") and keys nested in other keys ("a/b" and "a/b/c"),
+    /// made with the AWS CLI, then listed with a delimiter: S3 shows a key both as an object and as a prefix.
+    /// </summary>
+    [Fact]
+    public async Task Aws_cli_folder_markers_and_keys_inside_keys_are_stored_and_listed_as_s3_lists_them()
+    {
+        var aws = await AwsAsync();
+        var bucket = NewBucket("aws-nest");
+        await aws.RunAsync("s3", "mb", $"s3://{bucket}");
+        await aws.RunAsync("s3api", "put-object", "--bucket", bucket, "--key", "photos/");
+        await aws.RunAsync("s3", "cp", TestData.Image("dog.jpg"), $"s3://{bucket}/photos/dog.jpg", "--no-progress");
+        await aws.RunAsync("s3api", "put-object", "--bucket", bucket, "--key", "a/b", "--body", TestData.Image("eagle.jpg"));
+        await aws.RunAsync("s3api", "put-object", "--bucket", bucket, "--key", "a/b/c", "--body", TestData.Image("giraffe.jpg"));
+
+        var top = await ListAsync(aws, bucket, "");
+        Assert.Equal((string[])[], top.Keys);
+        Assert.Equal(["a/", "photos/"], top.Prefixes);
+        var photos = await ListAsync(aws, bucket, "photos/");
+        Assert.Equal(["photos/", "photos/dog.jpg"], photos.Keys);
+        Assert.Equal(0, photos.Sizes[0]);
+        var a = await ListAsync(aws, bucket, "a/");
+        Assert.Equal(["a/b"], a.Keys);
+        Assert.Equal(["a/b/"], a.Prefixes);
+        var ls = Lines(await aws.RunAsync("s3", "ls", $"s3://{bucket}/a/"));
+        Assert.Contains("PRE b/", ls);
+        Assert.Contains(ls, line => line.EndsWith($" {new FileInfo(TestData.Image("eagle.jpg")).Length} b", StringComparison.Ordinal));
+
+        var download = Path.Combine(_work, "c.jpg");
+        await aws.RunAsync("s3", "cp", $"s3://{bucket}/a/b/c", download, "--no-progress");
+        Assert.Equal(TestData.ImageBytes("giraffe.jpg"), await File.ReadAllBytesAsync(download));
+        Assert.Equal(TestData.ImageBytes("eagle.jpg"), await serve.DownloadAsync(bucket, "a/b"));
+        Assert.Contains("Giraffe", ServerFixture.LabelNames(await serve.WaitForLabeledAsync(bucket, "a/b/c")));
+
+        // Deleting the outer key leaves the inner one, and the marker goes like any object.
+        await aws.RunAsync("s3api", "delete-object", "--bucket", bucket, "--key", "a/b");
+        await aws.RunAsync("s3api", "delete-object", "--bucket", bucket, "--key", "photos/");
+        Assert.Equal(["a/b/c"], (await ListAsync(aws, bucket, "a/b/")).Keys);
+        Assert.Equal(["photos/dog.jpg"], (await ListAsync(aws, bucket, "photos/")).Keys);
+    }
+
+    /// <summary>The start of a boto3 script: a client for the server (S3_ENDPOINT) and the bucket argv[1], created.</summary>
+    private const string Boto3InNewBucket = """
+        import os, sys, json, boto3
+        s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"])
+        bucket = sys.argv[1]
+        s3.create_bucket(Bucket=bucket)
+
+        """;
+
+    /// <summary>The same with boto3: a marker, a key, a key inside it and a key beside it that is its prefix.</summary>
+    [Fact]
+    public async Task Boto3_folder_markers_and_keys_inside_keys_are_stored_and_listed_as_s3_lists_them()
+    {
+        const string script = Boto3InNewBucket + """
+            for key in ["docs/", "docs/x", "docs/x/y", "docs/x/y/z.txt", "docs//twice"]:
+                s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+            s3.put_object(Bucket=bucket, Key="docs/empty/", Body=b"")
+            out = {}
+            for prefix in ["docs/", "docs/x/", "docs/x/y/"]:
+                page = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, Delimiter="/")
+                out[prefix] = {"keys": [o["Key"] for o in page.get("Contents", [])], "prefixes": [p["Prefix"] for p in page.get("CommonPrefixes", [])]}
+            out["bodies"] = {k: s3.get_object(Bucket=bucket, Key=k)["Body"].read().decode() for k in ["docs/", "docs/x", "docs/x/y", "docs//twice"]}
+            out["marker_size"] = s3.head_object(Bucket=bucket, Key="docs/empty/")["ContentLength"]
+            print(json.dumps(out))
+            """;
+        var bucket = NewBucket("boto-nest");
+        var result = JsonDocument.Parse(await Boto3.RunAsync(_work, script, new Dictionary<string, string> { ["S3_ENDPOINT"] = serve.S3Endpoint }, serve.LogTail, bucket)).RootElement;
+
+        string[] Strings(string prefix, string field) => result.GetProperty(prefix).GetProperty(field).EnumerateArray().Select(e => e.GetString()!).ToArray();
+        Assert.Equal(["docs/", "docs/x"], Strings("docs/", "keys"));
+        Assert.Equal(["docs//", "docs/empty/", "docs/x/"], Strings("docs/", "prefixes"));
+        Assert.Equal(["docs/x/y"], Strings("docs/x/", "keys"));
+        Assert.Equal(["docs/x/y/"], Strings("docs/x/", "prefixes"));
+        Assert.Equal(["docs/x/y/z.txt"], Strings("docs/x/y/", "keys"));
+        foreach (var key in new[] { "docs/", "docs/x", "docs/x/y", "docs//twice" })
+        {
+            Assert.Equal(key, result.GetProperty("bodies").GetProperty(key).GetString());
+        }
+
+        Assert.Equal(0, result.GetProperty("marker_size").GetInt32());
+    }
+
+    /// <summary>
+    /// A multipart upload with SHA-256 checksums from boto3: the composite checksum (SHA-256 of the parts' SHA-256s,
+    /// "-2") is accepted on complete and a wrong one refused; HEAD with ChecksumMode and GetObjectAttributes (boto3
+    /// and `aws s3api get-object-attributes`) give it back with the parts.
+    /// </summary>
+    [Fact]
+    public async Task Boto3_composite_checksum_on_complete_is_verified_and_get_object_attributes_returns_it()
+    {
+        const string script = Boto3InNewBucket + """
+            import base64, hashlib, botocore
+            data = [os.urandom(5 * 1024 * 1024), os.urandom(1024 * 1024 + 7)]
+            composite = base64.b64encode(hashlib.sha256(b"".join(hashlib.sha256(d).digest() for d in data)).digest()).decode() + "-2"
+            out = {"composite": composite}
+            def upload(key, checksum):
+                up = s3.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256")["UploadId"]
+                parts = []
+                for i, d in enumerate(data, 1):
+                    r = s3.upload_part(Bucket=bucket, Key=key, UploadId=up, PartNumber=i, Body=d, ChecksumAlgorithm="SHA256")
+                    parts.append({"PartNumber": i, "ETag": r["ETag"], "ChecksumSHA256": r["ChecksumSHA256"]})
+                return s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=up, MultipartUpload={"Parts": parts}, ChecksumSHA256=checksum)
+            out["complete"] = upload("good.bin", composite).get("ChecksumSHA256")
+            try:
+                upload("bad.bin", base64.b64encode(b"0" * 32).decode() + "-2")
+                out["bad"] = "accepted"
+            except botocore.exceptions.ClientError as e:
+                out["bad"] = e.response["Error"]["Code"]
+            out["head"] = s3.head_object(Bucket=bucket, Key="good.bin", ChecksumMode="ENABLED").get("ChecksumSHA256")
+            body = s3.get_object(Bucket=bucket, Key="good.bin", ChecksumMode="ENABLED")["Body"].read()
+            out["body_ok"] = body == b"".join(data)
+            a = s3.get_object_attributes(Bucket=bucket, Key="good.bin", ObjectAttributes=["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"])
+            out["attributes"] = {k: a.get(k) for k in ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"]}
+            out["part_sha256"] = [base64.b64encode(hashlib.sha256(d).digest()).decode() for d in data]
+            print(json.dumps(out, default=str))
+            """;
+        var bucket = NewBucket("boto-sum");
+        var result = JsonDocument.Parse(await Boto3.RunAsync(_work, script, new Dictionary<string, string> { ["S3_ENDPOINT"] = serve.S3Endpoint }, serve.LogTail, bucket)).RootElement;
+        var composite = result.GetProperty("composite").GetString();
+        Assert.EndsWith("-2", composite, StringComparison.Ordinal);
+        Assert.Equal(composite, result.GetProperty("complete").GetString());
+        Assert.Equal("BadDigest", result.GetProperty("bad").GetString());
+        Assert.Equal(composite, result.GetProperty("head").GetString());
+        Assert.True(result.GetProperty("body_ok").GetBoolean());
+        var attributes = result.GetProperty("attributes");
+        Assert.Equal(composite, attributes.GetProperty("Checksum").GetProperty("ChecksumSHA256").GetString());
+        Assert.Equal(6 * 1024 * 1024 + 7, attributes.GetProperty("ObjectSize").GetInt64());
+        Assert.Equal("STANDARD", attributes.GetProperty("StorageClass").GetString());
+        Assert.EndsWith("-2", attributes.GetProperty("ETag").GetString(), StringComparison.Ordinal);
+        var parts = attributes.GetProperty("ObjectParts");
+        Assert.Equal(2, parts.GetProperty("TotalPartsCount").GetInt32());
+        Assert.Equal(
+            result.GetProperty("part_sha256").EnumerateArray().Select(p => p.GetString()),
+            parts.GetProperty("Parts").EnumerateArray().Select(p => p.GetProperty("ChecksumSHA256").GetString()));
+        Assert.Equal([5 * 1024 * 1024, 1024 * 1024 + 7], parts.GetProperty("Parts").EnumerateArray().Select(p => p.GetProperty("Size").GetInt64()));
+
+        // The AWS CLI's view of the same object.
+        var aws = await AwsAsync();
+        var cli = JsonDocument.Parse(await aws.RunAsync("s3api", "get-object-attributes", "--bucket", bucket, "--key", "good.bin", "--object-attributes", "ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize", "--output", "json")).RootElement;
+        Assert.Equal(composite, cli.GetProperty("Checksum").GetProperty("ChecksumSHA256").GetString());
+        Assert.Equal(6 * 1024 * 1024 + 7, cli.GetProperty("ObjectSize").GetInt64());
+        Assert.Equal(2, cli.GetProperty("ObjectParts").GetProperty("TotalPartsCount").GetInt32());
+        var size = JsonDocument.Parse(await aws.RunAsync("s3api", "get-object-attributes", "--bucket", bucket, "--key", "good.bin", "--object-attributes", "ObjectSize", "--output", "json")).RootElement;
+        Assert.False(size.TryGetProperty("Checksum", out _));
+    }
+
+    private static async Task<(string[] Keys, long[] Sizes, string[] Prefixes)> ListAsync(CliTool aws, string bucket, string prefix)
+    {
+        var page = JsonDocument.Parse(await aws.RunAsync("s3api", "list-objects-v2", "--bucket", bucket, "--prefix", prefix, "--delimiter", "/", "--output", "json")).RootElement;
+        var contents = page.TryGetProperty("Contents", out var c) ? c.EnumerateArray().ToList() : [];
+        var prefixes = page.TryGetProperty("CommonPrefixes", out var p) ? p.EnumerateArray().Select(e => e.GetProperty("Prefix").GetString()!).ToArray() : [];
+        return (contents.Select(e => e.GetProperty("Key").GetString()!).ToArray(), contents.Select(e => e.GetProperty("Size").GetInt64()).ToArray(), prefixes);
+    }
+
+    /// <summary>
     /// Waits for every object under the prefix to leave the queue, then checks it through the REST API: every
     /// photo labeled (each known photo with its label), the 20 MB of random bytes failed as not an image.
     /// Returns the images by key.

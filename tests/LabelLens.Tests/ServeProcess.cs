@@ -34,7 +34,10 @@ public sealed class ServeProcess : IDisposable
     /// <summary>More arguments for `serve` (--role worker, ...).</summary>
     public IReadOnlyList<string> ExtraArguments { get; init; } = [];
 
-    /// <summary>The data folder (kept across restarts, removed with Dispose).</summary>
+    /// <summary>The S3 listener's port as given (0: the system picked one).</summary>
+    public int S3Port => _s3Port;
+
+    /// <summary>The data folder serve is started on (--data).</summary>
     public string DataFolder => _data;
 
     /// <summary>Points at the REST API; stays usable across restarts (same port).</summary>

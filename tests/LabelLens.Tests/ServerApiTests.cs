@@ -89,7 +89,7 @@ public sealed class ServerApiTests : IAsyncLifetime
         Assert.Equal(upload.GetProperty("imageId").GetString(), head.Headers.GetValues("X-LabelLens-Image-Id").Single());
 
         // The key maps to a readable path inside the bucket folder.
-        Assert.True(File.Exists(Path.Combine(_server.DataFolder, "objects", "photos", "zoo", "giraffe 1 ü.jpg")));
+        Assert.True(File.Exists(Path.Combine(_server.DataFolder, "objects", "photos", "@zoo", "=giraffe 1 ü.jpg")));
     }
 
     [Fact]
@@ -107,7 +107,7 @@ public sealed class ServerApiTests : IAsyncLifetime
         Assert.Equal("application/problem+json", image.Content.Headers.ContentType?.MediaType);
         using var download = await _server.Client.GetAsync("/api/v1/buckets/photos/objects/to-delete.jpg");
         Assert.Equal(HttpStatusCode.NotFound, download.StatusCode);
-        Assert.False(File.Exists(Path.Combine(_server.DataFolder, "objects", "photos", "to-delete.jpg")));
+        Assert.False(File.Exists(Path.Combine(_server.DataFolder, "objects", "photos", "=to-delete.jpg")));
         using var again = await _server.Client.DeleteAsync("/api/v1/buckets/photos/objects/to-delete.jpg");
         Assert.Equal(HttpStatusCode.NotFound, again.StatusCode);
     }

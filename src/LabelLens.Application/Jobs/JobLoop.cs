@@ -9,7 +9,8 @@ namespace LabelLens.Application;
 /// CLI's relabel and backfill. A loop claims a batch under its owner's lease and runs each job; with nothing
 /// to claim it waits for <c>idle</c> (a wake-up or the poll interval), or returns when there is no <c>idle</c>
 /// (the CLI works through what is queued, then stops). A failing catalog (disk full, locked too long) is
-/// logged and retried after the poll interval; cancellation ends the loop.
+/// logged and retried after the poll interval; the jobs the failed batch still held are released as soon as the
+/// catalog takes writes again, so they run at once instead of waiting out their lease. Cancellation ends the loop.
 /// </summary>
 public sealed class JobLoop(ILabelingJobs jobs, IOptions<QueueOptions> queueOptions, TimeProvider time, ILogger<JobLoop> logger)
 {
@@ -31,11 +32,21 @@ public sealed class JobLoop(ILabelingJobs jobs, IOptions<QueueOptions> queueOpti
         ArgumentNullException.ThrowIfNull(run);
         var queue = queueOptions.Value;
         var poll = TimeSpan.FromSeconds(queue.PollSeconds);
+        // Each loop leases under a name of its own (still starting with the owner's, which release-by-prefix and
+        // the next server's take-back rely on): releasing a failed batch must not free a sibling loop's jobs.
+        var leaseOwner = $"{owner}:{Guid.NewGuid():N}";
+        var holdingFailedBatch = false;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
-                var claimed = await jobs.ClaimJobsAsync(owner, batchSize, queue, cancellationToken, kind);
+                if (holdingFailedBatch)
+                {
+                    await jobs.ReleaseJobsAsync(leaseOwner, cancellationToken);
+                    holdingFailedBatch = false;
+                }
+
+                var claimed = await jobs.ClaimJobsAsync(leaseOwner, batchSize, queue, cancellationToken, kind);
                 if (claimed.Count == 0)
                 {
                     if (idle is null)
@@ -60,7 +71,16 @@ public sealed class JobLoop(ILabelingJobs jobs, IOptions<QueueOptions> queueOpti
             }
             catch (Exception ex)
             {
-                logger.LogError(ex, "Worker {Owner}: the catalog failed; retrying in {Seconds} s", owner, queue.PollSeconds);
+                holdingFailedBatch = true;
+                if (DiskFull.Is(ex))
+                {
+                    // Expected until space returns, and repeated every poll: one line, not a stack trace each time.
+                    logger.LogWarning("Worker {Owner}: the disk is full ({Error}); retrying in {Seconds} s", owner, ex.Message, queue.PollSeconds);
+                }
+                else
+                {
+                    logger.LogError(ex, "Worker {Owner}: the catalog failed; retrying in {Seconds} s", owner, queue.PollSeconds);
+                }
                 try
                 {
                     await Task.Delay(poll, time, cancellationToken);

@@ -53,6 +53,11 @@ public sealed class JobRunner(
             // Shutting down: the lease lapses (or the next server takes it back) and the job runs again.
             throw;
         }
+        catch (Exception ex) when (DiskFull.Is(ex))
+        {
+            // Not the job's fault, and recording a failure needs the disk too: the loop releases the job once it can.
+            throw;
+        }
         catch (Exception ex)
         {
             logger.LogWarning("Labeling {Bucket}/{Key} failed on attempt {Attempt}: {Error}", job.Bucket, ObjectNames.Printable(job.Key), job.Attempt, ex.Message);

@@ -53,7 +53,7 @@ public interface ILabelingJobs
 
     Task FailJobAsync(ClaimedJob job, string error, bool permanent, QueueOptions options, CancellationToken cancellationToken);
 
-    /// <summary>Hands back the running jobs of owners starting with <paramref name="ownerPrefix"/> (a dead server's).</summary>
+    /// <summary>Hands back the running jobs of owners starting with <paramref name="ownerPrefix"/> (a dead server's, or a worker loop's failed batch).</summary>
     Task<int> ReleaseJobsAsync(string ownerPrefix, CancellationToken cancellationToken);
 
     /// <summary>Extends the lease of a long job (heartbeat); false when the job was lost.</summary>

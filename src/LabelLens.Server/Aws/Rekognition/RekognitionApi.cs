@@ -252,7 +252,7 @@ public sealed partial class RekognitionApi : IDisposable
         // Base64 grows the image by a third; the rest of a request is small.
         var limit = (_options.MaxImageBytes / 3 * 4) + (1 << 20);
         return await AwsJsonProtocol.ReadBodyAsync(request, limit, cancellationToken)
-            ?? throw RekognitionException.ImageTooLarge($"Image size is too large: images are limited to {_options.MaxImageBytes:N0} bytes.");
+            ?? throw RekognitionException.ImageTooLarge($"Image size is too large: the request is over {limit:N0} bytes, more than the base64 of an image at the {_options.MaxImageBytes:N0}-byte limit needs.");
     }
 
     private static JsonDocument ParseJson(byte[] body)

@@ -33,7 +33,10 @@ public sealed class S3BodyStream : Stream
     public long Count => _count;
 
     /// <summary>The body of <paramref name="request"/>, decoded and checked as <paramref name="caller"/> signed it.</summary>
-    public static S3BodyStream Open(HttpRequest request, S3Caller caller, long maxBytes)
+    /// <param name="checksumHeadersDescribeBody">
+    /// False for CompleteMultipartUpload, whose x-amz-checksum-* describe the object being assembled, not the XML sent.
+    /// </param>
+    public static S3BodyStream Open(HttpRequest request, S3Caller caller, long maxBytes, bool checksumHeadersDescribeBody = true)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(caller);
@@ -74,7 +77,7 @@ public sealed class S3BodyStream : Stream
             body._checks.Add(new Check("md5", S3Checksums.Create("md5"), () => expected, "BadDigest", Echo: false));
         }
 
-        foreach (var algorithm in S3Checksums.Algorithms)
+        foreach (var algorithm in checksumHeadersDescribeBody ? S3Checksums.Algorithms : [])
         {
             if (headers[$"x-amz-checksum-{algorithm}"].ToString() is { Length: > 0 } value)
             {

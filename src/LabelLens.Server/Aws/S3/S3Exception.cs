@@ -66,10 +66,11 @@ public sealed class S3Exception : Exception
             StorageError.InvalidKey => new("InvalidArgument", 400, error.Message),
             StorageError.NoSuchBucket => new("NoSuchBucket", 404, error.Message),
             StorageError.NoSuchKey => new("NoSuchKey", 404, error.Message),
-            StorageError.KeyConflict => new("KeyConflict", 409, error.Message),
             StorageError.EntityTooLarge => new("EntityTooLarge", 400, error.Message),
             StorageError.BucketNotEmpty => new("BucketNotEmpty", 409, "The bucket you tried to delete is not empty."),
             StorageError.SlowDown => new("SlowDown", 503, error.Message),
+            // S3 has no code for it: InternalError with the reason, and 507 so SDKs do not retry into a full disk.
+            StorageError.DiskFull => new("InternalError", 507, error.Message),
             _ => new("InvalidArgument", 400, error.Message),
         };
     }

@@ -18,7 +18,7 @@ public sealed partial class S3Handler
 
     private readonly ConcurrentDictionary<string, CompletedUpload> _completedUploads = new(StringComparer.Ordinal);
 
-    private sealed record CompletedUpload(string Bucket, string Key, string ETag, DateTimeOffset At);
+    private sealed record CompletedUpload(string Bucket, string Key, string ETag, MultipartChecksum? Checksum, DateTimeOffset At);
 
     /// <summary>
     /// Checks the request's write preconditions against the object as it is now: `If-None-Match: *` needs it
@@ -80,7 +80,7 @@ public sealed partial class S3Handler
     private CompletedUpload? CompletedEarlier(string uploadId, string bucket, string key) =>
         _completedUploads.TryGetValue(uploadId, out var done) && done.Bucket == bucket && done.Key == key ? done : null;
 
-    private void RememberCompleted(string uploadId, string bucket, string key, string etag)
+    private void RememberCompleted(string uploadId, string bucket, string key, string etag, MultipartChecksum? checksum)
     {
         var now = DateTimeOffset.UtcNow;
         foreach (var (id, done) in _completedUploads)
@@ -91,7 +91,7 @@ public sealed partial class S3Handler
             }
         }
 
-        _completedUploads[uploadId] = new CompletedUpload(bucket, key, etag, now);
+        _completedUploads[uploadId] = new CompletedUpload(bucket, key, etag, checksum, now);
     }
 
     private sealed class Releaser(SemaphoreSlim gate) : IDisposable

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
+using System.Xml.Linq;
 using Microsoft.AspNetCore.Http;
 
 namespace LabelLens.Server.Aws.S3;
@@ -10,11 +11,21 @@ public sealed partial class S3Handler
     {
         var request = context.Request;
         await RequireBucketAsync(bucket, ct);
-        var upload = await multipart.CreateAsync(bucket, key, ContentType(request), UserMetadata(request), ContentHeaders(request), ct);
+        disk.EnsureRoomForUpload();
+        var headers = ContentHeaders(request);
         if (request.Headers["x-amz-checksum-algorithm"].ToString() is { Length: > 0 } algorithm)
         {
+            if (!S3Checksums.Algorithms.Contains(algorithm.ToLowerInvariant()))
+            {
+                throw S3Exception.InvalidArgument($"Unknown checksum algorithm '{LabelLens.Storage.ObjectNames.Printable(algorithm)}'.");
+            }
+
+            // Remembered for CompleteMultipartUpload, which gives the object the parts' composite checksum.
+            headers[UploadChecksumAlgorithmKey] = algorithm.ToLowerInvariant();
             context.Response.Headers["x-amz-checksum-algorithm"] = algorithm;
         }
+
+        var upload = await multipart.CreateAsync(bucket, key, ContentType(request), UserMetadata(request), headers, ct);
 
         await S3Xml.WriteAsync(context, S3Xml.E("InitiateMultipartUploadResult", S3Xml.E("Bucket", bucket), S3Xml.E("Key", key), S3Xml.E("UploadId", upload.UploadId)));
     }
@@ -34,6 +45,7 @@ public sealed partial class S3Handler
         }
 
         var upload = await RequireUploadAsync(context, bucket, key, ct);
+        disk.EnsureRoomForUpload();
         await using var body = S3BodyStream.Open(context.Request, caller, Math.Min(MaxPartBytes, options.MaxObjectBytes));
         var part = await multipart.PutPartAsync(upload, number, body, ct);
         context.Response.Headers.ETag = Quote(part.ETag);
@@ -47,19 +59,19 @@ public sealed partial class S3Handler
         if (await multipart.GetAsync(uploadId, ct) is null && CompletedEarlier(uploadId, bucket, key) is { } done)
         {
             // A retry after a lost response: the same answer, not NoSuchUpload.
-            await WriteCompletedAsync(context, bucket, key, done.ETag);
+            await WriteCompletedAsync(context, bucket, key, done.ETag, done.Checksum);
             return;
         }
 
         var upload = await RequireUploadAsync(context, bucket, key, ct);
         byte[] document;
-        await using (var body = S3BodyStream.Open(context.Request, caller, 4 * 1024 * 1024))
+        await using (var body = S3BodyStream.Open(context.Request, caller, 4 * 1024 * 1024, checksumHeadersDescribeBody: false))
         {
             document = await body.ReadSmallAsync(4 * 1024 * 1024, ct);
         }
 
         var root = S3Xml.Parse(document, "CompleteMultipartUpload");
-        var requested = new List<(int Number, string ETag)>();
+        var requested = new List<(int Number, string ETag, XElement Part)>();
         foreach (var part in S3Xml.Children(root, "Part"))
         {
             if (!int.TryParse(S3Xml.Child(part, "PartNumber")?.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var number)
@@ -68,7 +80,7 @@ public sealed partial class S3Handler
                 throw S3Exception.MalformedXml("Every <Part> needs a <PartNumber> and an <ETag>.");
             }
 
-            requested.Add((number, Unquote(etag)));
+            requested.Add((number, Unquote(etag), part));
         }
 
         if (requested.Count is 0 or > 10_000)
@@ -86,7 +98,7 @@ public sealed partial class S3Handler
 
         var stored = multipart.ListParts(upload).ToDictionary(p => p.Number);
         var chosen = new List<MultipartPart>();
-        foreach (var (number, etag) in requested)
+        foreach (var (number, etag, _) in requested)
         {
             if (!stored.TryGetValue(number, out var part) || !string.Equals(part.ETag, etag, StringComparison.OrdinalIgnoreCase))
             {
@@ -117,6 +129,7 @@ public sealed partial class S3Handler
         }
 
         var multipartETag = $"{Convert.ToHexStringLower(md5.GetHashAndReset())}-{chosen.Count}";
+        var checksum = await ObjectChecksumAsync(context.Request, upload, chosen, requested.Select(r => r.Part).ToList(), ct);
         using var preconditions = await WritePreconditionsAsync(context.Request, bucket, key, ct);
         Storage.UploadOutcome outcome;
         await using (var content = new ConcatenatedFileStream(chosen.Select(p => p.Path).ToList()))
@@ -125,19 +138,28 @@ public sealed partial class S3Handler
         }
 
         var headers = new Dictionary<string, string>(upload.Headers) { [PartSizesKey] = string.Join(',', chosen.Select(p => p.Size.ToString(CultureInfo.InvariantCulture))) };
+        headers.Remove(UploadChecksumAlgorithmKey);
+        if (checksum is not null)
+        {
+            headers[ChecksumKeyPrefix + checksum.Algorithm] = checksum.Value;
+            headers[PartChecksumsKey] = string.Join(',', checksum.Parts);
+        }
+
         await SaveMetadataAsync(outcome.Image, multipartETag, upload.Metadata, headers, ct);
-        RememberCompleted(upload.UploadId, bucket, key, multipartETag);
+        RememberCompleted(upload.UploadId, bucket, key, multipartETag, checksum);
         multipart.Delete(upload.UploadId);
-        await WriteCompletedAsync(context, bucket, key, multipartETag);
+        await WriteCompletedAsync(context, bucket, key, multipartETag, checksum);
     }
 
-    private static Task WriteCompletedAsync(HttpContext context, string bucket, string key, string etag) =>
+    private static Task WriteCompletedAsync(HttpContext context, string bucket, string key, string etag, MultipartChecksum? checksum) =>
         S3Xml.WriteAsync(context, S3Xml.E(
             "CompleteMultipartUploadResult",
             S3Xml.E("Location", $"http://{context.Request.Host}/{bucket}/{S3SigV4.UriEncode(key, encodeSlash: false)}"),
             S3Xml.E("Bucket", bucket),
             S3Xml.E("Key", key),
-            S3Xml.E("ETag", Quote(etag))));
+            S3Xml.E("ETag", Quote(etag)),
+            checksum is null ? null : S3Xml.E(ChecksumElement(checksum.Algorithm), checksum.Value),
+            checksum is null ? null : S3Xml.E("ChecksumType", checksum.Type)));
 
     private async Task AbortMultipartAsync(HttpContext context, string bucket, string key, CancellationToken ct)
     {

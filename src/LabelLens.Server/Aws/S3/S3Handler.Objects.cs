@@ -188,9 +188,10 @@ public sealed partial class S3Handler
                     if (string.Equals(context.Request.Headers["x-amz-checksum-mode"], "ENABLED", StringComparison.OrdinalIgnoreCase))
                     {
                         response.Headers["x-amz-checksum-" + name[ChecksumKeyPrefix.Length..]] = value;
+                        response.Headers["x-amz-checksum-type"] = value.Contains('-', StringComparison.Ordinal) ? "COMPOSITE" : "FULL_OBJECT";
                     }
                 }
-                else if (name != "last-modified")
+                else if (name != "last-modified" && !name.StartsWith("x-labellens-", StringComparison.Ordinal))
                 {
                     response.Headers[name] = HeaderValue(value);
                 }

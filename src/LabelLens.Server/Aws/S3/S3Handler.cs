@@ -23,6 +23,7 @@ public sealed partial class S3Handler(
     S3SigV4 sigv4,
     ServerOptions options,
     string dataFolder,
+    LabelLens.Application.DiskSpace disk,
     ILogger<S3Handler> logger)
 {
     /// <summary>S3's limit on user metadata (names and values, in bytes).</summary>
@@ -57,6 +58,13 @@ public sealed partial class S3Handler(
         }
         catch (Exception ex)
         {
+            if (ex is not StorageException && DiskFull.Is(ex))
+            {
+                // A part, a manifest or the catalog found the disk full: say so (507), not a bare InternalError 500.
+                disk.WriteFailed(ex);
+                ex = DiskFull.Refusal(disk.DataFolder, ex);
+            }
+
             var error = ex switch
             {
                 S3Exception s3 => s3,
@@ -162,6 +170,10 @@ public sealed partial class S3Handler(
             else if (query.ContainsKey("tagging"))
             {
                 await GetObjectTaggingAsync(context, bucket, key, ct);
+            }
+            else if (query.ContainsKey("attributes") && HttpMethods.IsGet(method))
+            {
+                await GetObjectAttributesAsync(context, bucket, key, ct);
             }
             else if (Subresource(query) is { } sub)
             {

@@ -35,9 +35,18 @@ public sealed class S3Multipart
         var folder = Path.Combine(_root, id);
         Directory.CreateDirectory(folder);
         var temp = Path.Combine(folder, Manifest + ".tmp");
-        await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(upload), cancellationToken);
-        File.Move(temp, Path.Combine(folder, Manifest));
-        return upload;
+        try
+        {
+            await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(upload), cancellationToken);
+            File.Move(temp, Path.Combine(folder, Manifest));
+            return upload;
+        }
+        catch
+        {
+            // A full disk (or a cancelled request) must not leave a half-written upload.json.tmp behind.
+            Directory.Delete(folder, recursive: true);
+            throw;
+        }
     }
 
     /// <summary>The upload, or null when the id is unknown (or not an id at all).</summary>

@@ -80,6 +80,7 @@ public static class S3Setup
             sp.GetRequiredService<S3SigV4>(),
             sp.GetRequiredService<IOptions<ServerOptions>>().Value,
             dataFolder,
+            sp.GetRequiredService<LabelLens.Application.DiskSpace>(),
             sp.GetRequiredService<ILogger<S3Handler>>()));
     }
 
