@@ -46,6 +46,9 @@ public sealed class DataFolderLock : IDisposable
     /// <summary>Files a crashed server left in data/tmp (uploads that never got an answer), removed at start.</summary>
     public int DebrisRemoved { get; }
 
+    /// <summary>This process alone serves the folder (the embedded catalog); false when the catalog is shared.</summary>
+    public bool Exclusive => _lock is not null;
+
     public void Dispose() => _lock?.Dispose();
 
     /// <summary>

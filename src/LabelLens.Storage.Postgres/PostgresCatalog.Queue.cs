@@ -175,11 +175,20 @@ public sealed partial class PostgresCatalog
     }
 
     /// <summary>
-    /// A shared catalog has no "previous incarnation" to release: other live processes hold jobs under owners with
-    /// the same prefix. A dead process's jobs come back when their leases expire (any live worker then takes them
-    /// over), so nothing is released here.
+    /// Makes the running jobs of owners starting with <paramref name="ownerPrefix"/> claimable at once: a worker loop's
+    /// own failed batch. (A server does not release "serve:" jobs at start on a shared catalog: other live processes
+    /// hold them; a dead process's jobs come back when their leases expire.)
     /// </summary>
-    public Task<int> ReleaseJobsAsync(string ownerPrefix, CancellationToken cancellationToken) => Task.FromResult(0);
+    public async Task<int> ReleaseJobsAsync(string ownerPrefix, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ExecuteAsync(
+            connection,
+            null,
+            "UPDATE jobs SET lease_until = @now WHERE state = 'running' AND starts_with(lease_owner, @prefix::text)",
+            cancellationToken,
+            ("now", Now), ("prefix", ownerPrefix));
+    }
 
     public async Task<bool> RenewLeaseAsync(ClaimedJob job, TimeSpan lease, CancellationToken cancellationToken)
     {

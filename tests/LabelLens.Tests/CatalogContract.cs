@@ -65,6 +65,21 @@ public abstract class CatalogContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Contract_released_jobs_are_claimable_at_once_and_only_the_owners()
+    {
+        await Catalog.RecordUploadAsync(Stored("photos", "release/a.jpg", "a"), null, default);
+        await Catalog.RecordUploadAsync(Stored("photos", "release/b.jpg", "b"), null, default);
+        var mine = Assert.Single(await Catalog.ClaimJobsAsync("serve:1:loop-a", 1, Queue, default));
+        var theirs = Assert.Single(await Catalog.ClaimJobsAsync("serve:2:loop-b", 1, Queue, default));
+
+        Assert.Equal(1, await Catalog.ReleaseJobsAsync("serve:1:", default));
+        var again = Assert.Single(await Catalog.ClaimJobsAsync("serve:3:loop-c", 5, Queue, default)); // leases are 60 s: only the released one
+        Assert.Equal(mine.Id, again.Id);
+        Assert.False(await Catalog.CompleteJobAsync(mine, Result(Objects(Yolox)), 55, default)); // lost to the new holder
+        Assert.True(await Catalog.CompleteJobAsync(theirs, Result(Objects(Yolox)), 55, default));
+    }
+
+    [Fact]
     public async Task Contract_queued_jobs_are_counted_up_to_a_cap()
     {
         for (var i = 0; i < 5; i++)

@@ -65,9 +65,13 @@ public sealed class LabelingWorkers(
             return;
         }
 
-        // This server holds the data folder's lock, so any job still leased to a server is a dead one's.
-        GC.KeepAlive(dataLock);
-        await catalog.ReleaseJobsAsync(OwnerPrefix, stoppingToken);
+        // A server holding the data folder's lock knows any job still leased to a server is a dead one's. On a
+        // shared catalog other live processes hold jobs too: theirs are left to their leases.
+        if (dataLock.Exclusive)
+        {
+            await catalog.ReleaseJobsAsync(OwnerPrefix, stoppingToken);
+        }
+
         _ready.TrySetResult();
         logger.LogInformation("{Workers} labeling worker(s) started", WorkerCount);
         var loops = Enumerable.Range(0, WorkerCount).Select(_ => Task.Run(
