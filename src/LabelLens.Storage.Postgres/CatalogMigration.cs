@@ -28,7 +28,7 @@ public static class CatalogMigration
         await source.OpenAsync(cancellationToken);
         // A read transaction: one consistent snapshot even if a server still writes.
         await using var snapshot = await source.BeginTransactionAsync(cancellationToken);
-        await using var connection = await target.OpenAsync(cancellationToken);
+        await using var connection = await target.OpenWithoutTimeoutAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         if (await PostgresCatalog.ScalarAsync(connection, transaction, "SELECT 1 FROM images LIMIT 1", cancellationToken) is not null)
         {

@@ -23,6 +23,7 @@ public sealed partial class PostgresCatalog : ICatalog, IAsyncDisposable, IDispo
     public const string EventsChannel = "labellens_events";
 
     private readonly NpgsqlDataSource _dataSource;
+    private readonly string _connectionString;
     private readonly TimeProvider _time;
     private readonly ILogger<PostgresCatalog> _logger;
 
@@ -30,6 +31,7 @@ public sealed partial class PostgresCatalog : ICatalog, IAsyncDisposable, IDispo
     {
         var builder = new NpgsqlConnectionStringBuilder(PostgresConnectionString.ToNpgsql(connectionString));
         Location = $"postgresql://{builder.Username}@{builder.Host}:{builder.Port}/{builder.Database}";
+        _connectionString = builder.ConnectionString;
         _time = time;
         _logger = logger;
         // Migrate before the pool exists: the pool learns the database's types (citext) on its first connection.
@@ -45,6 +47,17 @@ public sealed partial class PostgresCatalog : ICatalog, IAsyncDisposable, IDispo
     internal long Now => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
     internal ValueTask<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken) => _dataSource.OpenConnectionAsync(cancellationToken);
+
+    /// <summary>
+    /// A connection of its own with no command timeout, for work whose length grows with the catalog (a migration's
+    /// COPY of millions of rows runs their triggers when it completes, far past the 30-second default).
+    /// </summary>
+    internal async Task<NpgsqlConnection> OpenWithoutTimeoutAsync(CancellationToken cancellationToken)
+    {
+        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(_connectionString) { CommandTimeout = 0, Pooling = false }.ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        return connection;
+    }
 
     /// <summary>A write transaction (READ COMMITTED: each statement sees what committed before it).</summary>
     /// <param name="durability">
