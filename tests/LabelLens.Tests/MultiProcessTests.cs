@@ -12,8 +12,10 @@ namespace LabelLens.Tests;
 /// with `aws s3 sync` through the api node; one worker is SIGKILLed mid-batch; every acknowledged upload ends
 /// labeled exactly once and search through the api node finds them.
 /// </summary>
-public sealed class MultiProcessTests(ITestOutputHelper output)
+public sealed class MultiProcessTests(ITestOutputHelper output) : IDisposable
 {
+    private readonly DirectoryInfo _work = Directory.CreateTempSubdirectory("labellens-multi-");
+
     private const string AccessKey = "LLMULTIACCESSKEY01";
     private const string SecretKey = "multi/secret+key/0123456789abcdefghij";
     private const int Photos = 200;
@@ -74,7 +76,7 @@ public sealed class MultiProcessTests(ITestOutputHelper output)
         Assert.Equal(System.Net.HttpStatusCode.NotFound, (await first.Client.GetAsync("/api/v1/buckets")).StatusCode); // a worker serves no API
 
         // 200 photos: the shared ones under many names, as a folder `aws s3 sync` uploads.
-        var folder = Directory.CreateTempSubdirectory("labellens-multi-photos-");
+        var folder = _work.CreateSubdirectory("photos");
         var sources = Directory.GetFiles(TestData.ImagesFolder, "*.jpg").Order(StringComparer.Ordinal).ToArray();
         for (var i = 0; i < Photos; i++)
         {
@@ -129,12 +131,12 @@ public sealed class MultiProcessTests(ITestOutputHelper output)
         var s3Port2 = ServeProcess.FreePort();
         using var api2 = new ServeProcess("labellens-multi-api2-", s3Port2) { ExtraArguments = ["--role", "api"] };
         await api2.StartAsync(shared);
-        var note = Path.Combine(folder.FullName, "..", $"note-{Guid.NewGuid():N}.txt");
+        var note = Path.Combine(_work.FullName, $"note-{Guid.NewGuid():N}.txt");
         await File.WriteAllTextAsync(note, "scene 42, take 3");
         await Aws(folder.FullName, $"http://127.0.0.1:{s3Port}", "s3api", "put-object", "--bucket", "archive", "--key", "notes/take3.txt", "--body", note, "--metadata", "scene=42,take=3").ExitAsync();
         var head = await Aws(folder.FullName, $"http://127.0.0.1:{s3Port2}", "s3api", "head-object", "--bucket", "archive", "--key", "notes/take3.txt").OutputAsync();
         Assert.Contains("\"scene\": \"42\"", head, StringComparison.Ordinal);
-        var copy = Path.Combine(folder.FullName, "..", $"copy-{Guid.NewGuid():N}.jpg");
+        var copy = Path.Combine(_work.FullName, $"copy-{Guid.NewGuid():N}.jpg");
         await Aws(folder.FullName, $"http://127.0.0.1:{s3Port2}", "s3", "cp", "s3://archive/reel1/000-" + Path.GetFileName(sources[0]), copy).ExitAsync();
         Assert.Equal(await File.ReadAllBytesAsync(sources[0]), await File.ReadAllBytesAsync(copy));
         File.Delete(note);
@@ -185,6 +187,8 @@ public sealed class MultiProcessTests(ITestOutputHelper output)
         Assert.True(File.Exists(start.FileName), "/usr/bin/aws is missing: apt-get install awscli (.ci/run does).");
         return new RunningTool(Process.Start(start)!);
     }
+
+    public void Dispose() => _work.Delete(recursive: true);
 
     private sealed class RunningTool(Process process)
     {

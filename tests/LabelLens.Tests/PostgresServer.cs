@@ -55,8 +55,8 @@ public sealed class PostgresServer
             "PostgreSQL's initdb/pg_ctl were not found (PATH, /usr/lib/postgresql/*/bin). " +
             (Environment.GetEnvironmentVariable("CI") == "true" ? "CI must install it (.ci/run does: apt-get install postgresql)." : "Install it: sudo apt-get install postgresql. These tests do not skip."));
         var runAs = Environment.UserName == "root" ? "postgres" : null;
-        var folder = Path.Combine(Path.GetTempPath(), $"labellens-pg-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40]);
-        Directory.CreateDirectory(folder);
+        // A run that ended before its exit handler stopped the server leaves a postmaster and 350 MB behind: stop and remove.
+        var folder = RunFolders.Create("labellens-pg-", stale => StopQuietly(bin, stale, runAs));
         if (runAs is not null)
         {
             Run("chown", [runAs, folder], null);
@@ -70,19 +70,52 @@ public sealed class PostgresServer
         Run(Path.Combine(bin, "pg_ctl"), ["-D", data, "-l", Path.Combine(folder, "server.log"), "-w", "-t", "60", "-o", options, "start"], runAs);
         var server = new PostgresServer(folder, bin, runAs, port);
         AppDomain.CurrentDomain.ProcessExit += (_, _) => server.Stop();
+        server.WatchTestProcess();
         return server;
+    }
+
+    /// <summary>
+    /// The test host is usually ended without running exit handlers, and pg_ctl's postmaster is a daemon that outlives
+    /// it: a detached shell (its parent exits at once, so no process-tree kill reaches it) waits for this process to
+    /// end, then stops the server and removes its folder.
+    /// </summary>
+    private void WatchTestProcess()
+    {
+        static string Quote(string value) => "'" + value.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+        var stop = string.Join(' ', new[] { Path.Combine(_bin, "pg_ctl"), "-D", Path.Combine(_folder, "data"), "-m", "immediate", "-w", "stop" }.Select(Quote));
+        var script = $"( while kill -0 {Environment.ProcessId} 2>/dev/null; do sleep 1; done; {(_runAs is null ? "" : $"runuser -u {_runAs} -- ")}{stop} >/dev/null 2>&1; rm -rf {Quote(_folder)} ) </dev/null >/dev/null 2>&1 &";
+        using var watcher = Process.Start(new ProcessStartInfo("sh", ["-c", script]) { UseShellExecute = false })
+            ?? throw new InvalidOperationException("could not start the PostgreSQL watcher");
+        watcher.WaitForExit();
     }
 
     private void Stop()
     {
+        StopQuietly(_bin, _folder, _runAs);
         try
         {
-            Run(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(_folder, "data"), "-m", "immediate", "-w", "stop"], _runAs);
             Directory.Delete(_folder, recursive: true);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"PostgresServer: could not stop the test server in {_folder}: {ex.Message}");
+            Console.Error.WriteLine($"PostgresServer: could not remove {_folder}: {ex.Message}");
+        }
+    }
+
+    private static void StopQuietly(string bin, string folder, string? runAs)
+    {
+        if (!File.Exists(Path.Combine(folder, "data", "postmaster.pid")))
+        {
+            return;
+        }
+
+        try
+        {
+            Run(Path.Combine(bin, "pg_ctl"), ["-D", Path.Combine(folder, "data"), "-m", "immediate", "-w", "stop"], runAs);
+        }
+        catch (InvalidOperationException ex)
+        {
+            Console.Error.WriteLine($"PostgresServer: could not stop the test server in {folder}: {ex.Message}");
         }
     }
 

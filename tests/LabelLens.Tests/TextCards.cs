@@ -19,7 +19,7 @@ public static class TextCards
 {
     public const string Font = "DejaVu-Sans";
 
-    private static readonly Lazy<string> Folder = new(() => Directory.CreateTempSubdirectory("labellens-cards-").FullName);
+    private static readonly Lazy<string> Folder = new(() => RunFolders.Create("labellens-cards-"));
     private static readonly SemaphoreSlim Gate = new(1, 1);
     private static readonly Dictionary<string, byte[]> Made = [];
 

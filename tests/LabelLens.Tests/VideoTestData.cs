@@ -8,7 +8,7 @@ namespace LabelLens.Tests;
 /// </summary>
 public static class VideoTestData
 {
-    private static readonly Lazy<string> Folder = new(() => Directory.CreateTempSubdirectory("labellens-videos-").FullName);
+    private static readonly Lazy<string> Folder = new(() => RunFolders.Create("labellens-videos-"));
     private static readonly SemaphoreSlim Gate = new(1, 1);
     private static readonly Dictionary<string, byte[]> Made = [];
 
