@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 // Beyond one process (issue: PostgreSQL catalog and stateless workers), on one machine:
-//   dotnet run -c Release --project bench/LabelLens.ClusterBench -- --postgres postgresql://USER@HOST:PORT/postgres [--photos 300] [--workers 4] [--rounds 2]
+//   dotnet run -c Release --project bench/LabelLens.ClusterBench -- --postgres postgresql://USER@HOST:PORT/postgres [--photos 1500] [--workers 4] [--rounds 3]
 // 1. Labeling throughput: an api process takes N uploads (workers stopped), then either one worker process with
 //    Queue:Workers=W or two with W/2 each label them; throughput = images / (last labeled_at - first labeled_at).
 //    On 2 cores the second process adds no cores: the ratio shows what coordinating through PostgreSQL costs.
@@ -21,34 +21,45 @@ const string configuration = "Debug";
 const string configuration = "Release";
 #endif
 
+const double TicksPerSecond = 100; // USER_HZ
 var repo = FindRepo();
 var dll = Path.Combine(repo, "src", "LabelLens", "bin", configuration, "net10.0", "labellens.dll");
 var models = Path.GetFullPath(Path.Combine(repo, "..", "shared", "models"));
 var images = Path.GetFullPath(Path.Combine(repo, "..", "shared", "images"));
 var server = Arg("--postgres") ?? throw new ArgumentException("--postgres postgresql://USER@HOST:PORT/postgres is required");
-var photos = int.Parse(Arg("--photos") ?? "300", CultureInfo.InvariantCulture);
+var photos = int.Parse(Arg("--photos") ?? "1500", CultureInfo.InvariantCulture);
 var workers = int.Parse(Arg("--workers") ?? "4", CultureInfo.InvariantCulture);
-var rounds = int.Parse(Arg("--rounds") ?? "2", CultureInfo.InvariantCulture);
+var rounds = int.Parse(Arg("--rounds") ?? "3", CultureInfo.InvariantCulture);
 
 Console.WriteLine($"{Environment.ProcessorCount} cores, .NET {Environment.Version}; {photos} photos (the shared JPEGs, 0.1-0.5 MP), analyses objects+classes, {workers} labeling threads in all");
-var results = new List<(int Processes, double ImagesPerSecond)>();
+var results = new List<(int Processes, Throughput Result)>();
 for (var round = 0; round < rounds; round++)
 {
-    foreach (var processes in new[] { 1, 2 })
+    // Alternate which goes first, so drift in the VM's speed does not favour one.
+    foreach (var processes in round % 2 == 0 ? new[] { 1, 2 } : [2, 1])
     {
-        var rate = await ThroughputAsync(processes);
-        results.Add((processes, rate));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"round {round + 1}: {processes} worker process(es): {rate:0.0} images/s"));
+        var result = await ThroughputAsync(processes);
+        results.Add((processes, result));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"round {round + 1}: {processes} worker process(es): {result.ImagesPerSecond:0.0} images/s; workers {result.WorkerCpuMs:0.0} ms CPU per image, everything else (api, PostgreSQL, benchmark, others) {result.OtherCpuMs:0.0} ms; cores busy {result.Busy:P0}"));
     }
 }
 
-var one = results.Where(r => r.Processes == 1).Average(r => r.ImagesPerSecond);
-var two = results.Where(r => r.Processes == 2).Average(r => r.ImagesPerSecond);
+var one = results.Where(r => r.Processes == 1).Select(r => r.Result).ToList();
+var two = results.Where(r => r.Processes == 2).Select(r => r.Result).ToList();
+var ratios = Enumerable.Range(0, Math.Min(one.Count, two.Count)).Select(i => two[i].ImagesPerSecond / one[i].ImagesPerSecond).ToList();
 Console.WriteLine();
-Console.WriteLine("| worker processes | labeling threads | images/s (mean of rounds) | vs one process |");
-Console.WriteLine("|---:|---:|---:|---:|");
-Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| 1 | {workers} | {one:0.0} | 100% |"));
-Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| 2 | {workers / 2} + {workers / 2} | {two:0.0} | {two / one:P0} |"));
+Console.WriteLine("| worker processes | labeling threads | images/s (mean of rounds) | rounds | worker CPU ms/image | other CPU ms/image | vs one process |");
+Console.WriteLine("|---:|---:|---:|---|---:|---:|---:|");
+foreach (var (count, threads, set) in new[] { (1, $"{workers}", one), (2, $"{workers / 2} + {workers / 2}", two) })
+{
+    var mean = set.Average(r => r.ImagesPerSecond);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"| {count} | {threads} | {mean:0.0} | {string.Join(", ", set.Select(r => r.ImagesPerSecond.ToString("0.0", CultureInfo.InvariantCulture)))} | {set.Average(r => r.WorkerCpuMs):0.0} | {set.Average(r => r.OtherCpuMs):0.0} | {mean / one.Average(r => r.ImagesPerSecond):P0} |"));
+}
+
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $"two / one, round by round: {string.Join(", ", ratios.Select(r => r.ToString("P0", CultureInfo.InvariantCulture)))}; mean {ratios.Average():P1}, min {ratios.Min():P0}, max {ratios.Max():P0}"));
 Console.WriteLine();
 
 Console.WriteLine("| queue | claimers | claim+complete p50 ms | p95 ms | jobs/s |");
@@ -72,7 +83,7 @@ foreach (var claimers in new[] { 1, 4 })
 
 return 0;
 
-async Task<double> ThroughputAsync(int processes)
+async Task<Throughput> ThroughputAsync(int processes)
 {
     var url = CreateDatabase("throughput");
     var data = Directory.CreateTempSubdirectory("labellens-clusterbench-");
@@ -103,15 +114,37 @@ async Task<double> ThroughputAsync(int processes)
             started.Add(await StartAsync(["--role", "worker", "--port", port.ToString(CultureInfo.InvariantCulture), "--data", Path.Combine(data.FullName, "shared")], environment, port));
         }
 
+        // CPU from the first label to the last: the worker processes' own, and everything else on the machine (the
+        // api process, PostgreSQL, this benchmark's polling, other processes).
+        var workerProcesses = started.Skip(1).ToList();
         await using var catalog = NpgsqlDataSource.Create(PostgresConnectionString.ToNpgsql(url));
+        (long Busy, long Total)? machineAtFirst = null;
+        double workerCpuAtFirst = 0;
+        long labeledAtFirst = 0;
         while (true)
         {
             await using var command = catalog.CreateCommand("SELECT COUNT(*) FILTER (WHERE status = 'labeled'), MIN(labeled_at), MAX(labeled_at) FROM images");
             await using var reader = await command.ExecuteReaderAsync();
             await reader.ReadAsync();
-            if (reader.GetInt64(0) >= photos)
+            var labeled = reader.GetInt64(0);
+            if (machineAtFirst is null && labeled > 0)
             {
-                return (photos - 1) / ((reader.GetInt64(2) - reader.GetInt64(1)) / 1000.0);
+                machineAtFirst = MachineTicks();
+                workerCpuAtFirst = workerProcesses.Sum(ProcessCpuSeconds);
+                labeledAtFirst = labeled;
+            }
+
+            if (labeled >= photos)
+            {
+                var machine = MachineTicks();
+                var workerCpu = workerProcesses.Sum(ProcessCpuSeconds) - workerCpuAtFirst;
+                var busy = (machine.Busy - machineAtFirst!.Value.Busy) / TicksPerSecond;
+                var images = photos - labeledAtFirst;
+                return new Throughput(
+                    (photos - 1) / ((reader.GetInt64(2) - reader.GetInt64(1)) / 1000.0),
+                    workerCpu * 1000 / images,
+                    (busy - workerCpu) * 1000 / images,
+                    (machine.Busy - machineAtFirst.Value.Busy) / (double)(machine.Total - machineAtFirst.Value.Total));
             }
 
             await Task.Delay(250);
@@ -212,6 +245,21 @@ string CreateDatabase(string prefix)
     return builder.Uri.ToString();
 }
 
+// /proc/stat's first line: busy and total jiffies of all cores (Linux; USER_HZ is 100 on every Linux this runs on).
+static (long Busy, long Total) MachineTicks()
+{
+    var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(long.Parse).ToArray();
+    var idle = fields[3] + fields[4];
+    var total = fields.Take(8).Sum();
+    return (total - idle, total);
+}
+
+static double ProcessCpuSeconds(Process process)
+{
+    process.Refresh();
+    return process.TotalProcessorTime.TotalSeconds;
+}
+
 static int FreePort()
 {
     using var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -237,3 +285,5 @@ static string FindRepo()
 
     throw new InvalidOperationException("LabelLens.slnx not found above " + AppContext.BaseDirectory);
 }
+
+internal sealed record Throughput(double ImagesPerSecond, double WorkerCpuMs, double OtherCpuMs, double Busy);
