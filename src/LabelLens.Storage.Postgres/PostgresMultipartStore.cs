@@ -27,7 +27,7 @@ public sealed class PostgresMultipartStore(PostgresCatalog catalog) : IMultipart
     public async Task<MultipartUpload?> GetUploadAsync(string uploadId, CancellationToken cancellationToken)
     {
         await using var connection = await catalog.OpenAsync(cancellationToken);
-        var rows = await PostgresCatalog.QueryAsync(connection, null, $"SELECT {UploadColumns} FROM s3_multipart_uploads WHERE upload_id = @id", ReadUpload, cancellationToken, ("id", uploadId));
+        var rows = await PostgresCatalog.QueryAsync(connection, null, $"SELECT {UploadColumns} FROM s3_multipart_uploads WHERE upload_id = @id AND completed_at IS NULL", ReadUpload, cancellationToken, ("id", uploadId));
         return rows.Count == 0 ? null : rows[0];
     }
 
@@ -39,7 +39,7 @@ public sealed class PostgresMultipartStore(PostgresCatalog catalog) : IMultipart
         // The upload's row locked first: writers of the same upload's parts take turns (so a replaced part's location
         // is always seen, never lost to a concurrent insert of the same number), and an abort waits for this one.
         // NO KEY UPDATE does not block the foreign key checks of other parts' rows.
-        if (await PostgresCatalog.ScalarAsync(connection, transaction, "SELECT 1 FROM s3_multipart_uploads WHERE upload_id = @id FOR NO KEY UPDATE", cancellationToken, ("id", uploadId)) is null)
+        if (await PostgresCatalog.ScalarAsync(connection, transaction, "SELECT 1 FROM s3_multipart_uploads WHERE upload_id = @id AND completed_at IS NULL FOR NO KEY UPDATE", cancellationToken, ("id", uploadId)) is null)
         {
             return new MultipartPartRecorded(false, null);
         }
@@ -76,7 +76,7 @@ public sealed class PostgresMultipartStore(PostgresCatalog catalog) : IMultipart
         return await PostgresCatalog.QueryAsync(
             connection,
             null,
-            $"SELECT {UploadColumns} FROM s3_multipart_uploads WHERE bucket = @b ORDER BY key, initiated, upload_id",
+            $"SELECT {UploadColumns} FROM s3_multipart_uploads WHERE bucket = @b AND completed_at IS NULL ORDER BY key, initiated, upload_id",
             ReadUpload,
             cancellationToken,
             ("b", bucket));
@@ -87,7 +87,7 @@ public sealed class PostgresMultipartStore(PostgresCatalog catalog) : IMultipart
         await using var connection = await catalog.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         // Locked as a part write locks it: a part being recorded finishes first, so its location is in the list.
-        if (await PostgresCatalog.ScalarAsync(connection, transaction, "SELECT 1 FROM s3_multipart_uploads WHERE upload_id = @id FOR UPDATE", cancellationToken, ("id", uploadId)) is null)
+        if (await PostgresCatalog.ScalarAsync(connection, transaction, "SELECT 1 FROM s3_multipart_uploads WHERE upload_id = @id AND completed_at IS NULL FOR UPDATE", cancellationToken, ("id", uploadId)) is null)
         {
             return null;
         }
@@ -96,6 +96,48 @@ public sealed class PostgresMultipartStore(PostgresCatalog catalog) : IMultipart
         await PostgresCatalog.ExecuteAsync(connection, transaction, "DELETE FROM s3_multipart_uploads WHERE upload_id = @id", cancellationToken, ("id", uploadId));
         await transaction.CommitAsync(cancellationToken);
         return locations;
+    }
+
+    public async Task<IReadOnlyList<string>?> CompleteUploadAsync(string uploadId, MultipartCompletion completion, DateTimeOffset forgetBefore, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(completion);
+        await using var connection = await catalog.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // Locked as for an abort: a part being recorded finishes first (its location is in the list), and of two
+        // nodes completing the same upload at once only the first marks it.
+        if (await PostgresCatalog.ScalarAsync(connection, transaction, "SELECT 1 FROM s3_multipart_uploads WHERE upload_id = @id AND completed_at IS NULL FOR UPDATE", cancellationToken, ("id", uploadId)) is null)
+        {
+            return null;
+        }
+
+        var locations = await PostgresCatalog.QueryAsync(connection, transaction, "DELETE FROM s3_multipart_parts WHERE upload_id = @id RETURNING location", r => r.GetString(0), cancellationToken, ("id", uploadId));
+        await PostgresCatalog.ExecuteAsync(
+            connection,
+            transaction,
+            "UPDATE s3_multipart_uploads SET completed_at = @t, completed_etag = @e, checksum_algorithm = @ca, checksum_value = @cv, checksum_type = @ct WHERE upload_id = @id",
+            cancellationToken,
+            ("id", uploadId), ("t", completion.CompletedAt.ToUnixTimeMilliseconds()), ("e", completion.ETag), ("ca", completion.ChecksumAlgorithm), ("cv", completion.ChecksumValue), ("ct", completion.ChecksumType));
+        await PostgresCatalog.ExecuteAsync(connection, transaction, "DELETE FROM s3_multipart_uploads WHERE completed_at < @before", cancellationToken, ("before", forgetBefore.ToUnixTimeMilliseconds()));
+        await transaction.CommitAsync(cancellationToken);
+        return locations;
+    }
+
+    public async Task<(MultipartUpload Upload, MultipartCompletion Completion)?> GetCompletionAsync(string uploadId, CancellationToken cancellationToken)
+    {
+        await using var connection = await catalog.OpenAsync(cancellationToken);
+        var rows = await PostgresCatalog.QueryAsync(
+            connection,
+            null,
+            $"SELECT {UploadColumns}, completed_etag, checksum_algorithm, checksum_value, checksum_type, completed_at FROM s3_multipart_uploads WHERE upload_id = @id AND completed_at IS NOT NULL",
+            r => (ReadUpload(r), new MultipartCompletion(
+                r.GetString(7),
+                r.IsDBNull(8) ? null : r.GetString(8),
+                r.IsDBNull(9) ? null : r.GetString(9),
+                r.IsDBNull(10) ? null : r.GetString(10),
+                DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(11)))),
+            cancellationToken,
+            ("id", uploadId));
+        return rows.Count == 0 ? null : rows[0];
     }
 
     private static MultipartUpload ReadUpload(NpgsqlDataReader r) => new(

@@ -35,9 +35,15 @@ public sealed class SqliteMultipartStore : IMultipartStore
                 initiated    INTEGER NOT NULL,
                 content_type TEXT,
                 metadata     TEXT NOT NULL,
-                headers      TEXT NOT NULL
+                headers      TEXT NOT NULL,
+                completed_at       INTEGER,
+                completed_etag     TEXT,
+                checksum_algorithm TEXT,
+                checksum_value     TEXT,
+                checksum_type      TEXT
             ) WITHOUT ROWID;
-            CREATE INDEX IF NOT EXISTS multipart_uploads_by_key ON multipart_uploads (bucket, key, initiated);
+            CREATE INDEX IF NOT EXISTS multipart_uploads_by_key ON multipart_uploads (bucket, key, initiated) WHERE completed_at IS NULL;
+            CREATE INDEX IF NOT EXISTS multipart_uploads_completed ON multipart_uploads (completed_at) WHERE completed_at IS NOT NULL;
             CREATE TABLE IF NOT EXISTS multipart_parts (
                 upload_id     TEXT NOT NULL,
                 number        INTEGER NOT NULL,
@@ -71,7 +77,7 @@ public sealed class SqliteMultipartStore : IMultipartStore
     {
         await using var connection = Open();
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {UploadColumns} FROM multipart_uploads WHERE upload_id = $id";
+        command.CommandText = $"SELECT {UploadColumns} FROM multipart_uploads WHERE upload_id = $id AND completed_at IS NULL";
         command.Parameters.AddWithValue("$id", uploadId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? ReadUpload(reader) : null;
@@ -87,7 +93,7 @@ public sealed class SqliteMultipartStore : IMultipartStore
         await using (var exists = connection.CreateCommand())
         {
             exists.Transaction = transaction;
-            exists.CommandText = "SELECT 1 FROM multipart_uploads WHERE upload_id = $id";
+            exists.CommandText = "SELECT 1 FROM multipart_uploads WHERE upload_id = $id AND completed_at IS NULL";
             exists.Parameters.AddWithValue("$id", uploadId);
             if (await exists.ExecuteScalarAsync(cancellationToken) is null)
             {
@@ -146,7 +152,7 @@ public sealed class SqliteMultipartStore : IMultipartStore
         await using var connection = Open();
         await using var command = connection.CreateCommand();
         // SQLite compares TEXT bytewise (BINARY), as S3 orders keys.
-        command.CommandText = $"SELECT {UploadColumns} FROM multipart_uploads WHERE bucket = $b ORDER BY key, initiated, upload_id";
+        command.CommandText = $"SELECT {UploadColumns} FROM multipart_uploads WHERE bucket = $b AND completed_at IS NULL ORDER BY key, initiated, upload_id";
         command.Parameters.AddWithValue("$b", bucket);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var uploads = new List<MultipartUpload>();
@@ -165,7 +171,7 @@ public sealed class SqliteMultipartStore : IMultipartStore
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.Parameters.AddWithValue("$id", uploadId);
-        command.CommandText = "DELETE FROM multipart_uploads WHERE upload_id = $id";
+        command.CommandText = "DELETE FROM multipart_uploads WHERE upload_id = $id AND completed_at IS NULL";
         if (await command.ExecuteNonQueryAsync(cancellationToken) == 0)
         {
             return null;
@@ -183,6 +189,65 @@ public sealed class SqliteMultipartStore : IMultipartStore
 
         await transaction.CommitAsync(cancellationToken);
         return locations;
+    }
+
+    public async Task<IReadOnlyList<string>?> CompleteUploadAsync(string uploadId, MultipartCompletion completion, DateTimeOffset forgetBefore, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(completion);
+        await using var connection = Open();
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.Parameters.AddWithValue("$id", uploadId);
+        command.Parameters.AddWithValue("$t", completion.CompletedAt.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$e", completion.ETag);
+        command.Parameters.AddWithValue("$ca", (object?)completion.ChecksumAlgorithm ?? DBNull.Value);
+        command.Parameters.AddWithValue("$cv", (object?)completion.ChecksumValue ?? DBNull.Value);
+        command.Parameters.AddWithValue("$ct", (object?)completion.ChecksumType ?? DBNull.Value);
+        command.Parameters.AddWithValue("$before", forgetBefore.ToUnixTimeMilliseconds());
+        command.CommandText = """
+            UPDATE multipart_uploads SET completed_at = $t, completed_etag = $e, checksum_algorithm = $ca, checksum_value = $cv, checksum_type = $ct
+            WHERE upload_id = $id AND completed_at IS NULL
+            """;
+        if (await command.ExecuteNonQueryAsync(cancellationToken) == 0)
+        {
+            return null;
+        }
+
+        command.CommandText = "DELETE FROM multipart_parts WHERE upload_id = $id RETURNING location";
+        var locations = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                locations.Add(reader.GetString(0));
+            }
+        }
+
+        command.CommandText = "DELETE FROM multipart_uploads WHERE completed_at < $before";
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return locations;
+    }
+
+    public async Task<(MultipartUpload Upload, MultipartCompletion Completion)?> GetCompletionAsync(string uploadId, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {UploadColumns}, completed_etag, checksum_algorithm, checksum_value, checksum_type, completed_at FROM multipart_uploads WHERE upload_id = $id AND completed_at IS NOT NULL";
+        command.Parameters.AddWithValue("$id", uploadId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        return (ReadUpload(reader), new MultipartCompletion(
+            reader.GetString(7),
+            reader.IsDBNull(8) ? null : reader.GetString(8),
+            reader.IsDBNull(9) ? null : reader.GetString(9),
+            reader.IsDBNull(10) ? null : reader.GetString(10),
+            DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(11))));
     }
 
     private static MultipartUpload ReadUpload(SqliteDataReader r) => new(

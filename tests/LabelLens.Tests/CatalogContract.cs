@@ -978,6 +978,41 @@ public abstract class CatalogContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Contract_a_completed_multipart_upload_keeps_its_answer_until_forgotten_and_is_no_longer_in_progress()
+    {
+        var store = CreateMultipartStore();
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        var upload = new MultipartUpload(Id('a'), "photos", "done.bin", at, null, new Dictionary<string, string>(), new Dictionary<string, string>());
+        await store.CreateUploadAsync(upload, default);
+        await store.PutPartAsync(upload.UploadId, new MultipartPart(1, new string('1', 32), 9, at, "a/1"), default);
+        await store.PutPartAsync(upload.UploadId, new MultipartPart(2, new string('2', 32), 9, at, "a/2"), default);
+        Assert.Null(await store.GetCompletionAsync(upload.UploadId, default));
+
+        var answer = new MultipartCompletion("0123456789abcdef0123456789abcdef-2", "sha256", "c2hhMjU2-2", "COMPOSITE", at.AddSeconds(1));
+        Assert.Equal(["a/1", "a/2"], (await store.CompleteUploadAsync(upload.UploadId, answer, at.AddHours(-1), default))!.Order(StringComparer.Ordinal));
+        var (done, completion) = Assert.IsType<(MultipartUpload, MultipartCompletion)>(await store.GetCompletionAsync(upload.UploadId, default));
+        Assert.Equal(("photos", "done.bin"), (done.Bucket, done.Key));
+        Assert.Equal(answer, completion);
+
+        // No longer in progress: not found, not listed, takes no part, cannot be completed again or aborted.
+        Assert.Null(await store.GetUploadAsync(upload.UploadId, default));
+        Assert.Empty(await store.ListUploadsAsync("photos", default));
+        Assert.Empty(await store.ListPartsAsync(upload.UploadId, default));
+        Assert.False((await store.PutPartAsync(upload.UploadId, new MultipartPart(3, new string('3', 32), 9, at, "a/3"), default)).UploadExists);
+        Assert.Null(await store.CompleteUploadAsync(upload.UploadId, answer, at.AddHours(-1), default));
+        Assert.Null(await store.DeleteUploadAsync(upload.UploadId, default));
+        Assert.NotNull(await store.GetCompletionAsync(upload.UploadId, default));
+
+        // A later completion forgets the ones before its cut-off; one without a checksum keeps none.
+        var later = upload with { UploadId = Id('b'), Key = "later.bin" };
+        await store.CreateUploadAsync(later, default);
+        var plain = new MultipartCompletion("fedcba9876543210fedcba9876543210-1", null, null, null, at.AddHours(2));
+        Assert.Equal([], await store.CompleteUploadAsync(later.UploadId, plain, at.AddHours(1), default));
+        Assert.Null(await store.GetCompletionAsync(upload.UploadId, default));
+        Assert.Equal(plain, (await store.GetCompletionAsync(later.UploadId, default))!.Value.Completion);
+    }
+
+    [Fact]
     public async Task Contract_a_part_number_written_by_many_at_once_loses_no_location()
     {
         // Api nodes racing on one part number: every write but the last one recorded must hand back a location to

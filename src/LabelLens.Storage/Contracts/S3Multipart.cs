@@ -9,6 +9,12 @@ public sealed record MultipartUpload(string UploadId, string Bucket, string Key,
 /// </summary>
 public sealed record MultipartPart(int Number, string ETag, long Size, DateTimeOffset LastModified, string Location);
 
+/// <summary>
+/// The answer a completed upload gave (ETag; checksum algorithm, value and type when it has one), kept in the
+/// records for a while so that a CompleteMultipartUpload retried after a lost response gets it again, on any node.
+/// </summary>
+public sealed record MultipartCompletion(string ETag, string? ChecksumAlgorithm, string? ChecksumValue, string? ChecksumType, DateTimeOffset CompletedAt);
+
 /// <summary>What recording a part did: whether the upload still exists, and the bytes the part replaced (to delete).</summary>
 public sealed record MultipartPartRecorded(bool UploadExists, string? ReplacedLocation);
 
@@ -22,7 +28,7 @@ public interface IMultipartStore
     /// <summary>Records a new upload; an upload with the same id already recorded is left as it is (an import run twice).</summary>
     Task CreateUploadAsync(MultipartUpload upload, CancellationToken cancellationToken);
 
-    /// <summary>The upload, or null when the id is unknown (never created, completed or aborted).</summary>
+    /// <summary>The upload in progress, or null when the id is unknown (never created, completed or aborted).</summary>
     Task<MultipartUpload?> GetUploadAsync(string uploadId, CancellationToken cancellationToken);
 
     /// <summary>
@@ -41,6 +47,17 @@ public interface IMultipartStore
 
     /// <summary>Deletes the upload and its part records; the part locations (for the caller to delete), or null when the upload was unknown.</summary>
     Task<IReadOnlyList<string>?> DeleteUploadAsync(string uploadId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Marks the upload completed with <paramref name="completion"/> (from then on it is no upload in progress: not
+    /// listed, takes no part, cannot be aborted) and deletes its part records; the part locations (for the caller to
+    /// delete), or null when the upload was unknown or completed already. Completions older than
+    /// <paramref name="forgetBefore"/> are forgotten on the way.
+    /// </summary>
+    Task<IReadOnlyList<string>?> CompleteUploadAsync(string uploadId, MultipartCompletion completion, DateTimeOffset forgetBefore, CancellationToken cancellationToken);
+
+    /// <summary>The completed upload (its bucket, key and answer), or null when the id is unknown, in progress or forgotten.</summary>
+    Task<(MultipartUpload Upload, MultipartCompletion Completion)?> GetCompletionAsync(string uploadId, CancellationToken cancellationToken);
 }
 
 /// <summary>What writing a part's bytes produced: where they are, their hex MD5 and their size.</summary>

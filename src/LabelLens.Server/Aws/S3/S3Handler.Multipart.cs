@@ -57,10 +57,11 @@ public sealed partial class S3Handler
     private async Task CompleteMultipartAsync(HttpContext context, S3Caller caller, string bucket, string key, CancellationToken ct)
     {
         var uploadId = context.Request.Query["uploadId"].ToString();
-        if (await multipart.GetAsync(uploadId, ct) is null && CompletedEarlier(uploadId, bucket, key) is { } done)
+        if (await multipart.GetAsync(uploadId, ct) is null && await multipart.CompletedEarlierAsync(uploadId, bucket, key, ct) is { } done)
         {
-            // A retry after a lost response: the same answer, not NoSuchUpload.
-            await WriteCompletedAsync(context, bucket, key, done.ETag, done.Checksum);
+            // A retry after a lost response (to this node or any other): the same answer, not NoSuchUpload.
+            var earlier = done is { ChecksumAlgorithm: { } algorithm, ChecksumValue: { } value, ChecksumType: { } type } ? new MultipartChecksum(algorithm, value, type, []) : null;
+            await WriteCompletedAsync(context, bucket, key, done.ETag, earlier);
             return;
         }
 
@@ -147,8 +148,7 @@ public sealed partial class S3Handler
         }
 
         await SaveMetadataAsync(outcome.Image, multipartETag, upload.Metadata, headers, ct);
-        RememberCompleted(upload.UploadId, bucket, key, multipartETag, checksum);
-        await multipart.DeleteAsync(upload.UploadId, ct);
+        await multipart.CompleteAsync(upload, multipartETag, checksum, ct);
         await WriteCompletedAsync(context, bucket, key, multipartETag, checksum);
     }
 

@@ -12,6 +12,9 @@ namespace LabelLens.Server.Aws.S3;
 /// </summary>
 public sealed class S3Multipart(IMultipartStore records, IMultipartPartStore parts, TimeProvider time, ILogger<S3Multipart> logger) : IDisposable
 {
+    /// <summary>How long a completed upload's answer is kept for a client that retries its Complete after a lost response.</summary>
+    public static readonly TimeSpan CompletedUploadMemory = TimeSpan.FromHours(1);
+
     private readonly SemaphoreSlim _importing = new(1, 1);
     private volatile bool _imported;
 
@@ -99,6 +102,35 @@ public sealed class S3Multipart(IMultipartStore records, IMultipartPartStore par
 
         await DeleteBytesAsync(uploadId, locations);
         return true;
+    }
+
+    /// <summary>
+    /// Records the upload as completed with the answer the client got (so a retry on any node gets it too), then
+    /// deletes its part bytes. False when another request completed or aborted it first (the object is stored all the same).
+    /// </summary>
+    public async Task<bool> CompleteAsync(MultipartUpload upload, string etag, MultipartChecksum? checksum, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(upload);
+        var now = time.GetUtcNow();
+        var completion = new MultipartCompletion(etag, checksum?.Algorithm, checksum?.Value, checksum?.Type, now);
+        if (await records.CompleteUploadAsync(upload.UploadId, completion, now - CompletedUploadMemory, cancellationToken) is not { } locations)
+        {
+            return false;
+        }
+
+        await DeleteBytesAsync(upload.UploadId, locations);
+        return true;
+    }
+
+    /// <summary>The answer of this upload's completion within the last hour, if it was of this bucket and key.</summary>
+    public async Task<MultipartCompletion?> CompletedEarlierAsync(string uploadId, string bucket, string key, CancellationToken cancellationToken)
+    {
+        if (!IsId(uploadId) || await records.GetCompletionAsync(uploadId, cancellationToken) is not { } done)
+        {
+            return null;
+        }
+
+        return done.Upload.Bucket == bucket && done.Upload.Key == key && time.GetUtcNow() - done.Completion.CompletedAt <= CompletedUploadMemory ? done.Completion : null;
     }
 
     /// <summary>
