@@ -114,58 +114,75 @@ public sealed class FileMultipartPartStore : IMultipartPartStore
                 continue;
             }
 
-            LegacyUpload? legacy;
             try
             {
-                legacy = JsonSerializer.Deserialize<LegacyUpload>(await File.ReadAllTextAsync(manifest, cancellationToken));
-            }
-            catch (JsonException)
-            {
-                legacy = null;
-            }
-
-            if (legacy is null || legacy.UploadId != uploadId)
-            {
-                continue; // not something this import understands: left alone rather than guessed at
-            }
-
-            await records.CreateUploadAsync(new MultipartUpload(uploadId, legacy.Bucket, legacy.Key, legacy.Initiated, legacy.ContentType, legacy.Metadata ?? [], legacy.Headers ?? []), cancellationToken);
-            // A re-run after an interrupted import finds some parts recorded already: those records stand.
-            var recorded = (await records.ListPartsAsync(uploadId, cancellationToken)).ToDictionary(p => p.Number, p => p.Location);
-            foreach (var path in Directory.EnumerateFiles(folder, "*.part").Order(StringComparer.Ordinal))
-            {
-                var name = Path.GetFileNameWithoutExtension(path);
-                if (name.Length != 5 + 1 + 32 || name[5] != '-' || !int.TryParse(name[..5], NumberStyles.None, CultureInfo.InvariantCulture, out var number) || !IsId(name[6..]))
+                if (await ImportFolderAsync(records, folder, uploadId, manifest, cancellationToken))
                 {
-                    continue;
+                    imported++;
                 }
-
-                var location = $"{uploadId}/{name}.part";
-                if (recorded.TryGetValue(number, out var existing))
-                {
-                    if (existing != location)
-                    {
-                        await DeleteAsync(uploadId, [location], cancellationToken); // a leftover the record does not point at
-                    }
-
-                    continue;
-                }
-
-                var info = new FileInfo(path);
-                await records.PutPartAsync(uploadId, new MultipartPart(number, name[6..], info.Length, new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero), location), cancellationToken);
-                recorded[number] = location;
             }
-
-            foreach (var partial in Directory.EnumerateFiles(folder, "*.tmp"))
+            catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
             {
-                File.Delete(partial); // a part the older server was still writing when it stopped
+                // Processes sharing this data folder (one machine, several --role processes) import at once: another one got here first.
             }
-
-            File.Delete(manifest);
-            imported++;
         }
 
         return imported;
+    }
+
+    private async Task<bool> ImportFolderAsync(IMultipartStore records, string folder, string uploadId, string manifest, CancellationToken cancellationToken)
+    {
+        LegacyUpload? legacy;
+        try
+        {
+            legacy = JsonSerializer.Deserialize<LegacyUpload>(await File.ReadAllTextAsync(manifest, cancellationToken));
+        }
+        catch (JsonException)
+        {
+            legacy = null;
+        }
+
+        if (legacy is null || legacy.UploadId != uploadId)
+        {
+            return false; // not something this import understands: left alone rather than guessed at
+        }
+
+        await records.CreateUploadAsync(new MultipartUpload(uploadId, legacy.Bucket, legacy.Key, legacy.Initiated, legacy.ContentType, legacy.Metadata ?? [], legacy.Headers ?? []), cancellationToken);
+        // A re-run after an interrupted import finds some parts recorded already: those records stand.
+        var recorded = (await records.ListPartsAsync(uploadId, cancellationToken)).ToDictionary(p => p.Number, p => p.Location);
+        foreach (var path in Directory.EnumerateFiles(folder, "*.part").Order(StringComparer.Ordinal))
+        {
+            var name = Path.GetFileNameWithoutExtension(path);
+            if (name.Length != 5 + 1 + 32 || name[5] != '-' || !int.TryParse(name[..5], NumberStyles.None, CultureInfo.InvariantCulture, out var number) || !IsId(name[6..]))
+            {
+                continue;
+            }
+
+            var location = $"{uploadId}/{name}.part";
+            if (recorded.TryGetValue(number, out var existing))
+            {
+                if (existing != location)
+                {
+                    await DeleteAsync(uploadId, [location], cancellationToken); // a leftover the record does not point at
+                }
+
+                continue;
+            }
+
+            var info = new FileInfo(path);
+            await records.PutPartAsync(uploadId, new MultipartPart(number, name[6..], info.Length, new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero), location), cancellationToken);
+            recorded[number] = location;
+        }
+
+        // Parts (<guid>.tmp) and manifests the older server was still writing when it stopped; not this version's
+        // 00001-<guid>.tmp, which another process sharing the data folder may be writing right now.
+        foreach (var partial in Directory.EnumerateFiles(folder, "*.tmp").Where(p => Path.GetFileNameWithoutExtension(p) is var n && (IsId(n) || n == LegacyManifest)))
+        {
+            File.Delete(partial);
+        }
+
+        File.Delete(manifest);
+        return true;
     }
 
     /// <summary>The full path of a location (or an upload's folder), refusing anything outside data/multipart/.</summary>
