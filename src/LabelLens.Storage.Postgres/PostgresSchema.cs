@@ -391,5 +391,39 @@ internal static class PostgresSchema
         );
         CREATE INDEX video_face_spans_by_faces ON video_face_spans (faces, shot, image_id);
         """,
+
+        // Step 4: the S3 endpoint's multipart uploads and their parts' records (the bytes are in the object store,
+        // under a reserved prefix), so that any api node continues, completes or aborts an upload another one
+        // created. Deleting an upload deletes its part records (ON DELETE CASCADE). A completed upload keeps its row
+        // (completed_at and its answer, no parts) for an hour, so a CompleteMultipartUpload retried on any node gets
+        // the same answer.
+        """
+        CREATE TABLE s3_multipart_uploads (
+            upload_id          TEXT PRIMARY KEY,
+            bucket             TEXT COLLATE "C" NOT NULL,
+            key                TEXT COLLATE "C" NOT NULL,
+            initiated          BIGINT NOT NULL,
+            content_type       TEXT,
+            metadata           TEXT NOT NULL,
+            headers            TEXT NOT NULL,
+            completed_at       BIGINT,
+            completed_etag     TEXT,
+            checksum_algorithm TEXT,
+            checksum_value     TEXT,
+            checksum_type      TEXT
+        );
+        CREATE INDEX s3_multipart_uploads_by_key ON s3_multipart_uploads (bucket, key, initiated) WHERE completed_at IS NULL;
+        CREATE INDEX s3_multipart_uploads_completed ON s3_multipart_uploads (completed_at) WHERE completed_at IS NOT NULL;
+
+        CREATE TABLE s3_multipart_parts (
+            upload_id     TEXT NOT NULL REFERENCES s3_multipart_uploads (upload_id) ON DELETE CASCADE,
+            number        INTEGER NOT NULL,
+            etag          TEXT NOT NULL,
+            size          BIGINT NOT NULL,
+            last_modified BIGINT NOT NULL,
+            location      TEXT NOT NULL,
+            PRIMARY KEY (upload_id, number)
+        );
+        """,
     ];
 }

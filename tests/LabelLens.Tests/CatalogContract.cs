@@ -30,6 +30,9 @@ public abstract class CatalogContractTests : IAsyncLifetime
     /// <summary>A new, empty catalog of the provider under test.</summary>
     protected abstract Task<ICatalog> CreateCatalogAsync();
 
+    /// <summary>The provider's multipart upload records (the S3 endpoint's), beside the catalog <see cref="CreateCatalogAsync"/> made.</summary>
+    protected abstract IMultipartStore CreateMultipartStore();
+
     public async Task InitializeAsync() => Catalog = await CreateCatalogAsync();
 
     public virtual Task DisposeAsync() => Task.CompletedTask;
@@ -930,6 +933,104 @@ public abstract class CatalogContractTests : IAsyncLifetime
         Assert.Empty(await Find(new ImageQuery { Shot = "close-up" }));
     }
 
+    [Fact]
+    public async Task Contract_multipart_uploads_and_their_parts_are_recorded_listed_replaced_and_deleted()
+    {
+        var store = CreateMultipartStore();
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        var video = new MultipartUpload(Id('v'), "photos", "b/video.mp4", at, "video/mp4", new Dictionary<string, string> { ["scene"] = "42" }, new Dictionary<string, string> { ["cache-control"] = "no-cache" });
+        await store.CreateUploadAsync(video, default);
+        await store.CreateUploadAsync(new MultipartUpload(Id('a'), "photos", "a/first.bin", at.AddSeconds(1), null, new Dictionary<string, string>(), new Dictionary<string, string>()), default);
+        await store.CreateUploadAsync(new MultipartUpload(Id('c'), "photos", "B/upper.bin", at.AddSeconds(2), null, new Dictionary<string, string>(), new Dictionary<string, string>()), default);
+        await store.CreateUploadAsync(new MultipartUpload(Id('d'), "other", "a/first.bin", at, null, new Dictionary<string, string>(), new Dictionary<string, string>()), default);
+        await store.CreateUploadAsync(video with { ContentType = "text/plain" }, default); // the same id again (an import run twice): the first stands
+
+        var got = Assert.IsType<MultipartUpload>(await store.GetUploadAsync(video.UploadId, default));
+        Assert.Equal(("photos", "b/video.mp4", at, "video/mp4"), (got.Bucket, got.Key, got.Initiated, got.ContentType));
+        Assert.Equal("42", got.Metadata["scene"]);
+        Assert.Equal("no-cache", got.Headers["cache-control"]);
+        Assert.Null(await store.GetUploadAsync(Id('x'), default));
+        // Bytewise by key, as S3 lists: "B/" before "a/" before "b/"; only the bucket's.
+        Assert.Equal(["B/upper.bin", "a/first.bin", "b/video.mp4"], (await store.ListUploadsAsync("photos", default)).Select(u => u.Key));
+
+        var part2 = new MultipartPart(2, new string('2', 32), 7, at, $"{video.UploadId}/00002-first");
+        var part1 = new MultipartPart(1, new string('1', 32), 5 * 1024 * 1024, at, $"{video.UploadId}/00001-first");
+        Assert.Equal(new MultipartPartRecorded(true, null), await store.PutPartAsync(video.UploadId, part2, default));
+        Assert.Equal(new MultipartPartRecorded(true, null), await store.PutPartAsync(video.UploadId, part1, default));
+        Assert.Equal([part1, part2], await store.ListPartsAsync(video.UploadId, default));
+
+        // The same number again: the new record replaces the old, whose bytes the caller deletes; the same location is no replacement.
+        var again = new MultipartPart(1, new string('f', 32), 6 * 1024 * 1024, at.AddSeconds(5), $"{video.UploadId}/00001-second");
+        Assert.Equal(new MultipartPartRecorded(true, part1.Location), await store.PutPartAsync(video.UploadId, again, default));
+        Assert.Equal(new MultipartPartRecorded(true, null), await store.PutPartAsync(video.UploadId, again, default));
+        Assert.Equal([again, part2], await store.ListPartsAsync(video.UploadId, default));
+        Assert.Empty(await store.ListPartsAsync(Id('a'), default));
+
+        // Deleting hands back every part's bytes to delete; afterwards the upload is unknown and takes no part.
+        Assert.Equal([again.Location, part2.Location], (await store.DeleteUploadAsync(video.UploadId, default))!.Order(StringComparer.Ordinal));
+        Assert.Null(await store.GetUploadAsync(video.UploadId, default));
+        Assert.Empty(await store.ListPartsAsync(video.UploadId, default));
+        Assert.Null(await store.DeleteUploadAsync(video.UploadId, default));
+        Assert.False((await store.PutPartAsync(video.UploadId, part1, default)).UploadExists);
+        Assert.Empty(await store.ListPartsAsync(video.UploadId, default));
+        Assert.Equal(["B/upper.bin", "a/first.bin"], (await store.ListUploadsAsync("photos", default)).Select(u => u.Key));
+        Assert.Equal([], await store.DeleteUploadAsync(Id('a'), default));
+    }
+
+    [Fact]
+    public async Task Contract_a_completed_multipart_upload_keeps_its_answer_until_forgotten_and_is_no_longer_in_progress()
+    {
+        var store = CreateMultipartStore();
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        var upload = new MultipartUpload(Id('a'), "photos", "done.bin", at, null, new Dictionary<string, string>(), new Dictionary<string, string>());
+        await store.CreateUploadAsync(upload, default);
+        await store.PutPartAsync(upload.UploadId, new MultipartPart(1, new string('1', 32), 9, at, "a/1"), default);
+        await store.PutPartAsync(upload.UploadId, new MultipartPart(2, new string('2', 32), 9, at, "a/2"), default);
+        Assert.Null(await store.GetCompletionAsync(upload.UploadId, default));
+
+        var answer = new MultipartCompletion("0123456789abcdef0123456789abcdef-2", "sha256", "c2hhMjU2-2", "COMPOSITE", at.AddSeconds(1));
+        Assert.Equal(["a/1", "a/2"], (await store.CompleteUploadAsync(upload.UploadId, answer, at.AddHours(-1), default))!.Order(StringComparer.Ordinal));
+        var (done, completion) = Assert.IsType<(MultipartUpload, MultipartCompletion)>(await store.GetCompletionAsync(upload.UploadId, default));
+        Assert.Equal(("photos", "done.bin"), (done.Bucket, done.Key));
+        Assert.Equal(answer, completion);
+
+        // No longer in progress: not found, not listed, takes no part, cannot be completed again or aborted.
+        Assert.Null(await store.GetUploadAsync(upload.UploadId, default));
+        Assert.Empty(await store.ListUploadsAsync("photos", default));
+        Assert.Empty(await store.ListPartsAsync(upload.UploadId, default));
+        Assert.False((await store.PutPartAsync(upload.UploadId, new MultipartPart(3, new string('3', 32), 9, at, "a/3"), default)).UploadExists);
+        Assert.Null(await store.CompleteUploadAsync(upload.UploadId, answer, at.AddHours(-1), default));
+        Assert.Null(await store.DeleteUploadAsync(upload.UploadId, default));
+        Assert.NotNull(await store.GetCompletionAsync(upload.UploadId, default));
+
+        // A later completion forgets the ones before its cut-off; one without a checksum keeps none.
+        var later = upload with { UploadId = Id('b'), Key = "later.bin" };
+        await store.CreateUploadAsync(later, default);
+        var plain = new MultipartCompletion("fedcba9876543210fedcba9876543210-1", null, null, null, at.AddHours(2));
+        Assert.Equal([], await store.CompleteUploadAsync(later.UploadId, plain, at.AddHours(1), default));
+        Assert.Null(await store.GetCompletionAsync(upload.UploadId, default));
+        Assert.Equal(plain, (await store.GetCompletionAsync(later.UploadId, default))!.Value.Completion);
+    }
+
+    [Fact]
+    public async Task Contract_a_part_number_written_by_many_at_once_loses_no_location()
+    {
+        // Api nodes racing on one part number: every write but the last one recorded must hand back a location to
+        // delete, each exactly once, or bytes would stay in the store forever.
+        var store = CreateMultipartStore();
+        var upload = new MultipartUpload(Id('r'), "photos", "race.bin", DateTimeOffset.UtcNow, null, new Dictionary<string, string>(), new Dictionary<string, string>());
+        await store.CreateUploadAsync(upload, default);
+        var locations = Enumerable.Range(0, 16).Select(i => $"{upload.UploadId}/00001-{i:D2}").ToList();
+        var results = await Task.WhenAll(locations.Select(l => Task.Run(() => store.PutPartAsync(upload.UploadId, new MultipartPart(1, new string('a', 32), 1, DateTimeOffset.UtcNow, l), default))));
+        Assert.All(results, r => Assert.True(r.UploadExists));
+        var replaced = results.Select(r => r.ReplacedLocation).OfType<string>().ToList();
+        var final = Assert.Single(await store.ListPartsAsync(upload.UploadId, default)).Location;
+        Assert.Equal(locations.Count - 1, replaced.Count);
+        Assert.Equal(locations, replaced.Append(final).Order(StringComparer.Ordinal));
+    }
+
+    private static string Id(char c) => new(c, 32);
+
     private static LabelsResult Result(params AnalysisLabels[] analyses) => new(
         LabelBuilder.Merge(analyses.Select(a => a.Labels), LabelRequest.Default),
         string.Join('+', analyses.OrderBy(a => a.Task).Select(a => a.Model.Version)),
@@ -947,6 +1048,8 @@ public sealed class SqliteCatalogContractTests : CatalogContractTests
 
     protected override Task<ICatalog> CreateCatalogAsync() =>
         Task.FromResult<ICatalog>(new SqliteCatalog(_folder.FullName, TimeProvider.System, NullLogger<SqliteCatalog>.Instance));
+
+    protected override IMultipartStore CreateMultipartStore() => new SqliteMultipartStore(_folder.FullName);
 
     public override Task DisposeAsync()
     {
@@ -966,6 +1069,8 @@ public sealed class PostgresCatalogContractTests : CatalogContractTests
         _catalog = new PostgresCatalog(PostgresServer.Instance.CreateDatabase("contract"), TimeProvider.System, NullLogger<PostgresCatalog>.Instance);
         return Task.FromResult<ICatalog>(_catalog);
     }
+
+    protected override IMultipartStore CreateMultipartStore() => new PostgresMultipartStore(_catalog!);
 
     public override async Task DisposeAsync()
     {

@@ -4,9 +4,17 @@ namespace LabelLens.Storage.External;
 /// The primary object store in one bucket of any S3-compatible service (Storage:Provider=s3, or LABELLENS_STORAGE=s3://BUCKET[/PREFIX]):
 /// what uploads through any api node write and every worker reads. Each LabelLens bucket is a folder of that
 /// bucket (PREFIX/photos/dog.jpg), created with a folder marker (PREFIX/photos/) so an empty bucket still lists.
+/// Multipart part bytes are objects under PREFIX/.labellens-multipart/ (see <see cref="MultipartFolder"/>), where every
+/// api node reads them.
 /// </summary>
-public sealed class S3PrimaryStore : IObjectStore, IDisposable
+public sealed class S3PrimaryStore : IObjectStore, IMultipartPartStore, IDisposable
 {
+    /// <summary>
+    /// The folder of part bytes: a bucket name begins with a letter or digit (<see cref="ObjectNames.ValidateBucket"/>),
+    /// so no LabelLens bucket's folder is ever this one, no user key lands in it, and bucket listings skip it.
+    /// </summary>
+    public const string MultipartFolder = ".labellens-multipart/";
+
     private readonly S3ObjectStore _s3;
     private readonly string _bucket;
     private readonly string _prefix;
@@ -32,7 +40,11 @@ public sealed class S3PrimaryStore : IObjectStore, IDisposable
     public Task<bool> BucketExistsAsync(string bucket, CancellationToken cancellationToken) => _s3.ExistsAsync(_bucket, Folder(bucket), cancellationToken);
 
     public async Task<IReadOnlyList<string>> ListBucketsAsync(CancellationToken cancellationToken) =>
-        (await _s3.ListFoldersAsync(_bucket, _prefix, cancellationToken)).Select(f => f[_prefix.Length..].TrimEnd('/')).Where(b => b.Length > 0).Order(StringComparer.Ordinal).ToList();
+        (await _s3.ListFoldersAsync(_bucket, _prefix, cancellationToken))
+            .Select(f => f[_prefix.Length..].TrimEnd('/'))
+            .Where(b => b.Length > 0 && char.IsAsciiLetterOrDigit(b[0])) // not the multipart folder (nor anything else no bucket can be)
+            .Order(StringComparer.Ordinal)
+            .ToList();
 
     public async Task DeleteBucketAsync(string bucket, CancellationToken cancellationToken)
     {
@@ -68,7 +80,32 @@ public sealed class S3PrimaryStore : IObjectStore, IDisposable
     /// <summary>A temporary local copy (ffmpeg reads videos by path and seeks).</summary>
     public Task<LocalObjectFile?> OpenLocalFileAsync(string bucket, string key, CancellationToken cancellationToken) => _s3.OpenLocalFileAsync(_bucket, Path(bucket, key), cancellationToken);
 
+    /// <summary>Spooled to a temporary file on the way (as every put to the service: its length must be known), never held in memory.</summary>
+    public async Task<MultipartPartBytes> WriteAsync(string uploadId, int number, Stream content, CancellationToken cancellationToken)
+    {
+        var location = $"{uploadId}/{number.ToString("D5", System.Globalization.CultureInfo.InvariantCulture)}-{Guid.NewGuid():N}";
+        var stored = await _s3.PutAsync(_bucket, PartKey(location), content, long.MaxValue, cancellationToken);
+        return new MultipartPartBytes(location, stored.ETag, stored.Size);
+    }
+
+    /// <summary>The part as it streams from the service.</summary>
+    public async Task<Stream> OpenReadAsync(string location, CancellationToken cancellationToken) =>
+        await _s3.OpenStreamAsync(_bucket, PartKey(location), cancellationToken) is { } body
+            ? new ExternalBodyStream(body)
+            : throw new StorageException(StorageError.NoSuchKey, "The part's bytes are gone (the upload was completed or aborted meanwhile).");
+
+    public async Task DeleteAsync(string uploadId, IReadOnlyList<string> locations, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(locations);
+        foreach (var location in locations)
+        {
+            await _s3.DeleteAsync(_bucket, PartKey(location), cancellationToken);
+        }
+    }
+
     public void Dispose() => _s3.Dispose();
+
+    private string PartKey(string location) => $"{_prefix}{MultipartFolder}{location}";
 
     private string Folder(string bucket) => $"{_prefix}{bucket}/";
 

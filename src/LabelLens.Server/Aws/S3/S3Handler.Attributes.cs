@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Xml.Linq;
+using LabelLens.Storage;
 using Microsoft.AspNetCore.Http;
 
 namespace LabelLens.Server.Aws.S3;
@@ -24,10 +25,10 @@ public sealed partial class S3Handler
 
     /// <summary>
     /// The checksum the completed object gets, or null when neither the upload nor the request names an algorithm.
-    /// Each part's is computed from its file (a client may have sent none for it), checked against the one the
+    /// Each part's is computed from its bytes (a client may have sent none for it), checked against the one the
     /// request lists for the part, and the object's against x-amz-checksum-* when the request sends it.
     /// </summary>
-    private static async Task<MultipartChecksum?> ObjectChecksumAsync(HttpRequest request, MultipartUpload upload, List<MultipartPart> parts, List<XElement> listed, CancellationToken ct)
+    private async Task<MultipartChecksum?> ObjectChecksumAsync(HttpRequest request, MultipartUpload upload, List<MultipartPart> parts, List<XElement> listed, CancellationToken ct)
     {
         var sent = S3Checksums.Algorithms.Select(a => (Algorithm: a, Value: request.Headers[$"x-amz-checksum-{a}"].ToString())).FirstOrDefault(h => h.Value.Length > 0);
         var algorithm = sent.Algorithm
@@ -44,7 +45,7 @@ public sealed partial class S3Handler
         for (var i = 0; i < parts.Count; i++)
         {
             using var part = S3Checksums.Create(algorithm);
-            await using (var file = new FileStream(parts[i].Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan))
+            await using (var file = await multipart.OpenPartAsync(parts[i], ct))
             {
                 int read;
                 while ((read = await file.ReadAsync(buffer, ct)) > 0)

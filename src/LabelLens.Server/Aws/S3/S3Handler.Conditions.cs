@@ -1,24 +1,16 @@
-using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Http;
 
 namespace LabelLens.Server.Aws.S3;
 
-/// <summary>Conditional writes (If-None-Match, If-Match) and idempotent CompleteMultipartUpload.</summary>
+/// <summary>Conditional writes (If-None-Match, If-Match); CompleteMultipartUpload's idempotence is in <see cref="S3Multipart"/>.</summary>
 public sealed partial class S3Handler
 {
-    /// <summary>How long a completed upload's answer is kept for a client that retries its Complete after a lost response.</summary>
-    private static readonly TimeSpan CompletedUploadMemory = TimeSpan.FromHours(1);
-
     /// <summary>
     /// Conditional writes of one key are checked and stored one at a time (keys hash to one of these), so two
     /// `If-None-Match: *` writers of the same key cannot both win. This serialises conditional writers in this
     /// process only.
     /// </summary>
     private readonly SemaphoreSlim[] _conditionalWriteLocks = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
-
-    private readonly ConcurrentDictionary<string, CompletedUpload> _completedUploads = new(StringComparer.Ordinal);
-
-    private sealed record CompletedUpload(string Bucket, string Key, string ETag, MultipartChecksum? Checksum, DateTimeOffset At);
 
     /// <summary>
     /// Checks the request's write preconditions against the object as it is now: `If-None-Match: *` needs it
@@ -75,24 +67,6 @@ public sealed partial class S3Handler
 
     private static S3Exception PreconditionFailed(string condition) =>
         new("PreconditionFailed", 412, $"At least one of the pre-conditions you specified did not hold ({condition}).");
-
-    /// <summary>The answer of an upload completed earlier (a retried Complete gets it again), or null.</summary>
-    private CompletedUpload? CompletedEarlier(string uploadId, string bucket, string key) =>
-        _completedUploads.TryGetValue(uploadId, out var done) && done.Bucket == bucket && done.Key == key ? done : null;
-
-    private void RememberCompleted(string uploadId, string bucket, string key, string etag, MultipartChecksum? checksum)
-    {
-        var now = DateTimeOffset.UtcNow;
-        foreach (var (id, done) in _completedUploads)
-        {
-            if (now - done.At > CompletedUploadMemory)
-            {
-                _completedUploads.TryRemove(id, out _);
-            }
-        }
-
-        _completedUploads[uploadId] = new CompletedUpload(bucket, key, etag, checksum, now);
-    }
 
     private sealed class Releaser(SemaphoreSlim gate) : IDisposable
     {

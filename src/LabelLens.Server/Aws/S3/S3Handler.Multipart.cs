@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Xml.Linq;
+using LabelLens.Storage;
 using Microsoft.AspNetCore.Http;
 
 namespace LabelLens.Server.Aws.S3;
@@ -56,10 +57,11 @@ public sealed partial class S3Handler
     private async Task CompleteMultipartAsync(HttpContext context, S3Caller caller, string bucket, string key, CancellationToken ct)
     {
         var uploadId = context.Request.Query["uploadId"].ToString();
-        if (await multipart.GetAsync(uploadId, ct) is null && CompletedEarlier(uploadId, bucket, key) is { } done)
+        if (await multipart.GetAsync(uploadId, ct) is null && await multipart.CompletedEarlierAsync(uploadId, bucket, key, ct) is { } done)
         {
-            // A retry after a lost response: the same answer, not NoSuchUpload.
-            await WriteCompletedAsync(context, bucket, key, done.ETag, done.Checksum);
+            // A retry after a lost response (to this node or any other): the same answer, not NoSuchUpload.
+            var earlier = done is { ChecksumAlgorithm: { } algorithm, ChecksumValue: { } value, ChecksumType: { } type } ? new MultipartChecksum(algorithm, value, type, []) : null;
+            await WriteCompletedAsync(context, bucket, key, done.ETag, earlier);
             return;
         }
 
@@ -96,7 +98,7 @@ public sealed partial class S3Handler
             }
         }
 
-        var stored = multipart.ListParts(upload).ToDictionary(p => p.Number);
+        var stored = (await multipart.ListPartsAsync(upload, ct)).ToDictionary(p => p.Number);
         var chosen = new List<MultipartPart>();
         foreach (var (number, etag, _) in requested)
         {
@@ -132,7 +134,7 @@ public sealed partial class S3Handler
         var checksum = await ObjectChecksumAsync(context.Request, upload, chosen, requested.Select(r => r.Part).ToList(), ct);
         using var preconditions = await WritePreconditionsAsync(context.Request, bucket, key, ct);
         Storage.UploadOutcome outcome;
-        await using (var content = new ConcatenatedFileStream(chosen.Select(p => p.Path).ToList()))
+        await using (var content = multipart.OpenConcatenated(chosen))
         {
             outcome = await uploader.StoreAsync(bucket, key, content, upload.ContentType, ct);
         }
@@ -146,8 +148,7 @@ public sealed partial class S3Handler
         }
 
         await SaveMetadataAsync(outcome.Image, multipartETag, upload.Metadata, headers, ct);
-        RememberCompleted(upload.UploadId, bucket, key, multipartETag, checksum);
-        multipart.Delete(upload.UploadId);
+        await multipart.CompleteAsync(upload, multipartETag, checksum, ct);
         await WriteCompletedAsync(context, bucket, key, multipartETag, checksum);
     }
 
@@ -164,7 +165,11 @@ public sealed partial class S3Handler
     private async Task AbortMultipartAsync(HttpContext context, string bucket, string key, CancellationToken ct)
     {
         var upload = await RequireUploadAsync(context, bucket, key, ct);
-        multipart.Delete(upload.UploadId);
+        if (!await multipart.DeleteAsync(upload.UploadId, ct))
+        {
+            throw S3Exception.NoSuchUpload(); // aborted or completed by another request (maybe on another node) just now
+        }
+
         context.Response.StatusCode = StatusCodes.Status204NoContent;
     }
 
@@ -174,7 +179,7 @@ public sealed partial class S3Handler
         var query = context.Request.Query;
         var maxParts = IntQuery(query, "max-parts", 0, 1000) ?? 1000;
         var marker = IntQuery(query, "part-number-marker", 0, 10_000) ?? 0;
-        var after = multipart.ListParts(upload).Where(p => p.Number > marker).ToList();
+        var after = (await multipart.ListPartsAsync(upload, ct)).Where(p => p.Number > marker).ToList();
         var page = after.Take(maxParts).ToList();
         var truncated = after.Count > page.Count;
         await S3Xml.WriteAsync(context, S3Xml.E(

@@ -27,7 +27,7 @@ public sealed partial class S3Handler
         context.Response.StatusCode = StatusCodes.Status200OK;
     }
 
-    private async Task SaveMetadataAsync(ImageRecord image, string? etag, Dictionary<string, string> userMetadata, Dictionary<string, string> headers, CancellationToken ct)
+    private async Task SaveMetadataAsync(ImageRecord image, string? etag, IReadOnlyDictionary<string, string> userMetadata, Dictionary<string, string> headers, CancellationToken ct)
     {
         headers["last-modified"] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
         await metadata.SetAsync(image.Bucket, image.Key, new S3ObjectMeta(image.Sha256, etag, userMetadata, headers), ct);

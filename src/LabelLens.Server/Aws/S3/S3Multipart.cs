@@ -1,196 +1,191 @@
-using System.Globalization;
 using System.Security.Cryptography;
-using System.Text.Json;
+using LabelLens.Storage;
+using Microsoft.Extensions.Logging;
 
 namespace LabelLens.Server.Aws.S3;
 
-/// <summary>A multipart upload in progress: where it will land and what the object will carry.</summary>
-public sealed record MultipartUpload(string UploadId, string Bucket, string Key, DateTimeOffset Initiated, string? ContentType, Dictionary<string, string> Metadata, Dictionary<string, string> Headers);
-
-/// <summary>A stored part: number, hex MD5 (its ETag), size, when written, and its file.</summary>
-public sealed record MultipartPart(int Number, string ETag, long Size, DateTimeOffset LastModified, string Path);
-
 /// <summary>
-/// Multipart uploads on disk: <c>data/multipart/&lt;uploadId&gt;/upload.json</c> and one file per part,
-/// <c>00001-&lt;md5&gt;.part</c>, streamed in (never whole in memory), flushed, then renamed into place.
-/// Completing concatenates the part files into the object store through the normal upload path.
+/// Multipart uploads for the S3 endpoint: the upload and part records in an <see cref="IMultipartStore"/> (the
+/// catalog's, so with PostgreSQL every api node sees them) and the part bytes in an <see cref="IMultipartPartStore"/>
+/// (data/multipart/ or the shared S3 bucket), so any node can continue, list, complete or abort any upload.
+/// A part's bytes are written first, under a new location, then recorded; bytes no record points at are deleted.
 /// </summary>
-public sealed class S3Multipart
+public sealed class S3Multipart(IMultipartStore records, IMultipartPartStore parts, TimeProvider time, ILogger<S3Multipart> logger) : IDisposable
 {
-    private const string Manifest = "upload.json";
-    private readonly string _root;
-    private readonly TimeProvider _time;
+    /// <summary>How long a completed upload's answer is kept for a client that retries its Complete after a lost response.</summary>
+    public static readonly TimeSpan CompletedUploadMemory = TimeSpan.FromHours(1);
 
-    public S3Multipart(string dataFolder, TimeProvider time)
-    {
-        _root = Path.GetFullPath(Path.Combine(dataFolder, "multipart"));
-        _time = time;
-        Directory.CreateDirectory(_root);
-    }
+    private readonly SemaphoreSlim _importing = new(1, 1);
+    private volatile bool _imported;
 
     public async Task<MultipartUpload> CreateAsync(string bucket, string key, string? contentType, Dictionary<string, string> metadata, Dictionary<string, string> headers, CancellationToken cancellationToken)
     {
-        var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
-        var upload = new MultipartUpload(id, bucket, key, _time.GetUtcNow(), contentType, metadata, headers);
-        var folder = Path.Combine(_root, id);
-        Directory.CreateDirectory(folder);
-        var temp = Path.Combine(folder, Manifest + ".tmp");
-        try
-        {
-            await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(upload), cancellationToken);
-            File.Move(temp, Path.Combine(folder, Manifest));
-            return upload;
-        }
-        catch
-        {
-            // A full disk (or a cancelled request) must not leave a half-written upload.json.tmp behind.
-            Directory.Delete(folder, recursive: true);
-            throw;
-        }
+        await EnsureImportedAsync(cancellationToken);
+        var upload = new MultipartUpload(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), bucket, key, time.GetUtcNow(), contentType, metadata, headers);
+        await records.CreateUploadAsync(upload, cancellationToken);
+        return upload;
     }
 
     /// <summary>The upload, or null when the id is unknown (or not an id at all).</summary>
     public async Task<MultipartUpload?> GetAsync(string uploadId, CancellationToken cancellationToken)
     {
-        if (!IsId(uploadId))
-        {
-            return null;
-        }
-
-        try
-        {
-            var json = await File.ReadAllTextAsync(Path.Combine(_root, uploadId, Manifest), cancellationToken);
-            return JsonSerializer.Deserialize<MultipartUpload>(json);
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or JsonException)
-        {
-            return null;
-        }
+        await EnsureImportedAsync(cancellationToken);
+        return IsId(uploadId) ? await records.GetUploadAsync(uploadId, cancellationToken) : null;
     }
 
     public async Task<MultipartPart> PutPartAsync(MultipartUpload upload, int number, Stream content, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(upload);
-        ArgumentNullException.ThrowIfNull(content);
-        var folder = Path.Combine(_root, upload.UploadId);
-        var temp = Path.Combine(folder, $"{Guid.NewGuid():N}.tmp");
+        var bytes = await parts.WriteAsync(upload.UploadId, number, content, cancellationToken);
+        var part = new MultipartPart(number, bytes.ETag, bytes.Size, time.GetUtcNow(), bytes.Location);
+        MultipartPartRecorded recorded;
         try
         {
-            using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
-            long size = 0;
-            try
-            {
-                await using var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
-                var buffer = new byte[1 << 16];
-                int read;
-                while ((read = await content.ReadAsync(buffer, cancellationToken)) > 0)
-                {
-                    size += read;
-                    md5.AppendData(buffer, 0, read);
-                    await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
-                }
-
-                await file.FlushAsync(cancellationToken);
-                file.Flush(flushToDisk: true);
-            }
-            catch (DirectoryNotFoundException)
-            {
-                throw S3Exception.NoSuchUpload();
-            }
-
-            var etag = Convert.ToHexStringLower(md5.GetHashAndReset());
-            var prefix = number.ToString("D5", CultureInfo.InvariantCulture);
-            var target = Path.Combine(folder, $"{prefix}-{etag}.part");
-            File.Move(temp, target, overwrite: true);
-            foreach (var older in Directory.EnumerateFiles(folder, prefix + "-*.part").Where(p => p != target))
-            {
-                File.Delete(older);
-            }
-
-            if (!File.Exists(Path.Combine(folder, Manifest)))
-            {
-                throw S3Exception.NoSuchUpload(); // aborted while the part was streaming
-            }
-
-            return new MultipartPart(number, etag, size, _time.GetUtcNow(), target);
+            recorded = await records.PutPartAsync(upload.UploadId, part, cancellationToken);
         }
-        finally
+        catch
         {
-            if (File.Exists(temp))
-            {
-                File.Delete(temp);
-            }
+            await DeleteBytesAsync(upload.UploadId, [bytes.Location]);
+            throw;
         }
+
+        if (!recorded.UploadExists)
+        {
+            await DeleteBytesAsync(upload.UploadId, [bytes.Location]);
+            throw S3Exception.NoSuchUpload(); // aborted or completed (maybe on another node) while the part was streaming
+        }
+
+        if (recorded.ReplacedLocation is { } replaced)
+        {
+            await DeleteBytesAsync(upload.UploadId, [replaced]);
+        }
+
+        return part;
     }
 
-    public IReadOnlyList<MultipartPart> ListParts(MultipartUpload upload)
+    public Task<IReadOnlyList<MultipartPart>> ListPartsAsync(MultipartUpload upload, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(upload);
-        var parts = new List<MultipartPart>();
-        var folder = Path.Combine(_root, upload.UploadId);
-        if (!Directory.Exists(folder))
-        {
-            return parts;
-        }
-
-        foreach (var path in Directory.EnumerateFiles(folder, "*.part"))
-        {
-            var name = Path.GetFileNameWithoutExtension(path);
-            var dash = name.IndexOf('-', StringComparison.Ordinal);
-            if (dash != 5 || !int.TryParse(name[..5], NumberStyles.None, CultureInfo.InvariantCulture, out var number))
-            {
-                continue;
-            }
-
-            var info = new FileInfo(path);
-            parts.Add(new MultipartPart(number, name[(dash + 1)..], info.Length, new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero), path));
-        }
-
-        parts.Sort((a, b) => a.Number.CompareTo(b.Number));
-        return parts;
+        return records.ListPartsAsync(upload.UploadId, cancellationToken);
     }
 
     public async Task<IReadOnlyList<MultipartUpload>> ListUploadsAsync(string bucket, CancellationToken cancellationToken)
     {
-        var uploads = new List<MultipartUpload>();
-        foreach (var folder in Directory.EnumerateDirectories(_root))
-        {
-            if (await GetAsync(Path.GetFileName(folder), cancellationToken) is { } upload && upload.Bucket == bucket)
-            {
-                uploads.Add(upload);
-            }
-        }
-
-        return uploads.OrderBy(u => u.Key, StringComparer.Ordinal).ThenBy(u => u.Initiated).ToList();
+        await EnsureImportedAsync(cancellationToken);
+        return await records.ListUploadsAsync(bucket, cancellationToken);
     }
 
-    public void Delete(string uploadId)
+    /// <summary>Opens a part's bytes; NoSuchUpload when they are gone (completed or aborted meanwhile, perhaps on another node).</summary>
+    public async Task<Stream> OpenPartAsync(MultipartPart part, CancellationToken cancellationToken)
     {
-        if (!IsId(uploadId))
+        ArgumentNullException.ThrowIfNull(part);
+        try
+        {
+            return await parts.OpenReadAsync(part.Location, cancellationToken);
+        }
+        catch (StorageException ex) when (ex.Error == StorageError.NoSuchKey)
+        {
+            throw S3Exception.NoSuchUpload();
+        }
+    }
+
+    /// <summary>The parts' bytes one after the other, each opened when the previous one ends (a completed multipart object).</summary>
+    public Stream OpenConcatenated(IReadOnlyList<MultipartPart> chosen) => new ConcatenatedStream(chosen.Select(p => (Func<CancellationToken, Task<Stream>>)(ct => OpenPartAsync(p, ct))).ToList());
+
+    /// <summary>Deletes the upload's records, then its part bytes; false when the upload was unknown.</summary>
+    public async Task<bool> DeleteAsync(string uploadId, CancellationToken cancellationToken)
+    {
+        if (!IsId(uploadId) || await records.DeleteUploadAsync(uploadId, cancellationToken) is not { } locations)
+        {
+            return false;
+        }
+
+        await DeleteBytesAsync(uploadId, locations);
+        return true;
+    }
+
+    /// <summary>
+    /// Records the upload as completed with the answer the client got (so a retry on any node gets it too), then
+    /// deletes its part bytes. False when another request completed or aborted it first (the object is stored all the same).
+    /// </summary>
+    public async Task<bool> CompleteAsync(MultipartUpload upload, string etag, MultipartChecksum? checksum, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(upload);
+        var now = time.GetUtcNow();
+        var completion = new MultipartCompletion(etag, checksum?.Algorithm, checksum?.Value, checksum?.Type, now);
+        if (await records.CompleteUploadAsync(upload.UploadId, completion, now - CompletedUploadMemory, cancellationToken) is not { } locations)
+        {
+            return false;
+        }
+
+        await DeleteBytesAsync(upload.UploadId, locations);
+        return true;
+    }
+
+    /// <summary>The answer of this upload's completion within the last hour, if it was of this bucket and key.</summary>
+    public async Task<MultipartCompletion?> CompletedEarlierAsync(string uploadId, string bucket, string key, CancellationToken cancellationToken)
+    {
+        if (!IsId(uploadId) || await records.GetCompletionAsync(uploadId, cancellationToken) is not { } done)
+        {
+            return null;
+        }
+
+        return done.Upload.Bucket == bucket && done.Upload.Key == key && time.GetUtcNow() - done.Completion.CompletedAt <= CompletedUploadMemory ? done.Completion : null;
+    }
+
+    /// <summary>
+    /// Best effort and not cancellable: once no record points at the bytes nothing else would ever delete them, so a
+    /// client hanging up must not stop it halfway; a failure is logged (the bytes are then orphans under the prefix).
+    /// </summary>
+    private async Task DeleteBytesAsync(string uploadId, IReadOnlyList<string> locations)
+    {
+        try
+        {
+            await parts.DeleteAsync(uploadId, locations, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or Amazon.Runtime.AmazonServiceException or HttpRequestException)
+        {
+            logger.LogWarning(ex, "Could not delete {Count} part(s) of multipart upload {UploadId}", locations.Count, uploadId);
+        }
+    }
+
+    /// <summary>Once per process, before the first request: uploads an older LabelLens kept in data/multipart/ join the records.</summary>
+    private async Task EnsureImportedAsync(CancellationToken cancellationToken)
+    {
+        if (_imported)
         {
             return;
         }
 
-        var folder = Path.Combine(_root, uploadId);
+        await _importing.WaitAsync(cancellationToken);
         try
         {
-            // Manifest first: a part still streaming notices the upload is gone.
-            File.Delete(Path.Combine(folder, Manifest));
-            Directory.Delete(folder, recursive: true);
+            if (!_imported)
+            {
+                if (parts is FileMultipartPartStore files && await files.ImportLegacyAsync(records, cancellationToken) is > 0 and var count)
+                {
+                    logger.LogInformation("Imported {Count} multipart upload(s) in progress from data/multipart into the catalog", count);
+                }
+
+                _imported = true;
+            }
         }
-        catch (DirectoryNotFoundException)
+        finally
         {
+            _importing.Release();
         }
     }
+
+    public void Dispose() => _importing.Dispose();
 
     private static bool IsId(string value) => value.Length == 32 && value.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f');
 }
 
-/// <summary>Reads several files one after the other, as one stream (a completed multipart object).</summary>
-public sealed class ConcatenatedFileStream(IReadOnlyList<string> paths) : Stream
+/// <summary>Reads several streams one after the other, as one stream, opening each only when it is reached.</summary>
+public sealed class ConcatenatedStream(IReadOnlyList<Func<CancellationToken, Task<Stream>>> sources) : Stream
 {
     private int _index;
-    private FileStream? _current;
+    private Stream? _current;
 
     public override bool CanRead => true;
 
@@ -217,12 +212,12 @@ public sealed class ConcatenatedFileStream(IReadOnlyList<string> paths) : Stream
         {
             if (_current is null)
             {
-                if (_index >= paths.Count)
+                if (_index >= sources.Count)
                 {
                     return 0;
                 }
 
-                _current = new FileStream(paths[_index++], FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+                _current = await sources[_index++](cancellationToken);
             }
 
             var read = await _current.ReadAsync(buffer, cancellationToken);
@@ -241,6 +236,17 @@ public sealed class ConcatenatedFileStream(IReadOnlyList<string> paths) : Stream
     public override void SetLength(long value) => throw new NotSupportedException();
 
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (_current is not null)
+        {
+            await _current.DisposeAsync();
+            _current = null;
+        }
+
+        await base.DisposeAsync();
+    }
 
     protected override void Dispose(bool disposing)
     {

@@ -69,7 +69,15 @@ public static class S3Setup
         builder.Services.AddSingleton<IS3MetadataStore>(sp => sp.GetRequiredService<ICatalog>() is LabelLens.Storage.Postgres.PostgresCatalog postgres
             ? new LabelLens.Storage.Postgres.PostgresS3MetadataStore(postgres)
             : new S3MetadataStore(dataFolder));
-        builder.Services.AddSingleton(sp => new S3Multipart(dataFolder, sp.GetRequiredService<TimeProvider>()));
+        // Multipart records go where the metadata goes; part bytes go to the shared S3 bucket when that is the store
+        // (every api node reads them there), else to data/multipart/.
+        builder.Services.AddSingleton(sp => new S3Multipart(
+            sp.GetRequiredService<ICatalog>() is LabelLens.Storage.Postgres.PostgresCatalog catalog
+                ? new LabelLens.Storage.Postgres.PostgresMultipartStore(catalog)
+                : new SqliteMultipartStore(dataFolder),
+            sp.GetRequiredService<IObjectStore>() as IMultipartPartStore ?? new FileMultipartPartStore(dataFolder),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<S3Multipart>>()));
         builder.Services.AddSingleton(sp => new S3SigV4(Secrets(options), options.S3AllowAnonymous, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton(sp => new S3Handler(
             sp.GetRequiredService<IObjectStore>(),
