@@ -1,0 +1,141 @@
+using System.Globalization;
+using System.Threading.Channels;
+using LabelLens.Storage;
+using LabelLens.Storage.Postgres;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace LabelLens.Tests;
+
+/// <summary>
+/// The PostgreSQL catalog's notifications across a restart of the database, on a server of the test's own
+/// (<see cref="PostgresServer.StartPrivate"/>; the shared one serves tests running in parallel): the listener hears a
+/// queued job, the server is stopped and started again on the same port, and the listener hears the next queued job
+/// too, because it reconnected and LISTENs again. Then the same through a real `serve --role worker`, whose idle
+/// workers are woken by those notifications (its poll is set to 10 minutes, so nothing else wakes it).
+/// </summary>
+public sealed class PostgresRestartTests
+{
+    /// <summary>How long a notification may take: far more than it needs, far less than any poll.</summary>
+    private static readonly TimeSpan Soon = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task Postgres_catalog_notifications_are_heard_again_after_the_database_restarts()
+    {
+        using var server = PostgresServer.StartPrivate();
+        await using var catalog = new PostgresCatalog(server.CreateDatabase("listen"), TimeProvider.System, NullLogger<PostgresCatalog>.Instance);
+        var heard = Channel.CreateUnbounded<(string Channel, string Payload)>();
+        using var stop = new CancellationTokenSource();
+        var listening = catalog.ListenAsync((channel, payload) => heard.Writer.TryWrite((channel, payload)), stop.Token);
+
+        // The empty channel says "(re)connected and listening": from then on nothing queued is missed.
+        await ExpectAsync(heard, "", listening, server, "the first LISTEN");
+        await catalog.RecordUploadAsync(Stored("before.jpg"), "image/jpeg", default);
+        await ExpectAsync(heard, PostgresCatalog.JobsChannel, listening, server, "a job queued before the restart");
+
+        // Down for a while (the listener fails to reconnect a few times and backs off), then up on the same port.
+        server.StopServer();
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.False(listening.IsCompleted, $"the listener ended when the database went away: {listening.Exception}");
+        server.StartServer();
+
+        await ExpectAsync(heard, "", listening, server, "the LISTEN after the restart");
+        await catalog.RecordUploadAsync(Stored("after.jpg"), "image/jpeg", default);
+        var job = await ExpectAsync(heard, PostgresCatalog.JobsChannel, listening, server, "a job queued after the restart");
+        Assert.Equal("image", job);
+        Assert.Equal(2, (await catalog.GetQueueCountsAsync(default)).Queued);
+
+        await stop.CancelAsync();
+        await listening.WaitAsync(Soon); // cancelling ends it, without an exception
+    }
+
+    [Fact]
+    public async Task Postgres_restart_an_idle_worker_process_is_still_woken_by_jobs_queued_after_it()
+    {
+        using var server = PostgresServer.StartPrivate();
+        var url = server.CreateDatabase("wake");
+        using var worker = new ServeProcess("labellens-pgwake-") { ExtraArguments = ["--role", "worker"] };
+        await worker.StartAsync(new Dictionary<string, string?>
+        {
+            ["LABELLENS_CATALOG"] = url,
+            ["LABELLENS_MODELS"] = null,
+            // Idle workers look for jobs every 10 minutes on their own: within the test only a NOTIFY wakes them.
+            ["LABELLENS_Queue__PollSeconds"] = "600",
+            ["LABELLENS_Queue__Workers"] = "1",
+        });
+        await using var catalog = new PostgresCatalog(url, TimeProvider.System, NullLogger<PostgresCatalog>.Instance);
+        await using var db = NpgsqlDataSource.Create(PostgresConnectionString.ToNpgsql(url));
+
+        // The job names an object the worker's store does not have: it fails the attempt, which is all this needs to
+        // see (attempts counts the claims), without labeling anything.
+        await catalog.RecordUploadAsync(Stored("before.jpg"), "image/jpeg", default);
+        await AttemptedAsync(db, "before.jpg", worker, server, "before the restart");
+
+        server.StopServer();
+        await WaitForLogAsync(worker, "Lost the catalog's notifications", server);
+        server.StartServer();
+        await WaitForLogAsync(worker, "Listening to the catalog's notifications again", server);
+
+        // The reconnect itself wakes the workers once (anything sent meanwhile was missed); they find nothing, go
+        // idle for 10 minutes, and only the NOTIFY of this job can bring them back.
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        await catalog.RecordUploadAsync(Stored("after.jpg"), "image/jpeg", default);
+        await AttemptedAsync(db, "after.jpg", worker, server, "after the restart");
+        Assert.False(worker.Process.HasExited, worker.LogTail());
+    }
+
+    private static StoredObject Stored(string key) =>
+        new("photos", key, 1000, key.GetHashCode(StringComparison.Ordinal).ToString("x8", CultureInfo.InvariantCulture), new string('a', 64), DateTimeOffset.UtcNow);
+
+    /// <summary>The next notification on <paramref name="channel"/> (others are skipped); its payload.</summary>
+    private static async Task<string> ExpectAsync(Channel<(string Channel, string Payload)> heard, string channel, Task listening, PostgresServer server, string what)
+    {
+        using var timeout = new CancellationTokenSource(Soon);
+        try
+        {
+            while (true)
+            {
+                var (name, payload) = await heard.Reader.ReadAsync(timeout.Token);
+                if (name == channel)
+                {
+                    return payload;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"{what}: nothing on '{channel}' within {Soon.TotalSeconds} s (listener {(listening.IsCompleted ? $"ended: {listening.Exception}" : "still running")}).\n{server.LogTail()}");
+            throw;
+        }
+    }
+
+    /// <summary>Waits until the job of <paramref name="key"/> has been claimed by the worker at least once.</summary>
+    private static async Task AttemptedAsync(NpgsqlDataSource db, string key, ServeProcess worker, PostgresServer server, string when)
+    {
+        var deadline = DateTime.UtcNow + Soon;
+        while (true)
+        {
+            await using (var command = db.CreateCommand("SELECT COALESCE(MAX(j.attempts), 0) FROM jobs j JOIN images i ON i.id = j.image_id WHERE i.key = @key"))
+            {
+                command.Parameters.AddWithValue("key", key);
+                if (Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture) > 0)
+                {
+                    return;
+                }
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"the idle worker did not take the job queued {when} within {Soon.TotalSeconds} s:\n{worker.LogTail()}\n{server.LogTail()}");
+            await Task.Delay(100);
+        }
+    }
+
+    private static async Task WaitForLogAsync(ServeProcess worker, string text, PostgresServer server)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!worker.Output.Any(line => line.Contains(text, StringComparison.Ordinal)))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the worker never logged \"{text}\":\n{worker.LogTail()}\n{server.LogTail()}");
+            await Task.Delay(100);
+        }
+    }
+}
