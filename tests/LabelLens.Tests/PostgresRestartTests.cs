@@ -11,8 +11,10 @@ namespace LabelLens.Tests;
 /// The PostgreSQL catalog's notifications across a restart of the database, on a server of the test's own
 /// (<see cref="PostgresServer.StartPrivate"/>; the shared one serves tests running in parallel): the listener hears a
 /// queued job, the server is stopped and started again on the same port, and the listener hears the next queued job
-/// too, because it reconnected and LISTENs again. Then the same through a real `serve --role worker`, whose idle
-/// workers are woken by those notifications (its poll is set to 10 minutes, so nothing else wakes it).
+/// too, because it reconnected and LISTENs again. Then the same end to end: a `serve --role api` takes uploads and a
+/// `serve --role worker`'s idle workers are woken by their notifications (its poll is set to the longest allowed,
+/// 60 s, far past the 10 s a job is given to be taken, so nothing else wakes it in time); after the restart the api
+/// node's first upload succeeds and the worker takes its job.
 /// </summary>
 public sealed class PostgresRestartTests
 {
@@ -50,38 +52,54 @@ public sealed class PostgresRestartTests
     }
 
     [Fact]
-    public async Task Postgres_restart_an_idle_worker_process_is_still_woken_by_jobs_queued_after_it()
+    public async Task Postgres_restart_api_and_worker_processes_ride_it_out_an_upload_after_it_wakes_the_idle_worker()
     {
         using var server = PostgresServer.StartPrivate();
         var url = server.CreateDatabase("wake");
-        using var worker = new ServeProcess("labellens-pgwake-") { ExtraArguments = ["--role", "worker"] };
-        await worker.StartAsync(new Dictionary<string, string?>
+        var environment = new Dictionary<string, string?>
         {
             ["LABELLENS_CATALOG"] = url,
             ["LABELLENS_MODELS"] = null,
-            // Idle workers look for jobs every 10 minutes on their own: within the test only a NOTIFY wakes them.
-            ["LABELLENS_Queue__PollSeconds"] = "600",
+            ["LABELLENS_Server__S3AllowAnonymous"] = "true",
+            // Idle workers look for jobs every 60 s on their own (the maximum): within 10 s only a NOTIFY wakes them.
+            ["LABELLENS_Queue__PollSeconds"] = "60",
             ["LABELLENS_Queue__Workers"] = "1",
-        });
-        await using var catalog = new PostgresCatalog(url, TimeProvider.System, NullLogger<PostgresCatalog>.Instance);
-        await using var db = NpgsqlDataSource.Create(PostgresConnectionString.ToNpgsql(url));
+        };
+        using var api = new ServeProcess("labellens-pgwake-api-") { ExtraArguments = ["--role", "api"] };
+        using var worker = new ServeProcess("labellens-pgwake-w-") { ExtraArguments = ["--role", "worker"] };
+        await api.StartAsync(environment);
+        await worker.StartAsync(environment);
+        // Unpooled: the test's own look into the catalog must not be what trips on a connection the restart killed.
+        await using var db = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(PostgresConnectionString.ToNpgsql(url)) { Pooling = false }.ConnectionString);
 
-        // The job names an object the worker's store does not have: it fails the attempt, which is all this needs to
-        // see (attempts counts the claims), without labeling anything.
-        await catalog.RecordUploadAsync(Stored("before.jpg"), "image/jpeg", default);
+        // The api node's store is not the worker's, so the worker fails the attempt ("missing from the store"): that
+        // is all this needs to see (attempts counts the claims), without labeling anything.
+        await UploadAsync(api, "before.jpg", server);
         await AttemptedAsync(db, "before.jpg", worker, server, "before the restart");
 
         server.StopServer();
         await WaitForLogAsync(worker, "Lost the catalog's notifications", server);
+        await WaitForLogAsync(api, "Lost the catalog's notifications", server);
+        await Task.Delay(TimeSpan.FromSeconds(1)); // down a while: reconnect attempts fail and back off
         server.StartServer();
         await WaitForLogAsync(worker, "Listening to the catalog's notifications again", server);
+        await WaitForLogAsync(api, "Listening to the catalog's notifications again", server);
 
         // The reconnect itself wakes the workers once (anything sent meanwhile was missed); they find nothing, go
-        // idle for 10 minutes, and only the NOTIFY of this job can bring them back.
+        // idle for 60 s, and only the NOTIFY of this upload's job can bring them back within 10 s. The upload is the
+        // api node's first request after the restart: it must not trip on a connection the restart killed.
         await Task.Delay(TimeSpan.FromSeconds(1));
-        await catalog.RecordUploadAsync(Stored("after.jpg"), "image/jpeg", default);
+        await UploadAsync(api, "after.jpg", server);
         await AttemptedAsync(db, "after.jpg", worker, server, "after the restart");
         Assert.False(worker.Process.HasExited, worker.LogTail());
+        Assert.False(api.Process.HasExited, api.LogTail());
+    }
+
+    private static async Task UploadAsync(ServeProcess api, string key, PostgresServer server)
+    {
+        using var response = await api.Client.PutAsync($"/api/v1/buckets/photos/objects/{key}", new ByteArrayContent(TestData.ImageBytes("dog.jpg")));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Created, $"{key}: {(int)response.StatusCode} {text}\n{api.LogTail()}\n{server.LogTail()}");
     }
 
     private static StoredObject Stored(string key) =>
