@@ -86,14 +86,11 @@ public static class LabelLensServer
         {
             services.AddHostedService(sp => sp.GetRequiredService<LabelingWorkers>());
             services.AddHostedService<TextWorker>();
-        }
-
-        if (sharedCatalog)
-        {
-            // Jobs queued by other processes (api nodes) wake this one's workers at once. Api nodes listen too, though
-            // they have no workers to wake: the listening connection is how a database restart is noticed the moment
-            // it happens, so the pool's dead connections are dropped before a request trips on one (a 500).
-            services.AddHostedService<CatalogWakeups>();
+            if (sharedCatalog)
+            {
+                // Jobs queued by other processes (api nodes) wake this one's workers at once.
+                services.AddHostedService<CatalogWakeups>();
+            }
         }
 
         services.AddVideo(builder.Configuration, runWorker: labels);

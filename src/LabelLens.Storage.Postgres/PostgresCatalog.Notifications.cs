@@ -8,8 +8,8 @@ public sealed partial class PostgresCatalog
     /// <summary>
     /// Hears the catalog's NOTIFYs (<see cref="JobsChannel"/>: a job was queued, payload its kind;
     /// <see cref="EventsChannel"/>: an event was recorded) from every process, until cancelled. One dedicated
-    /// connection; when it drops, it clears the pool (its connections are as dead), reconnects and calls
-    /// <paramref name="onNotification"/> once with an empty channel, since anything sent meanwhile was missed.
+    /// connection; when it drops, it reconnects and calls <paramref name="onNotification"/> once with an empty
+    /// channel, since anything sent meanwhile was missed.
     /// </summary>
     public async Task ListenAsync(Action<string, string> onNotification, CancellationToken cancellationToken)
     {
@@ -44,11 +44,6 @@ public sealed partial class PostgresCatalog
             catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException)
             {
                 lost = true;
-                // The LISTEN connection usually drops because the database restarted or failed over, and then every
-                // idle connection in the pool is dead too: each would fail the first request to use it (PostgreSQL's
-                // 57P01 "terminating connection due to administrator command", read after the fact). Cleared here, the
-                // requests after the restart open fresh connections instead.
-                _dataSource.Clear();
                 _logger.LogWarning("Lost the catalog's notifications ({Message}); reconnecting in {Delay}", ex.Message, delay);
                 await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
