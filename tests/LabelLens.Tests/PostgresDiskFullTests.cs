@@ -114,8 +114,16 @@ public sealed class PostgresDiskFullTests : IDisposable
             Assert.Contains("disk is full", xml, StringComparison.Ordinal);
         }
 
-        // Still serving: health, reads of what is there, and the refused upload left nothing behind.
+        // Still serving: health, reads of what is there, and the refused upload left nothing behind. Still ready too:
+        // this node's own disk is fine, and every node shares the full catalog, so sending traffic elsewhere would
+        // not help (a full local disk does make /readyz fail, DiskFullTests).
         Assert.Equal("ok", await client.GetStringAsync("/healthz"));
+        using (var ready = await client.GetAsync("/readyz"))
+        {
+            Assert.True(ready.IsSuccessStatusCode, $"/readyz {(int)ready.StatusCode}: {await ready.Content.ReadAsStringAsync()}");
+        }
+
+        Assert.Contains(_serve.Output, line => line.Contains("The catalog database server's disk is full", StringComparison.Ordinal));
         Assert.Equal(TestData.ImageBytes("dog.jpg"), await client.GetByteArrayAsync("/api/v1/buckets/full/objects/dog.jpg"));
         Assert.Equal(accepted[0], (await GetJsonAsync($"/api/v1/images/{accepted[0]}")).GetProperty("image").GetProperty("id").GetString());
         using (var missing = await client.GetAsync($"/api/v1/buckets/full/objects/more/{accepted.Count - 1:D3}.jpg"))
@@ -141,7 +149,8 @@ public sealed class PostgresDiskFullTests : IDisposable
                 await Task.Delay(200);
             }
 
-            Assert.Equal("labeled", Status(await GetJsonAsync($"/api/v1/images/{id}")));
+            var image = await GetJsonAsync($"/api/v1/images/{id}");
+            Assert.True(Status(image) == "labeled", $"{id} ended {Status(image)}: {image}\n{_serve.LogTail()}");
         }
 
         Assert.False(_serve.Process.HasExited, _serve.LogTail());
