@@ -87,7 +87,17 @@ public sealed class JobLoop(ILabelingJobs jobs, IOptions<QueueOptions> queueOpti
                 }
                 try
                 {
-                    await Task.Delay(poll, time, cancellationToken);
+                    // A wake-up ends the wait early: after a database restart the catalog's listener reconnects and
+                    // wakes the workers, and a loop that failed during the restart must not stay deaf for a whole
+                    // poll interval (found by PostgresRestartTests: 60 s with the longest poll).
+                    if (idle is null)
+                    {
+                        await Task.Delay(poll, time, cancellationToken);
+                    }
+                    else
+                    {
+                        await idle(poll, cancellationToken);
+                    }
                 }
                 catch (OperationCanceledException)
                 {
