@@ -15,6 +15,7 @@ public sealed partial class PostgresCatalog
     {
         ArgumentNullException.ThrowIfNull(onNotification);
         var delay = TimeSpan.FromMilliseconds(250);
+        var lost = false;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -22,6 +23,13 @@ public sealed partial class PostgresCatalog
                 await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
                 connection.Notification += (_, e) => onNotification(e.Channel, e.Payload);
                 await ExecuteAsync(connection, null, $"LISTEN {JobsChannel}; LISTEN {EventsChannel}", cancellationToken);
+                if (lost)
+                {
+                    // The operator's evidence that a database restart or failover was ridden out, not just begun.
+                    _logger.LogInformation("Listening to the catalog's notifications again");
+                    lost = false;
+                }
+
                 onNotification("", "");
                 delay = TimeSpan.FromMilliseconds(250);
                 while (true)
@@ -35,6 +43,7 @@ public sealed partial class PostgresCatalog
             }
             catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException)
             {
+                lost = true;
                 _logger.LogWarning("Lost the catalog's notifications ({Message}); reconnecting in {Delay}", ex.Message, delay);
                 await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));

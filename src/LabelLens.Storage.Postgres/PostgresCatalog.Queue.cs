@@ -179,13 +179,13 @@ public sealed partial class PostgresCatalog
     /// own failed batch. (A server does not release "serve:" jobs at start on a shared catalog: other live processes
     /// hold them; a dead process's jobs come back when their leases expire.)
     /// </summary>
-    public async Task<int> ReleaseJobsAsync(string ownerPrefix, CancellationToken cancellationToken)
+    public async Task<int> ReleaseJobsAsync(string ownerPrefix, CancellationToken cancellationToken, bool returnAttempts = false)
     {
         await using var connection = await OpenAsync(cancellationToken);
         return await ExecuteAsync(
             connection,
             null,
-            "UPDATE jobs SET lease_until = @now WHERE state = 'running' AND starts_with(lease_owner, @prefix::text)",
+            $"UPDATE jobs SET lease_until = @now{(returnAttempts ? ", attempts = GREATEST(attempts - 1, 0)" : "")} WHERE state = 'running' AND starts_with(lease_owner, @prefix::text)",
             cancellationToken,
             ("now", Now), ("prefix", ownerPrefix));
     }

@@ -26,8 +26,7 @@ public static class DiskFull
                 return true;
             }
 
-            // PostgreSQL's disk_full (the catalog's server is out of space): SQLSTATE 53100, whatever the provider.
-            if (ex is System.Data.Common.DbException { SqlState: "53100" })
+            if (OnCatalogServer(ex) is not null)
             {
                 return true;
             }
@@ -41,10 +40,31 @@ public static class DiskFull
         return false;
     }
 
+    /// <summary>
+    /// The database server's own error when it is the catalog's server (PostgreSQL) that is out of space, not this
+    /// machine's disk; null otherwise. The two need different remedies, so the messages tell them apart.
+    /// </summary>
+    public static System.Data.Common.DbException? OnCatalogServer(Exception? exception)
+    {
+        for (var ex = exception; ex is not null; ex = ex.InnerException)
+        {
+            // PostgreSQL's disk_full (e.g. "could not extend file ...: No space left on device"): SQLSTATE 53100,
+            // whatever the provider.
+            if (ex is System.Data.Common.DbException { SqlState: "53100" } db)
+            {
+                return db;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>The refusal a client gets: what happened, that nothing was written, and what to do.</summary>
     public static StorageException Refusal(string dataFolder, Exception? cause = null)
     {
-        var message = $"The server's disk is full (data folder {dataFolder}): nothing was written. Free some space there (or delete objects) and retry.";
+        var message = OnCatalogServer(cause) is { } database
+            ? $"The catalog database server's disk is full ({database.Message}): nothing was written. Free some space on the database server and retry."
+            : $"The server's disk is full (data folder {dataFolder}): nothing was written. Free some space there (or delete objects) and retry.";
         return cause is null ? new StorageException(StorageError.DiskFull, message) : new StorageException(StorageError.DiskFull, message, cause);
     }
 }

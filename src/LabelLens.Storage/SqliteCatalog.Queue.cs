@@ -194,13 +194,13 @@ public sealed partial class SqliteCatalog
     /// so no other server can own them, and waiting for their leases would only delay recovery. A worker loop
     /// also calls it for its own jobs after the catalog failed to take their results (a full disk).
     /// </summary>
-    public async Task<int> ReleaseJobsAsync(string ownerPrefix, CancellationToken cancellationToken)
+    public async Task<int> ReleaseJobsAsync(string ownerPrefix, CancellationToken cancellationToken, bool returnAttempts = false)
     {
         await using var connection = Open();
         var released = Execute(
             connection,
             null,
-            "UPDATE jobs SET lease_until = $now WHERE state = 'running' AND substr(lease_owner, 1, length($prefix)) = $prefix",
+            $"UPDATE jobs SET lease_until = $now{(returnAttempts ? ", attempts = max(attempts - 1, 0)" : "")} WHERE state = 'running' AND substr(lease_owner, 1, length($prefix)) = $prefix",
             ("$now", Now), ("$prefix", ownerPrefix));
         if (released > 0)
         {

@@ -68,6 +68,21 @@ public abstract class CatalogContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Contract_a_batch_released_for_a_full_disk_gets_its_attempts_back_a_dead_servers_does_not()
+    {
+        await Catalog.RecordUploadAsync(Stored("photos", "release/full.jpg", "f"), null, default);
+        Assert.Equal(1, Assert.Single(await Catalog.ClaimJobsAsync("serve:1:loop-a", 1, Queue, default)).Attempt);
+
+        // The results could not be written (disk full): not the job's fault, so the attempt does not count.
+        Assert.Equal(1, await Catalog.ReleaseJobsAsync("serve:1:loop-a", default, returnAttempts: true));
+        Assert.Equal(1, Assert.Single(await Catalog.ClaimJobsAsync("serve:1:loop-a", 1, Queue, default)).Attempt);
+
+        // A dead server's jobs keep theirs: one of them may be what killed it.
+        Assert.Equal(1, await Catalog.ReleaseJobsAsync("serve:1:", default));
+        Assert.Equal(2, Assert.Single(await Catalog.ClaimJobsAsync("serve:2:loop-b", 1, Queue, default)).Attempt);
+    }
+
+    [Fact]
     public async Task Contract_released_jobs_are_claimable_at_once_and_only_the_owners()
     {
         await Catalog.RecordUploadAsync(Stored("photos", "release/a.jpg", "a"), null, default);

@@ -36,13 +36,16 @@ public sealed class JobLoop(ILabelingJobs jobs, IOptions<QueueOptions> queueOpti
         // the next server's take-back rely on): releasing a failed batch must not free a sibling loop's jobs.
         var leaseOwner = $"{owner}:{Guid.NewGuid():N}";
         var holdingFailedBatch = false;
+        var failedOnFullDisk = false;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
                 if (holdingFailedBatch)
                 {
-                    await jobs.ReleaseJobsAsync(leaseOwner, cancellationToken);
+                    // A full disk is not the jobs' fault: their attempts are given back, or a catalog that takes claims
+                    // but not results would use them all up within seconds and fail every job it holds.
+                    await jobs.ReleaseJobsAsync(leaseOwner, cancellationToken, returnAttempts: failedOnFullDisk);
                     holdingFailedBatch = false;
                 }
 
@@ -72,7 +75,8 @@ public sealed class JobLoop(ILabelingJobs jobs, IOptions<QueueOptions> queueOpti
             catch (Exception ex)
             {
                 holdingFailedBatch = true;
-                if (DiskFull.Is(ex))
+                failedOnFullDisk = DiskFull.Is(ex);
+                if (failedOnFullDisk)
                 {
                     // Expected until space returns, and repeated every poll: one line, not a stack trace each time.
                     logger.LogWarning("Worker {Owner}: the disk is full ({Error}); retrying in {Seconds} s", owner, ex.Message, queue.PollSeconds);
@@ -83,7 +87,17 @@ public sealed class JobLoop(ILabelingJobs jobs, IOptions<QueueOptions> queueOpti
                 }
                 try
                 {
-                    await Task.Delay(poll, time, cancellationToken);
+                    // A wake-up ends the wait early: after a database restart the catalog's listener reconnects and
+                    // wakes the workers, and a loop that failed during the restart must not stay deaf for a whole
+                    // poll interval (found by PostgresRestartTests: 60 s with the longest poll).
+                    if (idle is null)
+                    {
+                        await Task.Delay(poll, time, cancellationToken);
+                    }
+                    else
+                    {
+                        await idle(poll, cancellationToken);
+                    }
                 }
                 catch (OperationCanceledException)
                 {

@@ -37,6 +37,14 @@ public sealed class DiskSpace(string dataFolder, IOptions<UploadOptions> options
     /// <summary>A write failed with "no space left on device" (or the catalog's "database or disk is full").</summary>
     public void WriteFailed(Exception cause)
     {
+        if (DiskFull.OnCatalogServer(cause) is { } database)
+        {
+            // Another machine's disk (the catalog's PostgreSQL server): this data folder is fine, so it is not marked
+            // full (a test write here would only clear it again); the refusals say where space is missing.
+            logger.LogError("The catalog database server's disk is full: {Error}. Writes to the catalog fail until space is freed there", database.Message);
+            return;
+        }
+
         lock (_probe)
         {
             if (!_writeFailed)

@@ -54,7 +54,13 @@ public interface ILabelingJobs
     Task FailJobAsync(ClaimedJob job, string error, bool permanent, QueueOptions options, CancellationToken cancellationToken);
 
     /// <summary>Hands back the running jobs of owners starting with <paramref name="ownerPrefix"/> (a dead server's, or a worker loop's failed batch).</summary>
-    Task<int> ReleaseJobsAsync(string ownerPrefix, CancellationToken cancellationToken);
+    /// <param name="returnAttempts">
+    /// Also takes back the attempt each claim counted: for a batch the catalog could not record because its disk is
+    /// full, which says nothing about the jobs. Otherwise a catalog that still takes claims (PostgreSQL updates rows in
+    /// place) but not results used up every job's attempts within seconds and failed them. Never for a dead server's
+    /// jobs: one of them may be what killed it, and the attempts limit is what stops it.
+    /// </param>
+    Task<int> ReleaseJobsAsync(string ownerPrefix, CancellationToken cancellationToken, bool returnAttempts = false);
 
     /// <summary>Extends the lease of a long job (heartbeat); false when the job was lost.</summary>
     Task<bool> RenewLeaseAsync(ClaimedJob job, TimeSpan lease, CancellationToken cancellationToken);
