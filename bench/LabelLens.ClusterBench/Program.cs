@@ -10,7 +10,8 @@ using Npgsql;
 // Beyond one process (issue: PostgreSQL catalog and stateless workers), on one machine:
 //   dotnet run -c Release --project bench/LabelLens.ClusterBench -- --postgres postgresql://USER@HOST:PORT/postgres [--photos 1500] [--workers 4] [--rounds 3]
 // 1. Labeling throughput: an api process takes N uploads (workers stopped), then either one worker process with
-//    Queue:Workers=W or two with W/2 each label them; throughput = images / (last labeled_at - first labeled_at).
+//    Queue:Workers=W or two with W/2 each label them; throughput = images / (last labeled_at - labeled_at at the end
+//    of the warm-up, the first fifth of the photos).
 //    On 2 cores the second process adds no cores: the ratio shows what coordinating through PostgreSQL costs.
 // 2. Claim latency: ClaimJobsAsync + CompleteJobAsync on a queue of 5,000 jobs, 1 and 4 concurrent claimers,
 //    PostgreSQL against the embedded SQLite catalog.
@@ -118,20 +119,26 @@ async Task<Throughput> ThroughputAsync(int processes)
         // api process, PostgreSQL, this benchmark's polling, other processes).
         var workerProcesses = started.Skip(1).ToList();
         await using var catalog = NpgsqlDataSource.Create(PostgresConnectionString.ToNpgsql(url));
+        // The first fifth of the photos is warm-up: the workers load their models and the JIT compiles and re-tiers
+        // their code while the first jobs run (seconds of CPU per process, paid twice by two processes). The measured
+        // window starts at the poll that first sees that many labeled, and ends at the last label.
+        var warmUp = photos / 5;
         (long Busy, long Total)? machineAtFirst = null;
         double workerCpuAtFirst = 0;
         long labeledAtFirst = 0;
+        long labeledAtMillis = 0;
         while (true)
         {
             await using var command = catalog.CreateCommand("SELECT COUNT(*) FILTER (WHERE status = 'labeled'), MIN(labeled_at), MAX(labeled_at) FROM images");
             await using var reader = await command.ExecuteReaderAsync();
             await reader.ReadAsync();
             var labeled = reader.GetInt64(0);
-            if (machineAtFirst is null && labeled > 0)
+            if (machineAtFirst is null && labeled > warmUp)
             {
                 machineAtFirst = MachineTicks();
                 workerCpuAtFirst = workerProcesses.Sum(ProcessCpuSeconds);
                 labeledAtFirst = labeled;
+                labeledAtMillis = reader.GetInt64(2);
             }
 
             if (labeled >= photos)
@@ -141,7 +148,7 @@ async Task<Throughput> ThroughputAsync(int processes)
                 var busy = (machine.Busy - machineAtFirst!.Value.Busy) / TicksPerSecond;
                 var images = photos - labeledAtFirst;
                 return new Throughput(
-                    (photos - 1) / ((reader.GetInt64(2) - reader.GetInt64(1)) / 1000.0),
+                    images / ((reader.GetInt64(2) - labeledAtMillis) / 1000.0),
                     workerCpu * 1000 / images,
                     (busy - workerCpu) * 1000 / images,
                     (machine.Busy - machineAtFirst.Value.Busy) / (double)(machine.Total - machineAtFirst.Value.Total));

@@ -79,13 +79,10 @@ public sealed partial class PostgresCatalog
 
         var edits = await QueryAsync(connection, transaction, "SELECT name, action FROM label_edits WHERE image_id = @id", r => (Name: r.GetString(0), Action: r.GetString(1)), cancellationToken, ("id", job.ImageId));
         var edited = edits.Select(e => e.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        await ExecuteAsync(connection, transaction, "DELETE FROM labels WHERE image_id = @id AND source = 'model'", cancellationToken, ("id", job.ImageId));
-        await ExecuteAsync(connection, transaction, "DELETE FROM instances WHERE image_id = @id", cancellationToken, ("id", job.ImageId));
-
         // rank keeps the model's order (a detected label before its equally confident ancestors). Every label in
         // one statement, every instance in another: arrays, unnested by the server.
         var labels = result.Labels.Select((l, i) => (Label: l, Rank: i + 1)).Where(l => !edited.Contains(l.Label.Name)).ToList();
-        await InsertModelLabelsAsync(connection, transaction, job.ImageId, labels, result.LabelModelVersion, minConfidence, cancellationToken);
+        await ExecuteAsync(connection, transaction, "DELETE FROM instances WHERE image_id = @id", cancellationToken, ("id", job.ImageId));
 
         var instances = labels.SelectMany(l => l.Label.Instances.Select(i => (l.Label.Name, Instance: i))).ToList();
         if (instances.Count > 0)
@@ -114,6 +111,14 @@ public sealed partial class PostgresCatalog
 
         await SaveAnalysesAsync(connection, transaction, job.ImageId, analyses, replaceAll: job.Analyses is null, now, cancellationToken, keepText: result.TextFollows);
         await SaveFacesAsync(connection, transaction, job, result.Faces, cancellationToken);
+        await ExecuteAsync(connection, transaction, "UPDATE jobs SET state = 'done', error = NULL, lease_until = NULL, updated_at = @now WHERE id = @job", cancellationToken, ("job", job.Id), ("now", now));
+        await AfterLabelsAsync(connection, transaction, job, result.TextFollows, now, cancellationToken);
+        // Last, just before the commit: the statements whose triggers update label_counts. Its rows (one per label
+        // name: Dog, Animal, ...) are shared by every image, so each completing job holds their locks from here to
+        // its commit; taken early, they made the other workers' completions queue behind this transaction's
+        // remaining round trips (ClusterBench: one worker process kept the cores only half busy).
+        await ExecuteAsync(connection, transaction, "DELETE FROM labels WHERE image_id = @id AND source = 'model'", cancellationToken, ("id", job.ImageId));
+        await InsertModelLabelsAsync(connection, transaction, job.ImageId, labels, result.LabelModelVersion, minConfidence, cancellationToken);
         await ExecuteAsync(
             connection,
             transaction,
@@ -125,8 +130,6 @@ public sealed partial class PostgresCatalog
             cancellationToken,
             ("id", job.ImageId), ("w", result.Image.Width), ("h", result.Image.Height), ("format", result.Image.Format),
             ("model", result.LabelModelVersion), ("min", minConfidence), ("now", now), ("ms", result.Timings.TotalMs));
-        await ExecuteAsync(connection, transaction, "UPDATE jobs SET state = 'done', error = NULL, lease_until = NULL, updated_at = @now WHERE id = @job", cancellationToken, ("job", job.Id), ("now", now));
-        await AfterLabelsAsync(connection, transaction, job, result.TextFollows, now, cancellationToken);
         await InsertEventAsync(connection, transaction, CatalogEventType.LabelsReady, job.ImageId, job.Bucket, job.Key, null, now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return true;

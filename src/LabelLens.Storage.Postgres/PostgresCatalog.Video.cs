@@ -338,7 +338,11 @@ public sealed partial class PostgresCatalog
         return true;
     }
 
-    /// <summary>Model labels in one statement (arrays, unnested by the server); rank keeps the model's order.</summary>
+    /// <summary>
+    /// Model labels in one statement (arrays, unnested by the server); rank keeps the model's order. Rows go in by
+    /// name: each row's trigger locks that name's label_counts row, and transactions that take shared rows in one
+    /// order wait for each other instead of deadlocking.
+    /// </summary>
     internal static async Task InsertModelLabelsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string imageId, IReadOnlyList<(Label Label, int Rank)> labels, string? model, double minConfidence, CancellationToken cancellationToken)
     {
         if (labels.Count == 0)
@@ -354,6 +358,7 @@ public sealed partial class PostgresCatalog
             SELECT @id, l.name, l.confidence, l.rank, l.parents, l.aliases, l.categories, 'model', @model, @min
             FROM unnest(@names::text[], @confidences::float8[], @ranks::int[], @parents::text[], @aliases::text[], @categories::text[])
                 AS l (name, confidence, rank, parents, aliases, categories)
+            ORDER BY l.name
             """,
             cancellationToken,
             ("id", imageId), ("model", model), ("min", minConfidence),

@@ -140,7 +140,7 @@ public sealed class PostgresServer : IDisposable
 
         var data = Path.Combine(folder, "data");
         Run(Path.Combine(bin, "initdb"), ["-D", data, "-U", User, "-A", "trust", "-E", "UTF8", "--no-sync", "--locale=C.UTF-8"], runAs);
-        var port = FreePort();
+        var port = ServeProcess.FreePort();
         Run(Path.Combine(bin, "pg_ctl"), ["-D", data, "-l", Path.Combine(folder, "server.log"), "-w", "-t", "60", "-o", Options(port, folder), "start"], runAs);
         var server = new PostgresServer(folder, bin, runAs, port, isPrivate);
         // A private server is normally gone by then (Dispose); stopping an already stopped one is a no-op.
@@ -214,12 +214,6 @@ public sealed class PostgresServer : IDisposable
             : null;
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     /// <summary>Runs a program (as <paramref name="runAs"/> when given); throws with its output when it fails.</summary>
     public static void Run(string program, IReadOnlyList<string> arguments, string? runAs)

@@ -48,12 +48,28 @@ public sealed class ServeProcess : IDisposable
 
     public Process Process => _process ?? throw new InvalidOperationException("serve is not running");
 
+    /// <summary>
+    /// A port nothing listens on, and never one handed out before in this test run: the system can give the same free
+    /// port to two calls in a row (a serve's HTTP and S3 ports once came out equal, and serve refused to start).
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            lock (HandedOut)
+            {
+                if (HandedOut.Add(port))
+                {
+                    return port;
+                }
+            }
+        }
     }
+
+    private static readonly HashSet<int> HandedOut = [];
 
     /// <summary>Starts serve and waits for /readyz. <paramref name="environment"/>: variables to set, or to remove (null).</summary>
     public async Task StartAsync(IReadOnlyDictionary<string, string?>? environment = null)

@@ -74,6 +74,13 @@ public sealed class LabelingWorkers(
 
         _ready.TrySetResult();
         logger.LogInformation("{Workers} labeling worker(s) started", WorkerCount);
+        // Each loop runs the models synchronously on a thread-pool thread, and the pool starts with one thread per
+        // core: the process's async continuations (catalog round trips, Kestrel, the video and text workers) queued
+        // behind the labeling until the pool's hill climbing added threads, and a PostgreSQL transaction waiting on its
+        // continuation held its label counters' locks meanwhile (ClusterBench: one worker process kept the cores only
+        // half busy). Enough threads up front for the blocked loops plus the cores.
+        ThreadPool.GetMinThreads(out var minWorkerThreads, out var minIoThreads);
+        ThreadPool.SetMinThreads(Math.Max(minWorkerThreads, WorkerCount + (2 * Environment.ProcessorCount)), minIoThreads);
         var loops = Enumerable.Range(0, WorkerCount).Select(_ => Task.Run(
             () => loop.RunAsync(_owner, JobKind.Image, _queue.BatchSize, (job, ct) => runner.RunAsync(labeler, job, ct), WaitForWorkAsync, metrics.LabelingDone, stoppingToken),
             stoppingToken));

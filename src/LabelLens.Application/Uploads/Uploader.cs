@@ -20,7 +20,13 @@ public sealed class Uploader(
     TimeProvider time,
     IOptions<UploadOptions> options)
 {
-    public async Task<UploadOutcome> StoreAsync(string bucket, string key, Stream content, string? contentType, CancellationToken cancellationToken)
+    /// <param name="beforeRecord">
+    /// Writes what belongs with the bytes (the S3 endpoint's metadata) after they are stored and before the catalog
+    /// records them: if it fails, the upload fails as a whole and its bytes are removed, instead of an object the
+    /// client was told failed becoming visible without its metadata.
+    /// </param>
+    public async Task<UploadOutcome> StoreAsync(
+        string bucket, string key, Stream content, string? contentType, CancellationToken cancellationToken, Func<StoredObject, CancellationToken, Task>? beforeRecord = null)
     {
         try
         {
@@ -37,6 +43,11 @@ public sealed class Uploader(
                 stored = await store.PutAsync(bucket, key, content, options.Value.MaxObjectBytes, cancellationToken);
                 // Videos are recognised by their bytes (never the name) and go to the video worker.
                 var mediaType = await VideoServices.MediaTypeAsync(store, stored, cancellationToken);
+                if (beforeRecord is not null)
+                {
+                    await beforeRecord(stored, cancellationToken);
+                }
+
                 var outcome = await catalog.RecordUploadAsync(stored, string.IsNullOrWhiteSpace(contentType) ? null : contentType, cancellationToken, mediaType);
                 UploadJournal.End(note);
                 if (outcome.Enqueued)

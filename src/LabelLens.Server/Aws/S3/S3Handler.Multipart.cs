@@ -132,13 +132,6 @@ public sealed partial class S3Handler
 
         var multipartETag = $"{Convert.ToHexStringLower(md5.GetHashAndReset())}-{chosen.Count}";
         var checksum = await ObjectChecksumAsync(context.Request, upload, chosen, requested.Select(r => r.Part).ToList(), ct);
-        using var preconditions = await WritePreconditionsAsync(context.Request, bucket, key, ct);
-        Storage.UploadOutcome outcome;
-        await using (var content = multipart.OpenConcatenated(chosen))
-        {
-            outcome = await uploader.StoreAsync(bucket, key, content, upload.ContentType, ct);
-        }
-
         var headers = new Dictionary<string, string>(upload.Headers) { [PartSizesKey] = string.Join(',', chosen.Select(p => p.Size.ToString(CultureInfo.InvariantCulture))) };
         headers.Remove(UploadChecksumAlgorithmKey);
         if (checksum is not null)
@@ -147,7 +140,12 @@ public sealed partial class S3Handler
             headers[PartChecksumsKey] = string.Join(',', checksum.Parts);
         }
 
-        await SaveMetadataAsync(outcome.Image, multipartETag, upload.Metadata, headers, ct);
+        using var preconditions = await WritePreconditionsAsync(context.Request, bucket, key, ct);
+        await using (var content = multipart.OpenConcatenated(chosen))
+        {
+            await uploader.StoreAsync(bucket, key, content, upload.ContentType, ct, (stored, token) => SaveMetadataAsync(stored, multipartETag, upload.Metadata, headers, token));
+        }
+
         await multipart.CompleteAsync(upload, multipartETag, checksum, ct);
         await WriteCompletedAsync(context, bucket, key, multipartETag, checksum);
     }

@@ -14,23 +14,26 @@ public sealed partial class S3Handler
         var headers = ContentHeaders(request);
         using var preconditions = await WritePreconditionsAsync(request, bucket, key, ct);
         await using var body = S3BodyStream.Open(request, caller, options.MaxObjectBytes);
-        var outcome = await uploader.StoreAsync(bucket, key, body, ContentType(request), ct);
-        foreach (var (algorithm, value) in body.Checksums)
+        var outcome = await uploader.StoreAsync(bucket, key, body, ContentType(request), ct, (stored, token) =>
         {
-            // Kept for GET/HEAD with x-amz-checksum-mode: ENABLED, which SDKs use to verify a download.
-            headers[ChecksumKeyPrefix + algorithm] = value;
-        }
+            foreach (var (algorithm, value) in body.Checksums)
+            {
+                // Kept for GET/HEAD with x-amz-checksum-mode: ENABLED, which SDKs use to verify a download.
+                headers[ChecksumKeyPrefix + algorithm] = value;
+            }
 
-        await SaveMetadataAsync(outcome.Image, null, userMetadata, headers, ct);
+            return SaveMetadataAsync(stored, null, userMetadata, headers, token);
+        });
         context.Response.Headers.ETag = Quote(outcome.Image.ETag);
         EchoChecksums(context, body);
         context.Response.StatusCode = StatusCodes.Status200OK;
     }
 
-    private async Task SaveMetadataAsync(ImageRecord image, string? etag, IReadOnlyDictionary<string, string> userMetadata, Dictionary<string, string> headers, CancellationToken ct)
+    /// <summary>Runs inside the upload, before the catalog records the bytes (see <see cref="Uploader.StoreAsync"/>).</summary>
+    private async Task SaveMetadataAsync(StoredObject stored, string? etag, IReadOnlyDictionary<string, string> userMetadata, Dictionary<string, string> headers, CancellationToken ct)
     {
         headers["last-modified"] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
-        await metadata.SetAsync(image.Bucket, image.Key, new S3ObjectMeta(image.Sha256, etag, userMetadata, headers), ct);
+        await metadata.SetAsync(stored.Bucket, stored.Key, new S3ObjectMeta(stored.Sha256, etag, userMetadata, headers), ct);
     }
 
     private static void EchoChecksums(HttpContext context, S3BodyStream body)
@@ -406,10 +409,9 @@ public sealed partial class S3Handler
         UploadOutcome outcome;
         await using (var content = await store.OpenReadAsync(sourceBucket, sourceKey, ct) ?? throw S3Exception.NoSuchKey())
         {
-            outcome = await uploader.StoreAsync(bucket, key, content, contentType, ct);
+            outcome = await uploader.StoreAsync(bucket, key, content, contentType, ct, (stored, token) => SaveMetadataAsync(stored, null, userMetadata, headers, token));
         }
 
-        await SaveMetadataAsync(outcome.Image, null, userMetadata, headers, ct);
         await S3Xml.WriteAsync(context, S3Xml.E(
             "CopyObjectResult",
             S3Xml.E("LastModified", S3Xml.Date(DateTimeOffset.UtcNow)),
