@@ -44,6 +44,9 @@ public sealed partial class PostgresCatalog
             catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException)
             {
                 lost = true;
+                // The pooled connections most likely went with this one (a database restart): dropped now, so the next
+                // request opens a fresh connection instead of failing on a dead one.
+                _dataSource.Clear();
                 _logger.LogWarning("Lost the catalog's notifications ({Message}); reconnecting in {Delay}", ex.Message, delay);
                 await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
