@@ -7,7 +7,7 @@ namespace LabelLens.Storage.Postgres;
 /// Moves an embedded SQLite catalog into an empty PostgreSQL catalog (`labellens catalog migrate --to URL`): every
 /// table, row for row, in one PostgreSQL transaction, with binary COPY. Both schemas name the same tables and
 /// columns, so the copy is by name; a SQLite table PostgreSQL lacks stops the migration (nothing is silently left
-/// behind). Label counts are rebuilt by PostgreSQL's triggers, the search index by its generated column.
+/// behind). Label counts are rebuilt in one aggregate at the end, the search index by its generated column.
 /// </summary>
 public static class CatalogMigration
 {
@@ -35,6 +35,12 @@ public static class CatalogMigration
             throw new InvalidOperationException($"{target.Location} already holds images; migrate into an empty catalog.");
         }
 
+        // Label counts are rebuilt in one aggregate after the copy, not by the per-row trigger: every label row's
+        // trigger updates its name's counter row, and a hundred-odd counter rows updated millions of times in one
+        // transaction leave ever longer version chains to walk (1,000,000 images: still running after 15 minutes).
+        // Disabling a trigger is transactional: a failed migration leaves it enabled. It locks the labels table until
+        // the commit, which a migration into an empty catalog can afford.
+        await PostgresCatalog.ExecuteAsync(connection, transaction, "ALTER TABLE labels DISABLE TRIGGER label_counts_insert", cancellationToken);
         var tables = await SqliteTablesAsync(source, cancellationToken);
         var copied = new List<(string, long)>();
         // Parents before children (foreign keys): images first.
@@ -64,6 +70,16 @@ public static class CatalogMigration
             copied.Add(("s3_object_meta", rows));
             progress?.Report(("s3_object_meta", rows));
         }
+
+        await PostgresCatalog.ExecuteAsync(
+            connection,
+            transaction,
+            """
+            INSERT INTO label_counts (name, images, labeled)
+            SELECT l.name, COUNT(*), COUNT(*) FILTER (WHERE i.status = 'labeled') FROM labels l JOIN images i ON i.id = l.image_id GROUP BY l.name
+            """,
+            cancellationToken);
+        await PostgresCatalog.ExecuteAsync(connection, transaction, "ALTER TABLE labels ENABLE TRIGGER label_counts_insert", cancellationToken);
 
         // Identity columns continue after the copied ids.
         foreach (var table in new[] { "events", "jobs", "text_lines" })

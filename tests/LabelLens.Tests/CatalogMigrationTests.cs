@@ -71,6 +71,13 @@ public sealed class CatalogMigrationTests
 
         // New rows continue after the copied ones; a second migration into a filled catalog is refused.
         Assert.Equal(await sqlite.LastChangeIdAsync(default), await postgres.LastChangeIdAsync(default));
+        // Label counts (facets, autocomplete) are rebuilt in one aggregate after the copy: the same as SQLite's.
+        foreach (var labeledOnly in new[] { false, true })
+        {
+            var facets = JsonSerializer.Serialize(await sqlite.LabelFacetsAsync(null, 1000, labeledOnly, default));
+            Assert.Contains("Good Boy", facets, StringComparison.Ordinal);
+            Assert.Equal(facets, JsonSerializer.Serialize(await postgres.LabelFacetsAsync(null, 1000, labeledOnly, default)));
+        }
         (exit, _, stderr) = await CliTests.RunAsync("catalog", "migrate", "--to", url, "--data", serve.DataFolder);
         Assert.NotEqual(0, exit);
         Assert.Contains("already holds images", stderr, StringComparison.Ordinal);
