@@ -17,13 +17,7 @@ public sealed class SqliteMultipartStore : IMultipartStore
     public SqliteMultipartStore(string dataFolder)
     {
         Directory.CreateDirectory(dataFolder);
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = Path.Combine(dataFolder, "s3meta.db"),
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = true,
-            DefaultTimeout = 30,
-        }.ToString();
+        _connectionString = S3MetaDatabase.ConnectionString(dataFolder);
         using var connection = Open();
         using var command = connection.CreateCommand();
         command.CommandText = """
@@ -177,15 +171,7 @@ public sealed class SqliteMultipartStore : IMultipartStore
             return null;
         }
 
-        command.CommandText = "DELETE FROM multipart_parts WHERE upload_id = $id RETURNING location";
-        var locations = new List<string>();
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                locations.Add(reader.GetString(0));
-            }
-        }
+        var locations = await TakePartsAsync(command, cancellationToken);
 
         await transaction.CommitAsync(cancellationToken);
         return locations;
@@ -214,15 +200,7 @@ public sealed class SqliteMultipartStore : IMultipartStore
             return null;
         }
 
-        command.CommandText = "DELETE FROM multipart_parts WHERE upload_id = $id RETURNING location";
-        var locations = new List<string>();
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                locations.Add(reader.GetString(0));
-            }
-        }
+        var locations = await TakePartsAsync(command, cancellationToken);
 
         command.CommandText = "DELETE FROM multipart_uploads WHERE completed_at < $before";
         await command.ExecuteNonQueryAsync(cancellationToken);
@@ -267,5 +245,19 @@ public sealed class SqliteMultipartStore : IMultipartStore
         pragma.CommandText = "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000;";
         pragma.ExecuteNonQuery();
         return connection;
+    }
+
+    /// <summary>Deletes the upload's part records (command parameter $id) and returns where their bytes are, to remove.</summary>
+    private static async Task<List<string>> TakePartsAsync(SqliteCommand command, CancellationToken cancellationToken)
+    {
+        command.CommandText = "DELETE FROM multipart_parts WHERE upload_id = $id RETURNING location";
+        var locations = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            locations.Add(reader.GetString(0));
+        }
+
+        return locations;
     }
 }

@@ -15,13 +15,7 @@ public sealed class S3MetadataStore : IS3MetadataStore
     public S3MetadataStore(string dataFolder)
     {
         Directory.CreateDirectory(dataFolder);
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = Path.Combine(dataFolder, "s3meta.db"),
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = true,
-            DefaultTimeout = 30,
-        }.ToString();
+        _connectionString = S3MetaDatabase.ConnectionString(dataFolder);
         using var connection = Open();
         using var command = connection.CreateCommand();
         command.CommandText = """
