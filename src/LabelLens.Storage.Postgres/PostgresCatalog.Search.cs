@@ -17,7 +17,7 @@ public sealed partial class PostgresCatalog
     private const double NoLabelScore = -1;
 
     /// <summary>PostgreSQL's words for the shared filters: no index hints, strpos, and the tsvector for text.</summary>
-    private static readonly SearchDialect Dialect = new("", "JOIN", (text, needle) => $"strpos(lower({text}), lower({needle}::text)) > 0", TextFilter, ExistsOverUnion: true);
+    private static readonly SearchDialect Dialect = new("", "JOIN", (text, needle) => $"strpos(lower({text}), lower({needle}::text)) > 0", TextFilter, ExistsOverUnion: true, LimitEachArm: true);
 
     private static readonly string ImageColumnsOfI = string.Join(", ", ImageColumns.Split(", ").Select(c => "i." + c));
 
