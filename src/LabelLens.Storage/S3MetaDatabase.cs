@@ -15,4 +15,15 @@ public static class S3MetaDatabase
         Pooling = true,
         DefaultTimeout = 30,
     }.ToString();
+
+    /// <summary>A connection with the pragmas every user of the file sets: NORMAL sync under WAL, and a 30 s wait for the lock.</summary>
+    public static SqliteConnection Open(string connectionString)
+    {
+        var connection = new SqliteConnection(connectionString);
+        connection.Open();
+        using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000;";
+        pragma.ExecuteNonQuery();
+        return connection;
+    }
 }

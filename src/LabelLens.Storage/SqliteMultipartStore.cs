@@ -237,15 +237,7 @@ public sealed class SqliteMultipartStore : IMultipartStore
         JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(5)) ?? [],
         JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(6)) ?? []);
 
-    private SqliteConnection Open()
-    {
-        var connection = new SqliteConnection(_connectionString);
-        connection.Open();
-        using var pragma = connection.CreateCommand();
-        pragma.CommandText = "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000;";
-        pragma.ExecuteNonQuery();
-        return connection;
-    }
+    private SqliteConnection Open() => S3MetaDatabase.Open(_connectionString);
 
     /// <summary>Deletes the upload's part records (command parameter $id) and returns where their bytes are, to remove.</summary>
     private static async Task<List<string>> TakePartsAsync(SqliteCommand command, CancellationToken cancellationToken)

@@ -116,13 +116,5 @@ public sealed class S3MetadataStore : IS3MetadataStore
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private SqliteConnection Open()
-    {
-        var connection = new SqliteConnection(_connectionString);
-        connection.Open();
-        using var pragma = connection.CreateCommand();
-        pragma.CommandText = "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000;";
-        pragma.ExecuteNonQuery();
-        return connection;
-    }
+    private SqliteConnection Open() => S3MetaDatabase.Open(_connectionString);
 }
