@@ -27,7 +27,7 @@ public sealed class PostgresMultipartStore(PostgresCatalog catalog) : IMultipart
     public async Task<MultipartUpload?> GetUploadAsync(string uploadId, CancellationToken cancellationToken)
     {
         await using var connection = await catalog.OpenAsync(cancellationToken);
-        var rows = await PostgresCatalog.QueryAsync(connection, null, $"SELECT {UploadColumns} FROM s3_multipart_uploads WHERE upload_id = @id AND completed_at IS NULL", ReadUpload, cancellationToken, ("id", uploadId));
+        var rows = await PostgresCatalog.QueryAsync(connection, null, $"SELECT {UploadColumns} FROM s3_multipart_uploads WHERE upload_id = @id AND completed_at IS NULL", MultipartUpload.Read, cancellationToken, ("id", uploadId));
         return rows.Count == 0 ? null : rows[0];
     }
 
@@ -77,7 +77,7 @@ public sealed class PostgresMultipartStore(PostgresCatalog catalog) : IMultipart
             connection,
             null,
             $"SELECT {UploadColumns} FROM s3_multipart_uploads WHERE bucket = @b AND completed_at IS NULL ORDER BY key, initiated, upload_id",
-            ReadUpload,
+            MultipartUpload.Read,
             cancellationToken,
             ("b", bucket));
     }
@@ -129,7 +129,7 @@ public sealed class PostgresMultipartStore(PostgresCatalog catalog) : IMultipart
             connection,
             null,
             $"SELECT {UploadColumns}, completed_etag, checksum_algorithm, checksum_value, checksum_type, completed_at FROM s3_multipart_uploads WHERE upload_id = @id AND completed_at IS NOT NULL",
-            r => (ReadUpload(r), new MultipartCompletion(
+            r => (MultipartUpload.Read(r), new MultipartCompletion(
                 r.GetString(7),
                 r.IsDBNull(8) ? null : r.GetString(8),
                 r.IsDBNull(9) ? null : r.GetString(9),
@@ -139,13 +139,4 @@ public sealed class PostgresMultipartStore(PostgresCatalog catalog) : IMultipart
             ("id", uploadId));
         return rows.Count == 0 ? null : rows[0];
     }
-
-    private static MultipartUpload ReadUpload(NpgsqlDataReader r) => new(
-        r.GetString(0),
-        r.GetString(1),
-        r.GetString(2),
-        DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(3)),
-        r.IsDBNull(4) ? null : r.GetString(4),
-        JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(5)) ?? [],
-        JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(6)) ?? []);
 }

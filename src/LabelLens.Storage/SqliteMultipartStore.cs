@@ -74,7 +74,7 @@ public sealed class SqliteMultipartStore : IMultipartStore
         command.CommandText = $"SELECT {UploadColumns} FROM multipart_uploads WHERE upload_id = $id AND completed_at IS NULL";
         command.Parameters.AddWithValue("$id", uploadId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? ReadUpload(reader) : null;
+        return await reader.ReadAsync(cancellationToken) ? MultipartUpload.Read(reader) : null;
     }
 
     public async Task<MultipartPartRecorded> PutPartAsync(string uploadId, MultipartPart part, CancellationToken cancellationToken)
@@ -152,7 +152,7 @@ public sealed class SqliteMultipartStore : IMultipartStore
         var uploads = new List<MultipartUpload>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            uploads.Add(ReadUpload(reader));
+            uploads.Add(MultipartUpload.Read(reader));
         }
 
         return uploads;
@@ -220,22 +220,13 @@ public sealed class SqliteMultipartStore : IMultipartStore
             return null;
         }
 
-        return (ReadUpload(reader), new MultipartCompletion(
+        return (MultipartUpload.Read(reader), new MultipartCompletion(
             reader.GetString(7),
             reader.IsDBNull(8) ? null : reader.GetString(8),
             reader.IsDBNull(9) ? null : reader.GetString(9),
             reader.IsDBNull(10) ? null : reader.GetString(10),
             DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(11))));
     }
-
-    private static MultipartUpload ReadUpload(SqliteDataReader r) => new(
-        r.GetString(0),
-        r.GetString(1),
-        r.GetString(2),
-        DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(3)),
-        r.IsDBNull(4) ? null : r.GetString(4),
-        JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(5)) ?? [],
-        JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(6)) ?? []);
 
     private SqliteConnection Open() => S3MetaDatabase.Open(_connectionString);
 

@@ -1,7 +1,25 @@
 namespace LabelLens.Storage;
 
 /// <summary>A multipart upload in progress: where it will land and what the object will carry.</summary>
-public sealed record MultipartUpload(string UploadId, string Bucket, string Key, DateTimeOffset Initiated, string? ContentType, IReadOnlyDictionary<string, string> Metadata, IReadOnlyDictionary<string, string> Headers);
+public sealed record MultipartUpload(string UploadId, string Bucket, string Key, DateTimeOffset Initiated, string? ContentType, IReadOnlyDictionary<string, string> Metadata, IReadOnlyDictionary<string, string> Headers)
+{
+    /// <summary>
+    /// The row both providers' stores select (upload_id, bucket, key, initiated, content_type, metadata, headers: the
+    /// first seven columns, metadata and headers as JSON objects).
+    /// </summary>
+    public static MultipartUpload Read(System.Data.Common.DbDataReader r)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        return new(
+            r.GetString(0),
+            r.GetString(1),
+            r.GetString(2),
+            DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(3)),
+            r.IsDBNull(4) ? null : r.GetString(4),
+            System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(5)) ?? [],
+            System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(6)) ?? []);
+    }
+}
 
 /// <summary>
 /// A stored part: number, hex MD5 (its ETag), size, when written, and where its bytes are (a name the
