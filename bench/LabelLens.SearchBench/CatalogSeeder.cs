@@ -146,6 +146,14 @@ internal static class CatalogSeeder
             }
         }
 
+        // The label rows' search keys (image time, box count), as the catalog sets them after each image's labels.
+        await using (var keys = connection.CreateCommand())
+        {
+            keys.Transaction = transaction;
+            keys.CommandText = SearchSql.LabelSearchKeys(SqliteCatalog.Dialect, "");
+            await keys.ExecuteNonQueryAsync();
+        }
+
         await transaction.CommitAsync();
         await using (var analyze = connection.CreateCommand())
         {

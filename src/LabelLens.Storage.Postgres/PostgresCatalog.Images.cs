@@ -150,6 +150,7 @@ public sealed partial class PostgresCatalog
             "INSERT INTO labels (image_id, name, confidence, parents, aliases, categories, source) VALUES (@id, @name, 100, @parents, '', @categories, 'manual')",
             cancellationToken,
             ("id", imageId), ("name", name), ("parents", SqliteCatalog.JoinNames(parents)), ("categories", SqliteCatalog.JoinNames(categories)));
+        await ExecuteAsync(connection, transaction, RefreshLabelSearchKeys, cancellationToken, ("id", imageId));
         await SaveEditAsync(connection, transaction, imageId, name, "add", cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return true;
@@ -166,6 +167,7 @@ public sealed partial class PostgresCatalog
 
         await ExecuteAsync(connection, transaction, "DELETE FROM labels WHERE image_id = @id AND name = @name", cancellationToken, ("id", imageId), ("name", name));
         await ExecuteAsync(connection, transaction, "DELETE FROM instances WHERE image_id = @id AND name = @name", cancellationToken, ("id", imageId), ("name", name));
+        await ExecuteAsync(connection, transaction, RefreshLabelSearchKeys, cancellationToken, ("id", imageId));
         await SaveEditAsync(connection, transaction, imageId, name, "remove", cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return true;

@@ -119,6 +119,7 @@ public sealed partial class PostgresCatalog
         // remaining round trips (ClusterBench: one worker process kept the cores only half busy).
         await ExecuteAsync(connection, transaction, "DELETE FROM labels WHERE image_id = @id AND source = 'model'", cancellationToken, ("id", job.ImageId));
         await InsertModelLabelsAsync(connection, transaction, job.ImageId, labels, result.LabelModelVersion, minConfidence, cancellationToken);
+        await ExecuteAsync(connection, transaction, RefreshLabelSearchKeys, cancellationToken, ("id", job.ImageId));
         await ExecuteAsync(
             connection,
             transaction,

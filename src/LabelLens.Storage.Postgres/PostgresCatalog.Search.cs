@@ -17,7 +17,10 @@ public sealed partial class PostgresCatalog
     private const double NoLabelScore = -1;
 
     /// <summary>PostgreSQL's words for the shared filters: no index hints, strpos, and the tsvector for text.</summary>
-    private static readonly SearchDialect Dialect = new("", "JOIN", (text, needle) => $"strpos(lower({text}), lower({needle}::text)) > 0", TextFilter, ExistsOverUnion: true, LimitEachArm: true);
+    internal static readonly SearchDialect Dialect = new("", "JOIN", (text, needle) => $"strpos(lower({text}), lower({needle}::text)) > 0", TextFilter, ExistsOverUnion: true, LimitEachArm: true);
+
+    /// <summary>Sets the search keys of image @id's label rows (<see cref="SearchSql.LabelSearchKeys"/>), after a write of its labels or boxes.</summary>
+    private static readonly string RefreshLabelSearchKeys = SearchSql.LabelSearchKeys(Dialect, "WHERE image_id = @id");
 
     private static readonly string ImageColumnsOfI = string.Join(", ", ImageColumns.Split(", ").Select(c => "i." + c));
 
@@ -32,7 +35,8 @@ public sealed partial class PostgresCatalog
         ArgumentNullException.ThrowIfNull(query);
         var search = NormalizedSearch.From(query);
         await using var connection = await OpenAsync(cancellationToken);
-        var found = search.Sort == ImageSort.Time ? await FindByTimeAsync(connection, search, cancellationToken)
+        var found = search.Sort == ImageSort.Time
+                ? SearchSql.RequiredLabels(search) is { Count: > 0 } required ? await FindByLabelTimeAsync(connection, search, required, cancellationToken) : await FindByTimeAsync(connection, search, cancellationToken)
             : search.Labels.Count > 0 ? await FindByLabelConfidenceAsync(connection, search, cancellationToken)
             : await FindByBestConfidenceAsync(connection, search, cancellationToken);
         var (rows, next) = SearchSql.Cut(search, found);
@@ -67,6 +71,21 @@ public sealed partial class PostgresCatalog
             WHERE TRUE{SearchSql.Filters(sql, search, Dialect)}{SearchSql.TimeKeyset(sql, search)}
             ORDER BY i.updated_at DESC, i.id DESC LIMIT {sql.Add(search.Limit + 1)}
             """;
+        return await ReadFoundAsync(connection, text, sql, cancellationToken);
+    }
+
+    /// <summary>Newest first among the images of the search's rarest required label (<see cref="SearchSql.LabelTimePage"/>).</summary>
+    private static async Task<List<FoundImage>> FindByLabelTimeAsync(NpgsqlConnection connection, NormalizedSearch search, List<string> required, CancellationToken cancellationToken)
+    {
+        var label = required[0];
+        if (required.Count > 1)
+        {
+            var counts = new SqlParameters('@');
+            label = SearchSql.RarestLabel(required, await QueryAsync(connection, null, SearchSql.LabelImageCounts(counts, required), r => (r.GetString(0), r.GetInt64(1)), cancellationToken, counts.ToArray()));
+        }
+
+        var sql = new SqlParameters('@');
+        var text = SearchSql.LabelTimePage(sql, search, Dialect, ImageColumnsOfD, "labels d JOIN images i ON i.id = d.image_id", label, "d.image_time::float8");
         return await ReadFoundAsync(connection, text, sql, cancellationToken);
     }
 

@@ -166,6 +166,7 @@ public sealed partial class PostgresCatalog
                 var edited = await QueryAsync(connection, transaction, "SELECT name FROM label_edits WHERE image_id = @id", r => r.GetString(0), cancellationToken, ("id", job.ImageId));
                 await ExecuteAsync(connection, transaction, "DELETE FROM labels WHERE image_id = @id AND source = 'model'; DELETE FROM instances WHERE image_id = @id", cancellationToken, ("id", job.ImageId));
                 await InsertModelLabelsAsync(connection, transaction, job.ImageId, VideoResults.Labels(frames, edited), completion.ModelVersion, completion.MinConfidence, cancellationToken);
+                await ExecuteAsync(connection, transaction, RefreshLabelSearchKeys, cancellationToken, ("id", job.ImageId));
 
                 await ExecuteAsync(
                     connection,

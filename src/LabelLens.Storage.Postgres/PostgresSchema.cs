@@ -425,5 +425,22 @@ internal static class PostgresSchema
             PRIMARY KEY (upload_id, number)
         );
         """,
+
+        // Step 5: label rows carry their image's time and box count, kept by every write of an image's labels or
+        // boxes and by a trigger when an upload replaces the image (the SQLite catalog's step 10): a label's newest
+        // images are read from labels_by_time, and a count= filter checks the boxes bound in the index first.
+        $"""
+        ALTER TABLE labels ADD COLUMN image_time BIGINT NOT NULL DEFAULT 0, ADD COLUMN boxes INTEGER NOT NULL DEFAULT 0;
+        {SearchSql.LabelSearchKeys(PostgresCatalog.Dialect, "")};
+        CREATE INDEX labels_by_time ON labels (name, image_time DESC, image_id DESC) INCLUDE (confidence, boxes);
+
+        CREATE FUNCTION labels_image_time() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE labels SET image_time = NEW.updated_at WHERE image_id = NEW.id;
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER labels_image_time AFTER UPDATE OF updated_at ON images FOR EACH ROW
+            WHEN (NEW.updated_at <> OLD.updated_at) EXECUTE FUNCTION labels_image_time();
+        """,
     ];
 }

@@ -121,5 +121,8 @@ internal static class CatalogSchema
 
         // 9: video shots and technical cues, face tracks and face spans (VideoSchema.cs, SqliteCatalog.Video.cs).
         VideoSchema.Step9,
+
+        // 10: label rows carry their image's time and box count, for time-ordered label searches (SqliteCatalog.Search.cs).
+        SearchSchema.Step10,
     ];
 }

@@ -184,8 +184,9 @@ internal sealed record NormalizedSearch(
 /// <summary>Where the next page starts: the sort key and id of the previous page's last image, base64url-encoded.</summary>
 internal sealed record SearchCursor(ImageSort Sort, long Time, double Confidence, string Id)
 {
+    /// <summary>The cursor after <paramref name="last"/>: its sort key as the page's query read it (updated_at, or a label row's copy of it, for time), so the next page starts after it whichever it was.</summary>
     public static SearchCursor From(ImageSort sort, FoundImage last) =>
-        new(sort, last.Image.UpdatedAt.ToUnixTimeMilliseconds(), sort == ImageSort.Confidence ? last.Score : 0, last.Image.Id);
+        new(sort, sort == ImageSort.Time ? (long)last.Score : 0, sort == ImageSort.Confidence ? last.Score : 0, last.Image.Id);
 
     public string Encode()
     {
@@ -354,7 +355,7 @@ internal static class SearchSql
         var where = new StringBuilder();
         var min = sql.Add(search.MinConfidence);
         var plus = dialect.Unindexed;
-        foreach (var label in search.Labels.Concat(search.Counts.Select(c => c.Label)).Distinct(StringComparer.OrdinalIgnoreCase))
+        foreach (var label in RequiredLabels(search))
         {
             if (drivenLabel is not null && drivenLabel.Equals(label, StringComparison.OrdinalIgnoreCase))
             {
@@ -411,6 +412,61 @@ internal static class SearchSql
         where.Append(FaceFilters(sql, search));
         return where.ToString();
     }
+
+    /// <summary>
+    /// The UPDATE that sets the search keys of label rows (<paramref name="where"/>: which, or "" for all): image_time,
+    /// the image's updated_at; boxes, the image's boxes of the label or of a label that has it as a parent (what
+    /// <see cref="CountInstances"/> counts at confidence 0, so never fewer than it counts at any confidence). Run
+    /// after every write of an image's labels or boxes.
+    /// </summary>
+    public static string LabelSearchKeys(SearchDialect dialect, string where) =>
+        $"""
+        UPDATE labels SET
+            image_time = (SELECT i.updated_at FROM images i WHERE i.id = labels.image_id),
+            boxes = (SELECT COUNT(*) FROM instances n WHERE n.image_id = labels.image_id AND n.name = labels.name)
+                + (SELECT COUNT(*) FROM labels p {dialect.OrderedJoin} instances n ON n.image_id = p.image_id AND n.name = p.name
+                   WHERE p.image_id = labels.image_id AND p.parents <> '' AND {dialect.ContainsIgnoringCase("'|' || p.parents || '|'", "('|' || labels.name || '|')")})
+        {where}
+        """;
+
+    /// <summary>
+    /// Newest first among the images with <paramref name="label"/> (the search's rarest required label), walking that
+    /// label's rows in labels_by_time order (name, image_time DESC, image_id DESC) from <paramref name="from"/> (label
+    /// rows <c>d</c> joined to their images <c>i</c>): the page's images are the label's newest, and the other filters
+    /// apply to them only. A count= of that label first checks the boxes upper bound kept on the row.
+    /// </summary>
+    public static string LabelTimePage(SqlParameters sql, NormalizedSearch search, SearchDialect dialect, string imageColumns, string from, string label, string score)
+    {
+        var boxes = search.Counts.Where(c => c.Label.Equals(label, StringComparison.OrdinalIgnoreCase)).Select(c => c.Minimum).DefaultIfEmpty(0).Max();
+        var where = $"d.name = {sql.Add(label)} AND d.confidence >= {sql.Add(search.MinConfidence)}";
+        if (boxes > 0)
+        {
+            where += $" AND d.boxes >= {sql.Add(boxes)}";
+        }
+
+        if (search.Cursor is { } cursor)
+        {
+            where += $" AND (d.image_time, d.image_id) < ({sql.Add(cursor.Time)}, {sql.Add(cursor.Id)})";
+        }
+
+        return $"""
+            SELECT {imageColumns}, {score} FROM {from}
+            WHERE {where}{Filters(sql, search, dialect, label)}
+            ORDER BY d.image_time DESC, d.image_id DESC LIMIT {sql.Add(search.Limit + 1)}
+            """;
+    }
+
+    /// <summary>The labels a search requires (label= and count=), whose rows a time-ordered page can walk.</summary>
+    public static List<string> RequiredLabels(NormalizedSearch search) =>
+        search.Labels.Concat(search.Counts.Select(c => c.Label)).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+
+    /// <summary>The query for how many images have each of <paramref name="labels"/> (label_counts, which triggers keep exact).</summary>
+    public static string LabelImageCounts(SqlParameters sql, IReadOnlyList<string> labels) =>
+        $"SELECT name, images FROM label_counts WHERE name IN ({sql.List(labels)})";
+
+    /// <summary>The label with the fewest images (a label with none: no row in <paramref name="counts"/>, counted 0).</summary>
+    public static string RarestLabel(IReadOnlyList<string> labels, IReadOnlyCollection<(string Name, long Images)> counts) =>
+        labels.MinBy(l => counts.Where(c => c.Name.Equals(l, StringComparison.OrdinalIgnoreCase)).Select(c => c.Images).DefaultIfEmpty(0).Max())!;
 
     /// <summary>The bucket and key prefix conditions on image <c>i</c> (a key range: the prefix and its upper bound); none without either.</summary>
     public static List<string> PlaceConditions(SqlParameters sql, NormalizedSearch search)

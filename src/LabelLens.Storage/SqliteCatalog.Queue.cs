@@ -126,6 +126,8 @@ public sealed partial class SqliteCatalog
             }
         }
 
+        Execute(connection, transaction, RefreshLabelSearchKeys, ("$id", job.ImageId));
+
         // A relabel of some analyses keeps the stored properties unless it computed them again.
         if (job.Analyses is null || result.ImageProperties is not null)
         {
@@ -309,6 +311,7 @@ public sealed partial class SqliteCatalog
             transaction,
             "INSERT INTO labels (image_id, name, confidence, parents, aliases, categories, source) VALUES ($id, $name, 100, $parents, '', $categories, 'manual')",
             ("$id", imageId), ("$name", name), ("$parents", JoinNames(parents)), ("$categories", JoinNames(categories)));
+        Execute(connection, transaction, RefreshLabelSearchKeys, ("$id", imageId));
         Execute(connection, transaction, "INSERT OR REPLACE INTO label_edits (image_id, name, action, created_at) VALUES ($id, $name, 'add', $now)", ("$id", imageId), ("$name", name), ("$now", Now));
         await transaction.CommitAsync(cancellationToken);
         return true;
@@ -326,6 +329,7 @@ public sealed partial class SqliteCatalog
 
         Execute(connection, transaction, "DELETE FROM labels WHERE image_id = $id AND name = $name", ("$id", imageId), ("$name", name));
         Execute(connection, transaction, "DELETE FROM instances WHERE image_id = $id AND name = $name", ("$id", imageId), ("$name", name));
+        Execute(connection, transaction, RefreshLabelSearchKeys, ("$id", imageId));
         Execute(connection, transaction, "INSERT OR REPLACE INTO label_edits (image_id, name, action, created_at) VALUES ($id, $name, 'remove', $now)", ("$id", imageId), ("$name", name), ("$now", Now));
         await transaction.CommitAsync(cancellationToken);
         return true;

@@ -206,6 +206,8 @@ public sealed partial class SqliteCatalog
                 ("$aliases", JoinNames(label.Aliases)), ("$categories", JoinNames(label.Categories)), ("$model", completion.ModelVersion), ("$min", completion.MinConfidence));
         }
 
+        Execute(connection, transaction, RefreshLabelSearchKeys, ("$id", job.ImageId));
+
         Execute(connection, transaction, "DELETE FROM video_frames WHERE image_id = $id AND job_id <> $job", ("$id", job.ImageId), ("$job", job.Id));
         Execute(connection, transaction, "DELETE FROM video_samples WHERE image_id = $id AND job_id <> $job", ("$id", job.ImageId), ("$job", job.Id));
         Execute(

@@ -700,6 +700,54 @@ public abstract class CatalogContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Contract_a_labels_newest_images_and_box_counts_follow_every_write_of_labels_boxes_and_uploads()
+    {
+        // Label rows carry their image's time and box count for search; every write must keep them.
+        var ids = new List<string>();
+        foreach (var key in new[] { "old.jpg", "middle.jpg", "new.jpg" })
+        {
+            ids.Add(await LabelAsync("photos", key, Result(Objects(Yolox, withBicycle: key != "middle.jpg"))));
+            await Task.Delay(5); // distinct upload times
+        }
+
+        async Task<List<string>> Keys(ImageQuery query)
+        {
+            var keys = new List<string>();
+            string? cursor = null;
+            do
+            {
+                var page = await Catalog.SearchAsync(query with { Limit = 1, Cursor = cursor }, default);
+                keys.AddRange(page.Images.Select(i => i.Image.Key));
+                cursor = page.NextCursor;
+            }
+            while (cursor is not null && keys.Count < 10);
+            return keys;
+        }
+
+        Assert.Equal(["new.jpg", "middle.jpg", "old.jpg"], await Keys(new ImageQuery { Labels = ["dog"] }));
+        Assert.Equal(["new.jpg", "old.jpg"], await Keys(new ImageQuery { Labels = ["Dog", "Bicycle"] }));
+        Assert.Equal(["new.jpg", "middle.jpg", "old.jpg"], await Keys(new ImageQuery { Counts = [new LabelCount("Animal", 1)] }));
+
+        // New bytes under an old key make it the newest upload; its labels stay until it is labeled again.
+        await Catalog.RecordUploadAsync(Stored("photos", "old.jpg", "v2"), null, default);
+        Assert.Equal(["old.jpg", "new.jpg", "middle.jpg"], await Keys(new ImageQuery { Labels = ["Dog"] }));
+        Assert.Equal(["old.jpg", "new.jpg"], await Keys(new ImageQuery { Labels = ["Bicycle"], Counts = [new LabelCount("Dog", 1)] }));
+        var job = Assert.Single(await Catalog.ClaimJobsAsync("w", 5, Queue, default));
+        Assert.True(await Catalog.CompleteJobAsync(job, Result(Objects(Yolox, withBicycle: false)), 55, default));
+        Assert.Equal(["new.jpg"], await Keys(new ImageQuery { Labels = ["Bicycle"] }));
+        Assert.Equal(["old.jpg", "new.jpg", "middle.jpg"], await Keys(new ImageQuery { Counts = [new LabelCount("Dog", 1)] }));
+
+        // A label added by hand is found in time order with the others; removing one takes its boxes from its parents' counts.
+        Assert.True(await Catalog.AddManualLabelAsync(ids[2], "Good Boy", [new NamedItem("Dog")], [], default));
+        Assert.True(await Catalog.AddManualLabelAsync(ids[1], "Good Boy", [new NamedItem("Dog")], [], default));
+        Assert.Equal(["new.jpg", "middle.jpg"], await Keys(new ImageQuery { Labels = ["good boy"] }));
+        Assert.Equal(["new.jpg", "middle.jpg"], await Keys(new ImageQuery { Labels = ["Good Boy", "Animal"] }));
+        Assert.True(await Catalog.RemoveManualLabelAsync(ids[1], "Dog", default));
+        Assert.Equal(["old.jpg", "new.jpg"], await Keys(new ImageQuery { Counts = [new LabelCount("Animal", 1)] }));
+        Assert.Equal(["old.jpg", "new.jpg", "middle.jpg"], await Keys(new ImageQuery { Labels = ["Animal"] }));
+    }
+
+    [Fact]
     public async Task Contract_label_facets_count_images_most_common_first_by_prefix_and_labeled_only()
     {
         for (var i = 0; i < 3; i++)
