@@ -234,13 +234,13 @@ public sealed partial class PostgresCatalog
         }
 
         var instances = new Dictionary<(string, string), List<LabelInstance>>();
-        await using (var command = Command(connection, null, $"SELECT {CatalogRows.InstanceColumns} FROM instances WHERE image_id = ANY(@ids) ORDER BY confidence DESC", IdArray("ids", ids)))
+        await using (var command = Command(connection, null, $"SELECT {CatalogRows.InstanceColumns} FROM instances WHERE image_id = ANY(@ids)", IdArray("ids", ids)))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             await CatalogRows.AddInstancesAsync(reader, instances, cancellationToken);
         }
 
-        await using (var command = Command(connection, null, $"SELECT {CatalogRows.LabelColumns} FROM labels WHERE image_id = ANY(@ids) ORDER BY confidence DESC, rank, name", IdArray("ids", ids)))
+        await using (var command = Command(connection, null, $"SELECT {CatalogRows.LabelColumns} FROM labels WHERE image_id = ANY(@ids)", IdArray("ids", ids)))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             await CatalogRows.AddLabelsAsync(reader, instances, result, cancellationToken);

@@ -92,7 +92,9 @@ public sealed partial class PostgresCatalog : ICatalog, IAsyncDisposable, IDispo
 
     private void Migrate(string connectionString)
     {
-        using var connection = new NpgsqlConnection(connectionString);
+        // No command timeout: a step that rewrites a large table takes minutes, and a process that starts while
+        // another migrates waits for the lock as long as that takes.
+        using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { CommandTimeout = 0 }.ConnectionString);
         connection.Open();
         // Session-level advisory lock: the processes of a deployment that start together migrate one after another.
         Execute(connection, null, "SELECT pg_advisory_lock(@lock)", ("lock", PostgresSchema.MigrationLock));

@@ -254,13 +254,13 @@ public sealed partial class SqliteCatalog : ICatalog
         var parameters = ids.Select((id, i) => ($"$i{i}", (object?)id)).ToArray();
         var list = string.Join(", ", parameters.Select(p => p.Item1));
         var instances = new Dictionary<(string, string), List<LabelInstance>>();
-        await using (var command = Command(connection, null, $"SELECT {CatalogRows.InstanceColumns} FROM instances WHERE image_id IN ({list}) ORDER BY confidence DESC", parameters))
+        await using (var command = Command(connection, null, $"SELECT {CatalogRows.InstanceColumns} FROM instances WHERE image_id IN ({list})", parameters))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             await CatalogRows.AddInstancesAsync(reader, instances, cancellationToken);
         }
 
-        await using (var command = Command(connection, null, $"SELECT {CatalogRows.LabelColumns} FROM labels WHERE image_id IN ({list}) ORDER BY confidence DESC, rank, name", parameters))
+        await using (var command = Command(connection, null, $"SELECT {CatalogRows.LabelColumns} FROM labels WHERE image_id IN ({list})", parameters))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             await CatalogRows.AddLabelsAsync(reader, instances, result, cancellationToken);
