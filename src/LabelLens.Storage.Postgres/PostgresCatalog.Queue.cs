@@ -119,11 +119,12 @@ public sealed partial class PostgresCatalog
         // remaining round trips (ClusterBench: one worker process kept the cores only half busy).
         await ExecuteAsync(connection, transaction, "DELETE FROM labels WHERE image_id = @id AND source = 'model'", cancellationToken, ("id", job.ImageId));
         await InsertModelLabelsAsync(connection, transaction, job.ImageId, labels, result.LabelModelVersion, minConfidence, cancellationToken);
-        await ExecuteAsync(connection, transaction, RefreshLabelSearchKeys, cancellationToken, ("id", job.ImageId));
+        // The label rows' search keys in the same round trip as the image row.
         await ExecuteAsync(
             connection,
             transaction,
-            """
+            $"""
+            {RefreshLabelSearchKeys};
             UPDATE images SET status = 'labeled', error = NULL, width = @w, height = @h, format = @format, model_version = @model,
                 min_confidence = @min, labeled_at = @now, labeling_ms = @ms
             WHERE id = @id
