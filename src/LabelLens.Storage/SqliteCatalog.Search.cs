@@ -19,8 +19,9 @@ namespace LabelLens.Storage;
 /// A page is found in one of two ways. When one filter is selective (a label, a bucket or key prefix, a status
 /// matching few images; counted with a capped index scan), its images are read, the other filters applied,
 /// and the page picked from them. Otherwise the images are walked in sort order through an index (the time
-/// index, or a label's confidence index) and the filters applied until the page is full, which is cheap exactly
-/// because the filters match many images. Both give the same pages.
+/// index, a required label's rows newest first in labels_by_time, or a label's confidence index) and the filters
+/// applied until the page is full, which is cheap exactly because the filters match many images. Both give the
+/// same pages. Newest first, a required label is walked, never started from: its rows come in time order already.
 /// </para>
 /// </summary>
 public sealed partial class SqliteCatalog
