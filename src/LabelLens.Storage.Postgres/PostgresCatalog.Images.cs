@@ -227,26 +227,25 @@ public sealed partial class PostgresCatalog
 
     internal static async Task<Dictionary<string, List<StoredLabel>>> ReadLabelsAsync(NpgsqlConnection connection, IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
     {
-        var result = new Dictionary<string, List<StoredLabel>>();
+        IReadOnlyList<string> list = ids as IReadOnlyList<string> ?? [.. ids];
+        return CatalogRows.ById(list, await ReadLabelsByPositionAsync(connection, list, cancellationToken));
+    }
+
+    /// <summary>The labels, with boxes, of each of <paramref name="ids"/>, by its position there.</summary>
+    internal static async Task<List<StoredLabel>?[]> ReadLabelsByPositionAsync(NpgsqlConnection connection, IReadOnlyList<string> ids, CancellationToken cancellationToken)
+    {
         if (ids.Count == 0)
         {
-            return result;
+            return [];
         }
 
-        var instances = new Dictionary<(string, string), List<LabelInstance>>();
-        await using (var command = Command(connection, null, $"SELECT {CatalogRows.InstanceColumns} FROM instances WHERE image_id = ANY(@ids)", IdArray("ids", ids)))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            await CatalogRows.AddInstancesAsync(reader, instances, cancellationToken);
-        }
-
-        await using (var command = Command(connection, null, $"SELECT {CatalogRows.LabelColumns} FROM labels WHERE image_id = ANY(@ids)", IdArray("ids", ids)))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            await CatalogRows.AddLabelsAsync(reader, instances, result, cancellationToken);
-        }
-
-        return result;
+        // Both statements in one round trip; each row carries its image's 0-based position in ids.
+        const string Ids = "unnest(@ids::text[]) WITH ORDINALITY AS p (image, position)";
+        await using var command = Command(connection, null, $"SELECT (p.position - 1)::int, {CatalogRows.InstanceColumns} FROM {Ids} JOIN instances ON image_id = p.image; SELECT (p.position - 1)::int, {CatalogRows.LabelColumns} FROM {Ids} JOIN labels ON image_id = p.image", IdArray("ids", ids));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var instances = await CatalogRows.ReadInstancesAsync(reader, ids.Count, cancellationToken);
+        await reader.NextResultAsync(cancellationToken);
+        return await CatalogRows.ReadLabelsAsync(reader, instances, cancellationToken);
     }
 
     private static async Task<Dictionary<string, long>> CountByAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)

@@ -41,8 +41,13 @@ public sealed partial class PostgresCatalog
             : await FindByBestConfidenceAsync(connection, search, cancellationToken);
         var (rows, next) = SearchSql.Cut(search, found);
         var ids = rows.Select(r => r.Image.Id).ToList();
-        var labels = await ReadLabelsAsync(connection, ids, cancellationToken);
-        var properties = await ReadPropertiesAsync(connection, ids, cancellationToken);
+        var (labels, properties) = await CatalogRows.ReadPageAsync(
+            connection,
+            ids,
+            OpenAsync,
+            (c, part) => ReadLabelsByPositionAsync(c, part, cancellationToken),
+            c => ReadPropertiesAsync(c, ids, cancellationToken),
+            cancellationToken);
         return SearchSql.Page(rows, next, labels, properties);
     }
 

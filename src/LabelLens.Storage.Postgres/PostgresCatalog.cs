@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Globalization;
 using LabelLens.Analysis;
 using LabelLens.Labels;
@@ -35,6 +36,14 @@ public sealed partial class PostgresCatalog : ICatalog, IAsyncDisposable, IDispo
         // 1,000,000 images on 2 cores: 23 of 32 queries under 50 ms with parallel workers, 27 without). The
         // connection's own Options come after, so a deployment can still set its own value.
         builder.Options = $"-c max_parallel_workers_per_gather=0 {builder.Options}".TrimEnd();
+        // A 64 KiB read buffer unless the connection string sets one: a 1,000-image search page is ~1.5 MB of label and
+        // box rows, and each refill of Npgsql's default 8 KiB buffer is a socket read that also re-arms the command's
+        // timeout timer, a lock two connections reading at once contended on.
+        // (The builder's ConnectionString holds only the keys set, under Npgsql's canonical names.)
+        if (!new DbConnectionStringBuilder { ConnectionString = builder.ConnectionString }.ContainsKey("Read Buffer Size"))
+        {
+            builder.ReadBufferSize = 64 * 1024;
+        }
         Location = $"postgresql://{builder.Username}@{builder.Host}:{builder.Port}/{builder.Database}";
         _connectionString = builder.ConnectionString;
         _time = time;

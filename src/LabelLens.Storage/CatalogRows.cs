@@ -12,11 +12,11 @@ internal static class CatalogRows
     public const string ImageColumns =
         "id, bucket, key, etag, sha256, size, content_type, width, height, format, status, error, model_version, min_confidence, attempts, created_at, updated_at, labeled_at, labeling_ms";
 
-    /// <summary>The instance columns <see cref="AddInstancesAsync"/> reads, in order.</summary>
-    public const string InstanceColumns = "image_id, name, confidence, box_left, box_top, box_width, box_height, dominant_colors";
+    /// <summary>The instance columns <see cref="ReadInstancesAsync"/> reads after the image's position, in order.</summary>
+    public const string InstanceColumns = "name, confidence, box_left, box_top, box_width, box_height, dominant_colors";
 
-    /// <summary>The label columns <see cref="AddLabelsAsync"/> reads, in order.</summary>
-    public const string LabelColumns = "image_id, name, confidence, parents, aliases, categories, source, model_version, min_confidence, rank";
+    /// <summary>The label columns <see cref="ReadLabelsAsync"/> reads after the image's position, in order.</summary>
+    public const string LabelColumns = "name, confidence, parents, aliases, categories, source, model_version, min_confidence, rank";
 
     public static ImageRecord ReadImage(DbDataReader r, int offset = 0) => new(
         r.GetString(offset),
@@ -40,39 +40,40 @@ internal static class CatalogRows
         r.IsDBNull(offset + 18) ? null : r.GetDouble(offset + 18));
 
     /// <summary>
-    /// Reads <see cref="InstanceColumns"/> rows (in any order) into boxes keyed by (image id, upper-cased label name),
-    /// each label's most confident first. Sorted here rather than by the query: a 1,000-image page has thousands of
-    /// boxes and labels, and the database's sort of all of them cost more than the page's few per image here.
+    /// Reads rows of the image's position in the list read (0-based) and <see cref="InstanceColumns"/> (in any order)
+    /// into boxes per image, each with its label's name, most confident first. Sorted here rather than by the query:
+    /// a 1,000-image page has thousands of boxes and labels, and the database's sort of all of them cost more than
+    /// the page's few per image here. Rows carry the image's position rather than its id so that thousands of rows
+    /// do not each allocate the id again.
     /// </summary>
-    public static async Task AddInstancesAsync(DbDataReader reader, Dictionary<(string, string), List<LabelInstance>> instances, CancellationToken cancellationToken)
+    public static async Task<List<(string Label, LabelInstance Box)>?[]> ReadInstancesAsync(DbDataReader reader, int imageCount, CancellationToken cancellationToken)
     {
+        var instances = new List<(string Label, LabelInstance Box)>?[imageCount];
         while (await reader.ReadAsync(cancellationToken))
         {
-            var key = (reader.GetString(0), reader.GetString(1).ToUpperInvariant());
-            if (!instances.TryGetValue(key, out var boxes))
-            {
-                instances[key] = boxes = [];
-            }
-
-            boxes.Add(new LabelInstance(new BoundingBox(reader.GetDouble(5), reader.GetDouble(6), reader.GetDouble(3), reader.GetDouble(4)), reader.GetDouble(2))
+            var boxes = instances[reader.GetInt32(0)] ??= new(8);
+            boxes.Add((reader.GetString(1), new LabelInstance(new BoundingBox(reader.GetDouble(5), reader.GetDouble(6), reader.GetDouble(3), reader.GetDouble(4)), reader.GetDouble(2))
             {
                 DominantColors = reader.IsDBNull(7) ? null : SqliteCatalog.ParseInstanceColors(reader.GetString(7)),
-            });
+            }));
         }
 
-        foreach (var boxes in instances.Values)
+        foreach (var boxes in instances)
         {
-            boxes.Sort(static (a, b) => b.Confidence.CompareTo(a.Confidence));
+            boxes?.Sort(static (a, b) => b.Box.Confidence.CompareTo(a.Box.Confidence));
         }
+
+        return instances;
     }
 
     /// <summary>
-    /// Reads <see cref="LabelColumns"/> rows (in any order) into labels per image, each with its boxes from
-    /// <paramref name="instances"/>, ordered as a label list is: most confident first, then the model's rank, then
-    /// name. The name lists repeat across a page's labels (every Dog's parents are "Animal|Pet|Mammal"), so each
-    /// distinct one is split once and shared.
+    /// Reads rows of the image's position in the list read and <see cref="LabelColumns"/> (in any order) into labels
+    /// per image, each with its boxes from <paramref name="instances"/> (names match ignoring case, as the catalog's
+    /// do), ordered as a label list is: most confident first, then the model's rank, then name. The name lists repeat
+    /// across a page's labels (every Dog's parents are "Animal|Pet|Mammal"), so each distinct one is split once and
+    /// shared.
     /// </summary>
-    public static async Task AddLabelsAsync(DbDataReader reader, Dictionary<(string, string), List<LabelInstance>> instances, Dictionary<string, List<StoredLabel>> result, CancellationToken cancellationToken)
+    public static async Task<List<StoredLabel>?[]> ReadLabelsAsync(DbDataReader reader, List<(string Label, LabelInstance Box)>?[] instances, CancellationToken cancellationToken)
     {
         var names = new Dictionary<string, List<NamedItem>>(StringComparer.Ordinal);
         List<NamedItem> Split(string value)
@@ -85,20 +86,15 @@ internal static class CatalogRows
             return split;
         }
 
-        var ranked = new Dictionary<string, List<(StoredLabel Label, int Rank)>>(StringComparer.Ordinal);
+        var ranked = new List<(StoredLabel Label, int Rank)>?[instances.Length];
         while (await reader.ReadAsync(cancellationToken))
         {
-            var imageId = reader.GetString(0);
+            var image = reader.GetInt32(0);
             var name = reader.GetString(1);
-            if (!ranked.TryGetValue(imageId, out var labels))
-            {
-                ranked[imageId] = labels = [];
-            }
-
-            labels.Add((new StoredLabel(
+            (ranked[image] ??= new(16)).Add((new StoredLabel(
                 name,
                 reader.GetDouble(2),
-                instances.GetValueOrDefault((imageId, name.ToUpperInvariant())) ?? [],
+                BoxesOf(name, instances[image]),
                 Split(reader.GetString(3)),
                 Split(reader.GetString(4)),
                 Split(reader.GetString(5)),
@@ -107,15 +103,115 @@ internal static class CatalogRows
                 reader.IsDBNull(8) ? null : reader.GetDouble(8)), reader.GetInt32(9)));
         }
 
-        foreach (var (imageId, labels) in ranked)
+        var labels = new List<StoredLabel>?[instances.Length];
+        for (var image = 0; image < ranked.Length; image++)
         {
-            labels.Sort(static (a, b) =>
+            var list = ranked[image];
+            list?.Sort(static (a, b) =>
             {
                 var order = b.Label.Confidence.CompareTo(a.Label.Confidence);
                 order = order != 0 ? order : a.Rank.CompareTo(b.Rank);
                 return order != 0 ? order : StringComparer.OrdinalIgnoreCase.Compare(a.Label.Name, b.Label.Name);
             });
-            result[imageId] = labels.ConvertAll(l => l.Label);
+            labels[image] = list?.ConvertAll(l => l.Label);
+        }
+
+        return labels;
+    }
+
+    private static LabelInstance[] BoxesOf(string label, List<(string Label, LabelInstance Box)>? boxes)
+    {
+        if (boxes is null)
+        {
+            return [];
+        }
+
+        var count = 0;
+        foreach (var (name, _) in boxes)
+        {
+            count += string.Equals(name, label, StringComparison.OrdinalIgnoreCase) ? 1 : 0;
+        }
+
+        if (count == 0)
+        {
+            return [];
+        }
+
+        var found = new LabelInstance[count];
+        var next = 0;
+        foreach (var (name, box) in boxes)
+        {
+            if (string.Equals(name, label, StringComparison.OrdinalIgnoreCase))
+            {
+                found[next++] = box;
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// Reads the labels (with boxes) of the images <paramref name="ids"/> with <paramref name="readAsync"/> (which
+    /// returns them by position in the list it is given) and the page's other details with
+    /// <paramref name="readOthersAsync"/>. A large page is read in two halves at once, each on its own connection
+    /// (<paramref name="openAsync"/>), the details after the second: a 1,000-image page spends most of its time
+    /// reading thousands of label and box rows, which two cores read side by side. Each read is its own statement
+    /// either way (as the page's find is), so reading at once sees no less consistent a catalog than reading in turn.
+    /// </summary>
+    public static async Task<(Dictionary<string, List<StoredLabel>> Labels, T Others)> ReadPageAsync<TConnection, T>(
+        TConnection connection,
+        List<string> ids,
+        Func<CancellationToken, ValueTask<TConnection>> openAsync,
+        Func<TConnection, List<string>, Task<List<StoredLabel>?[]>> readAsync,
+        Func<TConnection, Task<T>> readOthersAsync,
+        CancellationToken cancellationToken)
+        where TConnection : DbConnection
+    {
+        if (ids.Count < AtOnceMinimumImages)
+        {
+            return (ById(ids, await readAsync(connection, ids)), await readOthersAsync(connection));
+        }
+
+        var first = ids[..(ids.Count / 2)];
+        var second = ids[(ids.Count / 2)..];
+        // Task.Run: Microsoft.Data.Sqlite reads synchronously under its async API, so without it the halves would
+        // still be read in turn.
+        var secondHalf = Task.Run(
+            async () =>
+            {
+                await using var own = await openAsync(cancellationToken);
+                return (await readAsync(own, second), await readOthersAsync(own));
+            },
+            cancellationToken);
+        var firstHalf = readAsync(connection, first);
+        // Both finish (or fail) before either's result is used: a failed half never leaves the other reading.
+        await Task.WhenAll(firstHalf, secondHalf);
+        var firstRead = await firstHalf;
+        var (secondRead, others) = await secondHalf;
+        var labels = ById(first, firstRead);
+        AddById(labels, second, secondRead);
+        return (labels, others);
+    }
+
+    /// <summary>Below this many images a page's reads take a few milliseconds in all: another connection would not pay.</summary>
+    private const int AtOnceMinimumImages = 200;
+
+    /// <summary>Labels by image id from labels read by position in <paramref name="ids"/>.</summary>
+    public static Dictionary<string, List<StoredLabel>> ById(IReadOnlyList<string> ids, List<StoredLabel>?[] read)
+    {
+        var labels = new Dictionary<string, List<StoredLabel>>(StringComparer.Ordinal);
+        AddById(labels, ids, read);
+        return labels;
+    }
+
+    private static void AddById(Dictionary<string, List<StoredLabel>> labels, IReadOnlyList<string> ids, List<StoredLabel>?[] read)
+    {
+        for (var i = 0; i < ids.Count; i++)
+        {
+            if (read[i] is { } list)
+            {
+                labels[ids[i]] = list;
+            }
         }
     }
 }

@@ -64,8 +64,8 @@ public sealed partial class SqliteCatalog
             return result;
         }
 
-        var parameters = ids.Select((id, i) => ($"$p{i}", (object?)id)).ToArray();
-        await using var command = Command(connection, null, $"SELECT image_id, properties FROM image_properties WHERE image_id IN ({string.Join(", ", parameters.Select(p => p.Item1))})", parameters);
+        var (set, parameter) = IdSet(ids);
+        await using var command = Command(connection, null, $"SELECT image_id, properties FROM image_properties WHERE image_id IN {set}", parameter);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {

@@ -51,15 +51,26 @@ public sealed partial class SqliteCatalog
     {
         ArgumentNullException.ThrowIfNull(query);
         var search = NormalizedSearch.From(query);
-        await using var connection = Open();
+        await using var connection = OpenForSearch();
+        var (rows, next) = SearchSql.Cut(search, await FindAsync(connection, search, cancellationToken));
+        var ids = rows.Select(r => r.Image.Id).ToList();
+        var (labels, properties) = await CatalogRows.ReadPageAsync(
+            connection,
+            ids,
+            _ => ValueTask.FromResult(OpenForSearch()),
+            (c, part) => ReadLabelsByPositionAsync(c, part, cancellationToken),
+            c => ReadPropertiesAsync(c, ids, cancellationToken),
+            cancellationToken);
+        return SearchSql.Page(rows, next, labels, properties);
+    }
+
+    private SqliteConnection OpenForSearch()
+    {
+        var connection = Open();
         // Searches probe the catalog at random; reading pages through a memory map instead of read() calls into
         // SQLite's small page cache makes those probes 3-4x cheaper once the catalog outgrows the cache.
         Execute(connection, null, $"PRAGMA mmap_size = {SearchMmapBytes}");
-        var (rows, next) = SearchSql.Cut(search, await FindAsync(connection, search, cancellationToken));
-        var ids = rows.Select(r => r.Image.Id).ToList();
-        var labels = await ReadLabelsAsync(connection, ids, cancellationToken);
-        var properties = await ReadPropertiesAsync(connection, ids, cancellationToken);
-        return SearchSql.Page(rows, next, labels, properties);
+        return connection;
     }
 
     /// <summary>Label names with the number of images having each, most common first; for facets and autocomplete.</summary>

@@ -90,7 +90,8 @@ public sealed partial class SqliteCatalog
         }
 
         await using var connection = Open();
-        var parameters = ids.Select((id, i) => ($"$i{i}", (object?)id)).ToList();
+        var (set, parameter) = IdSet(ids);
+        List<(string, object?)> parameters = [parameter];
         var match = TextMatch(matching);
         if (match is not null)
         {
@@ -103,7 +104,7 @@ public sealed partial class SqliteCatalog
             null,
             $"""
             SELECT image_id, text, confidence, polygon, words, start_ms, end_ms FROM text_lines
-            WHERE image_id IN ({string.Join(", ", parameters.Where(p => p.Item1 != "$match").Select(p => p.Item1))})
+            WHERE image_id IN {set}
             {(match is null ? "" : "AND id IN (SELECT rowid FROM text_fts WHERE text_fts MATCH $match)")}
             ORDER BY image_id, COALESCE(start_ms, 0), line
             """,

@@ -531,7 +531,7 @@ public sealed partial class SqliteCatalog
             return result;
         }
 
-        var parameters = ids.Select((id, i) => ($"$i{i}", (object?)id)).ToArray();
+        var (set, parameter) = IdSet(ids);
         await using var command = Command(
             connection,
             null,
@@ -540,9 +540,9 @@ public sealed partial class SqliteCatalog
             FROM images i
             LEFT JOIN videos v ON v.image_id = i.id
             LEFT JOIN jobs j ON j.id = (SELECT MAX(id) FROM jobs WHERE image_id = i.id)
-            WHERE i.media_type = 'video' AND i.id IN ({string.Join(", ", parameters.Select(p => p.Item1))})
+            WHERE i.media_type = 'video' AND i.id IN {set}
             """,
-            parameters);
+            parameter);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using LabelLens.Analysis;
 using LabelLens.Detection;
@@ -745,6 +746,49 @@ public abstract class CatalogContractTests : IAsyncLifetime
         Assert.True(await Catalog.RemoveManualLabelAsync(ids[1], "Dog", default));
         Assert.Equal(["old.jpg", "new.jpg"], await Keys(new ImageQuery { Counts = [new LabelCount("Animal", 1)] }));
         Assert.Equal(["old.jpg", "new.jpg", "middle.jpg"], await Keys(new ImageQuery { Labels = ["Animal"] }));
+    }
+
+    [Fact]
+    public async Task Contract_a_large_page_gives_each_image_its_own_labels_and_boxes_in_order()
+    {
+        // A page of a few hundred images is read in parts at once (on several connections); every image must still get
+        // exactly its own labels and boxes, in the order one image's read gives them.
+        const int Images = 240;
+        for (var i = 0; i < Images; i++)
+        {
+            List<Detection.Detection> detections = [];
+            for (var dog = 0; dog <= i % 3; dog++)
+            {
+                detections.Add(new(16, 0.6f + (0.1f * dog) + (i * 0.0005f), 10 + (100 * dog), 20, 90 + (100 * dog), 300));
+            }
+
+            if (i % 2 == 0)
+            {
+                detections.Add(new(1, 0.9f, 120, 120, 570, 420));
+            }
+
+            var objects = new AnalysisLabels(AnalysisTask.Objects, Yolox, 55, _builder.FromDetections(detections, ModelCatalog.CocoClasses, 768, 576, 55));
+            await LabelAsync("many", $"{i:D3}.jpg", Result(objects));
+        }
+
+        static string Shape(IEnumerable<StoredLabel> labels) => string.Join(
+            "; ",
+            labels.Select(l => $"{l.Name} {l.Confidence:F3} [{string.Join(' ', l.Instances.Select(b => $"{b.Confidence:F3}@{b.BoundingBox.Left:F3}"))}] {string.Join('|', l.Parents.Select(p => p.Name))}"));
+
+        var page = await Catalog.SearchAsync(new ImageQuery { Bucket = "many", Limit = 1000 }, default);
+        Assert.Equal(Images, page.Images.Count);
+        var byId = await Catalog.GetLabelsAsync(page.Images.Select(i => i.Image.Id).ToList(), default);
+        foreach (var image in page.Images)
+        {
+            var i = int.Parse(image.Image.Key[..3], CultureInfo.InvariantCulture);
+            var dogs = image.Labels.Single(l => l.Name == "Dog").Instances;
+            Assert.Equal((i % 3) + 1, dogs.Count);
+            Assert.Equal(dogs.OrderByDescending(b => b.Confidence).Select(b => b.Confidence), dogs.Select(b => b.Confidence));
+            Assert.Equal(i % 2 == 0, image.Labels.Any(l => l.Name == "Bicycle" && l.Instances.Count == 1));
+            var one = await Catalog.GetDetailsAsync(image.Image.Id, default);
+            Assert.Equal(Shape(one!.Labels), Shape(image.Labels));
+            Assert.Equal(Shape(byId[image.Image.Id]), Shape(image.Labels));
+        }
     }
 
     [Fact]
