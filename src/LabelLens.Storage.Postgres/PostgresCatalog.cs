@@ -33,9 +33,11 @@ public sealed partial class PostgresCatalog : ICatalog, IAsyncDisposable, IDispo
         var builder = new NpgsqlConnectionStringBuilder(PostgresConnectionString.ToNpgsql(connectionString));
         // No parallel workers for the catalog's queries: they are pages with a LIMIT that probe indexes, and a parallel
         // plan's worker start-up (Gather Merge) cost them tens to hundreds of milliseconds on small machines (search at
-        // 1,000,000 images on 2 cores: 23 of 32 queries under 50 ms with parallel workers, 27 without). The
-        // connection's own Options come after, so a deployment can still set its own value.
-        builder.Options = $"-c max_parallel_workers_per_gather=0 {builder.Options}".TrimEnd();
+        // 1,000,000 images on 2 cores: 23 of 32 queries under 50 ms with parallel workers, 27 without). No Memoize
+        // either: the planner put one over the images probed for a label's rows, whose ids never repeat, and caching
+        // them doubled the time (a 1,000-image page's find: 9.8 ms with it, 4.5 without). The connection's own
+        // Options come after, so a deployment can still set its own values.
+        builder.Options = $"-c max_parallel_workers_per_gather=0 -c enable_memoize=off {builder.Options}".TrimEnd();
         // A 64 KiB read buffer unless the connection string sets one: a 1,000-image search page is ~1.5 MB of label and
         // box rows, and each refill of Npgsql's default 8 KiB buffer is a socket read that also re-arms the command's
         // timeout timer, a lock two connections reading at once contended on.
