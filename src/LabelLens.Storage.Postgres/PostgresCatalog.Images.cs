@@ -241,7 +241,10 @@ public sealed partial class PostgresCatalog
 
         // Both statements in one round trip; each row carries its image's 0-based position in ids.
         const string Ids = "unnest(@ids::text[]) WITH ORDINALITY AS p (image, position)";
-        await using var command = Command(connection, null, $"SELECT (p.position - 1)::int, {CatalogRows.InstanceColumns} FROM {Ids} JOIN instances ON image_id = p.image; SELECT (p.position - 1)::int, {CatalogRows.LabelColumns} FROM {Ids} JOIN labels ON image_id = p.image", IdArray("ids", ids));
+        // The label text's hash (CatalogRows.ReadLabelsAsync reads the text once per hash), its parts joined by the
+        // unit separator (\x1f), a control character that label names do not carry.
+        const string TextKey = "hashtextextended(concat_ws(E'\\x1f', name, parents, aliases, categories, source, coalesce(model_version, E'\\x1e')), 0)";
+        await using var command = Command(connection, null, $"SELECT (p.position - 1)::int, {CatalogRows.InstanceColumns} FROM {Ids} JOIN instances ON image_id = p.image; SELECT (p.position - 1)::int, {CatalogRows.LabelColumns(TextKey)} FROM {Ids} JOIN labels ON image_id = p.image", IdArray("ids", ids));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var instances = await CatalogRows.ReadInstancesAsync(reader, ids.Count, cancellationToken);
         await reader.NextResultAsync(cancellationToken);

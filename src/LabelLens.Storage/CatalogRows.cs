@@ -15,8 +15,12 @@ internal static class CatalogRows
     /// <summary>The instance columns <see cref="ReadInstancesAsync"/> reads after the image's position, in order.</summary>
     public const string InstanceColumns = "name, confidence, box_left, box_top, box_width, box_height, dominant_colors";
 
-    /// <summary>The label columns <see cref="ReadLabelsAsync"/> reads after the image's position, in order.</summary>
-    public const string LabelColumns = "name, confidence, parents, aliases, categories, source, model_version, min_confidence, rank";
+    /// <summary>
+    /// The label columns <see cref="ReadLabelsAsync"/> reads after the image's position, in order, with
+    /// <paramref name="textKey"/> an expression of the row's text columns' 64-bit hash (or NULL: always read them).
+    /// </summary>
+    public static string LabelColumns(string textKey) =>
+        $"confidence, min_confidence, rank, {textKey}, name, parents, aliases, categories, source, model_version";
 
     public static ImageRecord ReadImage(DbDataReader r, int offset = 0) => new(
         r.GetString(offset),
@@ -69,9 +73,14 @@ internal static class CatalogRows
     /// <summary>
     /// Reads rows of the image's position in the list read and <see cref="LabelColumns"/> (in any order) into labels
     /// per image, each with its boxes from <paramref name="instances"/> (names match ignoring case, as the catalog's
-    /// do), ordered as a label list is: most confident first, then the model's rank, then name. The name lists repeat
-    /// across a page's labels (every Dog's parents are "Animal|Pet|Mammal"), so each distinct one is split once and
-    /// shared.
+    /// do), ordered as a label list is: most confident first, then the model's rank, then name.
+    /// <para>
+    /// A label's text (name, parents, aliases, categories, source, model) repeats across a page: every Dog row of a
+    /// 1,000-image page says "Dog", "Animal|Pet|Mammal", ... So the text is read and split once per distinct value
+    /// and shared. Where the row carries a hash of its text, a row whose hash was seen is not read at all, which
+    /// spared PostgreSQL's client decoding ~40,000 strings for that page; the hash is 64 bits over one page's few
+    /// hundred distinct texts, so two different texts sharing one is not a practical concern.
+    /// </para>
     /// </summary>
     public static async Task<List<StoredLabel>?[]> ReadLabelsAsync(DbDataReader reader, List<(string Label, LabelInstance Box)>?[] instances, CancellationToken cancellationToken)
     {
@@ -86,21 +95,39 @@ internal static class CatalogRows
             return split;
         }
 
+        LabelText Read() => new(
+            reader.GetString(5),
+            Split(reader.GetString(6)),
+            Split(reader.GetString(7)),
+            Split(reader.GetString(8)),
+            reader.GetString(9),
+            reader.IsDBNull(10) ? null : reader.GetString(10));
+
+        var texts = new Dictionary<long, LabelText>();
         var ranked = new List<(StoredLabel Label, int Rank)>?[instances.Length];
         while (await reader.ReadAsync(cancellationToken))
         {
             var image = reader.GetInt32(0);
-            var name = reader.GetString(1);
+            LabelText text;
+            if (reader.IsDBNull(4))
+            {
+                text = Read();
+            }
+            else if (!texts.TryGetValue(reader.GetInt64(4), out text!))
+            {
+                texts[reader.GetInt64(4)] = text = Read();
+            }
+
             (ranked[image] ??= new(16)).Add((new StoredLabel(
-                name,
-                reader.GetDouble(2),
-                BoxesOf(name, instances[image]),
-                Split(reader.GetString(3)),
-                Split(reader.GetString(4)),
-                Split(reader.GetString(5)),
-                reader.GetString(6),
-                reader.IsDBNull(7) ? null : reader.GetString(7),
-                reader.IsDBNull(8) ? null : reader.GetDouble(8)), reader.GetInt32(9)));
+                text.Name,
+                reader.GetDouble(1),
+                BoxesOf(text.Name, instances[image]),
+                text.Parents,
+                text.Aliases,
+                text.Categories,
+                text.Source,
+                text.ModelVersion,
+                reader.IsDBNull(2) ? null : reader.GetDouble(2)), reader.GetInt32(3)));
         }
 
         var labels = new List<StoredLabel>?[instances.Length];
@@ -215,3 +242,6 @@ internal static class CatalogRows
         }
     }
 }
+
+/// <summary>A label row's text columns, read once per distinct value in a page.</summary>
+internal sealed record LabelText(string Name, List<NamedItem> Parents, List<NamedItem> Aliases, List<NamedItem> Categories, string Source, string? ModelVersion);

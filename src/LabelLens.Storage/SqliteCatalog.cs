@@ -268,7 +268,7 @@ public sealed partial class SqliteCatalog : ICatalog
             instances = await CatalogRows.ReadInstancesAsync(reader, ids.Count, cancellationToken);
         }
 
-        await using (var command = Command(connection, null, $"SELECT p.key, {CatalogRows.LabelColumns} FROM json_each($ids) p CROSS JOIN labels ON image_id = p.value", list))
+        await using (var command = Command(connection, null, $"SELECT p.key, {CatalogRows.LabelColumns("NULL")} FROM json_each($ids) p CROSS JOIN labels ON image_id = p.value", list))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             return await CatalogRows.ReadLabelsAsync(reader, instances, cancellationToken);
