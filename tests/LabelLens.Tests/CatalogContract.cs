@@ -754,6 +754,7 @@ public abstract class CatalogContractTests : IAsyncLifetime
         // A page of a few hundred images is read in parts at once (on several connections); every image must still get
         // exactly its own labels and boxes, in the order one image's read gives them.
         const int Images = 240;
+        var ids = new List<string>();
         for (var i = 0; i < Images; i++)
         {
             List<Detection.Detection> detections = [];
@@ -768,7 +769,15 @@ public abstract class CatalogContractTests : IAsyncLifetime
             }
 
             var objects = new AnalysisLabels(AnalysisTask.Objects, Yolox, 55, _builder.FromDetections(detections, ModelCatalog.CocoClasses, 768, 576, 55));
-            await LabelAsync("many", $"{i:D3}.jpg", Result(objects));
+            ids.Add(await LabelAsync("many", $"{i:D3}.jpg", Result(objects)));
+        }
+
+        // One name with different texts on different images of the page: each image keeps its own (the page reads a
+        // label's text once per distinct text, not once per name).
+        string[] goodBoyParents = ["Dog", "Bicycle", "Dog"];
+        for (var i = 0; i < goodBoyParents.Length; i++)
+        {
+            Assert.True(await Catalog.AddManualLabelAsync(ids[i], "Good Boy", [new NamedItem(goodBoyParents[i])], [], default));
         }
 
         static string Shape(IEnumerable<StoredLabel> labels) => string.Join(
@@ -785,6 +794,7 @@ public abstract class CatalogContractTests : IAsyncLifetime
             Assert.Equal((i % 3) + 1, dogs.Count);
             Assert.Equal(dogs.OrderByDescending(b => b.Confidence).Select(b => b.Confidence), dogs.Select(b => b.Confidence));
             Assert.Equal(i % 2 == 0, image.Labels.Any(l => l.Name == "Bicycle" && l.Instances.Count == 1));
+            Assert.Equal(i < goodBoyParents.Length ? [goodBoyParents[i]] : [], image.Labels.Where(l => l.Name == "Good Boy").SelectMany(l => l.Parents).Select(p => p.Name));
             var one = await Catalog.GetDetailsAsync(image.Image.Id, default);
             Assert.Equal(Shape(one!.Labels), Shape(image.Labels));
             Assert.Equal(Shape(byId[image.Image.Id]), Shape(image.Labels));
