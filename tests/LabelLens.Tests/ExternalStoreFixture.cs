@@ -169,17 +169,15 @@ public sealed class ExternalStoreFixture : IAsyncLifetime
 /// <summary>A local webhook receiver (HttpListener) that answers 500 to its first <c>failFirst</c> requests, 200 after.</summary>
 public sealed class WebhookReceiver : IDisposable
 {
-    private readonly HttpListener _listener = new();
+    private readonly HttpListener _listener;
     private readonly int _failFirst;
     private int _count;
 
     public WebhookReceiver(int failFirst)
     {
         _failFirst = failFirst;
-        var port = ServeProcess.FreePort();
-        Url = $"http://127.0.0.1:{port}/hooks/labellens/";
-        _listener.Prefixes.Add(Url);
-        _listener.Start();
+        (_listener, var url) = LoopbackHttpListener.Start("hooks/labellens/");
+        Url = url.AbsoluteUri;
         _ = Task.Run(LoopAsync);
     }
 

@@ -16,17 +16,14 @@ public sealed class ModelDownloadTests : IDisposable
     private const string SharedModelSha256 = "695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14";
 
     private readonly string _folder = Directory.CreateTempSubdirectory("labellens-models-").FullName;
-    private readonly HttpListener _listener = new();
+    private readonly HttpListener _listener;
     private readonly byte[] _model = File.ReadAllBytes(TestData.ModelPath);
     private readonly Uri _baseUrl;
     private int _requests;
 
     public ModelDownloadTests()
     {
-        var port = Random.Shared.Next(20_000, 60_000);
-        _baseUrl = new Uri($"http://127.0.0.1:{port}/");
-        _listener.Prefixes.Add(_baseUrl.AbsoluteUri);
-        _listener.Start();
+        (_listener, _baseUrl) = LoopbackHttpListener.Start();
         _ = Task.Run(ServeAsync);
     }
 
