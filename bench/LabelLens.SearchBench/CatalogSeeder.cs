@@ -1,4 +1,7 @@
+using System.Text.Json;
+using LabelLens.Labels;
 using LabelLens.Models;
+using LabelLens.Properties;
 using LabelLens.Storage;
 using LabelLens.Taxonomy;
 using Microsoft.Data.Sqlite;
@@ -14,6 +17,12 @@ namespace LabelLens.SearchBench;
 /// 79 classes with Zipf weights (rank 1 is common, rank 79 rare; Dog is rank 10, about 5% of images), each with
 /// 1-3 boxes; every ancestor of a detected label is stored as a label too (Dog brings Canine, Pet, Mammal,
 /// Animal), as LabelBuilder does. Keys are <c>YYYY/MM/IMG_nnnnnn.jpg</c> over two years in three buckets.
+/// </para>
+/// <para>
+/// With <c>withProperties</c>, every labeled image also has what the default <c>Labeling:ImageProperties</c> stores:
+/// its properties (quality, up to 10 dominant colours of the image, foreground and background) and up to 10 dominant
+/// colours per box, computed by <see cref="ImagePropertiesAnalyzer"/> on small random pictures (a pool of them, drawn
+/// per image and per box), so a page reads and parses as much as a real catalog's.
 /// </para>
 /// </summary>
 internal static class CatalogSeeder
@@ -37,9 +46,10 @@ internal static class CatalogSeeder
         return (reader.GetInt32(0), reader.GetInt64(1), reader.GetInt64(2));
     }
 
-    public static async Task<(int Images, long Labels, long Instances)> SeedAsync(string databasePath, int count, int seed)
+    public static async Task<(int Images, long Labels, long Instances)> SeedAsync(string databasePath, int count, int seed, bool withProperties = false)
     {
         var random = new Random(seed);
+        var (propertiesPool, colorsPool) = withProperties ? PropertiesPool(new Random(seed + 1)) : ([], []);
         var taxonomy = LabelTaxonomy.BuiltIn;
         var zipf = Ranked.Select((_, rank) => 1.0 / (rank + 1)).ToArray();
         var zipfTotal = zipf.Sum();
@@ -71,8 +81,13 @@ internal static class CatalogSeeder
         var instance = Prepare(
             connection,
             transaction,
-            "INSERT INTO instances (image_id, name, confidence, box_left, box_top, box_width, box_height) VALUES ($id, $name, $c, $l, $t, $w, $h)",
-            "$id", "$name", "$c", "$l", "$t", "$w", "$h");
+            "INSERT INTO instances (image_id, name, confidence, box_left, box_top, box_width, box_height, dominant_colors) VALUES ($id, $name, $c, $l, $t, $w, $h, $colors)",
+            "$id", "$name", "$c", "$l", "$t", "$w", "$h", "$colors");
+        var properties = Prepare(
+            connection,
+            transaction,
+            "INSERT INTO image_properties (image_id, brightness, sharpness, contrast, properties) VALUES ($id, $b, $s, $c, $json)",
+            "$id", "$b", "$s", "$c", "$json");
 
         long labels = 0, instances = 0;
         var start = new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
@@ -91,6 +106,12 @@ internal static class CatalogSeeder
             if (status != ImageStatus.Labeled)
             {
                 continue;
+            }
+
+            if (withProperties)
+            {
+                var (json, quality) = propertiesPool[random.Next(propertiesPool.Length)];
+                Run(properties, id, quality.Brightness, quality.Sharpness, quality.Contrast ?? 0, json);
             }
 
             // Detected classes with their boxes.
@@ -122,7 +143,7 @@ internal static class CatalogSeeder
                 rows[taxonomyLabel.Name] = (best, taxonomyLabel, true);
                 foreach (var box in boxes)
                 {
-                    Run(instance, id, taxonomyLabel.Name, box.Confidence, box.L, box.T, box.W, box.H);
+                    Run(instance, id, taxonomyLabel.Name, box.Confidence, box.L, box.T, box.W, box.H, withProperties ? colorsPool[random.Next(colorsPool.Length)] : null);
                     instances++;
                 }
             }
@@ -162,6 +183,36 @@ internal static class CatalogSeeder
         }
 
         return (count, labels, instances);
+    }
+
+    /// <summary>Stored properties and instance colours of 256 small random pictures (blocks of random colours), as the analyzer stores them.</summary>
+    private static ((string Json, ImageQuality Quality)[] Properties, string[] InstanceColors) PropertiesPool(Random random)
+    {
+        var properties = new (string, ImageQuality)[256];
+        var colors = new string[256];
+        for (var i = 0; i < properties.Length; i++)
+        {
+            // 64x48 in 8x8 blocks of random colours with some noise: enough distinct colours for 10 dominant ones.
+            var pixels = new byte[64 * 48 * 3];
+            var block = new byte[8 * 6 * 3];
+            random.NextBytes(block);
+            for (var p = 0; p < 64 * 48; p++)
+            {
+                var b = ((p / 64 / 8) * 8) + (p % 64 / 8);
+                for (var c = 0; c < 3; c++)
+                {
+                    pixels[(p * 3) + c] = (byte)Math.Clamp(block[(b * 3) + c] + random.Next(-12, 13), 0, 255);
+                }
+            }
+
+            var image = new RgbImage(64, 48, pixels);
+            var box = new BoundingBox(0.2 + (random.NextDouble() * 0.6), 0.2 + (random.NextDouble() * 0.6), random.NextDouble() * 0.2, random.NextDouble() * 0.2);
+            var analyzed = ImagePropertiesAnalyzer.Analyze(image, [box], ImagePropertiesAnalyzer.DefaultMaxDominantColors);
+            properties[i] = (JsonSerializer.Serialize(analyzed, SqliteCatalog.PropertiesJson), analyzed.Quality);
+            colors[i] = JsonSerializer.Serialize(ImagePropertiesAnalyzer.ColorsIn(image, box, ImagePropertiesAnalyzer.DefaultMaxDominantColors), SqliteCatalog.PropertiesJson);
+        }
+
+        return (properties, colors);
     }
 
     private static List<(double, double, double, double, double)> Boxes(Random random, int count)

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 // SqliteCatalog.SearchAsync (the same call the API and CLI make, labels of the page included).
 //   dotnet run -c Release --project bench/LabelLens.SearchBench -- [--images 100000] [--runs 200] [--warmup 20] [--compare] [--plans]
 // --only TEXT times only the queries whose name contains TEXT.
+// --properties seeds what the default Labeling:ImageProperties stores too: each image's properties and each box's colours.
 // --data DIR keeps the catalog in DIR (and reuses it when present) instead of a temporary folder.
 // --compare adds the p95 of each query forced down each of the two strategies; --plans prints SQLite's query plans.
 // --postgres URL copies the seeded catalog into that (empty, or already filled by an earlier run) PostgreSQL
@@ -25,7 +26,7 @@ try
     var reuse = keep is not null && File.Exists(Path.Combine(keep, "catalog.db"));
     var catalog = new SqliteCatalog(folder, TimeProvider.System, NullLogger<SqliteCatalog>.Instance);
     var seeding = Stopwatch.StartNew();
-    var seeded = reuse ? await CatalogSeeder.CountAsync(catalog.DatabasePath) : await CatalogSeeder.SeedAsync(catalog.DatabasePath, images, seed: 42);
+    var seeded = reuse ? await CatalogSeeder.CountAsync(catalog.DatabasePath) : await CatalogSeeder.SeedAsync(catalog.DatabasePath, images, seed: 42, args.Contains("--properties"));
     images = seeded.Images;
     seeding.Stop();
     var bytes = Directory.EnumerateFiles(folder).Sum(f => new FileInfo(f).Length);

@@ -121,7 +121,11 @@ public static class LabelLensServer
         app.UseStatusCodePages();
         app.Use(RequestGuards.RejectDotSegments);
         app.Use(apiKeys.Middleware());
-        app.UseWebUi();
+        if (role != ServerRole.Worker)
+        {
+            // A worker serves health and metrics only: its web UI's every call would fail.
+            app.UseWebUi();
+        }
 
         if (role != ServerRole.Worker)
         {

@@ -114,7 +114,7 @@ public sealed partial class PostgresCatalog
             connection,
             null,
             "SELECT image_id, properties FROM image_properties WHERE image_id = ANY(@ids)",
-            r => (Id: r.GetString(0), Properties: JsonSerializer.Deserialize<ImageProperties>(r.GetString(1), SqliteCatalog.PropertiesJson)),
+            r => (Id: r.GetString(0), Properties: StoredPropertiesJson.ParseProperties(r.GetString(1))),
             cancellationToken,
             IdArray("ids", ids));
         return rows.Where(r => r.Properties is not null).ToDictionary(r => r.Id, r => r.Properties!, StringComparer.Ordinal);

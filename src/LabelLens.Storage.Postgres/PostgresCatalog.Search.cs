@@ -46,7 +46,7 @@ public sealed partial class PostgresCatalog
             ids,
             OpenAsync,
             (c, part) => ReadLabelsByPositionAsync(c, part, cancellationToken),
-            c => ReadPropertiesAsync(c, ids, cancellationToken),
+            (c, part) => ReadPropertiesAsync(c, part, cancellationToken),
             cancellationToken);
         return SearchSql.Page(rows, next, labels, properties);
     }

@@ -179,24 +179,24 @@ internal static class CatalogRows
 
     /// <summary>
     /// Reads the labels (with boxes) of the images <paramref name="ids"/> with <paramref name="readAsync"/> (which
-    /// returns them by position in the list it is given) and the page's other details with
-    /// <paramref name="readOthersAsync"/>. A large page is read in two halves at once, each on its own connection
-    /// (<paramref name="openAsync"/>), the details after the second: a 1,000-image page spends most of its time
-    /// reading thousands of label and box rows, which two cores read side by side. Each read is its own statement
-    /// either way (as the page's find is), so reading at once sees no less consistent a catalog than reading in turn.
+    /// returns them by position in the list it is given) and their properties with <paramref name="readPropertiesAsync"/>.
+    /// A large page is read in two halves at once, each on its own connection (<paramref name="openAsync"/>): a
+    /// 1,000-image page spends most of its time reading thousands of label and box rows (and, with image properties,
+    /// ~13 MB of their colours), which two cores read side by side. Each read is its own statement either way (as
+    /// the page's find is), so reading at once sees no less consistent a catalog than reading in turn.
     /// </summary>
-    public static async Task<(Dictionary<string, List<StoredLabel>> Labels, T Others)> ReadPageAsync<TConnection, T>(
+    public static async Task<(Dictionary<string, List<StoredLabel>> Labels, Dictionary<string, ImageProperties> Properties)> ReadPageAsync<TConnection>(
         TConnection connection,
         List<string> ids,
         Func<CancellationToken, ValueTask<TConnection>> openAsync,
         Func<TConnection, List<string>, Task<List<StoredLabel>?[]>> readAsync,
-        Func<TConnection, Task<T>> readOthersAsync,
+        Func<TConnection, List<string>, Task<Dictionary<string, ImageProperties>>> readPropertiesAsync,
         CancellationToken cancellationToken)
         where TConnection : DbConnection
     {
         if (ids.Count < AtOnceMinimumImages)
         {
-            return (ById(ids, await readAsync(connection, ids)), await readOthersAsync(connection));
+            return (ById(ids, await readAsync(connection, ids)), await readPropertiesAsync(connection, ids));
         }
 
         var first = ids[..(ids.Count / 2)];
@@ -207,18 +207,30 @@ internal static class CatalogRows
             async () =>
             {
                 await using var own = await openAsync(cancellationToken);
-                return (await readAsync(own, second), await readOthersAsync(own));
+                return (await readAsync(own, second), await readPropertiesAsync(own, second));
             },
             cancellationToken);
-        var firstHalf = readAsync(connection, first);
+        var firstHalf = ReadHalfAsync(connection, first, readAsync, readPropertiesAsync);
         // Both finish (or fail) before either's result is used: a failed half never leaves the other reading.
         await Task.WhenAll(firstHalf, secondHalf);
-        var firstRead = await firstHalf;
-        var (secondRead, others) = await secondHalf;
+        var (firstRead, properties) = await firstHalf;
+        var (secondRead, secondProperties) = await secondHalf;
         var labels = ById(first, firstRead);
         AddById(labels, second, secondRead);
-        return (labels, others);
+        foreach (var (id, read) in secondProperties)
+        {
+            properties[id] = read;
+        }
+
+        return (labels, properties);
     }
+
+    private static async Task<(List<StoredLabel>?[] Labels, Dictionary<string, ImageProperties> Properties)> ReadHalfAsync<TConnection>(
+        TConnection connection,
+        List<string> ids,
+        Func<TConnection, List<string>, Task<List<StoredLabel>?[]>> readAsync,
+        Func<TConnection, List<string>, Task<Dictionary<string, ImageProperties>>> readPropertiesAsync) =>
+        (await readAsync(connection, ids), await readPropertiesAsync(connection, ids));
 
     /// <summary>Below this many images a page's reads take a few milliseconds in all: another connection would not pay.</summary>
     private const int AtOnceMinimumImages = 200;

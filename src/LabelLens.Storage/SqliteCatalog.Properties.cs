@@ -50,7 +50,7 @@ public sealed partial class SqliteCatalog
     private static List<DominantColor>? ReadInstanceColors(SqliteDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? null : ParseInstanceColors(reader.GetString(ordinal));
 
-    internal static List<DominantColor>? ParseInstanceColors(string json) => JsonSerializer.Deserialize<List<DominantColor>>(json, PropertiesJson);
+    internal static List<DominantColor>? ParseInstanceColors(string json) => StoredPropertiesJson.ParseColors(json);
 
     /// <summary>Each simple colour's share of the image (the dominant colours summed by SimplifiedColor): the image_colors rows.</summary>
     internal static IEnumerable<(string Color, double Percent)> ColorShares(ImageProperties properties) =>
@@ -69,7 +69,7 @@ public sealed partial class SqliteCatalog
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            if (JsonSerializer.Deserialize<ImageProperties>(reader.GetString(1), PropertiesJson) is { } properties)
+            if (StoredPropertiesJson.ParseProperties(reader.GetString(1)) is { } properties)
             {
                 result[reader.GetString(0)] = properties;
             }

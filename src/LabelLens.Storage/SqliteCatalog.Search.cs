@@ -59,7 +59,7 @@ public sealed partial class SqliteCatalog
             ids,
             _ => ValueTask.FromResult(OpenForSearch()),
             (c, part) => ReadLabelsByPositionAsync(c, part, cancellationToken),
-            c => ReadPropertiesAsync(c, ids, cancellationToken),
+            (c, part) => ReadPropertiesAsync(c, part, cancellationToken),
             cancellationToken);
         return SearchSql.Page(rows, next, labels, properties);
     }

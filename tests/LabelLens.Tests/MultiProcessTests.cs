@@ -74,6 +74,11 @@ public sealed class MultiProcessTests(ITestOutputHelper output) : IDisposable
         await second.StartAsync(shared);
         first.Client.DefaultRequestHeaders.Add("X-Api-Key", SecretKey);
         Assert.Equal(System.Net.HttpStatusCode.NotFound, (await first.Client.GetAsync("/api/v1/buckets")).StatusCode); // a worker serves no API
+        // ... and no web UI, whose every call would fail there; only health and metrics.
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await first.Client.GetAsync("/")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await first.Client.GetAsync("/js/api.js")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await first.Client.GetAsync("/healthz")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await first.Client.GetAsync("/metrics")).StatusCode);
 
         // 200 photos: the shared ones under many names, as a folder `aws s3 sync` uploads.
         var folder = _work.CreateSubdirectory("photos");

@@ -11,6 +11,9 @@ public static class NamedColors
     public static readonly IReadOnlyList<string> Simplified =
         ["red", "orange", "yellow", "green", "teal", "blue", "purple", "pink", "brown", "black", "white", "gray"];
 
+    /// <summary>The CSS colour names <see cref="Labels.DominantColor.CSSColor"/> takes.</summary>
+    public static IEnumerable<string> CssNames => All.Select(c => c.Name);
+
     /// <summary>Simple names people also type, mapped to the canonical one.</summary>
     public static string? CanonicalSimplified(string name)
     {
