@@ -113,8 +113,8 @@ public sealed partial class PostgresCatalog
         var rows = await QueryAsync(
             connection,
             null,
-            "SELECT image_id, properties FROM image_properties WHERE image_id = ANY(@ids)",
-            r => (Id: r.GetString(0), Properties: StoredPropertiesJson.ParseProperties(r.GetString(1))),
+            "SELECT image_id, convert_to(properties, 'UTF8') FROM image_properties WHERE image_id = ANY(@ids)",
+            r => (Id: r.GetString(0), Properties: StoredPropertiesJson.ReadProperties(r, 1)),
             cancellationToken,
             IdArray("ids", ids));
         return rows.Where(r => r.Properties is not null).ToDictionary(r => r.Id, r => r.Properties!, StringComparer.Ordinal);

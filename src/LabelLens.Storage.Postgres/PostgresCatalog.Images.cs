@@ -244,7 +244,19 @@ public sealed partial class PostgresCatalog
         // The label text's hash (CatalogRows.ReadLabelsAsync reads the text once per hash), its parts joined by the
         // unit separator (\x1f), a control character that label names do not carry.
         const string TextKey = "hashtextextended(concat_ws(E'\\x1f', name, parents, aliases, categories, source, coalesce(model_version, E'\\x1e')), 0)";
-        await using var command = Command(connection, null, $"SELECT (p.position - 1)::int, {CatalogRows.InstanceColumns} FROM {Ids} JOIN instances ON image_id = p.image; SELECT (p.position - 1)::int, {CatalogRows.LabelColumns(TextKey)} FROM {Ids} JOIN labels ON image_id = p.image", IdArray("ids", ids));
+        // Each image's rows through the image-id index, whatever the catalog's size: as a plain join, a catalog of
+        // 50,000 images was planned as a hash join over every box (279,302 rows, 117 ms for a 1,000-image page; 7 ms
+        // this way). OFFSET 0 keeps the planner from flattening the subquery back into that join.
+        await using var command = Command(
+            connection,
+            null,
+            $"""
+            SELECT (p.position - 1)::int, i.* FROM {Ids}
+                CROSS JOIN LATERAL (SELECT {CatalogRows.InstanceColumns("convert_to(dominant_colors, 'UTF8')")} FROM instances WHERE image_id = p.image OFFSET 0) i;
+            SELECT (p.position - 1)::int, l.* FROM {Ids}
+                CROSS JOIN LATERAL (SELECT {CatalogRows.LabelColumns(TextKey)} FROM labels WHERE image_id = p.image OFFSET 0) l
+            """,
+            IdArray("ids", ids));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var instances = await CatalogRows.ReadInstancesAsync(reader, ids.Count, cancellationToken);
         await reader.NextResultAsync(cancellationToken);

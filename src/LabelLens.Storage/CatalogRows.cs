@@ -12,8 +12,11 @@ internal static class CatalogRows
     public const string ImageColumns =
         "id, bucket, key, etag, sha256, size, content_type, width, height, format, status, error, model_version, min_confidence, attempts, created_at, updated_at, labeled_at, labeling_ms";
 
-    /// <summary>The instance columns <see cref="ReadInstancesAsync"/> reads after the image's position, in order.</summary>
-    public const string InstanceColumns = "name, confidence, box_left, box_top, box_width, box_height, dominant_colors";
+    /// <summary>
+    /// The instance columns <see cref="ReadInstancesAsync"/> reads after the image's position, in order, with
+    /// <paramref name="colorsAsUtf8"/> the dominant_colors column as its UTF-8 bytes (<see cref="StoredPropertiesJson.ReadColors"/>).
+    /// </summary>
+    public static string InstanceColumns(string colorsAsUtf8) => $"name, confidence, box_left, box_top, box_width, box_height, {colorsAsUtf8}";
 
     /// <summary>
     /// The label columns <see cref="ReadLabelsAsync"/> reads after the image's position, in order, with
@@ -58,7 +61,7 @@ internal static class CatalogRows
             var boxes = instances[reader.GetInt32(0)] ??= new(8);
             boxes.Add((reader.GetString(1), new LabelInstance(new BoundingBox(reader.GetDouble(5), reader.GetDouble(6), reader.GetDouble(3), reader.GetDouble(4)), reader.GetDouble(2))
             {
-                DominantColors = reader.IsDBNull(7) ? null : SqliteCatalog.ParseInstanceColors(reader.GetString(7)),
+                DominantColors = StoredPropertiesJson.ReadColors(reader, 7),
             }));
         }
 

@@ -47,11 +47,6 @@ public sealed partial class SqliteCatalog
     internal static string? InstanceColorsJson(LabelInstance instance) =>
         instance.DominantColors is { } colors ? JsonSerializer.Serialize(colors, PropertiesJson) : null;
 
-    private static List<DominantColor>? ReadInstanceColors(SqliteDataReader reader, int ordinal) =>
-        reader.IsDBNull(ordinal) ? null : ParseInstanceColors(reader.GetString(ordinal));
-
-    internal static List<DominantColor>? ParseInstanceColors(string json) => StoredPropertiesJson.ParseColors(json);
-
     /// <summary>Each simple colour's share of the image (the dominant colours summed by SimplifiedColor): the image_colors rows.</summary>
     internal static IEnumerable<(string Color, double Percent)> ColorShares(ImageProperties properties) =>
         properties.DominantColors.GroupBy(c => c.SimplifiedColor).Select(g => (g.Key, Math.Round(g.Sum(c => c.PixelPercent), 2)));
@@ -69,7 +64,7 @@ public sealed partial class SqliteCatalog
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            if (StoredPropertiesJson.ParseProperties(reader.GetString(1)) is { } properties)
+            if (StoredPropertiesJson.ReadProperties(reader, 1) is { } properties)
             {
                 result[reader.GetString(0)] = properties;
             }

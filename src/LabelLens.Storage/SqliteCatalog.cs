@@ -262,7 +262,7 @@ public sealed partial class SqliteCatalog : ICatalog
         // outer loop, each probing the image's rows through their index.
         var list = ("$ids", (object?)JsonSerializer.Serialize(ids));
         List<(string Label, LabelInstance Box)>?[] instances;
-        await using (var command = Command(connection, null, $"SELECT p.key, {CatalogRows.InstanceColumns} FROM json_each($ids) p CROSS JOIN instances ON image_id = p.value", list))
+        await using (var command = Command(connection, null, $"SELECT p.key, {CatalogRows.InstanceColumns("dominant_colors")} FROM json_each($ids) p CROSS JOIN instances ON image_id = p.value", list))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             instances = await CatalogRows.ReadInstancesAsync(reader, ids.Count, cancellationToken);

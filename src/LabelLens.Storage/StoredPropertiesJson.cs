@@ -1,5 +1,5 @@
-using System.Buffers;
 using System.Collections.Frozen;
+using System.Data.Common;
 using System.Text;
 using System.Text.Json;
 using LabelLens.Labels;
@@ -23,22 +23,36 @@ internal static class StoredPropertiesJson
 
     private delegate T ReadValue<T>(ref Utf8JsonReader reader);
 
-    public static List<DominantColor>? ParseColors(string json) =>
-        TryRead(json, static (ref Utf8JsonReader reader) => ReadColors(ref reader), out var colors)
+    /// <summary>
+    /// The colours in column <paramref name="ordinal"/>, or null. Read as UTF-8 bytes (SQLite hands out a text
+    /// column's bytes; PostgreSQL's query converts it to bytea): no string is decoded only to be parsed.
+    /// </summary>
+    public static List<DominantColor>? ReadColors(DbDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : ParseColors(reader.GetFieldValue<byte[]>(ordinal));
+
+    /// <summary>The properties in column <paramref name="ordinal"/> (UTF-8 bytes, as <see cref="ReadColors"/>), or null.</summary>
+    public static ImageProperties? ReadProperties(DbDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : ParseProperties(reader.GetFieldValue<byte[]>(ordinal));
+
+    public static List<DominantColor>? ParseColors(string json) => ParseColors(Encoding.UTF8.GetBytes(json));
+
+    public static ImageProperties? ParseProperties(string json) => ParseProperties(Encoding.UTF8.GetBytes(json));
+
+    public static List<DominantColor>? ParseColors(ReadOnlySpan<byte> utf8) =>
+        TryRead(utf8, static (ref Utf8JsonReader reader) => ReadColors(ref reader), out var colors)
             ? colors
-            : JsonSerializer.Deserialize<List<DominantColor>>(json, SqliteCatalog.PropertiesJson);
+            : JsonSerializer.Deserialize<List<DominantColor>>(utf8, SqliteCatalog.PropertiesJson);
 
-    public static ImageProperties? ParseProperties(string json) =>
-        TryRead(json, static (ref Utf8JsonReader reader) => ReadProperties(ref reader), out var properties)
+    public static ImageProperties? ParseProperties(ReadOnlySpan<byte> utf8) =>
+        TryRead(utf8, static (ref Utf8JsonReader reader) => ReadProperties(ref reader), out var properties)
             ? properties
-            : JsonSerializer.Deserialize<ImageProperties>(json, SqliteCatalog.PropertiesJson);
+            : JsonSerializer.Deserialize<ImageProperties>(utf8, SqliteCatalog.PropertiesJson);
 
-    private static bool TryRead<T>(string json, ReadValue<T> read, out T? value)
+    private static bool TryRead<T>(ReadOnlySpan<byte> utf8, ReadValue<T> read, out T? value)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(json.Length));
         try
         {
-            var reader = new Utf8JsonReader(buffer.AsSpan(0, Encoding.UTF8.GetBytes(json, buffer)));
+            var reader = new Utf8JsonReader(utf8);
             Next(ref reader);
             value = read(ref reader);
             // Nothing may follow the value.
@@ -48,10 +62,6 @@ internal static class StoredPropertiesJson
         {
             value = default;
             return false;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
