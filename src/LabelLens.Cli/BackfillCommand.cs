@@ -20,7 +20,7 @@ public static class BackfillCommand
     {
         var target = new Argument<string>("s3-url") { Description = "s3://bucket or s3://bucket/prefix of an external store." };
         var store = new Option<string?>("--store") { Description = "The ExternalStores entry to use (default: the one whose Buckets list holds the bucket)." };
-        var data = new Option<string?>("--data") { Description = "Data folder (default ./data, or $LABELLENS_DATA)." };
+        var data = new Option<string?>("--data") { Description = "Data folder (default ./data, or $LABELLENS_DATA); $LABELLENS_CATALOG=postgresql://... uses a PostgreSQL catalog instead." };
         var queueOnly = new Option<bool>("--queue-only") { Description = "Only queue the jobs; let a running server label them." };
         var maxObjects = new Option<long?>("--max-objects") { Description = "List at most this many objects now; the next run continues from there." };
         var command = new Command("backfill", "Label what is in an external bucket and not labeled yet.") { target, store, data, queueOnly, maxObjects, modelsOption, verboseOption };

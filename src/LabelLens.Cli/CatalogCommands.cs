@@ -54,7 +54,7 @@ public static class CatalogCommands
 
     private static readonly Option<string?> DataOption = new("--data")
     {
-        Description = "Data folder holding catalog.db (default: $LABELLENS_DATA, then Server:DataFolder in configuration, then ./data).",
+        Description = "Data folder holding catalog.db (default: $LABELLENS_DATA, then Server:DataFolder in configuration, then ./data). $LABELLENS_CATALOG=postgresql://... reads a PostgreSQL catalog instead.",
     };
 
     public static Command Search()

@@ -22,7 +22,7 @@ public static class RelabelCommand
         var failed = new Option<bool>("--failed") { Description = "Images whose labeling failed." };
         var all = new Option<bool>("--all") { Description = "Every image." };
         var older = new Option<bool>("--model-older") { Description = "Images with an analysis result from another model version than the configured one, or none yet: only those analyses run again." };
-        var data = new Option<string?>("--data") { Description = "Data folder (default ./data, or $LABELLENS_DATA)." };
+        var data = new Option<string?>("--data") { Description = "Data folder (default ./data, or $LABELLENS_DATA); $LABELLENS_CATALOG=postgresql://... uses a PostgreSQL catalog instead." };
         var queueOnly = new Option<bool>("--queue-only") { Description = "Only queue the jobs; let a running server do them." };
         var command = new Command("relabel", "Label images again.") { failed, all, older, data, queueOnly, modelsOption, verboseOption };
         command.Validators.Add(r =>
