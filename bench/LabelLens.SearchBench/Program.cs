@@ -28,6 +28,11 @@ try
     var seeding = Stopwatch.StartNew();
     var seeded = reuse ? await CatalogSeeder.CountAsync(catalog.DatabasePath) : await CatalogSeeder.SeedAsync(catalog.DatabasePath, images, seed: 42, args.Contains("--properties"));
     images = seeded.Images;
+    if (reuse && args.Contains("--properties"))
+    {
+        Console.WriteLine("--properties applies when seeding; the catalog in --data is used as it is.");
+    }
+
     seeding.Stop();
     var bytes = Directory.EnumerateFiles(folder).Sum(f => new FileInfo(f).Length);
     Console.WriteLine(string.Create(

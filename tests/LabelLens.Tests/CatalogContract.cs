@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
+using System.Text.Json;
 using LabelLens.Analysis;
 using LabelLens.Detection;
 using LabelLens.Labels;
@@ -769,7 +770,23 @@ public abstract class CatalogContractTests : IAsyncLifetime
             }
 
             var objects = new AnalysisLabels(AnalysisTask.Objects, Yolox, 55, _builder.FromDetections(detections, ModelCatalog.CocoClasses, 768, 576, 55));
-            ids.Add(await LabelAsync("many", $"{i:D3}.jpg", Result(objects)));
+            var result = Result(objects);
+            // Each image's own properties and box colours (what the default image properties store), told apart by
+            // the image's number: the page reads them in the same halves as the labels.
+            var box = 0;
+            result = result with
+            {
+                ImageProperties = new ImageProperties(
+                    new ImageQuality(i % 100, 50, i % 2 == 0 ? 10 : null),
+                    [new DominantColor(i, 2, 3, $"#{i:X6}", "navy", "blue", 60), new DominantColor(4, 5, 6, "#040506", "black", "black", 40)],
+                    i % 3 == 0 ? null : new ImageRegion(new ImageQuality(1, 2, null), [new DominantColor(7, 8, 9, "#070809", "black", "black", 100)]),
+                    null),
+                Labels = [.. result.Labels.Select(l => l with
+                {
+                    Instances = [.. l.Instances.Select(b => b with { DominantColors = [new DominantColor(i, box++ % 256, 0, $"#{i:X4}{box:X2}", "red", "red", 100)] })],
+                })],
+            };
+            ids.Add(await LabelAsync("many", $"{i:D3}.jpg", result));
         }
 
         // One name with different texts on different images of the page: each image keeps its own (the page reads a
@@ -782,7 +799,7 @@ public abstract class CatalogContractTests : IAsyncLifetime
 
         static string Shape(IEnumerable<StoredLabel> labels) => string.Join(
             "; ",
-            labels.Select(l => $"{l.Name} {l.Confidence:F3} [{string.Join(' ', l.Instances.Select(b => $"{b.Confidence:F3}@{b.BoundingBox.Left:F3}"))}] {string.Join('|', l.Parents.Select(p => p.Name))}"));
+            labels.Select(l => $"{l.Name} {l.Confidence:F3} [{string.Join(' ', l.Instances.Select(b => $"{b.Confidence:F3}@{b.BoundingBox.Left:F3} {string.Join(',', (b.DominantColors ?? []).Select(c => c.HexCode))}"))}] {string.Join('|', l.Parents.Select(p => p.Name))}"));
 
         var page = await Catalog.SearchAsync(new ImageQuery { Bucket = "many", Limit = 1000 }, default);
         Assert.Equal(Images, page.Images.Count);
@@ -798,6 +815,12 @@ public abstract class CatalogContractTests : IAsyncLifetime
             var one = await Catalog.GetDetailsAsync(image.Image.Id, default);
             Assert.Equal(Shape(one!.Labels), Shape(image.Labels));
             Assert.Equal(Shape(byId[image.Image.Id]), Shape(image.Labels));
+            Assert.All(dogs, b => Assert.StartsWith($"#{i:X4}", Assert.Single(b.DominantColors!).HexCode));
+            Assert.Equal($"#{i:X6}", image.Properties!.DominantColors[0].HexCode);
+            Assert.Equal(
+                JsonSerializer.Serialize(one.Properties),
+                JsonSerializer.Serialize(image.Properties));
+            Assert.Equal(i % 3 != 0, image.Properties.Foreground is not null);
         }
     }
 

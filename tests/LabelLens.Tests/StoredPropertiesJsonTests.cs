@@ -28,6 +28,14 @@ public sealed class StoredPropertiesJsonTests
             Assert.Equal(storedProperties, JsonSerializer.Serialize(StoredPropertiesJson.ParseProperties(storedProperties), SqliteCatalog.PropertiesJson));
             Assert.Equal(storedColors, JsonSerializer.Serialize(StoredPropertiesJson.ParseColors(storedColors), SqliteCatalog.PropertiesJson));
             Assert.Equal(colors, StoredPropertiesJson.ParseColors(storedColors)!);
+
+            // Read by the reader made for them, not by the fallback: two reads share the vocabulary's name strings
+            // (JsonSerializer would allocate new ones each time).
+            Assert.Same(StoredPropertiesJson.ParseColors(storedColors)![0].CSSColor, StoredPropertiesJson.ParseColors(storedColors)![0].CSSColor);
+            var once = StoredPropertiesJson.ParseProperties(storedProperties)!;
+            var twice = StoredPropertiesJson.ParseProperties(storedProperties)!;
+            Assert.Same(once.DominantColors[0].SimplifiedColor, twice.DominantColors[0].SimplifiedColor);
+            Assert.Same((once.Foreground ?? once.Background)!.DominantColors[0].CSSColor, (twice.Foreground ?? twice.Background)!.DominantColors[0].CSSColor);
         }
     }
 
