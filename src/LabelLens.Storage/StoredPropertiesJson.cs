@@ -128,6 +128,24 @@ internal static class StoredPropertiesJson
 
     private static ImageProperties ReadProperties(ref Utf8JsonReader reader)
     {
+        var (quality, colors, foreground, background) = ReadPart(ref reader, regions: true);
+        return new ImageProperties(quality, colors, foreground, background);
+    }
+
+    private static ImageRegion? ReadRegion(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return null;
+        }
+
+        var (quality, colors, _, _) = ReadPart(ref reader, regions: false);
+        return new ImageRegion(quality, colors);
+    }
+
+    /// <summary>An object of quality and colours: the whole image's (with its two <paramref name="regions"/>) or one region's.</summary>
+    private static (ImageQuality Quality, List<DominantColor> Colors, ImageRegion? Foreground, ImageRegion? Background) ReadPart(ref Utf8JsonReader reader, bool regions)
+    {
         Expect(ref reader, JsonTokenType.StartObject);
         ImageQuality? quality = null;
         List<DominantColor>? colors = null;
@@ -144,12 +162,12 @@ internal static class StoredPropertiesJson
                 Next(ref reader);
                 colors = ReadColors(ref reader);
             }
-            else if (reader.ValueTextEquals("Foreground"u8))
+            else if (regions && reader.ValueTextEquals("Foreground"u8))
             {
                 Next(ref reader);
                 foreground = ReadRegion(ref reader);
             }
-            else if (reader.ValueTextEquals("Background"u8))
+            else if (regions && reader.ValueTextEquals("Background"u8))
             {
                 Next(ref reader);
                 background = ReadRegion(ref reader);
@@ -162,40 +180,8 @@ internal static class StoredPropertiesJson
 
         Expect(ref reader, JsonTokenType.EndObject);
         return quality is not null && colors is not null
-            ? new ImageProperties(quality, colors, foreground, background)
-            : throw new JsonException("properties without quality or colours");
-    }
-
-    private static ImageRegion? ReadRegion(ref Utf8JsonReader reader)
-    {
-        if (reader.TokenType == JsonTokenType.Null)
-        {
-            return null;
-        }
-
-        Expect(ref reader, JsonTokenType.StartObject);
-        ImageQuality? quality = null;
-        List<DominantColor>? colors = null;
-        while (Next(ref reader) == JsonTokenType.PropertyName)
-        {
-            if (reader.ValueTextEquals("Quality"u8))
-            {
-                Next(ref reader);
-                quality = ReadQuality(ref reader);
-            }
-            else if (reader.ValueTextEquals("DominantColors"u8))
-            {
-                Next(ref reader);
-                colors = ReadColors(ref reader);
-            }
-            else
-            {
-                throw new JsonException("unexpected property");
-            }
-        }
-
-        Expect(ref reader, JsonTokenType.EndObject);
-        return quality is not null && colors is not null ? new ImageRegion(quality, colors) : throw new JsonException("a region without quality or colours");
+            ? (quality, colors, foreground, background)
+            : throw new JsonException("quality or colours missing");
     }
 
     private static ImageQuality ReadQuality(ref Utf8JsonReader reader)
