@@ -123,12 +123,8 @@ public static class LabelLensServer
         app.Use(apiKeys.Middleware());
         if (role != ServerRole.Worker)
         {
-            // A worker serves health and metrics only: its web UI's every call would fail.
+            // A worker serves health and metrics only: no web UI (its every call would fail there), no API.
             app.UseWebUi();
-        }
-
-        if (role != ServerRole.Worker)
-        {
             apiKeys.MapSession(app);
             app.MapObjects();
             app.MapImages();

@@ -210,7 +210,7 @@ internal static class CatalogRows
             async () =>
             {
                 await using var own = await openAsync(cancellationToken);
-                return (await readAsync(own, second), await readPropertiesAsync(own, second));
+                return await ReadHalfAsync(own, second, readAsync, readPropertiesAsync);
             },
             cancellationToken);
         var firstHalf = ReadHalfAsync(connection, first, readAsync, readPropertiesAsync);
